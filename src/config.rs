@@ -1,0 +1,271 @@
+//! The worker's configuration: read from vars, secrets and bindings once per
+//! isolate, validated whole, every problem named (never a secret's value).
+
+use crate::routes::{parse_routes, Route};
+use crate::signature::Secrets;
+
+/// KV namespace that remembers dedup keys.
+pub const DEDUP_BINDING: &str = "DEDUP";
+/// Optional queue producer that carries HTTP deliveries.
+pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
+
+/// Default of `TIMESTAMP_TOLERANCE_SECONDS`.
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+/// Default of `DEDUP_TTL_SECONDS`.
+pub const DEFAULT_DEDUP_TTL_SECONDS: u64 = 86_400;
+/// Default of `MAX_BODY_BYTES`.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 65_536;
+/// Largest `MAX_BODY_BYTES`: a body must fit a 128,000-byte queue message with its envelope.
+pub const MAX_BODY_BYTES_LIMIT: u64 = 120_000;
+/// KV refuses shorter expirations.
+pub const KV_MIN_TTL_SECONDS: u64 = 60;
+/// Default of `DELIVERY_RETRY_BASE_SECONDS`, the first retry delay.
+pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 5;
+
+/// Where configuration comes from: the Worker's env in production, a map in tests.
+pub trait ConfigSource {
+    /// A var or secret as text; a JSON var arrives serialized.
+    fn text(&self, name: &str) -> Option<String>;
+    /// Whether a KV namespace is bound under `name`.
+    fn has_kv(&self, name: &str) -> bool;
+    /// Whether a queue producer is bound under `name`.
+    fn has_queue(&self, name: &str) -> bool;
+}
+
+/// A valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub secrets: Secrets,
+    pub tolerance_seconds: u64,
+    pub dedup_ttl_seconds: u64,
+    pub max_body_bytes: usize,
+    pub routes: Vec<Route>,
+    /// HTTP deliveries go through `DELIVERY_QUEUE` when it is bound.
+    pub delivery_queue: bool,
+    /// First retry delay of a failed delivery; each later one doubles.
+    pub retry_base_seconds: u64,
+}
+
+/// Everything wrong with a configuration, one sentence per problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    /// All problems as one message.
+    pub fn message(&self) -> String {
+        format!(
+            "The worker is misconfigured: {}",
+            self.problems.join(" ")
+        )
+    }
+}
+
+impl Config {
+    /// Reads and validates every item; collects all problems rather than stopping
+    /// at the first, so one deploy can fix them all.
+    pub fn load(source: &impl ConfigSource) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+
+        let secrets = source.text("WEBHOOK_SECRET").and_then(|list| Secrets::parse(&list));
+        if secrets.is_none() {
+            problems.push(
+                "WEBHOOK_SECRET is not set: run `wrangler secret put WEBHOOK_SECRET` (locally, put it in .dev.vars)."
+                    .to_string(),
+            );
+        }
+
+        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            let Some(text) = source.text(name) else {
+                return default;
+            };
+            match text.trim().trim_matches('"').parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    problems.push(format!("{name} must be a whole number from {min} to {max}."));
+                    default
+                }
+            }
+        };
+        let tolerance_seconds =
+            number("TIMESTAMP_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS, 1, 86_400 * 7);
+        let dedup_ttl_seconds = number(
+            "DEDUP_TTL_SECONDS",
+            DEFAULT_DEDUP_TTL_SECONDS,
+            KV_MIN_TTL_SECONDS,
+            86_400 * 365,
+        );
+        let max_body_bytes =
+            number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT);
+        let retry_base_seconds =
+            number("DELIVERY_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS, 0, 3_600);
+
+        // A key must outlive the window in which its event can still be replayed.
+        if dedup_ttl_seconds < tolerance_seconds {
+            problems.push(format!(
+                "DEDUP_TTL_SECONDS ({dedup_ttl_seconds}) must be at least TIMESTAMP_TOLERANCE_SECONDS ({tolerance_seconds}), or a replay inside the window would pass."
+            ));
+        }
+
+        if !source.has_kv(DEDUP_BINDING) {
+            problems.push(format!(
+                "The KV namespace {DEDUP_BINDING} is not bound: add it under [[kv_namespaces]] in wrangler.toml."
+            ));
+        }
+
+        let routes = match source.text("ROUTES") {
+            None => Vec::new(),
+            Some(text) if text.trim().is_empty() => Vec::new(),
+            Some(text) => parse_routes(&text, source).unwrap_or_else(|found| {
+                problems.extend(found);
+                Vec::new()
+            }),
+        };
+
+        match secrets {
+            Some(secrets) if problems.is_empty() => Ok(Self {
+                secrets,
+                tolerance_seconds,
+                dedup_ttl_seconds,
+                // At most MAX_BODY_BYTES_LIMIT, so it fits any usize.
+                max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+                routes,
+                delivery_queue: source.has_queue(DELIVERY_QUEUE_BINDING),
+                retry_base_seconds,
+            }),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// An in-memory configuration source.
+    #[derive(Default)]
+    pub(crate) struct FakeSource {
+        vars: HashMap<String, String>,
+        kv: HashSet<String>,
+        queues: HashSet<String>,
+    }
+
+    impl FakeSource {
+        pub(crate) fn new() -> Self {
+            Self::default()
+        }
+        pub(crate) fn with(mut self, name: &str, value: &str) -> Self {
+            self.vars.insert(name.into(), value.into());
+            self
+        }
+        pub(crate) fn with_kv(mut self, name: &str) -> Self {
+            self.kv.insert(name.into());
+            self
+        }
+        pub(crate) fn with_queue(mut self, name: &str) -> Self {
+            self.queues.insert(name.into());
+            self
+        }
+        /// The smallest valid configuration.
+        pub(crate) fn minimal() -> Self {
+            Self::new().with("WEBHOOK_SECRET", "test_secret").with_kv(DEDUP_BINDING)
+        }
+    }
+
+    impl ConfigSource for FakeSource {
+        fn text(&self, name: &str) -> Option<String> {
+            self.vars.get(name).cloned()
+        }
+        fn has_kv(&self, name: &str) -> bool {
+            self.kv.contains(name)
+        }
+        fn has_queue(&self, name: &str) -> bool {
+            self.queues.contains(name)
+        }
+    }
+
+    fn problems(source: FakeSource) -> Vec<String> {
+        Config::load(&source).unwrap_err().problems
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::load(&FakeSource::minimal()).unwrap();
+        assert_eq!(config.tolerance_seconds, 300);
+        assert_eq!(config.dedup_ttl_seconds, 86_400);
+        assert_eq!(config.max_body_bytes, 65_536);
+        assert!(config.routes.is_empty());
+        assert!(!config.delivery_queue);
+        assert_eq!(config.secrets.len(), 1);
+    }
+
+    #[test]
+    fn values_as_strings_or_json_numbers() {
+        let source = FakeSource::minimal()
+            .with("TIMESTAMP_TOLERANCE_SECONDS", " 60 ")
+            .with("DEDUP_TTL_SECONDS", "\"120\"")
+            .with("MAX_BODY_BYTES", "120000")
+            .with("WEBHOOK_SECRET", "a, b")
+            .with_queue(DELIVERY_QUEUE_BINDING);
+        let config = Config::load(&source).unwrap();
+        assert_eq!(
+            (config.tolerance_seconds, config.dedup_ttl_seconds, config.max_body_bytes),
+            (60, 120, 120_000)
+        );
+        assert_eq!(config.secrets.len(), 2);
+        assert!(config.delivery_queue);
+    }
+
+    #[test]
+    fn missing_required_items() {
+        let found = problems(FakeSource::new());
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("WEBHOOK_SECRET"));
+        assert!(found[1].contains("DEDUP"));
+        assert!(problems(FakeSource::minimal().with("WEBHOOK_SECRET", " , "))[0]
+            .contains("WEBHOOK_SECRET"));
+    }
+
+    #[test]
+    fn each_bad_number_is_named() {
+        for (name, value) in [
+            ("TIMESTAMP_TOLERANCE_SECONDS", "0"),
+            ("TIMESTAMP_TOLERANCE_SECONDS", "five"),
+            ("DEDUP_TTL_SECONDS", "59"),
+            ("DEDUP_TTL_SECONDS", "-1"),
+            ("MAX_BODY_BYTES", "120001"),
+            ("MAX_BODY_BYTES", "1.5"),
+        ] {
+            let found = problems(FakeSource::minimal().with(name, value));
+            assert!(found.iter().any(|p| p.starts_with(name)), "{name}={value}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn ttl_must_cover_the_tolerance() {
+        let found = problems(
+            FakeSource::minimal()
+                .with("TIMESTAMP_TOLERANCE_SECONDS", "600")
+                .with("DEDUP_TTL_SECONDS", "300"),
+        );
+        assert!(found[0].contains("at least TIMESTAMP_TOLERANCE_SECONDS"), "{found:?}");
+    }
+
+    #[test]
+    fn bad_routes_make_it_invalid() {
+        let found = problems(FakeSource::minimal().with("ROUTES", "[{\"name\":\"x\"}]"));
+        assert!(found[0].contains("ROUTES[0]"), "{found:?}");
+    }
+
+    #[test]
+    fn problems_never_hold_a_secret() {
+        let source = FakeSource::new()
+            .with("WEBHOOK_SECRET", "super-secret-value")
+            .with("CRM", "whsec_not base64 super-secret-value")
+            .with("ROUTES", r#"[{"name":"a","url":"https://a.example","signing_secret":"CRM"}]"#);
+        let error = Config::load(&source).unwrap_err();
+        assert!(!error.message().contains("super-secret-value"), "{}", error.message());
+    }
+}

@@ -1,0 +1,190 @@
+//! The ingress decision, SPEC section 3 steps 1–5 and the route match: pure, so
+//! the glue only does the I/O (dedup store, hand-off) around it.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::dedup::DedupKey;
+use crate::error::{json, Rejection};
+use crate::payload::{check_freshness, parse, Envelope};
+use crate::routes::{matching, Route};
+
+/// The ingress path.
+pub const INGRESS_PATH: &str = "/webhooks/leadnest";
+
+/// Step 1 on the declared `Content-Length`, before any byte is read. A header
+/// that is not a number is left to the check on the bytes read.
+pub fn check_declared_length(content_length: Option<&str>, limit: usize) -> Result<(), Rejection> {
+    // All digits but too many for u64 is too large, not unreadable.
+    let declared = content_length
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .map(|v| v.parse::<u64>().unwrap_or(u64::MAX));
+    match declared {
+        Some(length) if length > limit as u64 => Err(Rejection::PayloadTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// An authentic, fresh, well-formed event and where it goes.
+#[derive(Debug)]
+pub struct Admitted<'c> {
+    pub envelope: Envelope,
+    pub dedup_key: DedupKey,
+    /// The routes that take the event, in configuration order.
+    pub routes: Vec<&'c Route>,
+}
+
+impl Admitted<'_> {
+    /// The names of the routes, for the answer and the log.
+    pub fn route_names(&self) -> Vec<&str> {
+        self.routes.iter().map(|r| r.name.as_str()).collect()
+    }
+}
+
+/// Steps 1 (on the bytes read) to 5, then the dedup key and the matching routes.
+/// `now` is unix seconds from the platform's clock.
+pub fn admit<'c>(
+    config: &'c Config,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<Admitted<'c>, Rejection> {
+    if body.len() > config.max_body_bytes {
+        return Err(Rejection::PayloadTooLarge {
+            limit: config.max_body_bytes,
+        });
+    }
+    let verified = config.secrets.verify(signature, body)?;
+    let envelope = parse(verified)?;
+    check_freshness(envelope.unix_seconds, now, config.tolerance_seconds)?;
+    let dedup_key = DedupKey::of(&envelope, verified);
+    let routes = matching(&config.routes, &envelope.event).collect();
+    Ok(Admitted {
+        envelope,
+        dedup_key,
+        routes,
+    })
+}
+
+#[derive(Serialize)]
+struct StatusBody<'a> {
+    status: &'a str,
+    event: &'a str,
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routes: Option<&'a [&'a str]>,
+}
+
+/// `200 {"status":"accepted","event":…,"message_id":…,"routes":[…]}`.
+pub fn accepted_body(envelope: &Envelope, routes: &[&str]) -> String {
+    json(&StatusBody {
+        status: "accepted",
+        event: &envelope.event,
+        message_id: envelope.message_id.as_deref(),
+        routes: Some(routes),
+    })
+}
+
+/// `200 {"status":"duplicate","event":…,"message_id":…}`.
+pub fn duplicate_body(envelope: &Envelope) -> String {
+    json(&StatusBody {
+        status: "duplicate",
+        event: &envelope.event,
+        message_id: envelope.message_id.as_deref(),
+        routes: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::FakeSource;
+    use crate::signature::sign;
+
+    const NOW: i64 = 1_705_314_600; // 2024-01-15T10:30:00Z
+    const BODY: &str = r#"{"event":"email.opened","timestamp":"2024-01-15T10:30:00Z","data":{"message_id":"msg_abc123"}}"#;
+
+    fn config(source: FakeSource) -> Config {
+        Config::load(&source).unwrap()
+    }
+
+    fn signed(body: &str) -> String {
+        sign(b"test_secret", body.as_bytes())
+    }
+
+    #[test]
+    fn admits_a_signed_fresh_event_and_matches_routes() {
+        let config = config(FakeSource::minimal().with(
+            "ROUTES",
+            r#"[{"name":"mail","url":"https://a.example","events":["email.*"]},
+                {"name":"subs","url":"https://b.example","events":["subscriber.*"]}]"#,
+        ));
+        let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW + 10).unwrap();
+        assert_eq!(admitted.envelope.event, "email.opened");
+        assert_eq!(admitted.route_names(), ["mail"]);
+        assert_eq!(
+            accepted_body(&admitted.envelope, &admitted.route_names()),
+            r#"{"status":"accepted","event":"email.opened","message_id":"msg_abc123","routes":["mail"]}"#
+        );
+        assert_eq!(
+            duplicate_body(&admitted.envelope),
+            r#"{"status":"duplicate","event":"email.opened","message_id":"msg_abc123"}"#
+        );
+    }
+
+    #[test]
+    fn steps_run_in_spec_order() {
+        let config = config(FakeSource::minimal().with("MAX_BODY_BYTES", "100"));
+        let big = format!("{BODY}{}", " ".repeat(100));
+        // Too large wins over a missing signature.
+        assert_eq!(
+            admit(&config, None, big.as_bytes(), NOW).unwrap_err().code(),
+            "payload_too_large"
+        );
+        // A missing signature wins over a bad body.
+        assert_eq!(admit(&config, None, b"nope", NOW).unwrap_err().code(), "missing_signature");
+        // A bad signature wins over a bad body: nothing is parsed before it passes.
+        assert_eq!(
+            admit(&config, Some(&"0".repeat(64)), b"nope", NOW).unwrap_err().code(),
+            "invalid_signature"
+        );
+        // A bad body wins over staleness.
+        let stale_and_bad = r#"{"event":"x","timestamp":"2000-01-01T00:00:00Z","data":{}}"#;
+        assert_eq!(
+            admit(&config, Some(&signed(stale_and_bad)), stale_and_bad.as_bytes(), NOW)
+                .unwrap_err()
+                .code(),
+            "invalid_payload"
+        );
+        let config = self::config(FakeSource::minimal());
+        assert_eq!(
+            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW + 301).unwrap_err().code(),
+            "stale_timestamp"
+        );
+        assert_eq!(
+            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW - 301).unwrap_err().code(),
+            "stale_timestamp"
+        );
+    }
+
+    #[test]
+    fn unrouted_event_is_admitted_with_no_routes() {
+        let config = config(FakeSource::minimal());
+        let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
+        assert!(admitted.routes.is_empty());
+        assert!(accepted_body(&admitted.envelope, &[]).ends_with(r#""routes":[]}"#));
+    }
+
+    #[test]
+    fn declared_length() {
+        assert!(check_declared_length(Some("100"), 100).is_ok());
+        assert!(check_declared_length(None, 100).is_ok());
+        assert!(check_declared_length(Some("lies"), 100).is_ok());
+        assert_eq!(
+            check_declared_length(Some("101"), 100),
+            Err(Rejection::PayloadTooLarge { limit: 100 })
+        );
+        assert!(check_declared_length(Some("99999999999999999999999"), 100).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! leadnest-edge: a verified LeadNest webhook ingress for Cloudflare Workers.
+//!
+//! The modules at the top are pure and tested natively; `glue` is the only code
+//! that touches the Workers runtime.
+
+pub mod config;
+pub mod dedup;
+pub mod error;
+pub mod payload;
+pub mod routes;
+pub mod signature;
+pub mod standard_webhooks;
+pub mod deliver;
+pub mod ingress;
+pub mod log;

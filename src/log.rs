@@ -1,0 +1,121 @@
+//! The JSON log lines of SPEC section 6. Built from fields chosen one by one, so
+//! no secret, signature, body or personal data can slip in.
+
+use serde::Serialize;
+
+use crate::error::json;
+
+/// One line per ingress request.
+#[derive(Debug, Default, Serialize)]
+pub struct IngressLog<'a> {
+    /// `accepted`, `duplicate` or `rejected`.
+    pub outcome: &'a str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<&'a str>>,
+    /// True when an accepted event matched no route.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unrouted: bool,
+    pub duration_ms: u64,
+}
+
+impl IngressLog<'_> {
+    /// The line as JSON.
+    pub fn line(&self) -> String {
+        json(self)
+    }
+}
+
+/// One line per delivery attempt, and one per notable step of a delivery
+/// (a queue send that failed, a dedup write that failed, a dead letter).
+#[derive(Debug, Default, Serialize)]
+pub struct DeliveryLog<'a> {
+    pub route: &'a str,
+    pub attempt: u32,
+    pub webhook_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
+    /// The backend's HTTP status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `delivered`, `retry`, `dead_letter`, `failed` or `queued`.
+    pub outcome: &'a str,
+    /// A fixed description of a failure (`timeout`, `network error`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_seconds: Option<u64>,
+    pub duration_ms: u64,
+}
+
+impl DeliveryLog<'_> {
+    /// The line as JSON.
+    pub fn line(&self) -> String {
+        json(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingress_line_leaves_out_empty_fields() {
+        let line = IngressLog {
+            outcome: "rejected",
+            status: 401,
+            reason: Some("invalid_signature"),
+            duration_ms: 1,
+            ..Default::default()
+        }
+        .line();
+        assert_eq!(
+            line,
+            r#"{"outcome":"rejected","status":401,"reason":"invalid_signature","duration_ms":1}"#
+        );
+    }
+
+    #[test]
+    fn accepted_unrouted_line() {
+        let line = IngressLog {
+            outcome: "accepted",
+            status: 200,
+            event: Some("sms.failed"),
+            message_id: Some("msg_1"),
+            routes: Some(vec![]),
+            unrouted: true,
+            duration_ms: 3,
+            ..Default::default()
+        }
+        .line();
+        assert_eq!(
+            line,
+            r#"{"outcome":"accepted","status":200,"event":"sms.failed","message_id":"msg_1","routes":[],"unrouted":true,"duration_ms":3}"#
+        );
+    }
+
+    #[test]
+    fn delivery_line() {
+        let line = DeliveryLog {
+            route: "crm",
+            attempt: 2,
+            webhook_id: "msg_x",
+            status: Some(503),
+            outcome: "retry",
+            retry_in_seconds: Some(10),
+            duration_ms: 12,
+            ..Default::default()
+        }
+        .line();
+        assert_eq!(
+            line,
+            r#"{"route":"crm","attempt":2,"webhook_id":"msg_x","status":503,"outcome":"retry","retry_in_seconds":10,"duration_ms":12}"#
+        );
+    }
+}
