@@ -55,10 +55,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// All problems as one message.
     pub fn message(&self) -> String {
-        format!(
-            "The worker is misconfigured: {}",
-            self.problems.join(" ")
-        )
+        format!("The worker is misconfigured: {}", self.problems.join(" "))
     }
 }
 
@@ -68,7 +65,9 @@ impl Config {
     pub fn load(source: &impl ConfigSource) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
 
-        let secrets = source.text("WEBHOOK_SECRET").and_then(|list| Secrets::parse(&list));
+        let secrets = source
+            .text("WEBHOOK_SECRET")
+            .and_then(|list| Secrets::parse(&list));
         if secrets.is_none() {
             problems.push(
                 "WEBHOOK_SECRET is not set: run `wrangler secret put WEBHOOK_SECRET` (locally, put it in .dev.vars)."
@@ -83,23 +82,37 @@ impl Config {
             match text.trim().trim_matches('"').parse::<u64>() {
                 Ok(n) if (min..=max).contains(&n) => n,
                 _ => {
-                    problems.push(format!("{name} must be a whole number from {min} to {max}."));
+                    problems.push(format!(
+                        "{name} must be a whole number from {min} to {max}."
+                    ));
                     default
                 }
             }
         };
-        let tolerance_seconds =
-            number("TIMESTAMP_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS, 1, 86_400 * 7);
+        let tolerance_seconds = number(
+            "TIMESTAMP_TOLERANCE_SECONDS",
+            DEFAULT_TOLERANCE_SECONDS,
+            1,
+            86_400 * 7,
+        );
         let dedup_ttl_seconds = number(
             "DEDUP_TTL_SECONDS",
             DEFAULT_DEDUP_TTL_SECONDS,
             KV_MIN_TTL_SECONDS,
             86_400 * 365,
         );
-        let max_body_bytes =
-            number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT);
-        let retry_base_seconds =
-            number("DELIVERY_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS, 0, 3_600);
+        let max_body_bytes = number(
+            "MAX_BODY_BYTES",
+            DEFAULT_MAX_BODY_BYTES,
+            1,
+            MAX_BODY_BYTES_LIMIT,
+        );
+        let retry_base_seconds = number(
+            "DELIVERY_RETRY_BASE_SECONDS",
+            DEFAULT_RETRY_BASE_SECONDS,
+            0,
+            3_600,
+        );
 
         // A key must outlive the window in which its event can still be replayed.
         if dedup_ttl_seconds < tolerance_seconds {
@@ -170,7 +183,9 @@ pub(crate) mod tests {
         }
         /// The smallest valid configuration.
         pub(crate) fn minimal() -> Self {
-            Self::new().with("WEBHOOK_SECRET", "test_secret").with_kv(DEDUP_BINDING)
+            Self::new()
+                .with("WEBHOOK_SECRET", "test_secret")
+                .with_kv(DEDUP_BINDING)
         }
     }
 
@@ -211,7 +226,11 @@ pub(crate) mod tests {
             .with_queue(DELIVERY_QUEUE_BINDING);
         let config = Config::load(&source).unwrap();
         assert_eq!(
-            (config.tolerance_seconds, config.dedup_ttl_seconds, config.max_body_bytes),
+            (
+                config.tolerance_seconds,
+                config.dedup_ttl_seconds,
+                config.max_body_bytes
+            ),
             (60, 120, 120_000)
         );
         assert_eq!(config.secrets.len(), 2);
@@ -224,8 +243,10 @@ pub(crate) mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("WEBHOOK_SECRET"));
         assert!(found[1].contains("DEDUP"));
-        assert!(problems(FakeSource::minimal().with("WEBHOOK_SECRET", " , "))[0]
-            .contains("WEBHOOK_SECRET"));
+        assert!(
+            problems(FakeSource::minimal().with("WEBHOOK_SECRET", " , "))[0]
+                .contains("WEBHOOK_SECRET")
+        );
     }
 
     #[test]
@@ -239,7 +260,10 @@ pub(crate) mod tests {
             ("MAX_BODY_BYTES", "1.5"),
         ] {
             let found = problems(FakeSource::minimal().with(name, value));
-            assert!(found.iter().any(|p| p.starts_with(name)), "{name}={value}: {found:?}");
+            assert!(
+                found.iter().any(|p| p.starts_with(name)),
+                "{name}={value}: {found:?}"
+            );
         }
     }
 
@@ -250,7 +274,10 @@ pub(crate) mod tests {
                 .with("TIMESTAMP_TOLERANCE_SECONDS", "600")
                 .with("DEDUP_TTL_SECONDS", "300"),
         );
-        assert!(found[0].contains("at least TIMESTAMP_TOLERANCE_SECONDS"), "{found:?}");
+        assert!(
+            found[0].contains("at least TIMESTAMP_TOLERANCE_SECONDS"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -264,8 +291,15 @@ pub(crate) mod tests {
         let source = FakeSource::new()
             .with("WEBHOOK_SECRET", "super-secret-value")
             .with("CRM", "whsec_not base64 super-secret-value")
-            .with("ROUTES", r#"[{"name":"a","url":"https://a.example","signing_secret":"CRM"}]"#);
+            .with(
+                "ROUTES",
+                r#"[{"name":"a","url":"https://a.example","signing_secret":"CRM"}]"#,
+            );
         let error = Config::load(&source).unwrap_err();
-        assert!(!error.message().contains("super-secret-value"), "{}", error.message());
+        assert!(
+            !error.message().contains("super-secret-value"),
+            "{}",
+            error.message()
+        );
     }
 }

@@ -56,8 +56,12 @@ pub trait DedupStore {
     /// Whether `key` has been recorded.
     async fn seen(&self, key: &DedupKey) -> Result<bool, Self::Error>;
     /// Records `key` for `ttl_seconds`.
-    async fn record(&self, key: &DedupKey, event: &str, ttl_seconds: u64)
-        -> Result<(), Self::Error>;
+    async fn record(
+        &self,
+        key: &DedupKey,
+        event: &str,
+        ttl_seconds: u64,
+    ) -> Result<(), Self::Error>;
 }
 
 #[cfg(test)]

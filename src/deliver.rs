@@ -9,8 +9,11 @@ use crate::standard_webhooks::SigningKey;
 pub const MAX_RETRY_DELAY_SECONDS: u64 = 3_600;
 /// Attempts when delivering without a queue, after the answer.
 pub const DIRECT_ATTEMPTS: u32 = 3;
-/// Longest wait for a backend's answer, per attempt.
+/// Longest wait for a backend's answer, per attempt from the queue.
 pub const ATTEMPT_TIMEOUT_MS: u32 = 10_000;
+/// The same without a queue: all attempts must end within the 30 s that
+/// `waitUntil` work may run after the answer.
+pub const DIRECT_ATTEMPT_TIMEOUT_MS: u32 = 8_000;
 
 /// One event for one HTTP route: everything a delivery attempt needs, so the
 /// queue consumer depends on nothing but the route's current configuration.
@@ -57,7 +60,11 @@ impl Delivery {
 
     /// The forwarded request's headers. With a signing key, also the Standard
     /// Webhooks headers, signed for `now` (unix seconds of this attempt).
-    pub fn headers(&self, signing_key: Option<&SigningKey>, now: i64) -> Vec<(&'static str, String)> {
+    pub fn headers(
+        &self,
+        signing_key: Option<&SigningKey>,
+        now: i64,
+    ) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             ("content-type", "application/json".to_string()),
             ("x-leadnest-event", self.event.clone()),
@@ -66,7 +73,10 @@ impl Delivery {
         if let Some(key) = signing_key {
             headers.push(("webhook-id", self.webhook_id.clone()));
             headers.push(("webhook-timestamp", now.to_string()));
-            headers.push(("webhook-signature", key.sign(&self.webhook_id, now, &self.body)));
+            headers.push((
+                "webhook-signature",
+                key.sign(&self.webhook_id, now, &self.body),
+            ));
         }
         headers
     }
@@ -81,7 +91,8 @@ pub fn is_success(status: u16) -> bool {
 /// `base`, then doubling, capped.
 pub fn retry_delay(attempt: u32, base: u64) -> u64 {
     let doublings = attempt.saturating_sub(1).min(31);
-    base.saturating_mul(1 << doublings).min(MAX_RETRY_DELAY_SECONDS)
+    base.saturating_mul(1 << doublings)
+        .min(MAX_RETRY_DELAY_SECONDS)
 }
 
 #[cfg(test)]
@@ -100,7 +111,12 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_bytes_exactly() {
-        for body in [&b""[..], b"{\"a\":\"\n\"}\n", "{\"é\":\"\\\"\"}".as_bytes(), &[0xff, 0, b'\n']] {
+        for body in [
+            &b""[..],
+            b"{\"a\":\"\n\"}\n",
+            "{\"é\":\"\\\"\"}".as_bytes(),
+            &[0xff, 0, b'\n'],
+        ] {
             let d = delivery(body);
             assert_eq!(Delivery::decode(&d.encode()).unwrap(), d);
         }
@@ -114,8 +130,18 @@ mod tests {
 
     #[test]
     fn malformed_messages() {
-        for message in [&b""[..], b"no newline", b"{}\nbody", b"[1]\n", b"{\"route\":1}\n"] {
-            assert_eq!(Delivery::decode(message), Err(MalformedDelivery), "{message:?}");
+        for message in [
+            &b""[..],
+            b"no newline",
+            b"{}\nbody",
+            b"[1]\n",
+            b"{\"route\":1}\n",
+        ] {
+            assert_eq!(
+                Delivery::decode(message),
+                Err(MalformedDelivery),
+                "{message:?}"
+            );
         }
     }
 
@@ -132,13 +158,22 @@ mod tests {
             ]
         );
         let key = SigningKey::from_whsec("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let d = Delivery { webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(), ..d };
+        let d = Delivery {
+            webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(),
+            ..d
+        };
         let signed = d.headers(Some(&key), 1614265330);
-        assert_eq!(signed[3], ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".to_string()));
+        assert_eq!(
+            signed[3],
+            ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".to_string())
+        );
         assert_eq!(signed[4], ("webhook-timestamp", "1614265330".to_string()));
         assert_eq!(
             signed[5],
-            ("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_string())
+            (
+                "webhook-signature",
+                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_string()
+            )
         );
     }
 

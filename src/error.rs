@@ -120,18 +120,34 @@ mod tests {
     #[test]
     fn every_rejection_has_its_spec_status_and_code() {
         let cases = [
-            (Rejection::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
+            (
+                Rejection::PayloadTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
             (Rejection::MissingSignature, 401, "missing_signature"),
             (Rejection::InvalidSignature, 401, "invalid_signature"),
-            (Rejection::InvalidPayload("x".into()), 400, "invalid_payload"),
             (
-                Rejection::StaleTimestamp { seconds: 400, future: false, tolerance: 300 },
+                Rejection::InvalidPayload("x".into()),
+                400,
+                "invalid_payload",
+            ),
+            (
+                Rejection::StaleTimestamp {
+                    seconds: 400,
+                    future: false,
+                    tolerance: 300,
+                },
                 401,
                 "stale_timestamp",
             ),
             (Rejection::Unavailable("KV"), 503, "unavailable"),
             (Rejection::Misconfigured("x".into()), 500, "misconfigured"),
-            (Rejection::MethodNotAllowed { allow: "POST" }, 405, "method_not_allowed"),
+            (
+                Rejection::MethodNotAllowed { allow: "POST" },
+                405,
+                "method_not_allowed",
+            ),
             (Rejection::NotFound, 404, "not_found"),
         ];
         for (rejection, status, code) in cases {
@@ -145,9 +161,17 @@ mod tests {
 
     #[test]
     fn stale_message_says_which_side() {
-        let past = Rejection::StaleTimestamp { seconds: 900, future: false, tolerance: 300 };
+        let past = Rejection::StaleTimestamp {
+            seconds: 900,
+            future: false,
+            tolerance: 300,
+        };
         assert!(past.message().contains("900 s in the past"));
-        let future = Rejection::StaleTimestamp { seconds: 900, future: true, tolerance: 300 };
+        let future = Rejection::StaleTimestamp {
+            seconds: 900,
+            future: true,
+            tolerance: 300,
+        };
         assert!(future.message().contains("in the future"));
     }
 }

@@ -139,31 +139,47 @@ mod tests {
         let big = format!("{BODY}{}", " ".repeat(100));
         // Too large wins over a missing signature.
         assert_eq!(
-            admit(&config, None, big.as_bytes(), NOW).unwrap_err().code(),
+            admit(&config, None, big.as_bytes(), NOW)
+                .unwrap_err()
+                .code(),
             "payload_too_large"
         );
         // A missing signature wins over a bad body.
-        assert_eq!(admit(&config, None, b"nope", NOW).unwrap_err().code(), "missing_signature");
+        assert_eq!(
+            admit(&config, None, b"nope", NOW).unwrap_err().code(),
+            "missing_signature"
+        );
         // A bad signature wins over a bad body: nothing is parsed before it passes.
         assert_eq!(
-            admit(&config, Some(&"0".repeat(64)), b"nope", NOW).unwrap_err().code(),
+            admit(&config, Some(&"0".repeat(64)), b"nope", NOW)
+                .unwrap_err()
+                .code(),
             "invalid_signature"
         );
         // A bad body wins over staleness.
         let stale_and_bad = r#"{"event":"x","timestamp":"2000-01-01T00:00:00Z","data":{}}"#;
         assert_eq!(
-            admit(&config, Some(&signed(stale_and_bad)), stale_and_bad.as_bytes(), NOW)
-                .unwrap_err()
-                .code(),
+            admit(
+                &config,
+                Some(&signed(stale_and_bad)),
+                stale_and_bad.as_bytes(),
+                NOW
+            )
+            .unwrap_err()
+            .code(),
             "invalid_payload"
         );
         let config = self::config(FakeSource::minimal());
         assert_eq!(
-            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW + 301).unwrap_err().code(),
+            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW + 301)
+                .unwrap_err()
+                .code(),
             "stale_timestamp"
         );
         assert_eq!(
-            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW - 301).unwrap_err().code(),
+            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW - 301)
+                .unwrap_err()
+                .code(),
             "stale_timestamp"
         );
     }

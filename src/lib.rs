@@ -5,11 +5,13 @@
 
 pub mod config;
 pub mod dedup;
+pub mod deliver;
 pub mod error;
+pub mod ingress;
+pub mod log;
 pub mod payload;
 pub mod routes;
 pub mod signature;
 pub mod standard_webhooks;
-pub mod deliver;
-pub mod ingress;
-pub mod log;
+
+mod glue;

@@ -71,7 +71,8 @@ pub fn parse(body: VerifiedBody<'_>) -> Result<Envelope, Rejection> {
 }
 
 fn parse_event(raw: Option<&RawValue>) -> Result<String, Rejection> {
-    const WANT: &str = "`event` must be a non-empty string of the form family.action, like \"email.opened\".";
+    const WANT: &str =
+        "`event` must be a non-empty string of the form family.action, like \"email.opened\".";
     let event: String = raw
         .and_then(|raw| serde_json::from_str(raw.get()).ok())
         .ok_or_else(|| invalid(WANT))?;
@@ -235,8 +236,16 @@ mod tests {
     #[test]
     fn each_bad_event_names_event() {
         for event in [
-            "missing", "null", "\"\"", "42", "\"email\"", "\"email.\"", "\".opened\"",
-            "\"email.opened.twice\"", "\"email opened\"", "[\"email.opened\"]",
+            "missing",
+            "null",
+            "\"\"",
+            "42",
+            "\"email\"",
+            "\"email.\"",
+            "\".opened\"",
+            "\"email.opened.twice\"",
+            "\"email opened\"",
+            "[\"email.opened\"]",
         ] {
             let body = if event == "missing" {
                 r#"{"timestamp":"2024-01-15T10:30:00Z","data":{}}"#.to_string()
@@ -280,7 +289,9 @@ mod tests {
             let body = if data == "missing" {
                 r#"{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z"}"#.to_string()
             } else {
-                format!(r#"{{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z","data":{data}}}"#)
+                format!(
+                    r#"{{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z","data":{data}}}"#
+                )
             };
             assert!(message_of(parse_str(&body)).contains("`data`"), "{data}");
         }
@@ -298,9 +309,14 @@ mod tests {
     fn deep_nesting_neither_recurses_nor_crashes() {
         // Nested values inside `data` are skipped, not built, so depth costs no stack.
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let body = format!(r#"{{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z","data":{{"x":{deep}}}}}"#);
+        let body = format!(
+            r#"{{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z","data":{{"x":{deep}}}}}"#
+        );
         assert!(parse_str(&body).is_ok());
-        let unbalanced = format!(r#"{{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z","data":{{"x":{}}}}}"#, "[".repeat(100_000));
+        let unbalanced = format!(
+            r#"{{"event":"email.sent","timestamp":"2024-01-15T10:30:00Z","data":{{"x":{}}}}}"#,
+            "[".repeat(100_000)
+        );
         assert!(message_of(parse_str(&unbalanced)).contains("body"));
     }
 
@@ -310,11 +326,19 @@ mod tests {
         assert!(check_freshness(1300, 1000, 300).is_ok());
         assert_eq!(
             check_freshness(1000, 1301, 300),
-            Err(Rejection::StaleTimestamp { seconds: 301, future: false, tolerance: 300 })
+            Err(Rejection::StaleTimestamp {
+                seconds: 301,
+                future: false,
+                tolerance: 300
+            })
         );
         assert_eq!(
             check_freshness(1301, 1000, 300),
-            Err(Rejection::StaleTimestamp { seconds: 301, future: true, tolerance: 300 })
+            Err(Rejection::StaleTimestamp {
+                seconds: 301,
+                future: true,
+                tolerance: 300
+            })
         );
         assert!(check_freshness(i64::MIN, i64::MAX, 300).is_err());
     }

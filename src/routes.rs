@@ -103,12 +103,19 @@ pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>
             }
         };
         let before = problems.len();
-        let mut problem = |field: &str, what: String| problems.push(format!("{label}.{field}: {what}"));
+        let mut problem =
+            |field: &str, what: String| problems.push(format!("{label}.{field}: {what}"));
 
         if !is_route_name(&raw.name) {
-            problem("name", "must be non-empty and use only a-z, 0-9, _ and -.".into());
+            problem(
+                "name",
+                "must be non-empty and use only a-z, 0-9, _ and -.".into(),
+            );
         } else if !names.insert(raw.name.clone()) {
-            problem("name", "is used by another route; names must be unique.".into());
+            problem(
+                "name",
+                "is used by another route; names must be unique.".into(),
+            );
         }
 
         let events = match raw.events {
@@ -191,15 +198,15 @@ fn is_route_name(name: &str) -> bool {
 /// https anywhere; plain http only to this machine, for local testing.
 fn check_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e})."))?;
-    let local = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-    ) || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip == std::net::Ipv4Addr::LOCALHOST)
+    let local = matches!(url.host(), Some(url::Host::Domain("localhost")))
+        || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip == std::net::Ipv4Addr::LOCALHOST)
         || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip == std::net::Ipv6Addr::LOCALHOST);
     match url.scheme() {
         "https" if url.host().is_some() => Ok(()),
         "http" if local => Ok(()),
-        "http" => Err("must use https; plain http is allowed only to localhost, 127.0.0.1 or [::1].".into()),
+        "http" => Err(
+            "must use https; plain http is allowed only to localhost, 127.0.0.1 or [::1].".into(),
+        ),
         _ => Err("must be an https URL.".into()),
     }
 }
@@ -230,7 +237,16 @@ mod tests {
         let exact = Pattern::parse("subscriber.created").unwrap();
         assert!(exact.matches("subscriber.created"));
         assert!(!exact.matches("subscriber.created2"));
-        for bad in ["", "email", "*.sent", "email.*.*", ".*", "email.", "e mail.*", "**"] {
+        for bad in [
+            "",
+            "email",
+            "*.sent",
+            "email.*.*",
+            ".*",
+            "email.",
+            "e mail.*",
+            "**",
+        ] {
             assert_eq!(Pattern::parse(bad), None, "{bad}");
         }
     }
@@ -238,7 +254,10 @@ mod tests {
     #[test]
     fn spec_example_routes() {
         let source = FakeSource::new()
-            .with("CRM_SIGNING_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .with(
+                "CRM_SIGNING_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            )
             .with_queue("ANALYTICS_QUEUE");
         let routes = parse_routes(
             r#"[ {"name": "crm", "url": "https://crm.example.com/hooks/leadnest",
@@ -250,14 +269,26 @@ mod tests {
         assert_eq!(names(&routes, "email.opened"), ["crm", "analytics"]);
         assert_eq!(names(&routes, "subscriber.created"), ["crm", "analytics"]);
         assert_eq!(names(&routes, "subscriber.deleted"), ["analytics"]);
-        assert!(matches!(&routes[0].destination, Destination::Http { signing_key: Some(_), .. }));
-        assert!(matches!(&routes[1].destination, Destination::Queue { binding } if binding == "ANALYTICS_QUEUE"));
+        assert!(matches!(
+            &routes[0].destination,
+            Destination::Http {
+                signing_key: Some(_),
+                ..
+            }
+        ));
+        assert!(
+            matches!(&routes[1].destination, Destination::Queue { binding } if binding == "ANALYTICS_QUEUE")
+        );
     }
 
     #[test]
     fn events_default_to_everything_and_local_http_is_allowed() {
         let source = FakeSource::new();
-        for url in ["http://localhost:8788/x", "http://127.0.0.1:9/", "http://[::1]/hook"] {
+        for url in [
+            "http://localhost:8788/x",
+            "http://127.0.0.1:9/",
+            "http://[::1]/hook",
+        ] {
             let json = format!(r#"[{{"name":"local","url":"{url}"}}]"#);
             let routes = parse_routes(&json, &source).unwrap();
             assert_eq!(names(&routes, "whatsapp.read"), ["local"], "{url}");
@@ -266,7 +297,9 @@ mod tests {
     }
 
     fn problems(json: &str) -> Vec<String> {
-        let source = FakeSource::new().with("BAD_SECRET", "not-whsec").with_queue("Q");
+        let source = FakeSource::new()
+            .with("BAD_SECRET", "not-whsec")
+            .with_queue("Q");
         parse_routes(json, &source).unwrap_err()
     }
 
@@ -276,26 +309,74 @@ mod tests {
             ("{}", "ROUTES is not a JSON array"),
             ("[1]", "ROUTES[0]"),
             (r#"[{"url":"https://a.example"}]"#, "missing field `name`"),
-            (r#"[{"name":"Bad Name","url":"https://a.example"}]"#, "ROUTES[0] (\"Bad Name\").name"),
-            (r#"[{"name":"a","url":"https://a.example"},{"name":"a","url":"https://b.example"}]"#, "ROUTES[1] (\"a\").name: is used"),
-            (r#"[{"name":"a","url":"https://a.example","events":[]}]"#, "\"a\").events: is empty"),
-            (r#"[{"name":"a","url":"https://a.example","events":["email"]}]"#, "\"a\").events: \"email\""),
-            (r#"[{"name":"a","url":"https://a.example","event":["*"]}]"#, "unknown field `event`"),
+            (
+                r#"[{"name":"Bad Name","url":"https://a.example"}]"#,
+                "ROUTES[0] (\"Bad Name\").name",
+            ),
+            (
+                r#"[{"name":"a","url":"https://a.example"},{"name":"a","url":"https://b.example"}]"#,
+                "ROUTES[1] (\"a\").name: is used",
+            ),
+            (
+                r#"[{"name":"a","url":"https://a.example","events":[]}]"#,
+                "\"a\").events: is empty",
+            ),
+            (
+                r#"[{"name":"a","url":"https://a.example","events":["email"]}]"#,
+                "\"a\").events: \"email\"",
+            ),
+            (
+                r#"[{"name":"a","url":"https://a.example","event":["*"]}]"#,
+                "unknown field `event`",
+            ),
             (r#"[{"name":"a"}]"#, "\"a\").url: exactly one"),
-            (r#"[{"name":"a","url":"https://a.example","queue":"Q"}]"#, "\"a\").url: exactly one"),
-            (r#"[{"name":"a","url":"http://crm.example.com/x"}]"#, "\"a\").url: must use https"),
-            (r#"[{"name":"a","url":"http://127.0.0.2/x"}]"#, "\"a\").url: must use https"),
-            (r#"[{"name":"a","url":"ftp://a.example/x"}]"#, "\"a\").url: must be an https"),
-            (r#"[{"name":"a","url":"not a url"}]"#, "\"a\").url: \"not a url\" is not a URL"),
-            (r#"[{"name":"a","queue":"MISSING"}]"#, "\"a\").queue: names MISSING"),
-            (r#"[{"name":"a","queue":"Q","signing_secret":"BAD_SECRET"}]"#, "\"a\").signing_secret: applies to url"),
-            (r#"[{"name":"a","url":"https://a.example","signing_secret":"UNSET"}]"#, "\"a\").signing_secret: names UNSET"),
-            (r#"[{"name":"a","url":"https://a.example","signing_secret":"BAD_SECRET"}]"#, "\"a\").signing_secret: the secret BAD_SECRET"),
+            (
+                r#"[{"name":"a","url":"https://a.example","queue":"Q"}]"#,
+                "\"a\").url: exactly one",
+            ),
+            (
+                r#"[{"name":"a","url":"http://crm.example.com/x"}]"#,
+                "\"a\").url: must use https",
+            ),
+            (
+                r#"[{"name":"a","url":"http://127.0.0.2/x"}]"#,
+                "\"a\").url: must use https",
+            ),
+            (
+                r#"[{"name":"a","url":"ftp://a.example/x"}]"#,
+                "\"a\").url: must be an https",
+            ),
+            (
+                r#"[{"name":"a","url":"not a url"}]"#,
+                "\"a\").url: \"not a url\" is not a URL",
+            ),
+            (
+                r#"[{"name":"a","queue":"MISSING"}]"#,
+                "\"a\").queue: names MISSING",
+            ),
+            (
+                r#"[{"name":"a","queue":"Q","signing_secret":"BAD_SECRET"}]"#,
+                "\"a\").signing_secret: applies to url",
+            ),
+            (
+                r#"[{"name":"a","url":"https://a.example","signing_secret":"UNSET"}]"#,
+                "\"a\").signing_secret: names UNSET",
+            ),
+            (
+                r#"[{"name":"a","url":"https://a.example","signing_secret":"BAD_SECRET"}]"#,
+                "\"a\").signing_secret: the secret BAD_SECRET",
+            ),
         ];
         for (json, expected) in cases {
             let found = problems(json);
-            assert!(found.iter().any(|p| p.contains(expected)), "{json}: {found:?}");
-            assert!(found.iter().all(|p| !p.contains("not-whsec")), "secret value leaked: {found:?}");
+            assert!(
+                found.iter().any(|p| p.contains(expected)),
+                "{json}: {found:?}"
+            );
+            assert!(
+                found.iter().all(|p| !p.contains("not-whsec")),
+                "secret value leaked: {found:?}"
+            );
         }
     }
 }

@@ -129,7 +129,9 @@ mod tests {
     fn known_answer_from_node() {
         assert_eq!(sign(b"test_secret_key", BODY), NODE_DIGEST);
         assert_eq!(sign(b"rotated_secret", BODY), NODE_DIGEST_ROTATED);
-        assert!(secrets("test_secret_key").verify(Some(NODE_DIGEST), BODY).is_ok());
+        assert!(secrets("test_secret_key")
+            .verify(Some(NODE_DIGEST), BODY)
+            .is_ok());
     }
 
     #[test]
@@ -155,7 +157,9 @@ mod tests {
 
     #[test]
     fn verified_body_is_the_same_bytes() {
-        let verified = secrets("test_secret_key").verify(Some(NODE_DIGEST), BODY).unwrap();
+        let verified = secrets("test_secret_key")
+            .verify(Some(NODE_DIGEST), BODY)
+            .unwrap();
         assert_eq!(verified.bytes(), BODY);
     }
 
@@ -194,7 +198,9 @@ mod tests {
     fn a_changed_body_fails() {
         let mut body = BODY.to_vec();
         body[10] ^= 1;
-        let err = secrets("test_secret_key").verify(Some(NODE_DIGEST), &body).unwrap_err();
+        let err = secrets("test_secret_key")
+            .verify(Some(NODE_DIGEST), &body)
+            .unwrap_err();
         assert_eq!(err, Rejection::InvalidSignature);
     }
 

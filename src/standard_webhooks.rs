@@ -72,12 +72,21 @@ mod tests {
         let key = SigningKey::from_whsec(SECRET).unwrap();
         assert_ne!(key.sign("msg_other", TIMESTAMP, BODY), SIGNATURE);
         assert_ne!(key.sign(ID, TIMESTAMP + 1, BODY), SIGNATURE);
-        assert_ne!(key.sign(ID, TIMESTAMP, b"{\"test\": 2432232315}"), SIGNATURE);
+        assert_ne!(
+            key.sign(ID, TIMESTAMP, b"{\"test\": 2432232315}"),
+            SIGNATURE
+        );
     }
 
     #[test]
     fn bad_secrets() {
-        for secret in ["", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_", "whsec_!!!", "whsec_ab c"] {
+        for secret in [
+            "",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_",
+            "whsec_!!!",
+            "whsec_ab c",
+        ] {
             assert!(SigningKey::from_whsec(secret).is_err(), "{secret}");
         }
     }

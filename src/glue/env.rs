@@ -1,0 +1,52 @@
+//! Configuration from the Worker's env, loaded once per isolate.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+use crate::config::{Config, ConfigError, ConfigSource};
+
+/// The Worker's env seen as a [`ConfigSource`].
+pub(crate) struct EnvSource<'a>(pub(crate) &'a Env);
+
+impl ConfigSource for EnvSource<'_> {
+    fn text(&self, name: &str) -> Option<String> {
+        let value = js_sys::Reflect::get(self.0, &JsValue::from_str(name)).ok()?;
+        if value.is_undefined() || value.is_null() {
+            return None;
+        }
+        // A [vars] value written as JSON in wrangler.toml arrives as an object or
+        // number; one given on the command line arrives as a string. Read both.
+        value.as_string().or_else(|| {
+            js_sys::JSON::stringify(&value)
+                .ok()
+                .and_then(|s| s.as_string())
+        })
+    }
+
+    fn has_kv(&self, name: &str) -> bool {
+        self.0.kv(name).is_ok()
+    }
+
+    fn has_queue(&self, name: &str) -> bool {
+        self.0.queue(name).is_ok()
+    }
+}
+
+/// A loaded configuration, valid or not, shared by every request of the isolate.
+pub(crate) type Loaded = Rc<Result<Config, ConfigError>>;
+
+thread_local! {
+    // An isolate's env does not change while it lives, so it is read once.
+    static LOADED: OnceCell<Loaded> = const { OnceCell::new() };
+}
+
+/// The isolate's configuration, loaded on first use.
+pub(crate) fn config(env: &Env) -> Loaded {
+    LOADED.with(|cell| {
+        cell.get_or_init(|| Rc::new(Config::load(&EnvSource(env))))
+            .clone()
+    })
+}

@@ -1,0 +1,256 @@
+//! The fetch handler: endpoints of SPEC section 2 and the ingress of section 3.
+
+use worker::{event, Context, Env, Headers, Method, Request, Response, ResponseBuilder};
+
+use super::body::{drain, read_capped, Body};
+use super::env::{config, Loaded};
+use super::handoff::{deliver_after_answer, hand_off};
+use super::kv::KvDedup;
+use super::time::{now_ms, now_seconds, since};
+use crate::config::{Config, DEDUP_BINDING};
+use crate::dedup::DedupStore;
+use crate::error::{json, Rejection};
+use crate::ingress::{accepted_body, admit, check_declared_length, duplicate_body, INGRESS_PATH};
+use crate::log::IngressLog;
+use crate::signature::SIGNATURE_HEADER;
+
+const HEALTH_PATH: &str = "/health";
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    // Never an Err: every failure is answered with a SPEC code.
+    Ok(route(req, env, ctx).await)
+}
+
+async fn route(mut req: Request, env: Env, ctx: Context) -> Response {
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Post, INGRESS_PATH) => ingress(req, &env, &ctx).await,
+        (_, INGRESS_PATH) => {
+            drain(&mut req).await;
+            let rejection = Rejection::MethodNotAllowed { allow: "POST" };
+            log_rejected(&rejection, now_ms());
+            reject(&rejection)
+        }
+        (Method::Get | Method::Head, HEALTH_PATH) => health(&config(&env)),
+        (_, HEALTH_PATH) => {
+            drain(&mut req).await;
+            reject(&Rejection::MethodNotAllowed { allow: "GET" })
+        }
+        _ => {
+            drain(&mut req).await;
+            reject(&Rejection::NotFound)
+        }
+    }
+}
+
+fn health(loaded: &Loaded) -> Response {
+    #[derive(serde::Serialize)]
+    struct Health<'a> {
+        status: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        problems: Option<&'a [String]>,
+    }
+    match loaded.as_ref() {
+        Ok(_) => respond(
+            200,
+            json(&Health {
+                status: "ok",
+                problems: None,
+            }),
+        ),
+        Err(error) => respond(
+            503,
+            json(&Health {
+                status: "misconfigured",
+                problems: Some(&error.problems),
+            }),
+        ),
+    }
+}
+
+async fn ingress(mut req: Request, env: &Env, ctx: &Context) -> Response {
+    let started = now_ms();
+    let loaded = config(env);
+    let config = match loaded.as_ref() {
+        Ok(config) => config,
+        Err(error) => {
+            drain(&mut req).await;
+            let rejection = Rejection::Misconfigured(error.message());
+            log_rejected(&rejection, started);
+            return reject(&rejection);
+        }
+    };
+
+    let declared = req.headers().get("content-length").ok().flatten();
+    let declared_fits = check_declared_length(declared.as_deref(), config.max_body_bytes);
+    let body = match read_capped(
+        &mut req,
+        config.max_body_bytes,
+        declared_fits.is_ok() && declared.is_some(),
+    )
+    .await
+    {
+        _ if declared_fits.is_err() => Err(Rejection::PayloadTooLarge {
+            limit: config.max_body_bytes,
+        }),
+        Body::Read(body) => Ok(body),
+        Body::TooLarge => Err(Rejection::PayloadTooLarge {
+            limit: config.max_body_bytes,
+        }),
+        Body::Broken => Err(Rejection::InvalidPayload(
+            "The body could not be read to its end; resend the event.".into(),
+        )),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            log_rejected(&rejection, started);
+            return reject(&rejection);
+        }
+    };
+    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
+
+    match accept(env, ctx, config, &loaded, signature, body).await {
+        Ok(response) => {
+            response.log(started);
+            respond(200, response.body)
+        }
+        Err(rejection) => {
+            log_rejected(&rejection, started);
+            reject(&rejection)
+        }
+    }
+}
+
+/// A 200 answer with what its log line needs.
+struct Answered {
+    body: String,
+    outcome: &'static str,
+    event: String,
+    message_id: Option<String>,
+    routes: Option<Vec<String>>,
+}
+
+impl Answered {
+    fn log(&self, started: u64) {
+        let routes = self
+            .routes
+            .as_ref()
+            .map(|names| names.iter().map(String::as_str).collect::<Vec<_>>());
+        let unrouted = routes.as_ref().is_some_and(Vec::is_empty);
+        let line = IngressLog {
+            outcome: self.outcome,
+            status: 200,
+            event: Some(&self.event),
+            message_id: self.message_id.as_deref(),
+            routes,
+            unrouted,
+            duration_ms: since(started),
+            ..Default::default()
+        }
+        .line();
+        worker::console_log!("{line}");
+    }
+}
+
+/// SPEC steps 2 to 8 on a body of allowed size.
+async fn accept(
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    loaded: &Loaded,
+    signature: Option<String>,
+    body: Vec<u8>,
+) -> Result<Answered, Rejection> {
+    let admitted = admit(config, signature.as_deref(), &body, now_seconds())?;
+    let store = env
+        .kv(DEDUP_BINDING)
+        .map(KvDedup)
+        .map_err(|_| Rejection::Unavailable("The dedup store (KV)"))?;
+    let envelope = &admitted.envelope;
+
+    match store.seen(&admitted.dedup_key).await {
+        Err(_) => return Err(Rejection::Unavailable("The dedup store (KV)")),
+        Ok(true) => {
+            return Ok(Answered {
+                body: duplicate_body(envelope),
+                outcome: "duplicate",
+                event: envelope.event.clone(),
+                message_id: envelope.message_id.clone(),
+                routes: None,
+            })
+        }
+        Ok(false) => {}
+    }
+
+    // Verified above, so the header is present.
+    let signature = signature.unwrap_or_default();
+    let direct = hand_off(env, config, &admitted, &signature, &body).await?;
+
+    if let Err(error) = store
+        .record(
+            &admitted.dedup_key,
+            &envelope.event,
+            config.dedup_ttl_seconds,
+        )
+        .await
+    {
+        // The event is handed off; a redelivery may pass dedup, which the
+        // backends' webhook-id dedup absorbs.
+        worker::console_error!(
+            "{{\"warning\":\"dedup_record_failed\",\"event\":{:?},\"error\":{:?}}}",
+            envelope.event,
+            error.to_string()
+        );
+    }
+    if !direct.is_empty() {
+        ctx.wait_until(deliver_after_answer(loaded.clone(), direct));
+    }
+
+    let names = admitted.route_names();
+    Ok(Answered {
+        body: accepted_body(envelope, &names),
+        outcome: "accepted",
+        event: envelope.event.clone(),
+        message_id: envelope.message_id.clone(),
+        routes: Some(names.into_iter().map(String::from).collect()),
+    })
+}
+
+fn log_rejected(rejection: &Rejection, started: u64) {
+    let line = IngressLog {
+        outcome: "rejected",
+        status: rejection.status(),
+        reason: Some(rejection.reason()),
+        duration_ms: since(started),
+        ..Default::default()
+    }
+    .line();
+    worker::console_log!("{line}");
+}
+
+fn reject(rejection: &Rejection) -> Response {
+    let allow = match rejection {
+        Rejection::MethodNotAllowed { allow } => Some(*allow),
+        _ => None,
+    };
+    respond_with(rejection.status(), rejection.body(), allow)
+}
+
+/// A JSON answer.
+fn respond(status: u16, body: String) -> Response {
+    respond_with(status, body, None)
+}
+
+fn respond_with(status: u16, body: String, allow: Option<&str>) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    if let Some(allow) = allow {
+        let _ = headers.set("allow", allow);
+    }
+    ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes())
+}

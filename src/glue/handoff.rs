@@ -1,0 +1,126 @@
+//! SPEC step 7: every matching route gets the event. Queue sends happen before
+//! the answer (a failure answers 503 so LeadNest retries); without
+//! `DELIVERY_QUEUE`, HTTP deliveries run after the answer.
+
+use futures_util::future::{join_all, LocalBoxFuture};
+use futures_util::FutureExt;
+use std::time::Duration;
+use worker::{Delay, Env, QueueContentType, RawMessageBuilder};
+
+use super::delivery::{attempt, http_route, log_attempt, log_undeliverable, start};
+use super::env::Loaded;
+use crate::config::{Config, DELIVERY_QUEUE_BINDING};
+use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_MS};
+use crate::error::Rejection;
+use crate::ingress::Admitted;
+use crate::routes::Destination;
+
+/// Hands the event to every matching route. Sends go out concurrently. Returns
+/// the HTTP deliveries still to make after the answer (no `DELIVERY_QUEUE`).
+pub(crate) async fn hand_off(
+    env: &Env,
+    config: &Config,
+    admitted: &Admitted<'_>,
+    signature: &str,
+    body: &[u8],
+) -> Result<Vec<Delivery>, Rejection> {
+    let webhook_id = admitted.dedup_key.webhook_id();
+    let mut direct = Vec::new();
+    let mut sends: Vec<LocalBoxFuture<Sent>> = Vec::new();
+    for route in &admitted.routes {
+        match &route.destination {
+            Destination::Queue { binding } => {
+                sends.push(send_payload(env, binding, body).boxed_local());
+            }
+            Destination::Http { .. } => {
+                let delivery = Delivery {
+                    route: route.name.clone(),
+                    event: admitted.envelope.event.clone(),
+                    signature: signature.to_string(),
+                    webhook_id: webhook_id.clone(),
+                    body: body.to_vec(),
+                };
+                if config.delivery_queue {
+                    sends.push(
+                        send_bytes(env, DELIVERY_QUEUE_BINDING, delivery.encode()).boxed_local(),
+                    );
+                } else {
+                    direct.push(delivery);
+                }
+            }
+        }
+    }
+    let failed = join_all(sends)
+        .await
+        .into_iter()
+        .filter(|sent| sent.is_err())
+        .count();
+    if failed > 0 {
+        worker::console_error!(
+            "{{\"warning\":\"queue_send_failed\",\"event\":{:?},\"failed\":{failed}}}",
+            admitted.envelope.event
+        );
+        return Err(Rejection::Unavailable("A queue"));
+    }
+    Ok(direct)
+}
+
+type Sent = Result<(), worker::Error>;
+
+/// A queue route's message: the payload object as received.
+async fn send_payload(env: &Env, binding: &str, body: &[u8]) -> Sent {
+    let queue = env.queue(binding)?;
+    let text = std::str::from_utf8(body).map_err(|_| worker::Error::from("body is not UTF-8"))?;
+    let payload = js_sys::JSON::parse(text).map_err(worker::Error::from)?;
+    queue
+        .send_raw(RawMessageBuilder::new(payload).build_with_content_type(QueueContentType::Json))
+        .await
+}
+
+/// A delivery message: raw bytes, so the body is not re-encoded.
+async fn send_bytes(env: &Env, binding: &str, message: Vec<u8>) -> Sent {
+    let queue = env.queue(binding)?;
+    let bytes = js_sys::Uint8Array::from(message.as_slice());
+    queue
+        .send_raw(
+            RawMessageBuilder::new(bytes.into()).build_with_content_type(QueueContentType::V8),
+        )
+        .await
+}
+
+/// Best-effort delivery after the answer, for a worker without `DELIVERY_QUEUE`:
+/// a few attempts with backoff, each logged.
+pub(crate) async fn deliver_after_answer(loaded: Loaded, deliveries: Vec<Delivery>) {
+    let Ok(config) = loaded.as_ref() else {
+        return;
+    };
+    join_all(
+        deliveries
+            .iter()
+            .map(|delivery| deliver_with_retries(config, delivery)),
+    )
+    .await;
+}
+
+async fn deliver_with_retries(config: &Config, delivery: &Delivery) {
+    let Some((url, signing_key)) = http_route(config, &delivery.route) else {
+        log_undeliverable(delivery, 1, "failed", "route no longer configured");
+        return;
+    };
+    for number in 1..=DIRECT_ATTEMPTS {
+        let started = start();
+        let result = attempt(url, delivery, signing_key, DIRECT_ATTEMPT_TIMEOUT_MS).await;
+        if result.delivered() {
+            log_attempt(delivery, number, &result, started, "delivered", None);
+            return;
+        }
+        if number == DIRECT_ATTEMPTS {
+            log_attempt(delivery, number, &result, started, "failed", None);
+            return;
+        }
+        // Short waits: waitUntil work must end within 30 s of the answer.
+        let wait = retry_delay(number, 1);
+        log_attempt(delivery, number, &result, started, "retry", Some(wait));
+        Delay::from(Duration::from_secs(wait)).await;
+    }
+}
