@@ -1,0 +1,198 @@
+// Starts the built worker under `wrangler dev` with a configuration of the test's
+// own (fresh local KV and queues, its own secrets), and talks to it over HTTP.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ROOT, sign } from '../../scripts/lib/leadnest.mjs';
+
+export const SECRET = 'e2e_webhook_secret';
+export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+const BUNDLE = join(ROOT, 'build', 'index.js');
+
+/** A free TCP port on loopback. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// A TOML value: JSON's strings, numbers, booleans and arrays are TOML too;
+// objects become inline tables.
+function toml(value) {
+  if (Array.isArray(value)) return `[${value.map(toml).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${toml(v)}`).join(', ')} }`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The wrangler.toml of one test worker. Options:
+ *   vars: { NAME: string | array | object }  ([vars]: a string stays a string, as
+ *         `--var` gives it; anything else is written as a JSON value in TOML form)
+ *   kv: bind DEDUP (default true)
+ *   deliveryQueue: bind DELIVERY_QUEUE and consume it (default true)
+ *   maxRetries, batchTimeout: the consumer's settings
+ *   deadLetterConsumer: the worker also consumes the dead-letter queue
+ *   queues: extra producer bindings, { BINDING: queueName }
+ */
+function workerToml(name, options) {
+  const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
+    deadLetterConsumer = false, queues = {} } = options;
+  const lines = [
+    `name = ${toml(name)}`,
+    `main = ${toml(BUNDLE)}`,
+    'compatibility_date = "2025-09-01"',
+    '',
+    '[vars]',
+    ...Object.entries(vars).map(([key, value]) => `${key} = ${toml(value)}`),
+  ];
+  if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
+  const producers = { ...queues };
+  if (deliveryQueue) producers.DELIVERY_QUEUE = `${name}-deliveries`;
+  for (const [binding, queue] of Object.entries(producers)) {
+    lines.push('', '[[queues.producers]]', `binding = ${toml(binding)}`, `queue = ${toml(queue)}`);
+  }
+  if (deliveryQueue) {
+    lines.push('', '[[queues.consumers]]', `queue = ${toml(`${name}-deliveries`)}`,
+      'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries}`,
+      `dead_letter_queue = ${toml(`${name}-dead-letters`)}`);
+    if (deadLetterConsumer) {
+      lines.push('', '[[queues.consumers]]', `queue = ${toml(`${name}-dead-letters`)}`,
+        'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, 'max_retries = 0');
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Starts a worker. `secrets` go to an env file (as `wrangler secret put` would);
+ * WEBHOOK_SECRET defaults to SECRET unless given as null.
+ */
+export async function startWorker(name, options = {}) {
+  if (!existsSync(BUNDLE)) throw new Error('build/index.js is missing: run `npm run build` first');
+  const dir = join(ROOT, '.test', name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const secrets = { WEBHOOK_SECRET: SECRET, ...options.secrets };
+  const envFile = Object.entries(secrets)
+    .filter(([, value]) => value !== null)
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+    .join('\n');
+  writeFileSync(join(dir, 'wrangler.toml'), workerToml(`e2e-${name}`, options));
+  writeFileSync(join(dir, '.env'), envFile + '\n');
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const child = spawn(WRANGLER, [
+    'dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
+    '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
+  ], {
+    cwd: dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
+  await worker.ready();
+  return worker;
+}
+
+export class Worker {
+  constructor(name, child, url) {
+    this.name = name;
+    this.child = child;
+    this.url = url;
+    this.output = '';
+    /** The worker's JSON log lines, parsed. */
+    this.logs = [];
+    let pending = '';
+    const collect = (chunk) => {
+      this.output += chunk;
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop();
+      for (const line of lines) {
+        const start = line.indexOf('{');
+        if (start < 0) continue;
+        try { this.logs.push(JSON.parse(line.slice(start))); } catch { /* not a log line */ }
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', collect);
+    child.stderr.setEncoding('utf8').on('data', collect);
+    this.exited = new Promise((resolve) => child.on('exit', resolve));
+  }
+
+  async ready(timeoutMs = 90_000) {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    this.exited.then(() => { exited = true; });
+    while (Date.now() < deadline && !exited) {
+      try {
+        const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
+        await response.arrayBuffer();
+        return;
+      } catch { await sleep(250); }
+    }
+    throw new Error(`worker ${this.name} did not start:\n${this.output.slice(-3000)}`);
+  }
+
+  /** Posts `body` (a string, Buffer or object) to the ingress, signed unless told otherwise. */
+  async post(body, { secret = SECRET, signature, headers = {}, path = '/webhooks/leadnest', method = 'POST' } = {}) {
+    const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const allHeaders = { 'content-type': 'application/json', ...headers };
+    const sig = signature === undefined ? sign(raw, secret) : signature;
+    if (sig !== null) allHeaders['x-leadnest-signature'] = sig;
+    const response = await fetch(`${this.url}${path}`, { method, headers: allHeaders, body: raw });
+    return { status: response.status, headers: response.headers, json: await response.json() };
+  }
+
+  async get(path, init = {}) {
+    const response = await fetch(`${this.url}${path}`, init);
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
+  }
+
+  /** Log lines of delivery attempts. */
+  deliveries(webhookId) {
+    return this.logs.filter((line) => line.route !== undefined && line.attempt !== undefined
+      && (webhookId === undefined || line.webhook_id === webhookId));
+  }
+
+  async stop() {
+    if (this.child.exitCode === null) {
+      try { process.kill(-this.child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const timer = setTimeout(() => { try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(check, { timeoutMs = 20_000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** A LeadNest-shaped event with a fresh timestamp (or `ageSeconds` old; negative is future). */
+export function event(name = 'email.opened', { messageId = `msg_${Math.random().toString(36).slice(2)}`, ageSeconds = 0, data = {} } = {}) {
+  const timestamp = new Date(Date.now() - ageSeconds * 1000).toISOString();
+  const payloadData = messageId === null ? { ...data } : { message_id: messageId, ...data };
+  return { event: name, timestamp, data: payloadData };
+}
