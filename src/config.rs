@@ -22,6 +22,15 @@ pub const KV_MIN_TTL_SECONDS: u64 = 60;
 /// Default of `DELIVERY_RETRY_BASE_SECONDS`, the first retry delay.
 pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 5;
 
+/// The parts of a URL that route validation checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlParts {
+    /// Lowercase, without the colon: `https`.
+    pub scheme: String,
+    /// As the WHATWG URL standard serializes it: `example.com`, `127.0.0.1`, `[::1]`.
+    pub host: String,
+}
+
 /// Where configuration comes from: the Worker's env in production, a map in tests.
 pub trait ConfigSource {
     /// A var or secret as text; a JSON var arrives serialized.
@@ -30,6 +39,9 @@ pub trait ConfigSource {
     fn has_kv(&self, name: &str) -> bool;
     /// Whether a queue producer is bound under `name`.
     fn has_queue(&self, name: &str) -> bool;
+    /// Parses a URL as `fetch` will. The Worker uses the runtime's own parser, so
+    /// the bundle carries none; `None` when it is not a valid absolute URL.
+    fn parse_url(&self, url: &str) -> Option<UrlParts>;
 }
 
 /// A valid configuration.
@@ -198,6 +210,14 @@ pub(crate) mod tests {
         }
         fn has_queue(&self, name: &str) -> bool {
             self.queues.contains(name)
+        }
+        // The url crate implements the same WHATWG standard as the runtime.
+        fn parse_url(&self, text: &str) -> Option<UrlParts> {
+            let url = url::Url::parse(text).ok()?;
+            Some(UrlParts {
+                scheme: url.scheme().to_string(),
+                host: url.host_str().unwrap_or_default().to_string(),
+            })
         }
     }
 

@@ -138,7 +138,7 @@ pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>
 
         let destination = match (raw.url, raw.queue) {
             (Some(url), None) => {
-                if let Err(why) = check_url(&url) {
+                if let Err(why) = check_url(&url, source) {
                     problem("url", why);
                 }
                 let signing_key = raw.signing_secret.and_then(|secret_name| {
@@ -196,13 +196,13 @@ fn is_route_name(name: &str) -> bool {
 }
 
 /// https anywhere; plain http only to this machine, for local testing.
-fn check_url(text: &str) -> Result<(), String> {
-    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e})."))?;
-    let local = matches!(url.host(), Some(url::Host::Domain("localhost")))
-        || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip == std::net::Ipv4Addr::LOCALHOST)
-        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip == std::net::Ipv6Addr::LOCALHOST);
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(()),
+fn check_url(text: &str, source: &impl ConfigSource) -> Result<(), String> {
+    let url = source
+        .parse_url(text)
+        .ok_or_else(|| format!("{text:?} is not a URL."))?;
+    let local = matches!(url.host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    match url.scheme.as_str() {
+        "https" if !url.host.is_empty() => Ok(()),
         "http" if local => Ok(()),
         "http" => Err(
             "must use https; plain http is allowed only to localhost, 127.0.0.1 or [::1].".into(),

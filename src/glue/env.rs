@@ -6,7 +6,9 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use worker::Env;
 
-use crate::config::{Config, ConfigError, ConfigSource};
+use wasm_bindgen::prelude::wasm_bindgen;
+
+use crate::config::{Config, ConfigError, ConfigSource, UrlParts};
 
 /// The Worker's env seen as a [`ConfigSource`].
 pub(crate) struct EnvSource<'a>(pub(crate) &'a Env);
@@ -33,6 +35,27 @@ impl ConfigSource for EnvSource<'_> {
     fn has_queue(&self, name: &str) -> bool {
         self.0.queue(name).is_ok()
     }
+
+    fn parse_url(&self, url: &str) -> Option<UrlParts> {
+        let url = JsUrl::new(url).ok()?;
+        Some(UrlParts {
+            scheme: url.protocol().trim_end_matches(':').to_string(),
+            host: url.hostname(),
+        })
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's WHATWG `URL`, the parser `fetch` itself uses.
+    #[wasm_bindgen(js_name = URL)]
+    type JsUrl;
+    #[wasm_bindgen(constructor, js_class = "URL", catch)]
+    fn new(url: &str) -> Result<JsUrl, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn protocol(this: &JsUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn hostname(this: &JsUrl) -> String;
 }
 
 /// A loaded configuration, valid or not, shared by every request of the isolate.
