@@ -1,0 +1,163 @@
+// Hostile and broken HTTP against the running worker: each gets its SPEC code,
+// and nothing is forwarded or recorded.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { SECRET, event, startWorker, sleep } from './harness.mjs';
+import { sign } from '../../scripts/lib/leadnest.mjs';
+import { startBackend } from '../../scripts/backend.mjs';
+
+let worker;
+let backend;
+
+before(async () => {
+  backend = await startBackend({ port: 0, log: () => {} });
+  worker = await startWorker('hostile', {
+    deliveryQueue: false,
+    vars: { ROUTES: [{ name: 'sink', url: `${backend.url}/hook`, events: ['*'] }] },
+  });
+});
+after(async () => {
+  await worker?.stop();
+  await backend?.close();
+});
+
+/** Posts a raw body with a valid signature and expects `status` and `code`. */
+async function expectRefused(raw, status, code, options = {}) {
+  const answer = await worker.post(raw, options);
+  assert.equal(answer.status, status, `${String(raw).slice(0, 80)}: ${JSON.stringify(answer.json)}`);
+  assert.equal(answer.json.error, code);
+  return answer;
+}
+
+const ts = () => new Date().toISOString();
+
+describe('bodies', () => {
+  test('empty', () => expectRefused('', 400, 'invalid_payload'));
+  test('whitespace only', () => expectRefused('   \n', 400, 'invalid_payload'));
+  test('huge (1 MB)', () => expectRefused('x'.repeat(1 << 20), 413, 'payload_too_large', { signature: null }));
+  test('not UTF-8', () => expectRefused(Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), 400, 'invalid_payload'));
+  test('deeply nested envelope field', () =>
+    expectRefused(`{"event":${'['.repeat(5000)}${']'.repeat(5000)},"timestamp":"${ts()}","data":{}}`, 400, 'invalid_payload'));
+  test('duplicate keys', () =>
+    expectRefused(`{"event":"email.sent","event":"email.opened","timestamp":"${ts()}","data":{}}`, 400, 'invalid_payload'));
+  test('numbers where strings belong', async () => {
+    await expectRefused(JSON.stringify({ event: 1, timestamp: ts(), data: {} }), 400, 'invalid_payload');
+    await expectRefused(JSON.stringify({ event: 'email.sent', timestamp: 1e300, data: {} }), 400, 'invalid_payload');
+  });
+  test('NaN and Infinity are not JSON', async () => {
+    await expectRefused(`{"event":"email.sent","timestamp":NaN,"data":{}}`, 400, 'invalid_payload');
+    await expectRefused(`{"event":"email.sent","timestamp":"${ts()}","data":{"n":Infinity}}`, 400, 'invalid_payload');
+  });
+  test('trailing garbage', () =>
+    expectRefused(`${JSON.stringify(event())} trailing`, 400, 'invalid_payload'));
+});
+
+describe('timestamps', () => {
+  test('out of range', () => expectRefused(JSON.stringify({ ...event(), timestamp: '+275760-09-13T00:00:00Z' }), 400, 'invalid_payload'));
+  test('year 0 and negative offsets beyond a day', async () => {
+    await expectRefused(JSON.stringify({ ...event(), timestamp: '0000-01-01T00:00:00Z' }), 401, 'stale_timestamp');
+    await expectRefused(JSON.stringify({ ...event(), timestamp: '2024-01-15T10:30:00+25:00' }), 400, 'invalid_payload');
+  });
+  test('a leap second is a valid time, and an old one is stale', () =>
+    expectRefused(JSON.stringify({ ...event(), timestamp: '2016-12-31T23:59:60Z' }), 401, 'stale_timestamp'));
+  test('far future', () => expectRefused(JSON.stringify({ ...event(), timestamp: '9999-12-31T23:59:59Z' }), 401, 'stale_timestamp'));
+  test('the string "NaN"', () => expectRefused(JSON.stringify({ ...event(), timestamp: 'NaN' }), 400, 'invalid_payload'));
+});
+
+describe('signature headers', () => {
+  test('over-long', () => expectRefused(JSON.stringify(event()), 401, 'invalid_signature', { signature: 'a'.repeat(8000) }));
+  test('base64 of the right digest', () => {
+    const raw = JSON.stringify(event());
+    const b64 = Buffer.from(sign(raw, SECRET), 'hex').toString('base64');
+    return expectRefused(raw, 401, 'invalid_signature', { signature: b64 });
+  });
+  test('repeated: two headers are refused even when one is right', async () => {
+    const raw = JSON.stringify(event());
+    const response = await fetch(`${worker.url}/webhooks/leadnest`, {
+      method: 'POST',
+      body: raw,
+      headers: [['x-leadnest-signature', sign(raw, SECRET)], ['x-leadnest-signature', sign(raw, SECRET)]],
+    });
+    assert.equal(response.status, 401);
+    assert.equal((await response.json()).error, 'invalid_signature');
+  });
+  test('surrounding whitespace is ignored, as HTTP does', async () => {
+    const raw = JSON.stringify(event());
+    const answer = await worker.post(raw, { signature: `  ${sign(raw, SECRET)}  ` });
+    assert.equal(answer.status, 200);
+  });
+  test('empty', () => expectRefused(JSON.stringify(event()), 401, 'invalid_signature', { signature: '' }));
+});
+
+describe('requests', () => {
+  test('a wrong content type does not matter: the signature does', async () => {
+    const answer = await worker.post(event(), { headers: { 'content-type': 'text/plain' } });
+    assert.equal(answer.status, 200);
+  });
+
+  test('a Content-Length shorter than the body: only the declared bytes are read', async () => {
+    const raw = JSON.stringify(event());
+    const head = [
+      'POST /webhooks/leadnest HTTP/1.1', `Host: ${new URL(worker.url).host}`, 'Connection: close',
+      'Content-Type: application/json', `X-LeadNest-Signature: ${sign(raw, SECRET)}`,
+      `Content-Length: ${raw.length - 10}`, '', '',
+    ].join('\r\n');
+    // The extra bytes follow as a garbage next request, so the connection may stay open.
+    const answer = await rawRequest(head + raw, { endAfterMs: 1500 });
+    assert.match(answer, /^HTTP\/1\.1 401/);
+    assert.match(answer, /invalid_signature/);
+  });
+
+  test('a Content-Length longer than the body: no answer is accepted', async () => {
+    const raw = JSON.stringify(event('email.sent', { messageId: 'msg_cl_long' }));
+    const head = [
+      'POST /webhooks/leadnest HTTP/1.1', `Host: ${new URL(worker.url).host}`,
+      'Content-Type: application/json', `X-LeadNest-Signature: ${sign(raw, SECRET)}`,
+      `Content-Length: ${raw.length + 100}`, '', '',
+    ].join('\r\n');
+    const answer = await rawRequest(head + raw, { endAfterMs: 300 });
+    assert.doesNotMatch(answer, /accepted/);
+    // The event was not recorded: sent properly, it is accepted.
+    assert.equal((await worker.post(raw)).json.status, 'accepted');
+  });
+
+  for (const method of ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+    test(`${method} is 405`, async () => {
+      const response = await fetch(`${worker.url}/webhooks/leadnest`, { method, body: ['GET'].includes(method) ? undefined : '{}' });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get('allow'), 'POST');
+      await response.arrayBuffer();
+    });
+  }
+
+  for (const path of ['/webhooks/leadnest%2F', '/webhooks%2Fleadnest', '/webhooks/leadnest/..', '/webhooks//leadnest', '/webhooks/leadnest;x', '/%77ebhooks/leadnest']) {
+    test(`path ${path} is 404`, async () => {
+      const answer = await worker.post(event(), { path });
+      assert.equal(answer.status, 404, JSON.stringify(answer.json));
+    });
+  }
+});
+
+test('nothing refused was forwarded', async () => {
+  // Every accepted request above was forwarded; wait for those, then compare.
+  await sleep(1500);
+  const accepted = worker.logs.filter((l) => l.outcome === 'accepted').length;
+  assert.equal(backend.received.length, accepted);
+  const rejected = worker.logs.filter((l) => l.outcome === 'rejected').length;
+  assert.ok(rejected >= 20, `only ${rejected} rejections logged`);
+});
+
+/** Sends raw bytes over TCP and returns what came back (at most until close or `endAfterMs`). */
+function rawRequest(bytes, { endAfterMs } = {}) {
+  const { hostname, port } = new URL(worker.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (d) => { answer += d; });
+    socket.on('error', () => resolve(answer));
+    socket.on('close', () => resolve(answer));
+    if (endAfterMs) setTimeout(() => socket.destroy(), endAfterMs);
+    setTimeout(() => { socket.destroy(); reject(new Error('no answer')); }, 10_000).unref();
+  });
+}
