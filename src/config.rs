@@ -6,6 +6,8 @@ use crate::signature::Secrets;
 
 /// KV namespace that remembers dedup keys.
 pub const DEDUP_BINDING: &str = "DEDUP";
+/// Durable Object namespace of the strict dedup mode.
+pub const DEDUP_OBJECTS_BINDING: &str = "DEDUP_OBJECTS";
 /// Optional queue producer that carries HTTP deliveries.
 pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
 
@@ -39,15 +41,27 @@ pub trait ConfigSource {
     fn has_kv(&self, name: &str) -> bool;
     /// Whether a queue producer is bound under `name`.
     fn has_queue(&self, name: &str) -> bool;
+    /// Whether a Durable Object namespace is bound under `name`.
+    fn has_durable_object(&self, name: &str) -> bool;
     /// Parses a URL as `fetch` will. The Worker uses the runtime's own parser, so
     /// the bundle carries none; `None` when it is not a valid absolute URL.
     fn parse_url(&self, url: &str) -> Option<UrlParts>;
+}
+
+/// Where dedup keys are kept (`DEDUP_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupMode {
+    /// Workers KV: cheap and fast; eventually consistent, check-then-write.
+    Kv,
+    /// A Durable Object per key: check-and-record is atomic.
+    Durable,
 }
 
 /// A valid configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub secrets: Secrets,
+    pub dedup_mode: DedupMode,
     pub tolerance_seconds: u64,
     pub dedup_ttl_seconds: u64,
     pub max_body_bytes: usize,
@@ -133,10 +147,24 @@ impl Config {
             ));
         }
 
-        if !source.has_kv(DEDUP_BINDING) {
-            problems.push(format!(
+        let dedup_mode = match source.text("DEDUP_MODE").as_deref().map(str::trim) {
+            None | Some("" | "kv") => DedupMode::Kv,
+            Some("durable") => DedupMode::Durable,
+            Some(_) => {
+                problems.push("DEDUP_MODE must be \"kv\" or \"durable\".".into());
+                DedupMode::Kv
+            }
+        };
+        match dedup_mode {
+            DedupMode::Kv if !source.has_kv(DEDUP_BINDING) => problems.push(format!(
                 "The KV namespace {DEDUP_BINDING} is not bound: add it under [[kv_namespaces]] in wrangler.toml."
-            ));
+            )),
+            DedupMode::Durable if !source.has_durable_object(DEDUP_OBJECTS_BINDING) => {
+                problems.push(format!(
+                    "DEDUP_MODE is durable but {DEDUP_OBJECTS_BINDING} is not bound: add it under [[durable_objects.bindings]] with class_name \"DedupObject\"."
+                ))
+            }
+            _ => {}
         }
 
         let routes = match source.text("ROUTES") {
@@ -151,6 +179,7 @@ impl Config {
         match secrets {
             Some(secrets) if problems.is_empty() => Ok(Self {
                 secrets,
+                dedup_mode,
                 tolerance_seconds,
                 dedup_ttl_seconds,
                 // At most MAX_BODY_BYTES_LIMIT, so it fits any usize.
@@ -175,6 +204,7 @@ pub(crate) mod tests {
         vars: HashMap<String, String>,
         kv: HashSet<String>,
         queues: HashSet<String>,
+        durable_objects: HashSet<String>,
     }
 
     impl FakeSource {
@@ -191,6 +221,10 @@ pub(crate) mod tests {
         }
         pub(crate) fn with_queue(mut self, name: &str) -> Self {
             self.queues.insert(name.into());
+            self
+        }
+        pub(crate) fn with_durable_object(mut self, name: &str) -> Self {
+            self.durable_objects.insert(name.into());
             self
         }
         /// The smallest valid configuration.
@@ -210,6 +244,9 @@ pub(crate) mod tests {
         }
         fn has_queue(&self, name: &str) -> bool {
             self.queues.contains(name)
+        }
+        fn has_durable_object(&self, name: &str) -> bool {
+            self.durable_objects.contains(name)
         }
         // The url crate implements the same WHATWG standard as the runtime.
         fn parse_url(&self, text: &str) -> Option<UrlParts> {
@@ -297,6 +334,28 @@ pub(crate) mod tests {
         assert!(
             found[0].contains("at least TIMESTAMP_TOLERANCE_SECONDS"),
             "{found:?}"
+        );
+    }
+
+    #[test]
+    fn dedup_modes() {
+        assert_eq!(
+            Config::load(&FakeSource::minimal()).unwrap().dedup_mode,
+            DedupMode::Kv
+        );
+        let durable = FakeSource::new()
+            .with("WEBHOOK_SECRET", "s")
+            .with("DEDUP_MODE", "durable")
+            .with_durable_object(DEDUP_OBJECTS_BINDING);
+        assert_eq!(
+            Config::load(&durable).unwrap().dedup_mode,
+            DedupMode::Durable
+        );
+        let unbound = FakeSource::minimal().with("DEDUP_MODE", "durable");
+        assert!(problems(unbound)[0].contains("DEDUP_OBJECTS is not bound"));
+        assert!(
+            problems(FakeSource::minimal().with("DEDUP_MODE", "redis"))[0]
+                .starts_with("DEDUP_MODE")
         );
     }
 

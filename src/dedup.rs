@@ -46,22 +46,33 @@ impl DedupKey {
     }
 }
 
-/// A store of dedup keys. KV by default; the trait keeps the ingress independent
-/// of which store answers.
+/// What a store says of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Not seen: this request handles the event.
+    New,
+    /// Recorded, or being handled by another request right now.
+    Duplicate,
+}
+
+/// A store of dedup keys: KV by default, a Durable Object in the strict mode.
 // Workers run one thread per isolate, so the futures need not be Send.
 #[allow(async_fn_in_trait)]
 pub trait DedupStore {
-    /// The store's error; its text must hold no key material beyond the key.
+    /// The store's error.
     type Error: std::fmt::Display;
-    /// Whether `key` has been recorded.
-    async fn seen(&self, key: &DedupKey) -> Result<bool, Self::Error>;
-    /// Records `key` for `ttl_seconds`.
+    /// Whether `key` is new. A store that can also reserves it for this request,
+    /// atomically, until [`record`](Self::record) or [`release`](Self::release).
+    async fn claim(&self, key: &DedupKey) -> Result<Claim, Self::Error>;
+    /// Records `key` for `ttl_seconds`, after the event has been handed off.
     async fn record(
         &self,
         key: &DedupKey,
         event: &str,
         ttl_seconds: u64,
     ) -> Result<(), Self::Error>;
+    /// Gives up a claim after a failed hand-off, so LeadNest's retry is handled.
+    async fn release(&self, key: &DedupKey) -> Result<(), Self::Error>;
 }
 
 #[cfg(test)]

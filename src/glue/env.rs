@@ -36,6 +36,10 @@ impl ConfigSource for EnvSource<'_> {
         self.0.queue(name).is_ok()
     }
 
+    fn has_durable_object(&self, name: &str) -> bool {
+        self.0.durable_object(name).is_ok()
+    }
+
     fn parse_url(&self, url: &str) -> Option<UrlParts> {
         let url = JsUrl::new(url).ok()?;
         Some(UrlParts {

@@ -5,10 +5,10 @@ use worker::{event, Context, Env, Headers, Method, Request, Response, ResponseBu
 use super::body::{drain, read_capped, Body};
 use super::env::{config, Loaded};
 use super::handoff::{deliver_after_answer, hand_off};
-use super::kv::KvDedup;
+use super::store::Store;
 use super::time::{now_ms, now_seconds, since};
-use crate::config::{Config, DEDUP_BINDING};
-use crate::dedup::DedupStore;
+use crate::config::Config;
+use crate::dedup::{Claim, DedupStore};
 use crate::error::{json, Rejection};
 use crate::ingress::{accepted_body, admit, check_declared_length, duplicate_body, INGRESS_PATH};
 use crate::log::IngressLog;
@@ -164,15 +164,12 @@ async fn accept(
     body: Vec<u8>,
 ) -> Result<Answered, Rejection> {
     let admitted = admit(config, signature.as_deref(), &body, now_seconds())?;
-    let store = env
-        .kv(DEDUP_BINDING)
-        .map(KvDedup)
-        .map_err(|_| Rejection::Unavailable("The dedup store (KV)"))?;
+    let store = Store::open(env, config).ok_or(Rejection::Unavailable("The dedup store"))?;
     let envelope = &admitted.envelope;
 
-    match store.seen(&admitted.dedup_key).await {
-        Err(_) => return Err(Rejection::Unavailable("The dedup store (KV)")),
-        Ok(true) => {
+    match store.claim(&admitted.dedup_key).await {
+        Err(_) => return Err(Rejection::Unavailable("The dedup store")),
+        Ok(Claim::Duplicate) => {
             return Ok(Answered {
                 body: duplicate_body(envelope),
                 outcome: "duplicate",
@@ -181,12 +178,19 @@ async fn accept(
                 routes: None,
             })
         }
-        Ok(false) => {}
+        Ok(Claim::New) => {}
     }
 
     // Verified above, so the header is present.
     let signature = signature.unwrap_or_default();
-    let direct = hand_off(env, config, &admitted, &signature, &body).await?;
+    let direct = match hand_off(env, config, &admitted, &signature, &body).await {
+        Ok(direct) => direct,
+        Err(rejection) => {
+            // Nothing recorded, so LeadNest's retry is processed.
+            let _ = store.release(&admitted.dedup_key).await;
+            return Err(rejection);
+        }
+    };
 
     if let Err(error) = store
         .record(
@@ -201,7 +205,7 @@ async fn accept(
         worker::console_error!(
             "{{\"warning\":\"dedup_record_failed\",\"event\":{:?},\"error\":{:?}}}",
             envelope.event,
-            error.to_string()
+            error
         );
     }
     if !direct.is_empty() {

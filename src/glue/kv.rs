@@ -2,7 +2,7 @@
 
 use worker::kv::{KvError, KvStore};
 
-use crate::dedup::{DedupKey, DedupStore};
+use crate::dedup::{Claim, DedupKey, DedupStore};
 
 /// Dedup keys in the `DEDUP` KV namespace.
 pub(crate) struct KvDedup(pub(crate) KvStore);
@@ -10,8 +10,13 @@ pub(crate) struct KvDedup(pub(crate) KvStore);
 impl DedupStore for KvDedup {
     type Error = KvError;
 
-    async fn seen(&self, key: &DedupKey) -> Result<bool, KvError> {
-        Ok(self.0.get(key.as_str()).bytes().await?.is_some())
+    // Check only: KV has no atomic check-and-set, so two concurrent deliveries of
+    // one event can both pass (see README, "Strict dedup").
+    async fn claim(&self, key: &DedupKey) -> Result<Claim, KvError> {
+        Ok(match self.0.get(key.as_str()).bytes().await? {
+            Some(_) => Claim::Duplicate,
+            None => Claim::New,
+        })
     }
 
     async fn record(&self, key: &DedupKey, event: &str, ttl_seconds: u64) -> Result<(), KvError> {
@@ -20,5 +25,9 @@ impl DedupStore for KvDedup {
             .expiration_ttl(ttl_seconds)
             .execute()
             .await
+    }
+
+    async fn release(&self, _key: &DedupKey) -> Result<(), KvError> {
+        Ok(())
     }
 }

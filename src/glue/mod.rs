@@ -4,9 +4,11 @@
 
 mod body;
 mod delivery;
+mod durable;
 mod env;
 mod fetch;
 mod handoff;
 mod kv;
 mod queue;
+mod store;
 mod time;

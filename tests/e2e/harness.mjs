@@ -43,18 +43,25 @@ function toml(value) {
  *   maxRetries, batchTimeout: the consumer's settings
  *   deadLetterConsumer: the worker also consumes the dead-letter queue
  *   queues: extra producer bindings, { BINDING: queueName }
+ *   durable: strict dedup, DEDUP_MODE=durable with its Durable Object bound
+ *   maxBatchSize: the delivery consumer's batch size (default 10)
  */
 function workerToml(name, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
-    deadLetterConsumer = false, queues = {} } = options;
+    deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10 } = options;
   const lines = [
     `name = ${toml(name)}`,
     `main = ${toml(BUNDLE)}`,
     'compatibility_date = "2025-09-01"',
     '',
     '[vars]',
-    ...Object.entries(vars).map(([key, value]) => `${key} = ${toml(value)}`),
+    ...Object.entries(durable ? { ...vars, DEDUP_MODE: 'durable' } : vars)
+      .map(([key, value]) => `${key} = ${toml(value)}`),
   ];
+  if (durable) {
+    lines.push('', '[[durable_objects.bindings]]', 'name = "DEDUP_OBJECTS"', 'class_name = "DedupObject"',
+      '', '[[migrations]]', 'tag = "v1"', 'new_sqlite_classes = ["DedupObject"]');
+  }
   if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
   const producers = { ...queues };
   if (deliveryQueue) producers.DELIVERY_QUEUE = `${name}-deliveries`;
@@ -63,11 +70,11 @@ function workerToml(name, options) {
   }
   if (deliveryQueue) {
     lines.push('', '[[queues.consumers]]', `queue = ${toml(`${name}-deliveries`)}`,
-      'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries}`,
+      `max_batch_size = ${maxBatchSize}`, `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries}`,
       `dead_letter_queue = ${toml(`${name}-dead-letters`)}`);
     if (deadLetterConsumer) {
       lines.push('', '[[queues.consumers]]', `queue = ${toml(`${name}-dead-letters`)}`,
-        'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, 'max_retries = 0');
+        'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries + 3}`);
     }
   }
   return lines.join('\n') + '\n';
@@ -115,7 +122,9 @@ export class Worker {
     /** The worker's JSON log lines, parsed. */
     this.logs = [];
     let pending = '';
-    const collect = (chunk) => {
+    const collect = (raw) => {
+      // wrangler colours console.error lines even with NO_COLOR.
+      const chunk = raw.replace(/\x1b\[[0-9;]*m/g, '');
       this.output += chunk;
       pending += chunk;
       const lines = pending.split('\n');

@@ -1,0 +1,58 @@
+//! The dedup store the configuration chose.
+
+use worker::Env;
+
+use super::durable::DurableDedup;
+use super::kv::KvDedup;
+use crate::config::{Config, DedupMode, DEDUP_BINDING, DEDUP_OBJECTS_BINDING};
+use crate::dedup::{Claim, DedupKey, DedupStore};
+
+pub(crate) enum Store {
+    Kv(KvDedup),
+    Durable(DurableDedup),
+}
+
+impl Store {
+    /// The configured store; `None` when its binding cannot be opened.
+    pub(crate) fn open(env: &Env, config: &Config) -> Option<Self> {
+        match config.dedup_mode {
+            DedupMode::Kv => env.kv(DEDUP_BINDING).ok().map(|kv| Self::Kv(KvDedup(kv))),
+            DedupMode::Durable => env
+                .durable_object(DEDUP_OBJECTS_BINDING)
+                .ok()
+                .map(|ns| Self::Durable(DurableDedup(ns))),
+        }
+    }
+}
+
+impl DedupStore for Store {
+    // Only logged, never shown: a short description is enough.
+    type Error = String;
+
+    async fn claim(&self, key: &DedupKey) -> Result<Claim, String> {
+        match self {
+            Self::Kv(store) => store.claim(key).await.map_err(|e| e.to_string()),
+            Self::Durable(store) => store.claim(key).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn record(&self, key: &DedupKey, event: &str, ttl: u64) -> Result<(), String> {
+        match self {
+            Self::Kv(store) => store
+                .record(key, event, ttl)
+                .await
+                .map_err(|e| e.to_string()),
+            Self::Durable(store) => store
+                .record(key, event, ttl)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn release(&self, key: &DedupKey) -> Result<(), String> {
+        match self {
+            Self::Kv(store) => store.release(key).await.map_err(|e| e.to_string()),
+            Self::Durable(store) => store.release(key).await.map_err(|e| e.to_string()),
+        }
+    }
+}

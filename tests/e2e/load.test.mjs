@@ -1,0 +1,85 @@
+// Load with redeliveries: every distinct event reaches the backend at least once,
+// and the redeliveries that got through dedup are counted, in both dedup modes.
+// KV's check-then-write is not atomic, so concurrent redeliveries can pass it;
+// the Durable Object mode claims atomically and must let none through.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { event, startWorker, waitFor } from './harness.mjs';
+import { sign } from '../../scripts/lib/leadnest.mjs';
+import { SECRET } from './harness.mjs';
+import { startBackend } from '../../scripts/backend.mjs';
+
+const TOTAL = Number(process.env.LOAD_EVENTS ?? 10_000);
+const REDELIVERED = Math.round(TOTAL * 0.2);
+const CONCURRENCY = 50;
+
+/**
+ * TOTAL requests: TOTAL − REDELIVERED distinct events, REDELIVERED of them sent twice.
+ * Half the redeliveries follow their original at once (so they race it), half come later.
+ */
+function plan(tag) {
+  const distinct = TOTAL - REDELIVERED;
+  const bodies = Array.from({ length: distinct }, (_, i) =>
+    JSON.stringify(event(i % 5 === 0 ? 'subscriber.updated' : 'email.delivered',
+      { messageId: i % 5 === 0 ? null : `msg_${tag}_${i}`, data: { subscriber_id: `sub_${tag}_${i}` } })));
+  const requests = [];
+  const late = [];
+  bodies.forEach((body, i) => {
+    requests.push(body);
+    if (i < REDELIVERED) (i % 2 === 0 ? requests : late).push(body);
+  });
+  return { distinct, requests: requests.concat(late) };
+}
+
+async function run(worker, requests) {
+  const counts = { accepted: 0, duplicate: 0, other: {} };
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < requests.length) {
+      const body = requests[next++];
+      const response = await fetch(`${worker.url}/webhooks/leadnest`, {
+        method: 'POST', body, headers: { 'x-leadnest-signature': sign(body, SECRET) },
+      });
+      const answer = await response.json();
+      if (response.status === 200) counts[answer.status] += 1;
+      else counts.other[response.status] = (counts.other[response.status] ?? 0) + 1;
+    }
+  }));
+  counts.seconds = (performance.now() - started) / 1000;
+  return counts;
+}
+
+for (const mode of ['kv', 'durable']) {
+  describe(`${TOTAL} events, 20% redelivered, concurrency ${CONCURRENCY}, ${mode} dedup`, () => {
+    let worker;
+    let backend;
+    before(async () => {
+      backend = await startBackend({ port: 0, log: () => {} });
+      worker = await startWorker(`load-${mode}`, {
+        durable: mode === 'durable',
+        maxBatchSize: 100,
+        vars: { ROUTES: [{ name: 'sink', url: `${backend.url}/sink`, events: ['*'] }] },
+      });
+    });
+    after(async () => {
+      await worker?.stop();
+      await backend?.close();
+    });
+
+    test('every distinct event reaches the backend; redeliveries that got through are counted', { timeout: 300_000 }, async (t) => {
+      const { distinct, requests } = plan(mode);
+      const counts = await run(worker, requests);
+      assert.deepEqual(counts.other, {}, 'every answer is 200');
+      assert.equal(counts.accepted + counts.duplicate, TOTAL);
+      const leaked = counts.accepted - distinct;
+      t.diagnostic(`${mode}: ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${leaked} redeliveries leaked, ${(TOTAL / counts.seconds).toFixed(0)} req/s`);
+      assert.ok(leaked >= 0);
+      if (mode === 'durable') assert.equal(leaked, 0, 'strict dedup lets no redelivery through');
+
+      const delivered = () => new Set(backend.received.map((r) => r.body.toString())).size;
+      await waitFor(() => delivered() === distinct, { timeoutMs: 120_000, intervalMs: 500, what: `${distinct} distinct deliveries (have ${delivered()})` });
+      t.diagnostic(`${mode}: ${backend.received.length} deliveries for ${distinct} distinct events`);
+    });
+  });
+}
