@@ -23,6 +23,8 @@ pub const MAX_BODY_BYTES_LIMIT: u64 = 120_000;
 pub const KV_MIN_TTL_SECONDS: u64 = 60;
 /// Default of `DELIVERY_RETRY_BASE_SECONDS`, the first retry delay.
 pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 5;
+/// Default of `DELIVERY_TIMEOUT_SECONDS`, the longest wait for a backend's answer.
+pub const DEFAULT_DELIVERY_TIMEOUT_SECONDS: u64 = 10;
 
 /// The parts of a URL that route validation checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +72,8 @@ pub struct Config {
     pub delivery_queue: bool,
     /// First retry delay of a failed delivery; each later one doubles.
     pub retry_base_seconds: u64,
+    /// Longest wait for a backend's answer, per attempt.
+    pub delivery_timeout_seconds: u64,
 }
 
 /// Everything wrong with a configuration, one sentence per problem.
@@ -139,6 +143,12 @@ impl Config {
             0,
             3_600,
         );
+        let delivery_timeout_seconds = number(
+            "DELIVERY_TIMEOUT_SECONDS",
+            DEFAULT_DELIVERY_TIMEOUT_SECONDS,
+            1,
+            60,
+        );
 
         // A key must outlive the window in which its event can still be replayed.
         if dedup_ttl_seconds < tolerance_seconds {
@@ -187,6 +197,7 @@ impl Config {
                 routes,
                 delivery_queue: source.has_queue(DELIVERY_QUEUE_BINDING),
                 retry_base_seconds,
+                delivery_timeout_seconds,
             }),
             _ => Err(ConfigError { problems }),
         }

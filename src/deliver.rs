@@ -9,11 +9,9 @@ use crate::standard_webhooks::SigningKey;
 pub const MAX_RETRY_DELAY_SECONDS: u64 = 3_600;
 /// Attempts when delivering without a queue, after the answer.
 pub const DIRECT_ATTEMPTS: u32 = 3;
-/// Longest wait for a backend's answer, per attempt from the queue.
-pub const ATTEMPT_TIMEOUT_MS: u32 = 10_000;
-/// The same without a queue: all attempts must end within the 30 s that
-/// `waitUntil` work may run after the answer.
-pub const DIRECT_ATTEMPT_TIMEOUT_MS: u32 = 8_000;
+/// Longest wait for a backend's answer without a queue: all attempts must end
+/// within the 30 s that `waitUntil` work may run after the answer.
+pub const DIRECT_ATTEMPT_TIMEOUT_SECONDS: u64 = 8;
 
 /// One event for one HTTP route: everything a delivery attempt needs, so the
 /// queue consumer depends on nothing but the route's current configuration.

@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::dedup::DedupKey;
+use crate::dedup::{Claim, DedupKey, DedupStore};
+use crate::deliver::Delivery;
 use crate::error::{json, Rejection};
 use crate::payload::{check_freshness, parse, Envelope};
 use crate::routes::{matching, Route};
@@ -64,6 +65,63 @@ pub fn admit<'c>(
         envelope,
         dedup_key,
         routes,
+    })
+}
+
+/// Hands an admitted event to its routes: the sends that must happen before the
+/// answer. Implemented by the glue with queues; by fakes in tests.
+// Workers run one thread per isolate, so the futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait HandOff {
+    /// Sends what must be sent before the answer; returns the HTTP deliveries
+    /// still to make after it (when there is no delivery queue).
+    async fn hand_off(&self, admitted: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection>;
+}
+
+/// How an admitted event ended.
+#[derive(Debug)]
+pub enum Settled {
+    /// Already recorded: nothing was handed off.
+    Duplicate,
+    /// Handed off. `after_answer` is what to deliver after the 200;
+    /// `record_error` is a dedup write that failed (logged, the answer stays 200).
+    Accepted {
+        after_answer: Vec<Delivery>,
+        record_error: Option<String>,
+    },
+}
+
+/// SPEC steps 6 to 8: dedup, hand-off, record. A failed dedup read or hand-off
+/// answers 503 with nothing recorded, so LeadNest's retry is processed.
+pub async fn settle(
+    store: &impl DedupStore,
+    routes: &impl HandOff,
+    admitted: &Admitted<'_>,
+    ttl_seconds: u64,
+) -> Result<Settled, Rejection> {
+    const STORE: &str = "The dedup store";
+    match store.claim(&admitted.dedup_key).await {
+        Err(_) => return Err(Rejection::Unavailable(STORE)),
+        Ok(Claim::Duplicate) => return Ok(Settled::Duplicate),
+        Ok(Claim::New) => {}
+    }
+    let after_answer = match routes.hand_off(admitted).await {
+        Ok(after_answer) => after_answer,
+        Err(rejection) => {
+            // A store that claimed the key must let it go; a failure here
+            // expires with the claim's lease.
+            let _ = store.release(&admitted.dedup_key).await;
+            return Err(rejection);
+        }
+    };
+    let record_error = store
+        .record(&admitted.dedup_key, &admitted.envelope.event, ttl_seconds)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    Ok(Settled::Accepted {
+        after_answer,
+        record_error,
     })
 }
 
@@ -190,6 +248,129 @@ mod tests {
         let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
         assert!(admitted.routes.is_empty());
         assert!(accepted_body(&admitted.envelope, &[]).ends_with(r#""routes":[]}"#));
+    }
+
+    mod settle {
+        use super::*;
+        use futures_util::FutureExt;
+        use std::cell::{Cell, RefCell};
+        use std::collections::HashSet;
+
+        /// An in-memory store that can be told to fail.
+        #[derive(Default)]
+        struct MemoryStore {
+            keys: RefCell<HashSet<String>>,
+            fail_claim: bool,
+            fail_record: bool,
+            released: Cell<u32>,
+        }
+
+        impl DedupStore for MemoryStore {
+            type Error = &'static str;
+            async fn claim(&self, key: &DedupKey) -> Result<Claim, &'static str> {
+                if self.fail_claim {
+                    return Err("read failed");
+                }
+                Ok(if self.keys.borrow().contains(key.as_str()) {
+                    Claim::Duplicate
+                } else {
+                    Claim::New
+                })
+            }
+            async fn record(&self, key: &DedupKey, _: &str, _: u64) -> Result<(), &'static str> {
+                if self.fail_record {
+                    return Err("write failed");
+                }
+                self.keys.borrow_mut().insert(key.as_str().to_string());
+                Ok(())
+            }
+            async fn release(&self, _: &DedupKey) -> Result<(), &'static str> {
+                self.released.set(self.released.get() + 1);
+                Ok(())
+            }
+        }
+
+        #[derive(Default)]
+        struct Routes {
+            fail: bool,
+            calls: Cell<u32>,
+        }
+
+        impl HandOff for Routes {
+            async fn hand_off(&self, _: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection> {
+                self.calls.set(self.calls.get() + 1);
+                if self.fail {
+                    Err(Rejection::Unavailable("A queue"))
+                } else {
+                    Ok(Vec::new())
+                }
+            }
+        }
+
+        fn run(store: &MemoryStore, routes: &Routes) -> Result<Settled, Rejection> {
+            let config = config(FakeSource::minimal());
+            let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
+            settle(store, routes, &admitted, 60).now_or_never().unwrap()
+        }
+
+        #[test]
+        fn new_then_duplicate() {
+            let (store, routes) = (MemoryStore::default(), Routes::default());
+            assert!(matches!(
+                run(&store, &routes),
+                Ok(Settled::Accepted {
+                    record_error: None,
+                    ..
+                })
+            ));
+            assert!(matches!(run(&store, &routes), Ok(Settled::Duplicate)));
+            assert_eq!(routes.calls.get(), 1, "a duplicate is not handed off");
+        }
+
+        #[test]
+        fn a_failed_read_is_503_and_hands_off_nothing() {
+            let store = MemoryStore {
+                fail_claim: true,
+                ..Default::default()
+            };
+            let routes = Routes::default();
+            assert_eq!(run(&store, &routes).unwrap_err().code(), "unavailable");
+            assert_eq!(routes.calls.get(), 0);
+        }
+
+        #[test]
+        fn a_failed_hand_off_is_503_records_nothing_and_releases() {
+            let store = MemoryStore::default();
+            let failing = Routes {
+                fail: true,
+                ..Default::default()
+            };
+            assert_eq!(run(&store, &failing).unwrap_err().code(), "unavailable");
+            assert!(store.keys.borrow().is_empty());
+            assert_eq!(store.released.get(), 1);
+            // LeadNest's retry is processed.
+            assert!(matches!(
+                run(&store, &Routes::default()),
+                Ok(Settled::Accepted { .. })
+            ));
+        }
+
+        #[test]
+        fn a_failed_record_still_accepts() {
+            let store = MemoryStore {
+                fail_record: true,
+                ..Default::default()
+            };
+            let routes = Routes::default();
+            match run(&store, &routes) {
+                Ok(Settled::Accepted {
+                    record_error: Some(error),
+                    ..
+                }) => assert_eq!(error, "write failed"),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(routes.calls.get(), 1);
+        }
     }
 
     #[test]

@@ -42,12 +42,12 @@ pub(crate) fn http_route<'c>(
         })
 }
 
-/// POSTs the delivery once; gives up after `timeout_ms`.
+/// POSTs the delivery once; gives up after `timeout_seconds`.
 pub(crate) async fn attempt(
     url: &str,
     delivery: &Delivery,
     signing_key: Option<&SigningKey>,
-    timeout_ms: u32,
+    timeout_seconds: u64,
 ) -> Attempt {
     let headers = Headers::new();
     for (name, value) in delivery.headers(signing_key, now_seconds()) {
@@ -68,7 +68,7 @@ pub(crate) async fn attempt(
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
     let send = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Delay::from(Duration::from_millis(timeout_ms.into()));
+    let timeout = Delay::from(Duration::from_secs(timeout_seconds));
     let result = match select(send, timeout).await {
         Either::Left((Ok(response), _)) => {
             let status = response.status_code();

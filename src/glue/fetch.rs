@@ -4,13 +4,14 @@ use worker::{event, Context, Env, Headers, Method, Request, Response, ResponseBu
 
 use super::body::{drain, read_capped, Body};
 use super::env::{config, Loaded};
-use super::handoff::{deliver_after_answer, hand_off};
+use super::handoff::{deliver_after_answer, Routes};
 use super::store::Store;
 use super::time::{now_ms, now_seconds, since};
 use crate::config::Config;
-use crate::dedup::{Claim, DedupStore};
 use crate::error::{json, Rejection};
-use crate::ingress::{accepted_body, admit, check_declared_length, duplicate_body, INGRESS_PATH};
+use crate::ingress::{
+    accepted_body, admit, check_declared_length, duplicate_body, settle, Settled, INGRESS_PATH,
+};
 use crate::log::IngressLog;
 use crate::signature::SIGNATURE_HEADER;
 
@@ -166,40 +167,32 @@ async fn accept(
     let admitted = admit(config, signature.as_deref(), &body, now_seconds())?;
     let store = Store::open(env, config).ok_or(Rejection::Unavailable("The dedup store"))?;
     let envelope = &admitted.envelope;
-
-    match store.claim(&admitted.dedup_key).await {
-        Err(_) => return Err(Rejection::Unavailable("The dedup store")),
-        Ok(Claim::Duplicate) => {
-            return Ok(Answered {
-                body: duplicate_body(envelope),
-                outcome: "duplicate",
-                event: envelope.event.clone(),
-                message_id: envelope.message_id.clone(),
-                routes: None,
-            })
-        }
-        Ok(Claim::New) => {}
-    }
-
     // Verified above, so the header is present.
     let signature = signature.unwrap_or_default();
-    let direct = match hand_off(env, config, &admitted, &signature, &body).await {
-        Ok(direct) => direct,
-        Err(rejection) => {
-            // Nothing recorded, so LeadNest's retry is processed.
-            let _ = store.release(&admitted.dedup_key).await;
-            return Err(rejection);
-        }
+    let routes = Routes {
+        env,
+        config,
+        signature: &signature,
+        body: &body,
     };
 
-    if let Err(error) = store
-        .record(
-            &admitted.dedup_key,
-            &envelope.event,
-            config.dedup_ttl_seconds,
-        )
-        .await
-    {
+    let (after_answer, record_error) =
+        match settle(&store, &routes, &admitted, config.dedup_ttl_seconds).await? {
+            Settled::Duplicate => {
+                return Ok(Answered {
+                    body: duplicate_body(envelope),
+                    outcome: "duplicate",
+                    event: envelope.event.clone(),
+                    message_id: envelope.message_id.clone(),
+                    routes: None,
+                })
+            }
+            Settled::Accepted {
+                after_answer,
+                record_error,
+            } => (after_answer, record_error),
+        };
+    if let Some(error) = record_error {
         // The event is handed off; a redelivery may pass dedup, which the
         // backends' webhook-id dedup absorbs.
         worker::console_error!(
@@ -208,8 +201,8 @@ async fn accept(
             error
         );
     }
-    if !direct.is_empty() {
-        ctx.wait_until(deliver_after_answer(loaded.clone(), direct));
+    if !after_answer.is_empty() {
+        ctx.wait_until(deliver_after_answer(loaded.clone(), after_answer));
     }
 
     let names = admitted.route_names();

@@ -10,14 +10,30 @@ use worker::{Delay, Env, QueueContentType, RawMessageBuilder};
 use super::delivery::{attempt, http_route, log_attempt, log_undeliverable, start};
 use super::env::Loaded;
 use crate::config::{Config, DELIVERY_QUEUE_BINDING};
-use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_MS};
+use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_SECONDS};
 use crate::error::Rejection;
-use crate::ingress::Admitted;
+use crate::ingress::{Admitted, HandOff};
 use crate::routes::Destination;
+
+/// The configured routes of one request, with what they forward.
+pub(crate) struct Routes<'a> {
+    pub(crate) env: &'a Env,
+    pub(crate) config: &'a Config,
+    /// `X-LeadNest-Signature` as received.
+    pub(crate) signature: &'a str,
+    /// The body as received.
+    pub(crate) body: &'a [u8],
+}
+
+impl HandOff for Routes<'_> {
+    async fn hand_off(&self, admitted: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection> {
+        hand_off(self.env, self.config, admitted, self.signature, self.body).await
+    }
+}
 
 /// Hands the event to every matching route. Sends go out concurrently. Returns
 /// the HTTP deliveries still to make after the answer (no `DELIVERY_QUEUE`).
-pub(crate) async fn hand_off(
+async fn hand_off(
     env: &Env,
     config: &Config,
     admitted: &Admitted<'_>,
@@ -109,7 +125,15 @@ async fn deliver_with_retries(config: &Config, delivery: &Delivery) {
     };
     for number in 1..=DIRECT_ATTEMPTS {
         let started = start();
-        let result = attempt(url, delivery, signing_key, DIRECT_ATTEMPT_TIMEOUT_MS).await;
+        let result = attempt(
+            url,
+            delivery,
+            signing_key,
+            config
+                .delivery_timeout_seconds
+                .min(DIRECT_ATTEMPT_TIMEOUT_SECONDS),
+        )
+        .await;
         if result.delivered() {
             log_attempt(delivery, number, &result, started, "delivered", None);
             return;

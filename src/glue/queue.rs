@@ -12,7 +12,7 @@ use worker::Env;
 
 use super::delivery::{attempt, http_route, log_attempt, log_undeliverable, start};
 use super::env::config;
-use crate::deliver::{retry_delay, Delivery, ATTEMPT_TIMEOUT_MS};
+use crate::deliver::{retry_delay, Delivery};
 
 #[wasm_bindgen]
 extern "C" {
@@ -80,7 +80,7 @@ async fn deliver(config: &crate::config::Config, message: &QueueMessage) {
         return;
     };
     let started = start();
-    let result = attempt(url, &delivery, signing_key, ATTEMPT_TIMEOUT_MS).await;
+    let result = attempt(url, &delivery, signing_key, config.delivery_timeout_seconds).await;
     if result.delivered() {
         log_attempt(&delivery, number, &result, started, "delivered", None);
         let _ = message.ack();

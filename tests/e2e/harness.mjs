@@ -45,6 +45,7 @@ function toml(value) {
  *   queues: extra producer bindings, { BINDING: queueName }
  *   durable: strict dedup, DEDUP_MODE=durable with its Durable Object bound
  *   maxBatchSize: the delivery consumer's batch size (default 10)
+ *   keepState: keep the local KV of an earlier worker of the same name
  */
 function workerToml(name, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
@@ -87,7 +88,8 @@ function workerToml(name, options) {
 export async function startWorker(name, options = {}) {
   if (!existsSync(BUNDLE)) throw new Error('build/index.js is missing: run `npm run build` first');
   const dir = join(ROOT, '.test', name);
-  rmSync(dir, { recursive: true, force: true });
+  // keepState: start again on the previous run's local KV (a restarted worker).
+  if (!options.keepState) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const secrets = { WEBHOOK_SECRET: SECRET, ...options.secrets };
   const envFile = Object.entries(secrets)

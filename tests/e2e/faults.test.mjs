@@ -1,0 +1,115 @@
+// Faults between the worker and its backends, and a restarted worker: the event
+// is delivered once the fault clears, or LeadNest is told to retry.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { event, freePort, startWorker, waitFor, sleep } from './harness.mjs';
+import { startBackend } from '../../scripts/backend.mjs';
+
+const quiet = () => {};
+const cleanup = [];
+after(async () => {
+  for (const stop of cleanup.reverse()) await stop();
+});
+
+/** A backend whose answer the test switches: 'ok', 'fail' (503) or a delay in ms. */
+async function switchableBackend() {
+  const state = { mode: 'ok', received: [] };
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      state.received.push({ headers: req.headers, body: Buffer.concat(chunks), mode: state.mode });
+      if (typeof state.mode === 'number') await sleep(state.mode);
+      res.writeHead(state.mode === 'fail' ? 503 : 200).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${server.address().port}/hook`;
+  state.close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); });
+  cleanup.push(state.close);
+  return state;
+}
+
+async function queueWorker(name, url, vars = {}) {
+  const worker = await startWorker(name, {
+    maxRetries: 8,
+    vars: { DELIVERY_RETRY_BASE_SECONDS: '1', ROUTES: [{ name: 'backend', url, events: ['*'] }], ...vars },
+  });
+  cleanup.push(() => worker.stop());
+  return worker;
+}
+
+const outcomes = (worker, id) => worker.deliveries(id).map((l) => [l.attempt, l.outcome, l.status ?? l.error]);
+
+describe('backend faults, with DELIVERY_QUEUE', () => {
+  test('connection refused until the backend starts: delivered', async () => {
+    const port = await freePort();
+    const worker = await queueWorker('fault-refused', `http://127.0.0.1:${port}/hook`);
+    const answer = await worker.post(event('email.sent'));
+    assert.equal(answer.status, 200);
+    const first = await waitFor(() => worker.deliveries()[0], { what: 'a first attempt' });
+    assert.equal(first.error, 'network error');
+    const backend = await startBackend({ port, log: quiet });
+    cleanup.push(() => backend.close());
+    await waitFor(() => worker.deliveries().find((l) => l.outcome === 'delivered'), { what: 'the delivery' });
+    assert.equal(backend.received.length, 1);
+    const lines = outcomes(worker, first.webhook_id);
+    assert.ok(lines.length >= 2 && lines.at(-1)[1] === 'delivered', JSON.stringify(lines));
+  });
+
+  test('a backend that does not answer in time: the attempt times out and is retried', async () => {
+    const backend = await switchableBackend();
+    const worker = await queueWorker('fault-timeout', backend.url, { DELIVERY_TIMEOUT_SECONDS: '1' });
+    backend.mode = 3000;
+    const answer = await worker.post(event('sms.sent'));
+    assert.equal(answer.status, 200);
+    const first = await waitFor(() => worker.deliveries()[0], { what: 'the first attempt' });
+    assert.equal(first.error, 'timeout');
+    assert.ok(first.duration_ms < 2500, `gave up after ${first.duration_ms} ms`);
+    backend.mode = 'ok';
+    await waitFor(() => worker.deliveries().find((l) => l.outcome === 'delivered'), { what: 'the delivery' });
+    assert.deepEqual(new Set(backend.received.map((r) => r.headers['x-leadnest-event'])), new Set(['sms.sent']));
+  });
+
+  test('a backend down for a long outage (backoff compressed to 1 s doubling): delivered when it is back', async () => {
+    const backend = await switchableBackend();
+    backend.mode = 'fail';
+    const worker = await queueWorker('fault-outage', backend.url);
+    const bodies = [event('whatsapp.read'), event('subscriber.deleted', { messageId: null })];
+    for (const body of bodies) assert.equal((await worker.post(body)).status, 200);
+    // Attempts at about 0, 1, 3, 7 s: let a few fail, then recover.
+    await waitFor(() => worker.deliveries().filter((l) => l.attempt === 3).length === 2, { timeoutMs: 30_000, what: 'third attempts' });
+    backend.mode = 'ok';
+    await waitFor(() => worker.deliveries().filter((l) => l.outcome === 'delivered').length === 2, { timeoutMs: 30_000, what: 'both deliveries' });
+    const delivered = backend.received.filter((r) => r.mode === 'ok').map((r) => JSON.parse(r.body).event).sort();
+    assert.deepEqual(delivered, ['subscriber.deleted', 'whatsapp.read']);
+    for (const line of worker.deliveries().filter((l) => l.outcome === 'retry')) {
+      assert.equal(line.retry_in_seconds, 2 ** (line.attempt - 1));
+    }
+  });
+});
+
+describe('a restarted worker', () => {
+  test('keeps its dedup records, and an event it never answered is accepted on retry', async () => {
+    const backend = await startBackend({ port: 0, log: quiet });
+    cleanup.push(() => backend.close());
+    const options = { deliveryQueue: false, vars: { ROUTES: [{ name: 'b', url: backend.url, events: ['*'] }] } };
+    const accepted = event('email.opened');
+    let worker = await startWorker('fault-restart', options);
+    assert.equal((await worker.post(accepted)).json.status, 'accepted');
+    await waitFor(() => backend.received.length === 1, { what: 'the first delivery' });
+    // The isolate and its process die at once, as on a crash or an eviction.
+    process.kill(-worker.child.pid, 'SIGKILL');
+    await worker.exited;
+
+    worker = await startWorker('fault-restart', { ...options, keepState: true });
+    cleanup.push(() => worker.stop());
+    // LeadNest redelivers the answered event: still a duplicate after the restart.
+    assert.equal((await worker.post(accepted)).json.status, 'duplicate');
+    // An event whose request died with the old worker got no 200, so LeadNest retries it.
+    const unanswered = event('email.clicked');
+    assert.equal((await worker.post(unanswered)).json.status, 'accepted');
+    await waitFor(() => backend.received.length === 2, { what: 'the second delivery' });
+  });
+});
