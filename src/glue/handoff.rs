@@ -5,6 +5,8 @@
 use futures_util::future::{join_all, LocalBoxFuture};
 use futures_util::FutureExt;
 use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use worker::{Delay, Env, QueueContentType, RawMessageBuilder};
 
 use super::delivery::{attempt, http_route, log_attempt, log_undeliverable, start};
@@ -87,10 +89,37 @@ type Sent = Result<(), worker::Error>;
 async fn send_payload(env: &Env, binding: &str, body: &[u8]) -> Sent {
     let queue = env.queue(binding)?;
     let text = std::str::from_utf8(body).map_err(|_| worker::Error::from("body is not UTF-8"))?;
-    let payload = js_sys::JSON::parse(text).map_err(worker::Error::from)?;
+    let payload = parse_keeping_numbers(text)?;
     queue
         .send_raw(RawMessageBuilder::new(payload).build_with_content_type(QueueContentType::Json))
         .await
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse_with(text: &str, reviver: &js_sys::Function) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = rawJSON, catch)]
+    fn json_raw(source: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// `JSON.parse`, keeping each number as its source text (`JSON.rawJSON`), so the
+/// queue's `JSON.stringify` writes it back unchanged: 2^53 + 1 keeps its digits,
+/// `1e20` does not grow to 21 digits, and the message is never larger than the body.
+/// Where the runtime lacks the source argument, numbers are plain JS numbers.
+fn parse_keeping_numbers(text: &str) -> Result<JsValue, worker::Error> {
+    let reviver = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
+        |_key: JsValue, value: JsValue, context: JsValue| {
+            if value.as_f64().is_none() {
+                return value;
+            }
+            js_sys::Reflect::get(&context, &JsValue::from_str("source"))
+                .ok()
+                .and_then(|source| json_raw(&source).ok())
+                .unwrap_or(value)
+        },
+    );
+    json_parse_with(text, reviver.as_ref().unchecked_ref()).map_err(worker::Error::from)
 }
 
 /// A delivery message: raw bytes, so the body is not re-encoded.
