@@ -1,7 +1,7 @@
 // Starts the built worker under `wrangler dev` with a configuration of the test's
 // own (fresh local KV and queues, its own secrets), and talks to it over HTTP.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, sign } from '../../scripts/lib/leadnest.mjs';
@@ -47,12 +47,12 @@ function toml(value) {
  *   maxBatchSize: the delivery consumer's batch size (default 10)
  *   keepState: keep the local KV of an earlier worker of the same name
  */
-function workerToml(name, options) {
+function workerToml(name, bundle, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
     deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10 } = options;
   const lines = [
     `name = ${toml(name)}`,
-    `main = ${toml(BUNDLE)}`,
+    `main = ${toml(bundle)}`,
     'compatibility_date = "2025-09-01"',
     '',
     '[vars]',
@@ -96,7 +96,12 @@ export async function startWorker(name, options = {}) {
     .filter(([, value]) => value !== null)
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
     .join('\n');
-  writeFileSync(join(dir, 'wrangler.toml'), workerToml(`e2e-${name}`, options));
+  // A copy of the bundle: wrangler dev reloads a worker whose files change, so a
+  // rebuild while tests run must not restart their workers.
+  const bundle = join(dir, 'bundle');
+  mkdirSync(bundle, { recursive: true });
+  for (const file of ['index.js', 'index_bg.wasm']) copyFileSync(join(ROOT, 'build', file), join(bundle, file));
+  writeFileSync(join(dir, 'wrangler.toml'), workerToml(`e2e-${name}`, join(bundle, 'index.js'), options));
   writeFileSync(join(dir, '.env'), envFile + '\n');
   const port = await freePort();
   const inspectorPort = await freePort();
