@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Writes the committed seed corpus, fuzz/corpus/<target>/seed-*, in each target's
+# input format (see the top of fuzz/fuzz_targets/<target>.rs): every fixture in
+# fixtures/events/ as a body, and representative headers, ROUTES, whsec secrets,
+# queue messages and configurations. Rerun after adding a fixture; the
+# fuzzer's own finds (named by hash) are left alone.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+fixtures=../fixtures/events
+secret=leadnest_dev_secret
+whsec=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw # the Standard Webhooks test vector's
+
+targets=(signature payload dedup routes standard_webhooks delivery config)
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t"
+  rm -f "corpus/$t"/seed-*
+done
+
+# An i64 as 8 little-endian bytes, as arbitrary reads it.
+le64() {
+  local i
+  for i in 0 1 2 3 4 5 6 7; do
+    printf "\\x$(printf %02x $((($1 >> (8 * i)) & 255)))"
+  done
+}
+hmac_hex() { openssl dgst -sha256 -hmac "$1" -r | cut -d' ' -f1; }
+seed() { cat >"corpus/$1/seed-$2"; } # target name < content
+
+# Every fixture, as each body-taking target reads it.
+for file in "$fixtures"/*.json; do
+  event="$(basename "$file" .json)"
+  sig="$(hmac_hex "$secret" <"$file")"
+  id="msg_$(printf %s "$event" | sha256sum | cut -c1-32)"
+  { printf '%s\n%s\n' "$secret" "$sig"; cat "$file"; } | seed signature "$event"
+  { le64 0; le64 300; cat "$file"; } | seed payload "$event"
+  seed dedup "$event" <"$file"
+  { le64 1705314600; printf '%s\n%s\n' "$whsec" "$id"; cat "$file"; } | seed standard_webhooks "$event"
+  { printf '{"route":"crm","event":"%s","signature":"%s","webhook_id":"%s"}\n' "$event" "$sig" "$id"
+    cat "$file"; } | seed delivery "$event"
+done
+
+# Headers: each spelling the SPEC allows, rotation, and near misses.
+opened="$fixtures/email.opened.json"
+sig="$(hmac_hex "$secret" <"$opened")"
+header_seed() { { printf '%s\n%s\n' "$2" "$3"; cat "$opened"; } | seed signature "$1"; }
+header_seed header-uppercase-prefix "$secret" "SHA256=${sig^^}"
+header_seed header-padded "$secret" "  sha256=$sig	"
+header_seed header-rotation " old_secret , $secret,,new_secret " "$sig"
+header_seed header-wrong-secret other_secret "$sig"
+header_seed header-63-digits "$secret" "${sig:0:63}"
+header_seed header-65-digits "$secret" "${sig}0"
+header_seed header-two-digests "$secret" "$sig, $sig"
+header_seed header-base64 "$secret" "Ke7bjiaPa1Nb6+rcn/K1mQ6h6e5Vy3Ew2hAqRnEYs5E="
+header_seed header-sha1-prefix "$secret" "sha1=$sig"
+header_seed header-non-ascii "$secret" "$(printf 'é%.0s' {1..32})"
+header_seed header-blank-secrets " , ," "$sig"
+printf '%s\n{}' "$secret" | seed signature header-missing
+printf '%s\n99999999999999999999999\n{}' "$secret" | seed signature header-huge-length
+
+# Bodies at the edges of the envelope and the window.
+body_seed() { { le64 "$2"; le64 300; printf '%s' "$3"; } | seed payload "$1"; printf '%s' "$3" | seed dedup "$1"; }
+envelope() { printf '{"event":"email.sent","timestamp":%s,"data":%s}' "$1" "$2"; }
+body_seed stale-past 301 "$(envelope '"2024-01-15T10:30:00Z"' '{"message_id":"m1"}')"
+body_seed stale-future -301 "$(envelope '"2024-01-15T10:30:00Z"' '{"message_id":"m1"}')"
+body_seed window-edge 300 "$(envelope '"2024-01-15T10:30:00Z"' '{}')"
+body_seed ts-fraction-offset 0 "$(envelope '"2024-01-15T05:00:00.123456-05:30"' '{}')"
+body_seed ts-lowercase 0 "$(envelope '"2024-01-15t10:30:00z"' '{}')"
+body_seed ts-leap-second 0 "$(envelope '"2016-12-31T23:59:60Z"' '{}')"
+body_seed ts-year-extremes 0 "$(envelope '"0000-01-01T00:00:00+23:59"' '{"message_id":"9999-12-31T23:59:59-23:59"}')"
+body_seed ts-impossible-date 0 "$(envelope '"2024-02-30T10:30:00Z"' '{}')"
+body_seed ts-bare-date 0 "$(envelope '"2024-01-15"' '{}')"
+body_seed ts-number 0 "$(envelope 1705314600 '{}')"
+body_seed message-id-number 0 "$(envelope '"2024-01-15T10:30:00Z"' '{"message_id":42}')"
+body_seed message-id-empty 0 "$(envelope '"2024-01-15T10:30:00Z"' '{"message_id":""}')"
+body_seed escapes 0 '{"event":"email\u002eopened","timestamp":"2024-01-15T10:30:00Z","data":{"message_id":"m\u00e9\ud83d\ude00"}}'
+body_seed repeated-field 0 '{"event":"email.sent","event":"sms.sent","timestamp":"2024-01-15T10:30:00Z","data":{}}'
+body_seed unknown-event 0 "$(envelope '"2024-01-15T10:30:00Z"' '{"x":[1,2,{"y":null}]}' | sed s/email.sent/push.sent/)"
+body_seed not-an-object 0 '[{"event":"email.sent"}]'
+body_seed deep-nesting 0 "$(envelope '"2024-01-15T10:30:00Z"' "{\"x\":$(printf '[%.0s' {1..500})$(printf ']%.0s' {1..500})}")"
+{ le64 0; le64 300; printf '{"event":"\xff.sent"}'; } | seed payload not-utf8
+
+# ROUTES: the documented examples, and one of each kind of problem.
+readme='[ {"name": "crm", "url": "https://crm.example.com/hooks/leadnest", "events": ["email.*", "subscriber.created"], "signing_secret": "CRM_SIGNING_SECRET"}, {"name": "analytics", "queue": "ANALYTICS_QUEUE", "events": ["*"]} ]'
+dev_routes="$(sed -n "s/^ROUTES='\(.*\)'$/\1/p" ../.dev.vars.example)"
+routes_seed() { printf '%s' "$2" | seed routes "$1"; }
+routes_seed readme "$readme"
+routes_seed dev-vars "$dev_routes"
+routes_seed empty '[]'
+routes_seed local-http '[{"name":"a","url":"http://localhost:8788/x"},{"name":"b","url":"http://[::1]/h"},{"name":"c","url":"http://127.0.0.1:9/"}]'
+routes_seed inline-whsec "[{\"name\":\"a\",\"url\":\"https://a.example\",\"signing_secret\":\"$whsec\"}]"
+routes_seed bad-whsec '[{"name":"a","url":"https://a.example","signing_secret":"whsec_!!!"},{"name":"b","url":"https://b.example","signing_secret":"BAD_SECRET"}]'
+routes_seed bad-names '[{"name":"Bad Name","url":"https://a.example"},{"name":"a","url":"https://a.example"},{"name":"a","queue":"ANALYTICS_QUEUE"}]'
+routes_seed bad-events '[{"name":"a","url":"https://a.example","events":[]},{"name":"b","url":"https://b.example","events":["email","*.sent","email.*.*"]}]'
+routes_seed bad-destinations '[{"name":"a"},{"name":"b","url":"https://b.example","queue":"ANALYTICS_QUEUE"},{"name":"c","url":"http://crm.example.com/"},{"name":"d","url":"ftp://d.example/"},{"name":"e","url":"not a url"},{"name":"f","queue":"MISSING"}]'
+routes_seed unknown-field '[{"name":"a","url":"https://a.example","event":["*"]}]'
+routes_seed not-an-array '{"name":"a","url":"https://a.example"}'
+
+# whsec secrets: the Standard Webhooks vector, the local backend's, and bad ones.
+sw_seed() { { le64 "$2"; printf '%s\n%s\n%s' "$3" "$4" "$5"; } | seed standard_webhooks "$1"; }
+sw_seed spec-vector 1614265330 "$whsec" msg_p5jXN8AQM9LWM0D4loKWxJek '{"test": 2432232314}'
+sw_seed dev-vars -1 "$(sed -n 's/^LOCAL_BACKEND_SIGNING_SECRET=//p' ../.dev.vars.example)" msg_1 '{}'
+sw_seed padded-secret 0 "  $whsec " "" ""
+sw_seed no-prefix 0 MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw msg_1 '{}'
+sw_seed empty-key 0 whsec_ msg_1 '{}'
+sw_seed not-base64 0 'whsec_ab c' msg_1 '{}'
+sw_seed unpadded 0 whsec_bGVhZG5lc3QtbG9jYWwtYmFja2VuZC1rZXk msg_1 '{}'
+
+# Queue messages that are not deliveries, or only just are.
+delivery_seed() { printf "$2" | seed delivery "$1"; }
+delivery_seed no-newline '{"route":"crm","event":"e.x","signature":"s","webhook_id":"w"}'
+delivery_seed empty-body '{"route":"crm","event":"e.x","signature":"s","webhook_id":"w"}\n'
+delivery_seed binary-body '{"route":"crm","event":"e.x","signature":"s","webhook_id":"w","body":[1]}\n\xff\x00\n\n'
+delivery_seed escaped-header '{"route":"\\u00e9","event":"e\\n","signature":"\\"","webhook_id":"\\ud83d\\ude00"}\n{}'
+delivery_seed missing-fields '{}\nbody'
+delivery_seed wrong-type '{"route":1}\n'
+delivery_seed array '[1]\n'
+
+# Configurations, in the `.dev.vars`-like format of the config target.
+dev_vars="$(sed "s/^\(ROUTES=\)'\(.*\)'$/\1\2/" ../.dev.vars.example)"
+config_seed() { printf '%s' "$2" | seed config "$1"; }
+config_seed dev-vars "$dev_vars
+@DEDUP"
+config_seed wrangler "WEBHOOK_SECRET=$secret
+TIMESTAMP_TOLERANCE_SECONDS=300
+DEDUP_TTL_SECONDS=86400
+MAX_BODY_BYTES=65536
+DELIVERY_RETRY_BASE_SECONDS=5
+DELIVERY_TIMEOUT_SECONDS=8
+DEDUP_MODE=kv
+ROUTES=[]
+@DEDUP
+@DELIVERY_QUEUE"
+config_seed readme-routes "WEBHOOK_SECRET=old, $secret
+CRM_SIGNING_SECRET=$whsec
+ROUTES=$readme
+@DEDUP
+@ANALYTICS_QUEUE"
+config_seed json-numbers 'WEBHOOK_SECRET=s
+TIMESTAMP_TOLERANCE_SECONDS= 60 
+DEDUP_TTL_SECONDS="120"
+MAX_BODY_BYTES=120000
+@DEDUP'
+config_seed durable 'WEBHOOK_SECRET=s
+DEDUP_MODE=durable
+@DEDUP_OBJECTS'
+config_seed bad-mode 'WEBHOOK_SECRET=s
+DEDUP_MODE=redis
+@DEDUP'
+config_seed bad-numbers 'WEBHOOK_SECRET=s
+TIMESTAMP_TOLERANCE_SECONDS=0
+DEDUP_TTL_SECONDS=59
+MAX_BODY_BYTES=120001
+DELIVERY_RETRY_BASE_SECONDS=five
+DELIVERY_TIMEOUT_SECONDS=-1
+@DEDUP'
+config_seed ttl-below-tolerance 'WEBHOOK_SECRET=s
+TIMESTAMP_TOLERANCE_SECONDS=600
+DEDUP_TTL_SECONDS=300
+@DEDUP'
+config_seed leaky-secret 'WEBHOOK_SECRET=super-secret-value
+CRM=whsec_not base64 super-secret-value
+ROUTES=[{"name":"a","url":"https://a.example","signing_secret":"CRM"}]'
+config_seed nothing ''
