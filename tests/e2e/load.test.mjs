@@ -31,18 +31,30 @@ function plan(tag) {
   return { distinct, requests: requests.concat(late) };
 }
 
-async function run(worker, requests) {
-  const counts = { accepted: 0, duplicate: 0, other: {} };
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < requests.length) {
-      const body = requests[next++];
+/** Posts one event as LeadNest does: a connection error or a 5xx is retried. */
+async function deliver(worker, body, counts) {
+  for (let attempt = 1; ; attempt++) {
+    try {
       const response = await fetch(`${worker.url}/webhooks/leadnest`, {
         method: 'POST', body, headers: { 'x-leadnest-signature': sign(body, SECRET) },
       });
       const text = await response.text();
-      const status = response.status === 200 ? JSON.parse(text).status : `${response.status} ${text.slice(0, 60)}`;
+      if (response.status === 200) return JSON.parse(text).status;
+      if (response.status < 500 || attempt === 5) return `${response.status} ${text.slice(0, 60)}`;
+    } catch (error) {
+      if (attempt === 5) return String(error.cause ?? error);
+    }
+    counts.retried += 1;
+  }
+}
+
+async function run(worker, requests) {
+  const counts = { accepted: 0, duplicate: 0, retried: 0, other: {} };
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < requests.length) {
+      const status = await deliver(worker, requests[next++], counts);
       if (status === 'accepted' || status === 'duplicate') counts[status] += 1;
       else counts.other[status] = (counts.other[status] ?? 0) + 1;
     }
@@ -68,13 +80,14 @@ for (const mode of ['kv', 'durable']) {
       await backend?.close();
     });
 
-    test('every distinct event reaches the backend; redeliveries that got through are counted', { timeout: 300_000 }, async (t) => {
+    test('every distinct event reaches the backend; redeliveries that got through are counted', { timeout: 900_000 }, async (t) => {
       const { distinct, requests } = plan(mode);
       const counts = await run(worker, requests);
-      assert.deepEqual(counts.other, {}, 'every answer is 200');
+      assert.deepEqual(counts.other, {}, 'every event is answered 200, retried as LeadNest would');
       assert.equal(counts.accepted + counts.duplicate, TOTAL);
+      // A retried request whose first try was processed can count as a leak too (KV).
       const leaked = counts.accepted - distinct;
-      t.diagnostic(`${mode}: ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${leaked} redeliveries leaked, ${(TOTAL / counts.seconds).toFixed(0)} req/s`);
+      t.diagnostic(`${mode}: ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${leaked} redeliveries leaked, ${counts.retried} requests retried after a connection error or 5xx, ${(TOTAL / counts.seconds).toFixed(0)} req/s`);
       assert.ok(leaked >= 0);
       if (mode === 'durable') assert.equal(leaked, 0, 'strict dedup lets no redelivery through');
 
