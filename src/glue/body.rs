@@ -14,10 +14,11 @@ pub(crate) enum Body {
 
 /// Reads at most `cap` bytes and keeps reading past it without keeping them:
 /// answering before a body is read to its end can break the next request
-/// through `wrangler dev`'s proxy.
-pub(crate) async fn read_capped(req: &mut Request, cap: usize, declared_fits: bool) -> Body {
-    // With a declared length that fits, one read is the fastest path.
-    if declared_fits {
+/// through `wrangler dev`'s proxy. `length_declared`: the request has a
+/// `Content-Length`, already checked against `cap`.
+pub(crate) async fn read_capped(req: &mut Request, cap: usize, length_declared: bool) -> Body {
+    // A declared length bounds the read, so one read is safe and the fastest path.
+    if length_declared {
         return match req.bytes().await {
             Ok(bytes) if bytes.len() > cap => Body::TooLarge,
             Ok(bytes) => Body::Read(bytes),

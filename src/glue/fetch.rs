@@ -72,55 +72,47 @@ fn health(loaded: &Loaded) -> Response {
 
 async fn ingress(mut req: Request, env: &Env, ctx: &Context) -> Response {
     let started = now_ms();
-    let loaded = config(env);
-    let config = match loaded.as_ref() {
-        Ok(config) => config,
-        Err(error) => {
-            drain(&mut req).await;
-            let rejection = Rejection::Misconfigured(error.message());
-            log_rejected(&rejection, started);
-            return reject(&rejection);
-        }
-    };
-
-    let declared = req.headers().get("content-length").ok().flatten();
-    let declared_fits = check_declared_length(declared.as_deref(), config.max_body_bytes);
-    let body = match read_capped(
-        &mut req,
-        config.max_body_bytes,
-        declared_fits.is_ok() && declared.is_some(),
-    )
-    .await
-    {
-        _ if declared_fits.is_err() => Err(Rejection::PayloadTooLarge {
-            limit: config.max_body_bytes,
-        }),
-        Body::Read(body) => Ok(body),
-        Body::TooLarge => Err(Rejection::PayloadTooLarge {
-            limit: config.max_body_bytes,
-        }),
-        Body::Broken => Err(Rejection::InvalidPayload(
-            "The body could not be read to its end; resend the event.".into(),
-        )),
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            log_rejected(&rejection, started);
-            return reject(&rejection);
-        }
-    };
-    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
-
-    match accept(env, ctx, config, &loaded, signature, body).await {
-        Ok(response) => {
-            response.log(started);
-            respond(200, response.body)
+    match process(&mut req, env, ctx).await {
+        Ok(answered) => {
+            answered.log(started);
+            respond(200, answered.body)
         }
         Err(rejection) => {
             log_rejected(&rejection, started);
             reject(&rejection)
         }
+    }
+}
+
+/// SPEC section 3, from the configuration check to the answer.
+async fn process(req: &mut Request, env: &Env, ctx: &Context) -> Result<Answered, Rejection> {
+    let loaded = config(env);
+    let config = match loaded.as_ref() {
+        Ok(config) => config,
+        Err(error) => {
+            drain(req).await;
+            return Err(Rejection::Misconfigured(error.message()));
+        }
+    };
+    let body = read_body(req, config.max_body_bytes).await?;
+    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
+    accept(env, ctx, config, &loaded, signature, body).await
+}
+
+/// Step 1: refuses a declared length over `limit` before reading, and enforces
+/// `limit` on the bytes actually read.
+async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Rejection> {
+    let declared = req.headers().get("content-length").ok().flatten();
+    if let Err(too_large) = check_declared_length(declared.as_deref(), limit) {
+        drain(req).await;
+        return Err(too_large);
+    }
+    match read_capped(req, limit, declared.is_some()).await {
+        Body::Read(body) => Ok(body),
+        Body::TooLarge => Err(Rejection::PayloadTooLarge { limit }),
+        Body::Broken => Err(Rejection::InvalidPayload(
+            "The body could not be read to its end; resend the event.".into(),
+        )),
     }
 }
 
