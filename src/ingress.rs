@@ -9,6 +9,7 @@ use crate::deliver::Delivery;
 use crate::error::{json, Rejection};
 use crate::payload::{check_freshness, parse, Envelope};
 use crate::routes::{matching, Route};
+use crate::signature::VerifiedBody;
 
 /// The ingress path.
 pub const INGRESS_PATH: &str = "/webhooks/leadnest";
@@ -57,6 +58,17 @@ pub fn admit<'c>(
         });
     }
     let verified = config.secrets.verify(signature, body)?;
+    admit_verified(config, verified, now)
+}
+
+/// Steps 4 and 5, then the dedup key and the matching routes, for a body whose
+/// signature has passed (by [`Secrets::verify`](crate::signature::Secrets::verify)
+/// or [`Secrets::verify_with`](crate::signature::Secrets::verify_with)).
+pub fn admit_verified<'c>(
+    config: &'c Config,
+    verified: VerifiedBody<'_>,
+    now: i64,
+) -> Result<Admitted<'c>, Rejection> {
     let envelope = parse(verified)?;
     check_freshness(envelope.unix_seconds, now, config.tolerance_seconds)?;
     let dedup_key = DedupKey::of(&envelope, verified);

@@ -21,6 +21,17 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct Secrets {
     keys: Vec<HmacSha256>,
+    raw: Vec<Vec<u8>>,
+}
+
+/// An HMAC-SHA256 implementation of the platform's, e.g. WebCrypto, whose SHA-256
+/// runs in native code where wasm's cannot use the CPU's SHA instructions.
+// Workers run one thread per isolate, so the futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait HmacVerifier {
+    /// Whether HMAC-SHA256 of `body` under secret number `secret` (in
+    /// [`Secrets::raw_keys`] order) equals `expected`, compared in constant time.
+    async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &[u8]) -> bool;
 }
 
 impl fmt::Debug for Secrets {
@@ -45,13 +56,23 @@ impl Secrets {
     /// Parses a comma-separated list, ignoring blanks around and between items.
     /// `None` when the list holds no secret.
     pub fn parse(list: &str) -> Option<Self> {
-        let keys: Vec<HmacSha256> = list
+        let raw: Vec<Vec<u8>> = list
             .split(',')
             .map(str::trim)
             .filter(|secret| !secret.is_empty())
-            .filter_map(|secret| HmacSha256::new_from_slice(secret.as_bytes()).ok())
+            .map(|secret| secret.as_bytes().to_vec())
             .collect();
-        (!keys.is_empty()).then_some(Self { keys })
+        // HMAC takes keys of any length, so every secret makes a key.
+        let keys: Vec<HmacSha256> = raw
+            .iter()
+            .filter_map(|secret| HmacSha256::new_from_slice(secret).ok())
+            .collect();
+        (!keys.is_empty() && keys.len() == raw.len()).then_some(Self { keys, raw })
+    }
+
+    /// The secrets' bytes, for importing into a platform [`HmacVerifier`] once.
+    pub fn raw_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.raw.iter().map(Vec::as_slice)
     }
 
     /// How many secrets are configured.
@@ -79,6 +100,26 @@ impl Secrets {
             mac.update(body);
             mac.verify_slice(&expected).is_ok() | matched
         });
+        if matched {
+            Ok(VerifiedBody(body))
+        } else {
+            Err(Rejection::InvalidSignature)
+        }
+    }
+
+    /// The same check with a platform's HMAC. Every secret is tried.
+    pub async fn verify_with<'a>(
+        &self,
+        platform: &impl HmacVerifier,
+        header: Option<&str>,
+        body: &'a [u8],
+    ) -> Result<VerifiedBody<'a>, Rejection> {
+        let header = header.ok_or(Rejection::MissingSignature)?;
+        let expected = parse_header(header).ok_or(Rejection::InvalidSignature)?;
+        let mut matched = false;
+        for secret in 0..self.raw.len() {
+            matched |= platform.matches(secret, &expected, body).await;
+        }
         if matched {
             Ok(VerifiedBody(body))
         } else {
@@ -208,6 +249,45 @@ mod tests {
     fn blank_secret_lists_hold_nothing() {
         assert!(Secrets::parse("").is_none());
         assert!(Secrets::parse(" , ,").is_none());
+    }
+
+    /// The RustCrypto HMAC behind the platform trait, as the tests' platform.
+    struct RustHmac<'s>(&'s Secrets);
+
+    impl HmacVerifier for RustHmac<'_> {
+        async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &[u8]) -> bool {
+            let key = self.0.raw_keys().nth(secret).unwrap();
+            hex::decode(sign(key, body)).unwrap() == expected
+        }
+    }
+
+    #[test]
+    fn platform_verification_agrees_with_native() {
+        use futures_util::FutureExt;
+        let s = secrets("old_secret,test_secret_key");
+        let platform = RustHmac(&s);
+        let cases: [(Option<&str>, &[u8]); 5] = [
+            (Some(NODE_DIGEST), BODY),
+            (Some(NODE_DIGEST_ROTATED), BODY),
+            (None, BODY),
+            (Some("nothex"), BODY),
+            (Some(NODE_DIGEST), b"other body"),
+        ];
+        for (header, body) in cases {
+            let native = s.verify(header, body).map(|v| v.bytes());
+            let with_platform = s
+                .verify_with(&platform, header, body)
+                .now_or_never()
+                .unwrap()
+                .map(|v| v.bytes());
+            assert_eq!(native, with_platform, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn raw_keys_in_order() {
+        let s = secrets(" a ,bb");
+        assert_eq!(s.raw_keys().collect::<Vec<_>>(), [&b"a"[..], b"bb"]);
     }
 
     #[test]

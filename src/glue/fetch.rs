@@ -7,10 +7,12 @@ use super::env::{config, Loaded};
 use super::handoff::{deliver_after_answer, Routes};
 use super::store::Store;
 use super::time::{now_ms, now_seconds, since};
+use super::webcrypto::WebCryptoHmac;
 use crate::config::Config;
 use crate::error::{json, Rejection};
 use crate::ingress::{
-    accepted_body, admit, check_declared_length, duplicate_body, settle, Settled, INGRESS_PATH,
+    accepted_body, admit_verified, check_declared_length, duplicate_body, settle, Settled,
+    INGRESS_PATH,
 };
 use crate::log::IngressLog;
 use crate::signature::SIGNATURE_HEADER;
@@ -156,7 +158,16 @@ async fn accept(
     signature: Option<String>,
     body: Vec<u8>,
 ) -> Result<Answered, Rejection> {
-    let admitted = admit(config, signature.as_deref(), &body, now_seconds())?;
+    let verified = match WebCryptoHmac::get(&config.secrets).await {
+        Some(platform) => {
+            config
+                .secrets
+                .verify_with(&platform, signature.as_deref(), &body)
+                .await?
+        }
+        None => config.secrets.verify(signature.as_deref(), &body)?,
+    };
+    let admitted = admit_verified(config, verified, now_seconds())?;
     let store = Store::open(env, config).ok_or(Rejection::Unavailable("The dedup store"))?;
     let envelope = &admitted.envelope;
     // Verified above, so the header is present.

@@ -12,3 +12,4 @@ mod kv;
 mod queue;
 mod store;
 mod time;
+mod webcrypto;
