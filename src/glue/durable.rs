@@ -114,7 +114,8 @@ impl DedupObject {
             "INSERT OR REPLACE INTO dedup_keys (key, recorded, expires_ms) VALUES (?, ?, ?)",
             vec![
                 SqlStorageValue::from(key),
-                SqlStorageValue::from(recorded),
+                // A JS boolean would be stored as the text "true".
+                SqlStorageValue::from(if recorded { 1.0 } else { 0.0 }),
                 SqlStorageValue::from(expires_ms),
             ],
         )?;
