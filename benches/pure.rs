@@ -103,13 +103,16 @@ fn pure_path(c: &mut Criterion) {
     let config = config();
     let body = body(1024);
     let signature = sign(SECRET.as_bytes(), &body);
-    c.bench_function("admit/1KB", |b| {
+    let mut group = c.benchmark_group("ingress");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function(BenchmarkId::new("admit", "1KB"), |b| {
         b.iter(|| {
             admit(&config, black_box(Some(&signature)), black_box(&body), NOW)
                 .map(|a| a.routes.len())
                 .unwrap()
         })
     });
+    group.finish();
 }
 
 criterion_group!(benches, pure_path);
