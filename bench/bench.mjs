@@ -166,7 +166,7 @@ for (const { label, bytes, sha256MBs, ns } of native.rows) {
       key === 'verify' ? `${(speed / sha256MBs).toFixed(2)}× of sha256` : '', '', '');
   }
 }
-row('native ingress::admit 1KB (verify+parse+dedup key)', `${f(native.admitNs / 1000, 2)} µs`, '', '', '≤ 5 µs', verdict(native.admitNs <= 5000));
+row('native ingress::admit 1KB (verify+parse+dedup key)', `${f(native.admitNs / 1000, 2)} µs`, '', '', '≤ 5 µs', verdict(Number.isFinite(native.admitNs) ? native.admitNs <= 5000 : undefined));
 for (const [key, label] of [['verify', 'Secrets::verify'], ['verify_parse_key', 'verify + parse + dedup key']]) {
   for (const bytes of [1024, 32768]) {
     const us = native.wasm[`${key}_${bytes}`];

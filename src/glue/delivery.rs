@@ -87,7 +87,7 @@ pub(crate) async fn attempt(
     result
 }
 
-/// Logs one attempt. `next` is the retry delay when another attempt will follow.
+/// Logs one attempt; `retry_in_seconds` when another attempt will follow.
 pub(crate) fn log_attempt(
     delivery: &Delivery,
     number: u32,
@@ -116,19 +116,20 @@ pub(crate) fn log_attempt(
 }
 
 /// Logs a delivery that cannot be attempted, e.g. for a route that no longer exists.
-pub(crate) fn log_undeliverable(delivery: &Delivery, number: u32, outcome: &str, why: &str) {
-    let line = DeliveryLog {
-        route: &delivery.route,
-        attempt: number,
-        webhook_id: &delivery.webhook_id,
-        event: Some(&delivery.event),
+pub(crate) fn log_undeliverable(
+    delivery: &Delivery,
+    number: u32,
+    outcome: &str,
+    why: &'static str,
+) {
+    log_attempt(
+        delivery,
+        number,
+        &Attempt::NoAnswer(why),
+        now_ms(),
         outcome,
-        error: Some(why),
-        duration_ms: 0,
-        ..Default::default()
-    }
-    .line();
-    worker::console_log!("{line}");
+        None,
+    );
 }
 
 /// Now, for timing an attempt.
