@@ -92,8 +92,7 @@ impl Secrets {
         header: Option<&str>,
         body: &'a [u8],
     ) -> Result<VerifiedBody<'a>, Rejection> {
-        let header = header.ok_or(Rejection::MissingSignature)?;
-        let expected = parse_header(header).ok_or(Rejection::InvalidSignature)?;
+        let expected = expected_digest(header)?;
         // Every key is tried, so the time taken does not tell which one matched.
         let matched = self.keys.iter().fold(false, |matched, key| {
             let mut mac = key.clone();
@@ -114,8 +113,7 @@ impl Secrets {
         header: Option<&str>,
         body: &'a [u8],
     ) -> Result<VerifiedBody<'a>, Rejection> {
-        let header = header.ok_or(Rejection::MissingSignature)?;
-        let expected = parse_header(header).ok_or(Rejection::InvalidSignature)?;
+        let expected = expected_digest(header)?;
         let mut matched = false;
         for secret in 0..self.raw.len() {
             matched |= platform.matches(secret, &expected, body).await;
@@ -126,6 +124,12 @@ impl Secrets {
             Err(Rejection::InvalidSignature)
         }
     }
+}
+
+/// The digest a request claims: steps 2 and 3 of the SPEC up to the comparison.
+fn expected_digest(header: Option<&str>) -> Result<[u8; DIGEST_LEN], Rejection> {
+    let header = header.ok_or(Rejection::MissingSignature)?;
+    parse_header(header).ok_or(Rejection::InvalidSignature)
 }
 
 /// Reads 64 hex digits, any case, optionally after `sha256=`.
