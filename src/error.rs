@@ -100,11 +100,6 @@ impl Rejection {
             message: &message,
         })
     }
-
-    /// A short reason for logs: the code, without request content.
-    pub fn reason(&self) -> &'static str {
-        self.code()
-    }
 }
 
 /// Serializes a value whose shape cannot fail to serialize (plain structs of

@@ -131,8 +131,3 @@ pub(crate) fn log_undeliverable(
         None,
     );
 }
-
-/// Now, for timing an attempt.
-pub(crate) fn start() -> u64 {
-    now_ms()
-}

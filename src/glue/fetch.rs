@@ -222,7 +222,7 @@ fn log_rejected(rejection: &Rejection, started: u64) {
     let line = IngressLog {
         outcome: "rejected",
         status: rejection.status(),
-        reason: Some(rejection.reason()),
+        reason: Some(rejection.code()),
         duration_ms: since(started),
         ..Default::default()
     }

@@ -9,8 +9,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{Delay, Env, QueueContentType, RawMessageBuilder};
 
-use super::delivery::{attempt, http_route, log_attempt, log_undeliverable, start};
+use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
 use super::env::Loaded;
+use super::time::now_ms;
 use crate::config::{Config, DELIVERY_QUEUE_BINDING};
 use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_SECONDS};
 use crate::error::Rejection;
@@ -28,59 +29,56 @@ pub(crate) struct Routes<'a> {
 }
 
 impl HandOff for Routes<'_> {
+    /// Hands the event to every matching route. Sends go out concurrently. Returns
+    /// the HTTP deliveries still to make after the answer (no `DELIVERY_QUEUE`).
     async fn hand_off(&self, admitted: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection> {
-        hand_off(self.env, self.config, admitted, self.signature, self.body).await
-    }
-}
-
-/// Hands the event to every matching route. Sends go out concurrently. Returns
-/// the HTTP deliveries still to make after the answer (no `DELIVERY_QUEUE`).
-async fn hand_off(
-    env: &Env,
-    config: &Config,
-    admitted: &Admitted<'_>,
-    signature: &str,
-    body: &[u8],
-) -> Result<Vec<Delivery>, Rejection> {
-    let webhook_id = admitted.dedup_key.webhook_id();
-    let mut direct = Vec::new();
-    let mut sends: Vec<LocalBoxFuture<Sent>> = Vec::new();
-    for route in &admitted.routes {
-        match &route.destination {
-            Destination::Queue { binding } => {
-                sends.push(send_payload(env, binding, body).boxed_local());
-            }
-            Destination::Http { .. } => {
-                let delivery = Delivery {
-                    route: route.name.clone(),
-                    event: admitted.envelope.event.clone(),
-                    signature: signature.to_string(),
-                    webhook_id: webhook_id.clone(),
-                    body: body.to_vec(),
-                };
-                if config.delivery_queue {
-                    sends.push(
-                        send_bytes(env, DELIVERY_QUEUE_BINDING, delivery.encode()).boxed_local(),
-                    );
-                } else {
-                    direct.push(delivery);
+        let Self {
+            env,
+            config,
+            signature,
+            body,
+        } = *self;
+        let webhook_id = admitted.dedup_key.webhook_id();
+        let mut direct = Vec::new();
+        let mut sends: Vec<LocalBoxFuture<Sent>> = Vec::new();
+        for route in &admitted.routes {
+            match &route.destination {
+                Destination::Queue { binding } => {
+                    sends.push(send_payload(env, binding, body).boxed_local());
+                }
+                Destination::Http { .. } => {
+                    let delivery = Delivery {
+                        route: route.name.clone(),
+                        event: admitted.envelope.event.clone(),
+                        signature: signature.to_string(),
+                        webhook_id: webhook_id.clone(),
+                        body: body.to_vec(),
+                    };
+                    if config.delivery_queue {
+                        sends.push(
+                            send_bytes(env, DELIVERY_QUEUE_BINDING, delivery.encode())
+                                .boxed_local(),
+                        );
+                    } else {
+                        direct.push(delivery);
+                    }
                 }
             }
         }
+        let failed = join_all(sends)
+            .await
+            .into_iter()
+            .filter(|sent| sent.is_err())
+            .count();
+        if failed > 0 {
+            worker::console_error!(
+                "{{\"warning\":\"queue_send_failed\",\"event\":{:?},\"failed\":{failed}}}",
+                admitted.envelope.event
+            );
+            return Err(Rejection::Unavailable("A queue"));
+        }
+        Ok(direct)
     }
-    let failed = join_all(sends)
-        .await
-        .into_iter()
-        .filter(|sent| sent.is_err())
-        .count();
-    if failed > 0 {
-        worker::console_error!(
-            "{{\"warning\":\"queue_send_failed\",\"event\":{:?},\"failed\":{failed}}}",
-            admitted.envelope.event
-        );
-        return Err(Rejection::Unavailable("A queue"));
-    }
-    Ok(direct)
 }
 
 type Sent = Result<(), worker::Error>;
@@ -153,7 +151,7 @@ async fn deliver_with_retries(config: &Config, delivery: &Delivery) {
         return;
     };
     for number in 1..=DIRECT_ATTEMPTS {
-        let started = start();
+        let started = now_ms();
         let result = attempt(
             url,
             delivery,

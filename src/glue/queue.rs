@@ -10,8 +10,9 @@ use futures_util::future::join_all;
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
-use super::delivery::{attempt, http_route, log_attempt, log_undeliverable, start};
+use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
 use super::env::config;
+use super::time::now_ms;
 use crate::deliver::{retry_delay, Delivery};
 
 #[wasm_bindgen]
@@ -79,7 +80,7 @@ async fn deliver(config: &crate::config::Config, message: &QueueMessage) {
         retry_after(message, 0);
         return;
     };
-    let started = start();
+    let started = now_ms();
     let result = attempt(url, &delivery, signing_key, config.delivery_timeout_seconds).await;
     if result.delivered() {
         log_attempt(&delivery, number, &result, started, "delivered", None);
