@@ -1,11 +1,42 @@
 #!/usr/bin/env bash
-# Builds the worker bundle under build/. Also wrangler's [build] command.
+# Builds the worker bundle under build/: the crate compiled to wasm32,
+# wasm-bindgen's glue, wasm-opt, and src/glue/entry.mjs bundled by esbuild.
+# Also wrangler's [build] command.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(bash scripts/setup.sh)"
-"$WORKER_BUILD_BIN" --release
-# worker-build keeps the wasm name section (about 100 KB) for readable stack
-# traces; the deployed bundle is smaller and starts faster without it.
-"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
+
+stage="build/.staging"
+rm -rf "$stage"
+mkdir -p "$stage/glue"
+
+# wasm-bindgen's macros take async exports' futures from js-sys, as worker 0.8 expects.
+WASM_BINDGEN_USE_JS_SYS=1 cargo build --quiet --lib --release --target wasm32-unknown-unknown
+
+# reset-state and abort-handler: after a trap the glue re-instantiates the module
+# on the next call instead of leaving the isolate broken.
+"$WASM_BINDGEN_BIN" target/wasm32-unknown-unknown/release/leadnest_edge.wasm \
+  --out-dir "$stage/glue" --out-name index --target module --no-typescript \
+  --experimental-reset-state-function --force-enable-abort-handler
+
+# -Oz and no name section: the bundle is what each cold start loads.
+# KEEP_NAMES=1 keeps function names, for profiles (bench/profile.mjs).
+strip=(--strip-debug --strip-producers)
+[ "${KEEP_NAMES:-0}" = 1 ] && strip=(--debuginfo)
+"$WASM_OPT_BIN" "$stage/glue/index_bg.wasm" -o "$stage/index_bg.wasm" -Oz "${strip[@]}" \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+
+# workerd imports a .wasm module with a plain import, not a source-phase one.
+sed -i 's/^import source /import /' "$stage/glue/index.js"
+cp src/glue/entry.mjs "$stage/entry.mjs"
+"$ESBUILD_BIN" "$stage/entry.mjs" --bundle --format=esm --minify --log-level=warning \
+  --inject:src/glue/microtask.js \
+  --external:./index_bg.wasm --external:cloudflare:workers --outfile="$stage/index.js"
+
+# Swap in whole, so a running `wrangler dev` never sees half a build.
+mv "$stage/index_bg.wasm" build/index_bg.wasm.new
+mv "$stage/index.js" build/index.js.new
+mv build/index_bg.wasm.new build/index_bg.wasm
+mv build/index.js.new build/index.js
+rm -rf "$stage" build/worker build/package.json

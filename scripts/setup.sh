@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Finds or installs every tool the build needs, then prints `export` lines for
-# worker-build's overrides. worker-build would otherwise download wasm-bindgen and
-# wasm-opt from GitHub; here they come from crates.io and npm instead.
+# Finds or installs every tool the build needs, then prints `export` lines naming
+# them: wasm-bindgen from crates.io (at the Cargo.lock version), esbuild and
+# wasm-opt from npm. Nothing is downloaded from GitHub.
 # Usage: eval "$(scripts/setup.sh)"   (progress goes to stderr)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +34,6 @@ cargo_tool() { # crate binary version
 }
 
 wasm_bindgen="$(cargo_tool wasm-bindgen-cli wasm-bindgen "$(locked_version wasm-bindgen)")"
-worker_build="$(cargo_tool worker-build worker-build "$(locked_version worker)")"
 
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
@@ -42,6 +41,5 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.
 fi
 
 printf 'export WASM_BINDGEN_BIN=%q\n' "$wasm_bindgen"
-printf 'export WORKER_BUILD_BIN=%q\n' "$worker_build"
 printf 'export ESBUILD_BIN=%q\n' "$root/node_modules/.bin/esbuild"
 printf 'export WASM_OPT_BIN=%q\n' "$root/node_modules/.bin/wasm-opt"

@@ -25,6 +25,9 @@ pub const KV_MIN_TTL_SECONDS: u64 = 60;
 pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 5;
 /// Default of `DELIVERY_TIMEOUT_SECONDS`, the longest wait for a backend's answer.
 pub const DEFAULT_DELIVERY_TIMEOUT_SECONDS: u64 = 10;
+/// Default of `DEDUP_MEMORY_KEYS`: keys an isolate remembers having recorded,
+/// about 150 bytes each.
+pub const DEFAULT_DEDUP_MEMORY_KEYS: u64 = 10_000;
 
 /// The parts of a URL that route validation checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +77,8 @@ pub struct Config {
     pub retry_base_seconds: u64,
     /// Longest wait for a backend's answer, per attempt.
     pub delivery_timeout_seconds: u64,
+    /// How many recorded keys an isolate remembers (0: none).
+    pub dedup_memory_keys: usize,
 }
 
 /// Everything wrong with a configuration, one sentence per problem.
@@ -149,6 +154,8 @@ impl Config {
             1,
             60,
         );
+        let dedup_memory_keys =
+            number("DEDUP_MEMORY_KEYS", DEFAULT_DEDUP_MEMORY_KEYS, 0, 1_000_000);
 
         // A key must outlive the window in which its event can still be replayed.
         if dedup_ttl_seconds < tolerance_seconds {
@@ -198,6 +205,8 @@ impl Config {
                 delivery_queue: source.has_queue(DELIVERY_QUEUE_BINDING),
                 retry_base_seconds,
                 delivery_timeout_seconds,
+                // At most 1,000,000, so it fits any usize.
+                dedup_memory_keys: usize::try_from(dedup_memory_keys).unwrap_or(usize::MAX),
             }),
             _ => Err(ConfigError { problems }),
         }

@@ -14,6 +14,19 @@ use crate::signature::VerifiedBody;
 /// The ingress path.
 pub const INGRESS_PATH: &str = "/webhooks/leadnest";
 
+/// The path of a serialized WHATWG URL (`Request.url`), as sent: not decoded,
+/// without query or fragment. Serialization never leaves `?` or `#` unescaped
+/// in a path, and a special scheme's path always starts with the first `/`
+/// after the host.
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let Some(start) = url[after_scheme..].find('/') else {
+        return "/";
+    };
+    let path = &url[after_scheme + start..];
+    path.find(['?', '#']).map_or(path, |end| &path[..end])
+}
+
 /// Step 1 on the declared `Content-Length`, before any byte is read. A header
 /// that is not a number is left to the check on the bytes read.
 pub fn check_declared_length(content_length: Option<&str>, limit: usize) -> Result<(), Rejection> {
@@ -169,6 +182,33 @@ pub fn duplicate_body(envelope: &Envelope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_of_keeps_the_path_as_sent() {
+        for (url, path) in [
+            (
+                "https://edge.example.com/webhooks/leadnest",
+                "/webhooks/leadnest",
+            ),
+            (
+                "http://127.0.0.1:8787/webhooks/leadnest?x=1#y",
+                "/webhooks/leadnest",
+            ),
+            ("https://edge.example.com", "/"),
+            ("https://edge.example.com/", "/"),
+            (
+                "https://edge.example.com/webhooks%2Fleadnest",
+                "/webhooks%2Fleadnest",
+            ),
+            (
+                "https://edge.example.com/webhooks/leadnest/",
+                "/webhooks/leadnest/",
+            ),
+            ("https://edge.example.com/health#", "/health"),
+        ] {
+            assert_eq!(path_of(url), path, "{url}");
+        }
+    }
     use crate::config::tests::FakeSource;
     use crate::signature::sign;
 

@@ -29,9 +29,16 @@ pub struct Secrets {
 // Workers run one thread per isolate, so the futures need not be Send.
 #[allow(async_fn_in_trait)]
 pub trait HmacVerifier {
+    /// A body as the platform holds it: checked where it is, copied only once
+    /// it proved authentic.
+    type Body: ?Sized;
+
     /// Whether HMAC-SHA256 of `body` under secret number `secret` (in
     /// [`Secrets::raw_keys`] order) equals `expected`, compared in constant time.
-    async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &[u8]) -> bool;
+    async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &Self::Body) -> bool;
+
+    /// The bytes of `body`.
+    fn bytes(body: &Self::Body) -> Vec<u8>;
 }
 
 impl fmt::Debug for Secrets {
@@ -49,6 +56,18 @@ impl<'a> VerifiedBody<'a> {
     /// The raw bytes, exactly as received.
     pub fn bytes(&self) -> &'a [u8] {
         self.0
+    }
+}
+
+/// An owned body whose signature matched, from [`Secrets::verify_with`] or
+/// [`Secrets::verify_owned`].
+#[derive(Debug, Clone)]
+pub struct Verified(Vec<u8>);
+
+impl Verified {
+    /// The body, for parsing and the dedup key.
+    pub fn body(&self) -> VerifiedBody<'_> {
+        VerifiedBody(&self.0)
     }
 }
 
@@ -106,20 +125,27 @@ impl Secrets {
         }
     }
 
-    /// The same check with a platform's HMAC. Every secret is tried.
-    pub async fn verify_with<'a>(
+    /// [`Secrets::verify`] keeping the body.
+    pub fn verify_owned(&self, header: Option<&str>, body: Vec<u8>) -> Result<Verified, Rejection> {
+        self.verify(header, &body)?;
+        Ok(Verified(body))
+    }
+
+    /// The same check with a platform's HMAC, on the body where the platform
+    /// holds it. Every secret is tried.
+    pub async fn verify_with<V: HmacVerifier>(
         &self,
-        platform: &impl HmacVerifier,
+        platform: &V,
         header: Option<&str>,
-        body: &'a [u8],
-    ) -> Result<VerifiedBody<'a>, Rejection> {
+        body: &V::Body,
+    ) -> Result<Verified, Rejection> {
         let expected = expected_digest(header)?;
         let mut matched = false;
         for secret in 0..self.raw.len() {
             matched |= platform.matches(secret, &expected, body).await;
         }
         if matched {
-            Ok(VerifiedBody(body))
+            Ok(Verified(V::bytes(body)))
         } else {
             Err(Rejection::InvalidSignature)
         }
@@ -259,9 +285,15 @@ mod tests {
     struct RustHmac<'s>(&'s Secrets);
 
     impl HmacVerifier for RustHmac<'_> {
+        type Body = [u8];
+
         async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &[u8]) -> bool {
             let key = self.0.raw_keys().nth(secret).unwrap();
             hex::decode(sign(key, body)).unwrap() == expected
+        }
+
+        fn bytes(body: &[u8]) -> Vec<u8> {
+            body.to_vec()
         }
     }
 
@@ -278,13 +310,30 @@ mod tests {
             (Some(NODE_DIGEST), b"other body"),
         ];
         for (header, body) in cases {
-            let native = s.verify(header, body).map(|v| v.bytes());
+            let native = s
+                .verify(header, body)
+                .map(|v| v.bytes())
+                .map_err(|e| e.code());
             let with_platform = s
                 .verify_with(&platform, header, body)
                 .now_or_never()
-                .unwrap()
-                .map(|v| v.bytes());
-            assert_eq!(native, with_platform, "{header:?}");
+                .unwrap();
+            assert_eq!(
+                native,
+                with_platform
+                    .as_ref()
+                    .map(|v| v.body().bytes())
+                    .map_err(|e| e.code()),
+                "{header:?}"
+            );
+            let owned = s.verify_owned(header, body.to_vec());
+            assert_eq!(
+                native,
+                owned
+                    .as_ref()
+                    .map(|v| v.body().bytes())
+                    .map_err(|e| e.code())
+            );
         }
     }
 

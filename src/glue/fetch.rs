@@ -1,17 +1,23 @@
 //! The fetch handler: endpoints of SPEC section 2 and the ingress of section 3.
 
-use worker::{event, Context, Env, Headers, Method, Request, Response, ResponseBuilder};
+use std::future::Future;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use worker::worker_sys::{web_sys, Context as RawContext};
+use worker::{Context, Env};
 
 use super::body::{drain, read_capped, Body};
 use super::env::{config, Loaded};
 use super::handoff::{deliver_after_answer, Routes};
-use super::store::Store;
+use super::store::{recent_keys, Store};
 use super::time::{now_ms, now_seconds, since};
 use super::webcrypto::WebCryptoHmac;
 use crate::config::Config;
+use crate::dedup::Remembering;
 use crate::error::{json, Rejection};
 use crate::ingress::{
-    accepted_body, admit_verified, check_declared_length, duplicate_body, settle, Settled,
+    accepted_body, admit_verified, check_declared_length, duplicate_body, path_of, settle, Settled,
     INGRESS_PATH,
 };
 use crate::log::IngressLog;
@@ -19,35 +25,55 @@ use crate::signature::SIGNATURE_HEADER;
 
 const HEALTH_PATH: &str = "/health";
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    // Never an Err: every failure is answered with a SPEC code.
-    Ok(route(req, env, ctx).await)
+#[wasm_bindgen(module = "/src/glue/respond.js")]
+extern "C" {
+    /// A JSON answer with its content type and, for a 405, `Allow`.
+    fn respond(status: u16, body: &str, allow: Option<&str>) -> web_sys::Response;
 }
 
-async fn route(mut req: Request, env: Env, ctx: Context) -> Response {
-    let path = req.path();
-    match (req.method(), path.as_str()) {
-        (Method::Post, INGRESS_PATH) => ingress(req, &env, &ctx).await,
-        (_, INGRESS_PATH) => {
-            drain(&mut req).await;
-            let rejection = Rejection::MethodNotAllowed { allow: "POST" };
-            log_rejected(&rejection, now_ms());
-            reject(&rejection)
-        }
-        (Method::Get | Method::Head, HEALTH_PATH) => health(&config(&env)),
-        (_, HEALTH_PATH) => {
-            drain(&mut req).await;
-            reject(&Rejection::MethodNotAllowed { allow: "GET" })
-        }
-        _ => {
-            drain(&mut req).await;
-            reject(&Rejection::NotFound)
-        }
+/// The fetch handler workerd calls. Exported by hand on the runtime's own
+/// `Request`: the `worker` crate's wrapper reads `request.cf` (parsed on first
+/// access) and copies the URL and method for every request, which the ingress
+/// never needs. A health check is answered without a promise.
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: RawContext) -> JsValue {
+    let url = req.url();
+    let method = req.method();
+    match (method.as_str(), path_of(&url)) {
+        ("POST", INGRESS_PATH) => later(ingress(req, env, Context::new(ctx))),
+        (_, INGRESS_PATH) => later(refuse(
+            req,
+            Rejection::MethodNotAllowed { allow: "POST" },
+            true,
+        )),
+        ("GET" | "HEAD", HEALTH_PATH) => health(&config(&env)).into(),
+        (_, HEALTH_PATH) => later(refuse(
+            req,
+            Rejection::MethodNotAllowed { allow: "GET" },
+            false,
+        )),
+        _ => later(refuse(req, Rejection::NotFound, false)),
     }
 }
 
-fn health(loaded: &Loaded) -> Response {
+/// An answer that needs the body read or other I/O first. Never rejects:
+/// every failure is answered with a SPEC code.
+fn later(answer: impl Future<Output = web_sys::Response> + 'static) -> JsValue {
+    wasm_bindgen_futures::future_to_promise(async move { Ok(answer.await.into()) }).into()
+}
+
+/// A refusal before the body is looked at: the body is still read to its end
+/// (see [`read_capped`]). `log`: on the ingress path, where refusals are logged.
+async fn refuse(req: web_sys::Request, rejection: Rejection, log: bool) -> web_sys::Response {
+    let started = now_ms();
+    drain(&req).await;
+    if log {
+        log_rejected(&rejection, started);
+    }
+    reject(&rejection)
+}
+
+fn health(loaded: &Loaded) -> web_sys::Response {
     #[derive(serde::Serialize)]
     struct Health<'a> {
         status: &'a str,
@@ -57,27 +83,29 @@ fn health(loaded: &Loaded) -> Response {
     match loaded.as_ref() {
         Ok(_) => respond(
             200,
-            json(&Health {
+            &json(&Health {
                 status: "ok",
                 problems: None,
             }),
+            None,
         ),
         Err(error) => respond(
             503,
-            json(&Health {
+            &json(&Health {
                 status: "misconfigured",
                 problems: Some(&error.problems),
             }),
+            None,
         ),
     }
 }
 
-async fn ingress(mut req: Request, env: &Env, ctx: &Context) -> Response {
+async fn ingress(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
     let started = now_ms();
-    match process(&mut req, env, ctx).await {
+    match process(&req, &env, &ctx).await {
         Ok(answered) => {
             answered.log(started);
-            respond(200, answered.body)
+            respond(200, &answered.body, None)
         }
         Err(rejection) => {
             log_rejected(&rejection, started);
@@ -87,7 +115,7 @@ async fn ingress(mut req: Request, env: &Env, ctx: &Context) -> Response {
 }
 
 /// SPEC section 3, from the configuration check to the answer.
-async fn process(req: &mut Request, env: &Env, ctx: &Context) -> Result<Answered, Rejection> {
+async fn process(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Answered, Rejection> {
     let loaded = config(env);
     let config = match loaded.as_ref() {
         Ok(config) => config,
@@ -96,16 +124,21 @@ async fn process(req: &mut Request, env: &Env, ctx: &Context) -> Result<Answered
             return Err(Rejection::Misconfigured(error.message()));
         }
     };
-    let body = read_body(req, config.max_body_bytes).await?;
-    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
+    let headers = req.headers();
+    let declared = headers.get("content-length").ok().flatten();
+    let signature = headers.get(SIGNATURE_HEADER).ok().flatten();
+    let body = read_body(req, declared.as_deref(), config.max_body_bytes).await?;
     accept(env, ctx, config, &loaded, signature, body).await
 }
 
 /// Step 1: refuses a declared length over `limit` before reading, and enforces
 /// `limit` on the bytes actually read.
-async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Rejection> {
-    let declared = req.headers().get("content-length").ok().flatten();
-    if let Err(too_large) = check_declared_length(declared.as_deref(), limit) {
+async fn read_body(
+    req: &web_sys::Request,
+    declared: Option<&str>,
+    limit: usize,
+) -> Result<Uint8Array, Rejection> {
+    if let Err(too_large) = check_declared_length(declared, limit) {
         drain(req).await;
         return Err(too_large);
     }
@@ -156,7 +189,7 @@ async fn accept(
     config: &Config,
     loaded: &Loaded,
     signature: Option<String>,
-    body: Vec<u8>,
+    body: Uint8Array,
 ) -> Result<Answered, Rejection> {
     let verified = match WebCryptoHmac::get(&config.secrets).await {
         Some(platform) => {
@@ -165,10 +198,19 @@ async fn accept(
                 .verify_with(&platform, signature.as_deref(), &body)
                 .await?
         }
-        None => config.secrets.verify(signature.as_deref(), &body)?,
+        None => config
+            .secrets
+            .verify_owned(signature.as_deref(), body.to_vec())?,
     };
-    let admitted = admit_verified(config, verified, now_seconds())?;
+    let body = verified.body();
+    let admitted = admit_verified(config, body, now_seconds())?;
     let store = Store::open(env, config).ok_or(Rejection::Unavailable("The dedup store"))?;
+    let recent = recent_keys(config.dedup_memory_keys);
+    let store = Remembering {
+        store: &store,
+        recent: &recent,
+        now: u64::try_from(now_seconds()).unwrap_or_default(),
+    };
     let envelope = &admitted.envelope;
     // Verified above, so the header is present.
     let signature = signature.unwrap_or_default();
@@ -176,7 +218,7 @@ async fn accept(
         env,
         config,
         signature: &signature,
-        body: &body,
+        body: body.bytes(),
     };
 
     let (after_answer, record_error) =
@@ -230,27 +272,10 @@ fn log_rejected(rejection: &Rejection, started: u64) {
     worker::console_log!("{line}");
 }
 
-fn reject(rejection: &Rejection) -> Response {
+fn reject(rejection: &Rejection) -> web_sys::Response {
     let allow = match rejection {
         Rejection::MethodNotAllowed { allow } => Some(*allow),
         _ => None,
     };
-    respond_with(rejection.status(), rejection.body(), allow)
-}
-
-/// A JSON answer.
-fn respond(status: u16, body: String) -> Response {
-    respond_with(status, body, None)
-}
-
-fn respond_with(status: u16, body: String, allow: Option<&str>) -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("content-type", "application/json");
-    if let Some(allow) = allow {
-        let _ = headers.set("allow", allow);
-    }
-    ResponseBuilder::new()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body.into_bytes())
+    respond(rejection.status(), &rejection.body(), allow)
 }

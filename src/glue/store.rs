@@ -1,11 +1,26 @@
 //! The dedup store the configuration chose.
 
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+
 use worker::Env;
 
 use super::durable::DurableDedup;
 use super::kv::KvDedup;
 use crate::config::{Config, DedupMode, DEDUP_BINDING, DEDUP_OBJECTS_BINDING};
-use crate::dedup::{Claim, DedupKey, DedupStore};
+use crate::dedup::{Claim, DedupKey, DedupStore, RecentKeys};
+
+thread_local! {
+    static RECENT: OnceCell<Rc<RefCell<RecentKeys>>> = const { OnceCell::new() };
+}
+
+/// The keys this isolate recorded (see [`RecentKeys`]), made on first use.
+pub(crate) fn recent_keys(capacity: usize) -> Rc<RefCell<RecentKeys>> {
+    RECENT.with(|cell| {
+        cell.get_or_init(|| Rc::new(RefCell::new(RecentKeys::new(capacity))))
+            .clone()
+    })
+}
 
 pub(crate) enum Store {
     Kv(KvDedup),

@@ -62,17 +62,14 @@ impl WebCryptoHmac {
 }
 
 impl HmacVerifier for WebCryptoHmac {
-    async fn matches(&self, secret: usize, expected: &[u8; 32], body: &[u8]) -> bool {
+    type Body = Uint8Array;
+
+    async fn matches(&self, secret: usize, expected: &[u8; 32], body: &Uint8Array) -> bool {
         let Some(key) = self.0.get(secret) else {
             return false;
         };
         // WebCrypto compares in constant time.
-        let Ok(promise) = subtle_verify(
-            "HMAC",
-            key,
-            &Uint8Array::from(&expected[..]),
-            &Uint8Array::from(body),
-        ) else {
+        let Ok(promise) = subtle_verify("HMAC", key, &Uint8Array::from(&expected[..]), body) else {
             return false;
         };
         JsFuture::from(promise)
@@ -80,5 +77,9 @@ impl HmacVerifier for WebCryptoHmac {
             .ok()
             .and_then(|answer| answer.as_bool())
             .unwrap_or(false)
+    }
+
+    fn bytes(body: &Uint8Array) -> Vec<u8> {
+        body.to_vec()
     }
 }

@@ -168,7 +168,14 @@ export class Worker {
     const sig = signature === undefined ? sign(raw, secret) : signature;
     if (sig !== null) allHeaders['x-leadnest-signature'] = sig;
     const response = await fetch(`${this.url}${path}`, { method, headers: allHeaders, body: raw });
-    return { status: response.status, headers: response.headers, json: await response.json() };
+    const text = await response.text();
+    try {
+      return { status: response.status, headers: response.headers, json: JSON.parse(text) };
+    } catch {
+      // Say what came back, with the worker's last output, rather than only "not JSON".
+      throw new Error(`${response.status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 300))}\n`
+        + `worker output:\n${this.output.slice(-1500)}`);
+    }
   }
 
   async get(path, init = {}) {
