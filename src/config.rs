@@ -291,6 +291,7 @@ pub(crate) mod tests {
         assert!(config.routes.is_empty());
         assert!(!config.delivery_queue);
         assert_eq!(config.secrets.len(), 1);
+        assert_eq!(config.dedup_memory_keys, 10_000);
     }
 
     #[test]
@@ -299,6 +300,7 @@ pub(crate) mod tests {
             .with("TIMESTAMP_TOLERANCE_SECONDS", " 60 ")
             .with("DEDUP_TTL_SECONDS", "\"120\"")
             .with("MAX_BODY_BYTES", "120000")
+            .with("DEDUP_MEMORY_KEYS", "0")
             .with("WEBHOOK_SECRET", "a, b")
             .with_queue(DELIVERY_QUEUE_BINDING);
         let config = Config::load(&source).unwrap();
@@ -311,6 +313,7 @@ pub(crate) mod tests {
             (60, 120, 120_000)
         );
         assert_eq!(config.secrets.len(), 2);
+        assert_eq!(config.dedup_memory_keys, 0);
         assert!(config.delivery_queue);
     }
 
@@ -335,6 +338,8 @@ pub(crate) mod tests {
             ("DEDUP_TTL_SECONDS", "-1"),
             ("MAX_BODY_BYTES", "120001"),
             ("MAX_BODY_BYTES", "1.5"),
+            ("DEDUP_MEMORY_KEYS", "1000001"),
+            ("DEDUP_MEMORY_KEYS", "many"),
         ] {
             let found = problems(FakeSource::minimal().with(name, value));
             assert!(

@@ -1,6 +1,7 @@
 // Starts the built worker under `wrangler dev` with a configuration of the test's
 // own (fresh local KV and queues, its own secrets), and talks to it over HTTP.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -159,6 +160,21 @@ export class Worker {
       } catch { await sleep(250); }
     }
     throw new Error(`worker ${this.name} did not start:\n${this.output.slice(-3000)}`);
+  }
+
+  /**
+   * Deletes every dedup key from the worker's local KV, behind the running
+   * worker's back (as a key expiring or a write from elsewhere would).
+   */
+  async forgetDedupKeys() {
+    const dir = join(ROOT, '.test', this.name);
+    const kv = (...args) => promisify(execFile)(WRANGLER, ['kv', ...args, '--binding', 'DEDUP', '--local',
+      '--persist-to', join(dir, 'state'), '--config', join(dir, 'wrangler.toml')],
+    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' } });
+    const { stdout } = await kv('key', 'list');
+    const keys = JSON.parse(stdout.slice(stdout.indexOf('['))).map((k) => k.name);
+    for (const key of keys) await kv('key', 'delete', key);
+    return keys.length;
   }
 
   /** Posts `body` (a string, Buffer or object) to the ingress, signed unless told otherwise. */

@@ -210,6 +210,24 @@ describe('dedup', () => {
     assert.equal((await worker.post(body)).json.status, 'accepted');
   });
 });
+describe('dedup memory of the isolate (DEDUP_MEMORY_KEYS)', () => {
+  let forgetful;
+  before(async () => {
+    forgetful = await startWorker('ingress-no-memory', { deliveryQueue: false, vars: { DEDUP_MEMORY_KEYS: '0' } });
+  });
+  after(() => forgetful?.stop());
+
+  test('an event this isolate recorded stays a duplicate without a KV read; with 0 the KV decides', async () => {
+    for (const [w, afterForgetting] of [[worker, 'duplicate'], [forgetful, 'accepted']]) {
+      const body = JSON.stringify(event('sms.delivered', { messageId: `msg_memory_${w.name}` }));
+      assert.equal((await w.post(body)).json.status, 'accepted');
+      assert.equal((await w.post(body)).json.status, 'duplicate');
+      assert.ok(await w.forgetDedupKeys() >= 1);
+      assert.equal((await w.post(body)).json.status, afterForgetting, w.name);
+    }
+  });
+});
+
 
 describe('body size', () => {
   test('a declared Content-Length over MAX_BODY_BYTES is 413', async () => {
