@@ -95,16 +95,21 @@ for (let i = 0; i < STARTUPS; i++) {
 
 const workers = {};
 for (const name of ['hello', 'baseline', 'rust']) workers[name] = await start(name);
+// The Rust worker without its memory of recorded keys: every duplicate is a KV read,
+// as for the baseline and for a redelivery that reaches another isolate.
+const NO_MEMORY = 'rust, DEDUP_MEMORY_KEYS=0';
+workers[NO_MEMORY] = await start(NO_MEMORY, { source: 'rust', vars: { DEDUP_MEMORY_KEYS: '0' } });
 progress(`warm-up (${WARMUP} requests per path and size)`);
 for (const size of SIZES) {
   await run(workers.hello, FLOOR, size, { requests: WARMUP });
   for (const path of Object.values(PATHS)) {
     for (const name of ['baseline', 'rust']) await run(workers[name], path, size, { requests: WARMUP });
   }
+  await run(workers[NO_MEMORY], PATHS.duplicate, size, { requests: WARMUP });
 }
 
 // results[variant][path][size] = [one entry per round]
-const results = { hello: {}, baseline: {}, rust: {} };
+const results = { hello: {}, baseline: {}, rust: {}, [NO_MEMORY]: {} };
 const keep = (v, p, size, r) => ((results[v][p] ??= {})[size] ??= []).push(r);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const v of ['rust', 'baseline']) keep(v, 'health', 0, await run(workers[v], HEALTH, 0));
@@ -112,7 +117,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     keep('hello', 'floor', size, await run(workers.hello, FLOOR, size));
     for (const [name, path] of Object.entries(PATHS)) {
       // Alternate who goes first, so drift in machine load hits both alike.
-      for (const v of round % 2 ? ['rust', 'baseline'] : ['baseline', 'rust']) {
+      const order = round % 2 ? ['rust', 'baseline'] : ['baseline', 'rust'];
+      if (name === 'duplicate') order.push(NO_MEMORY);
+      for (const v of order) {
         const r = await run(workers[v], path, size);
         keep(v, name, size, r);
         progress(`round ${round} ${size / 1024}KB ${name} ${v}: ${r.rps.toFixed(0)} req/s p99 ${r.p99.toFixed(1)} ms `
@@ -223,6 +230,16 @@ for (const size of SIZES) {
     const badR = R.reduce((n, r) => n + r.bad + r.undelivered, 0);
     const badB = B.reduce((n, r) => n + r.bad + r.undelivered, 0);
     row(`${label} unexpected answers (+ undelivered)`, f(badR), f(badB), '', '0', verdict(badR === 0));
+    if (name === 'duplicate') {
+      const N = results[NO_MEMORY].duplicate[size];
+      const ownN = own(N);
+      const sn = spread(ownN.map((x, i) => (ownB[i] > 0 ? x / ownB[i] : NaN)));
+      const badN = N.reduce((n, r) => n + r.bad + r.undelivered, 0);
+      row(`${label} with DEDUP_MEMORY_KEYS=0 (a KV read each): CPU µs/req; own above floor; unexpected`,
+        `${f(median(N.map((r) => r.cpuUs)))}; ${f(median(ownN))}; ${f(badN)}`,
+        `${f(median(B.map((r) => r.cpuUs)))}; ${f(median(ownB))}`,
+        `${spread(N.map((r, i) => r.cpuUs / B[i].cpuUs)).text}; own ${sn.text}`, '', '');
+    }
   }
 }
 for (const [label, r] of Object.entries(ack)) {
@@ -247,7 +264,7 @@ const problems = Object.entries(stdio).filter(([, s]) => s.errors);
 for (const [name, s] of problems) console.log(`runtime errors (${name}): ${s.errors}, of which hung: ${s.hung}; last: ${s.tail.at(-1)}`);
 // Every unexpected answer, by worker, path and kind, with one sample.
 const seen = new Map();
-for (const v of ['rust', 'baseline']) {
+for (const v of ['rust', 'baseline', NO_MEMORY]) {
   for (const [path, bySize] of Object.entries(results[v])) {
     for (const [size, rs] of Object.entries(bySize)) {
       for (const [kind, u] of rs.flatMap((r) => [...r.unexpected])) {

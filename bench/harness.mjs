@@ -63,17 +63,18 @@ const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
  * Starts one worker in a workerd of its own, so its CPU is its own. Waits for the
  * first 200 from /health. `queue: false` leaves DELIVERY_QUEUE unbound.
  */
-export async function startWorker(name, { sinkPort, queue = true, inspectorPort } = {}) {
+export async function startWorker(name, { sinkPort, queue = true, inspectorPort, source = name, vars = {} } = {}) {
   const before = childWorkerds();
   const started = performance.now();
   const stdio = { errors: 0, hung: 0, tail: [] };
   const mf = new Miniflare({
-    ...SOURCES[name],
+    ...SOURCES[source],
     compatibilityDate: '2025-09-01',
     bindings: {
       WEBHOOK_SECRET: SECRET, TIMESTAMP_TOLERANCE_SECONDS: '300', DEDUP_TTL_SECONDS: '86400',
       MAX_BODY_BYTES: '65536', DELIVERY_RETRY_BASE_SECONDS: '5',
       ROUTES: JSON.stringify([{ name: 'sink', url: `http://127.0.0.1:${sinkPort ?? 9}/deliveries`, events: ['email.*'] }]),
+      ...vars,
     },
     kvNamespaces: { DEDUP: 'dedup' },
     ...(queue && {

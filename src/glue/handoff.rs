@@ -7,7 +7,8 @@ use futures_util::FutureExt;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::{Delay, Env, QueueContentType, RawMessageBuilder};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Delay, Env};
 
 use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
 use super::env::Loaded;
@@ -85,12 +86,41 @@ type Sent = Result<(), worker::Error>;
 
 /// A queue route's message: the payload object as received.
 async fn send_payload(env: &Env, binding: &str, body: &[u8]) -> Sent {
-    let queue = env.queue(binding)?;
     let text = std::str::from_utf8(body).map_err(|_| worker::Error::from("body is not UTF-8"))?;
     let payload = parse_keeping_numbers(text)?;
-    queue
-        .send_raw(RawMessageBuilder::new(payload).build_with_content_type(QueueContentType::Json))
+    send(env, binding, &payload, "json").await
+}
+
+/// A delivery message: raw bytes, so the body is not re-encoded.
+async fn send_bytes(env: &Env, binding: &str, message: Vec<u8>) -> Sent {
+    let bytes = js_sys::Uint8Array::from(message.as_slice());
+    send(env, binding, &bytes, "v8").await
+}
+
+/// One `send` on the queue bound as `binding`, called on the binding itself.
+async fn send(env: &Env, binding: &str, body: &JsValue, content_type: &str) -> Sent {
+    let queue = js_sys::Reflect::get(env, &JsValue::from_str(binding))?;
+    if !queue.is_object() {
+        return Err(worker::Error::from(format!("{binding} is not bound")));
+    }
+    JsFuture::from(send_as(&queue, body, content_type)?)
         .await
+        .map(drop)
+        .map_err(worker::Error::from)
+}
+
+#[wasm_bindgen(inline_js = "
+export function send_as(queue, body, contentType) {
+  return queue.send(body, { contentType });
+}
+")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn send_as(
+        queue: &JsValue,
+        body: &JsValue,
+        content_type: &str,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 #[wasm_bindgen]
@@ -118,17 +148,6 @@ fn parse_keeping_numbers(text: &str) -> Result<JsValue, worker::Error> {
         },
     );
     json_parse_with(text, reviver.as_ref().unchecked_ref()).map_err(worker::Error::from)
-}
-
-/// A delivery message: raw bytes, so the body is not re-encoded.
-async fn send_bytes(env: &Env, binding: &str, message: Vec<u8>) -> Sent {
-    let queue = env.queue(binding)?;
-    let bytes = js_sys::Uint8Array::from(message.as_slice());
-    queue
-        .send_raw(
-            RawMessageBuilder::new(bytes.into()).build_with_content_type(QueueContentType::V8),
-        )
-        .await
 }
 
 /// Best-effort delivery after the answer, for a worker without `DELIVERY_QUEUE`:

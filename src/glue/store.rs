@@ -31,7 +31,7 @@ impl Store {
     /// The configured store; `None` when its binding cannot be opened.
     pub(crate) fn open(env: &Env, config: &Config) -> Option<Self> {
         match config.dedup_mode {
-            DedupMode::Kv => env.kv(DEDUP_BINDING).ok().map(|kv| Self::Kv(KvDedup(kv))),
+            DedupMode::Kv => KvDedup::open(env, DEDUP_BINDING).map(Self::Kv),
             DedupMode::Durable => env
                 .durable_object(DEDUP_OBJECTS_BINDING)
                 .ok()
@@ -46,17 +46,14 @@ impl DedupStore for Store {
 
     async fn claim(&self, key: &DedupKey) -> Result<Claim, String> {
         match self {
-            Self::Kv(store) => store.claim(key).await.map_err(|e| e.to_string()),
+            Self::Kv(store) => store.claim(key).await,
             Self::Durable(store) => store.claim(key).await.map_err(|e| e.to_string()),
         }
     }
 
     async fn record(&self, key: &DedupKey, event: &str, ttl: u64) -> Result<(), String> {
         match self {
-            Self::Kv(store) => store
-                .record(key, event, ttl)
-                .await
-                .map_err(|e| e.to_string()),
+            Self::Kv(store) => store.record(key, event, ttl).await,
             Self::Durable(store) => store
                 .record(key, event, ttl)
                 .await
@@ -66,7 +63,7 @@ impl DedupStore for Store {
 
     async fn release(&self, key: &DedupKey) -> Result<(), String> {
         match self {
-            Self::Kv(store) => store.release(key).await.map_err(|e| e.to_string()),
+            Self::Kv(store) => store.release(key).await,
             Self::Durable(store) => store.release(key).await.map_err(|e| e.to_string()),
         }
     }
