@@ -1,4 +1,4 @@
-// A/B of two builds of the Rust worker: CPU µs per request on chosen paths, the
+// A/B of two builds of the Rust worker: CPU µs per request (and p99) on chosen paths, the
 // two bundles interleaved round by round in workerds of their own, so a change
 // can be judged against the machine's noise (which one run of the bench cannot).
 // Usage: node bench/ab.mjs <dir A> <dir B>   (each holding index.js + index_bg.wasm,
@@ -31,12 +31,19 @@ for (const size of sizes) {
     const path = PATHS[name] ?? (() => { throw new Error(`unknown path "${name}": ${Object.keys(PATHS).join('; ')}`); })();
     for (const w of Object.values(workers)) await run(w, path, size, { ...opts, requests: 4_000 });
     const cpu = { A: [], B: [] };
+    const p99 = { A: [], B: [] };
     for (let round = 0; round < rounds; round++) {
-      for (const v of round % 2 ? ['A', 'B'] : ['B', 'A']) cpu[v].push((await run(workers[v], path, size, opts)).cpuUs);
+      for (const v of round % 2 ? ['A', 'B'] : ['B', 'A']) {
+        const r = await run(workers[v], path, size, opts);
+        cpu[v].push(r.cpuUs);
+        p99[v].push(r.p99);
+      }
     }
     const list = (xs) => xs.map((x) => x.toFixed(0)).join(' ');
-    console.log(`${size} B ${name}: A ${median(cpu.A).toFixed(1)} µs, B ${median(cpu.B).toFixed(1)} µs, `
-      + `B/A ${(median(cpu.B) / median(cpu.A)).toFixed(3)}   [A ${list(cpu.A)}] [B ${list(cpu.B)}]`);
+    const ratio = (m) => (median(m.B) / median(m.A)).toFixed(3);
+    console.log(`${size} B ${name}: CPU A ${median(cpu.A).toFixed(1)} µs, B ${median(cpu.B).toFixed(1)} µs, B/A ${ratio(cpu)}`
+      + `; p99 A ${median(p99.A).toFixed(1)} ms, B ${median(p99.B).toFixed(1)} ms, B/A ${ratio(p99)}`
+      + `   [CPU A ${list(cpu.A)}] [B ${list(cpu.B)}]`);
   }
 }
 for (const w of Object.values(workers)) await w.mf.dispose();
