@@ -65,6 +65,13 @@ extern "C" {
 /// A loaded configuration, valid or not, shared by every request of the isolate.
 pub(crate) type Loaded = Rc<Result<Config, ConfigError>>;
 
+/// The binding named `name` (a KV namespace, a queue), if one is bound.
+pub(crate) fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(JsValue::is_object)
+}
+
 thread_local! {
     // An isolate's env does not change while it lives, so it is read once.
     static LOADED: OnceCell<Loaded> = const { OnceCell::new() };

@@ -203,13 +203,14 @@ async fn accept(
             .verify_owned(signature.as_deref(), body.to_vec())?,
     };
     let body = verified.body();
-    let admitted = admit_verified(config, body, now_seconds())?;
+    let now = now_seconds();
+    let admitted = admit_verified(config, body, now)?;
     let store = Store::open(env, config).ok_or(Rejection::Unavailable("The dedup store"))?;
     let recent = recent_keys(config.dedup_memory_keys);
     let store = Remembering {
         store: &store,
         recent: &recent,
-        now: u64::try_from(now_seconds()).unwrap_or_default(),
+        now: u64::try_from(now).unwrap_or_default(),
     };
     let envelope = &admitted.envelope;
     // Verified above, so the header is present.

@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Env};
 
 use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
-use super::env::Loaded;
+use super::env::{binding, Loaded};
 use super::time::now_ms;
 use crate::config::{Config, DELIVERY_QUEUE_BINDING};
 use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_SECONDS};
@@ -97,12 +97,10 @@ async fn send_bytes(env: &Env, binding: &str, message: Vec<u8>) -> Sent {
     send(env, binding, &bytes, "v8").await
 }
 
-/// One `send` on the queue bound as `binding`, called on the binding itself.
-async fn send(env: &Env, binding: &str, body: &JsValue, content_type: &str) -> Sent {
-    let queue = js_sys::Reflect::get(env, &JsValue::from_str(binding))?;
-    if !queue.is_object() {
-        return Err(worker::Error::from(format!("{binding} is not bound")));
-    }
+/// One `send` on the queue bound as `name`, called on the binding itself.
+async fn send(env: &Env, name: &str, body: &JsValue, content_type: &str) -> Sent {
+    let queue =
+        binding(env, name).ok_or_else(|| worker::Error::from(format!("{name} is not bound")))?;
     JsFuture::from(send_as(&queue, body, content_type)?)
         .await
         .map(drop)

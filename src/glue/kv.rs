@@ -32,12 +32,9 @@ extern "C" {
 pub(crate) struct KvDedup(KvNamespace);
 
 impl KvDedup {
-    /// The namespace bound as `binding`, if any.
-    pub(crate) fn open(env: &Env, binding: &str) -> Option<Self> {
-        let namespace = js_sys::Reflect::get(env, &JsValue::from_str(binding)).ok()?;
-        namespace
-            .is_object()
-            .then(|| Self(namespace.unchecked_into()))
+    /// The namespace bound as `name`, if any.
+    pub(crate) fn open(env: &Env, name: &str) -> Option<Self> {
+        super::env::binding(env, name).map(|namespace| Self(namespace.unchecked_into()))
     }
 }
 
