@@ -25,9 +25,11 @@ pub const KV_MIN_TTL_SECONDS: u64 = 60;
 pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 5;
 /// Default of `DELIVERY_TIMEOUT_SECONDS`, the longest wait for a backend's answer.
 pub const DEFAULT_DELIVERY_TIMEOUT_SECONDS: u64 = 10;
-/// Default of `DEDUP_MEMORY_KEYS`: keys an isolate remembers having recorded,
-/// about 150 bytes each.
+/// Default of `DEDUP_MEMORY_KEYS`: keys an isolate remembers having recorded.
 pub const DEFAULT_DEDUP_MEMORY_KEYS: u64 = 10_000;
+/// Largest `DEDUP_MEMORY_KEYS`: at 24–48 bytes a key, at most about 10 MB of
+/// an isolate's 128 MB.
+pub const MAX_DEDUP_MEMORY_KEYS: usize = 200_000;
 
 /// The parts of a URL that route validation checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +81,10 @@ pub struct Config {
     pub delivery_timeout_seconds: u64,
     /// How many recorded keys an isolate remembers (0: none).
     pub dedup_memory_keys: usize,
+    /// Fault tests only (`TEST_HANDOFF_DELAY_MS`): how long the hand-off waits
+    /// before its sends, so a test can cut LeadNest's connection after the
+    /// claim. 0, the default, everywhere else.
+    pub test_handoff_delay_ms: u64,
 }
 
 /// Everything wrong with a configuration, one sentence per problem.
@@ -154,8 +160,14 @@ impl Config {
             1,
             60,
         );
-        let dedup_memory_keys =
-            number("DEDUP_MEMORY_KEYS", DEFAULT_DEDUP_MEMORY_KEYS, 0, 1_000_000);
+        let dedup_memory_keys = number(
+            "DEDUP_MEMORY_KEYS",
+            DEFAULT_DEDUP_MEMORY_KEYS,
+            0,
+            MAX_DEDUP_MEMORY_KEYS as u64,
+        );
+
+        let test_handoff_delay_ms = number("TEST_HANDOFF_DELAY_MS", 0, 0, 10_000);
 
         // A key must outlive the window in which its event can still be replayed.
         if dedup_ttl_seconds < tolerance_seconds {
@@ -205,8 +217,9 @@ impl Config {
                 delivery_queue: source.has_queue(DELIVERY_QUEUE_BINDING),
                 retry_base_seconds,
                 delivery_timeout_seconds,
-                // At most 1,000,000, so it fits any usize.
+                // At most MAX_DEDUP_MEMORY_KEYS, so it fits any usize.
                 dedup_memory_keys: usize::try_from(dedup_memory_keys).unwrap_or(usize::MAX),
+                test_handoff_delay_ms,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -292,6 +305,7 @@ pub(crate) mod tests {
         assert!(!config.delivery_queue);
         assert_eq!(config.secrets.len(), 1);
         assert_eq!(config.dedup_memory_keys, 10_000);
+        assert_eq!(config.test_handoff_delay_ms, 0);
     }
 
     #[test]
@@ -338,8 +352,9 @@ pub(crate) mod tests {
             ("DEDUP_TTL_SECONDS", "-1"),
             ("MAX_BODY_BYTES", "120001"),
             ("MAX_BODY_BYTES", "1.5"),
-            ("DEDUP_MEMORY_KEYS", "1000001"),
+            ("DEDUP_MEMORY_KEYS", "200001"),
             ("DEDUP_MEMORY_KEYS", "many"),
+            ("TEST_HANDOFF_DELAY_MS", "10001"),
         ] {
             let found = problems(FakeSource::minimal().with(name, value));
             assert!(

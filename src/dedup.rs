@@ -1,7 +1,7 @@
 //! The dedup key of an event (SPEC step 6) and the store that remembers keys.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
@@ -37,6 +37,18 @@ impl DedupKey {
         &self.0
     }
 
+    /// The first 16 bytes of the key's digest: what an isolate keeps in memory.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        let mut fingerprint = [0; 16];
+        let hex_digits = self.0.get(3..35).unwrap_or_default();
+        if hex::decode_to_slice(hex_digits, &mut fingerprint).is_err() {
+            // Not a key made by `of` (tests): its own digest.
+            let digest = Sha256::digest(self.0.as_bytes());
+            fingerprint.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        }
+        fingerprint
+    }
+
     /// The Standard Webhooks `webhook-id` of this event: derived from the key, so
     /// it is the same on every attempt, every route and every redelivery.
     pub fn webhook_id(&self) -> String {
@@ -54,8 +66,11 @@ impl DedupKey {
 pub enum Claim {
     /// Not seen: this request handles the event.
     New,
-    /// Recorded, or being handled by another request right now.
+    /// Recorded: the event was handed off.
     Duplicate,
+    /// Another request is handing the event off right now: ask again shortly.
+    /// Only a store that claims atomically says so.
+    Busy,
 }
 
 /// A store of dedup keys: KV by default, a Durable Object in the strict mode.
@@ -80,14 +95,21 @@ pub trait DedupStore {
 
 /// Keys this isolate recorded itself, each until its TTL ends, so that a
 /// redelivery reaching the same isolate is answered without reading the store
-/// (a KV read is billed and costs a round trip). Bounded: past `capacity` the
-/// oldest are forgotten, and a forgotten key is only looked up in the store again.
+/// (a KV read is billed and costs a round trip). Each key is held once, as a
+/// 16-byte digest with a 4-byte expiry: about 21 bytes a slot with the table's
+/// control byte, 24–48 bytes a key as the table's load varies (measured by
+/// `memory_per_key_is_bounded`). Bounded: past `capacity` the expired keys go,
+/// then the oldest; a forgotten key is only looked up in the store again.
 #[derive(Debug, Default)]
 pub struct RecentKeys {
     capacity: usize,
-    expiry: HashMap<String, u64>,
-    order: VecDeque<String>,
+    expiry: HashMap<[u8; 16], u32>,
+    /// When expired keys are next purged (seconds since the epoch).
+    next_purge: u64,
 }
+
+/// How often expired keys are purged, so the table does not stay full of them.
+const PURGE_EVERY_SECONDS: u64 = 60;
 
 impl RecentKeys {
     /// Remembers at most `capacity` keys; 0 remembers none.
@@ -102,36 +124,62 @@ impl RecentKeys {
     /// (seconds since the epoch).
     pub fn contains(&self, key: &DedupKey, now: u64) -> bool {
         self.expiry
-            .get(key.as_str())
-            .is_some_and(|&expires| now < expires)
+            .get(&key.fingerprint())
+            .is_some_and(|&expires| now < u64::from(expires))
     }
 
-    /// Remembers `key` until `expires` (seconds since the epoch).
-    pub fn insert(&mut self, key: &DedupKey, expires: u64) {
+    /// Remembers `key` until `expires`; `now` and `expires` are seconds since the epoch.
+    pub fn insert(&mut self, key: &DedupKey, now: u64, expires: u64) {
         if self.capacity == 0 {
             return;
         }
-        if let Some(known) = self.expiry.get_mut(key.as_str()) {
-            *known = expires;
-            return;
+        if now >= self.next_purge {
+            self.purge_expired(now);
         }
-        while self.order.len() >= self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.expiry.remove(&oldest);
+        let fingerprint = key.fingerprint();
+        if !self.expiry.contains_key(&fingerprint) && self.expiry.len() >= self.capacity {
+            self.purge_expired(now);
+            if self.expiry.len() >= self.capacity {
+                self.forget_oldest();
             }
         }
-        self.expiry.insert(key.0.clone(), expires);
-        self.order.push_back(key.0.clone());
+        // Expiries until 2106 fit; a later one is kept as the latest that fits.
+        let expires = u32::try_from(expires).unwrap_or(u32::MAX);
+        self.expiry.insert(fingerprint, expires);
+    }
+
+    fn purge_expired(&mut self, now: u64) {
+        self.expiry.retain(|_, expires| now < u64::from(*expires));
+        self.next_purge = now.saturating_add(PURGE_EVERY_SECONDS);
+    }
+
+    /// Forgets the eighth of the keys that expire first: with one TTL for
+    /// all, the oldest. Amortized over the inserts that refill it.
+    fn forget_oldest(&mut self) {
+        let mut expiries: Vec<u32> = self.expiry.values().copied().collect();
+        if expiries.is_empty() {
+            return;
+        }
+        let at = expiries.len() / 8;
+        let (_, &mut cutoff, _) = expiries.select_nth_unstable(at);
+        self.expiry.retain(|_, expires| *expires > cutoff);
     }
 
     /// How many keys are remembered.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.expiry.len()
     }
 
     /// Whether no key is remembered.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.expiry.is_empty()
+    }
+
+    /// The bytes the table holds: its slots (digest, expiry and a control byte).
+    pub fn heap_bytes(&self) -> usize {
+        // hashbrown keeps capacity at 7/8 of its slots.
+        let slots = self.expiry.capacity().saturating_mul(8) / 7;
+        slots * (std::mem::size_of::<([u8; 16], u32)>() + 1)
     }
 }
 
@@ -160,7 +208,7 @@ impl<S: DedupStore> DedupStore for Remembering<'_, S> {
         self.store.record(key, event, ttl_seconds).await?;
         self.recent
             .borrow_mut()
-            .insert(key, self.now.saturating_add(ttl_seconds));
+            .insert(key, self.now, self.now.saturating_add(ttl_seconds));
         Ok(())
     }
 
@@ -184,24 +232,75 @@ mod tests {
     #[test]
     fn recent_keys_expire_and_stay_bounded() {
         let mut recent = RecentKeys::new(2);
-        recent.insert(&raw("a"), 100);
+        recent.insert(&raw("a"), 0, 100);
         assert!(recent.contains(&raw("a"), 99));
         assert!(!recent.contains(&raw("a"), 100));
         assert!(!recent.contains(&raw("b"), 0));
-        recent.insert(&raw("b"), 100);
-        recent.insert(&raw("a"), 200); // known: its expiry moves, nothing is evicted
+        recent.insert(&raw("b"), 0, 101);
+        recent.insert(&raw("a"), 0, 200); // known: its expiry moves, nothing is forgotten
         assert_eq!(recent.len(), 2);
         assert!(recent.contains(&raw("a"), 150));
-        recent.insert(&raw("c"), 100); // full: the oldest goes
+        recent.insert(&raw("c"), 0, 300); // full: the one expiring first goes
         assert_eq!(recent.len(), 2);
-        assert!(!recent.contains(&raw("a"), 0));
-        assert!(recent.contains(&raw("b"), 0) && recent.contains(&raw("c"), 0));
+        assert!(!recent.contains(&raw("b"), 0));
+        assert!(recent.contains(&raw("a"), 0) && recent.contains(&raw("c"), 0));
+    }
+
+    #[test]
+    fn expired_keys_are_purged_not_kept_until_full() {
+        let mut recent = RecentKeys::new(1_000);
+        for i in 0..100 {
+            recent.insert(&raw(&format!("old{i}")), 0, 60);
+        }
+        assert_eq!(recent.len(), 100);
+        // A minute on, the next insert purges what expired.
+        recent.insert(&raw("new"), 60, 120);
+        assert_eq!(recent.len(), 1);
+        // Full of live keys: an eighth, the oldest, makes room.
+        let mut full = RecentKeys::new(64);
+        for i in 0..64u64 {
+            full.insert(&raw(&format!("k{i}")), 0, 1_000 + i);
+        }
+        full.insert(&raw("one more"), 0, 2_000);
+        assert!(full.len() <= 64 - 8 + 1, "{}", full.len());
+        assert!(!full.contains(&raw("k0"), 0) && full.contains(&raw("k63"), 0));
+    }
+
+    #[test]
+    fn memory_per_key_is_bounded() {
+        // The largest DEDUP_MEMORY_KEYS, full: measured from the table's slots.
+        let keys = crate::config::MAX_DEDUP_MEMORY_KEYS;
+        let mut recent = RecentKeys::new(keys);
+        for i in 0..keys {
+            let key = DedupKey(format!(
+                "m1:{}",
+                hex::encode(Sha256::digest(i.to_le_bytes()))
+            ));
+            recent.insert(&key, 0, 86_400);
+        }
+        assert_eq!(recent.len(), keys);
+        let per_key = recent.heap_bytes() as f64 / keys as f64;
+        println!(
+            "{keys} keys: {} bytes, {per_key:.1} per key",
+            recent.heap_bytes()
+        );
+        assert!(per_key <= 48.0, "{per_key} bytes per key");
+        // Far inside an isolate's 128 MB.
+        assert!(recent.heap_bytes() <= 12 << 20);
+    }
+
+    #[test]
+    fn fingerprint_is_the_digest_head() {
+        let k = key(OPENED);
+        let hex_head = &k.as_str()[3..35];
+        assert_eq!(hex::encode(k.fingerprint()), hex_head);
+        assert_ne!(raw("a").fingerprint(), raw("b").fingerprint());
     }
 
     #[test]
     fn zero_capacity_remembers_nothing() {
         let mut recent = RecentKeys::new(0);
-        recent.insert(&raw("a"), 100);
+        recent.insert(&raw("a"), 0, 100);
         assert!(recent.is_empty());
         assert!(!recent.contains(&raw("a"), 0));
     }

@@ -22,6 +22,9 @@ pub enum Rejection {
     },
     /// A platform dependency failed; LeadNest should retry.
     Unavailable(&'static str),
+    /// Another request is still handing this event off and did not finish
+    /// within the wait; LeadNest should retry.
+    InProgress,
     /// The worker's configuration is invalid; the text names the items.
     Misconfigured(String),
     /// A method other than POST on the ingress path; `allow` lists the methods.
@@ -43,7 +46,7 @@ impl Rejection {
             Self::PayloadTooLarge { .. } => 413,
             Self::MissingSignature | Self::InvalidSignature | Self::StaleTimestamp { .. } => 401,
             Self::InvalidPayload(_) => 400,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable(_) | Self::InProgress => 503,
             Self::Misconfigured(_) => 500,
             Self::MethodNotAllowed { .. } => 405,
             Self::NotFound => 404,
@@ -58,7 +61,7 @@ impl Rejection {
             Self::InvalidSignature => "invalid_signature",
             Self::InvalidPayload(_) => "invalid_payload",
             Self::StaleTimestamp { .. } => "stale_timestamp",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::InProgress => "unavailable",
             Self::Misconfigured(_) => "misconfigured",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::NotFound => "not_found",
@@ -84,6 +87,9 @@ impl Rejection {
                 if *future { "future" } else { "past" }
             ),
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry later."),
+            Self::InProgress => {
+                "An earlier delivery of this event is still being handed off; retry in a few seconds.".into()
+            }
             Self::Misconfigured(why) => why.clone(),
             Self::MethodNotAllowed { allow } => format!("Use {allow} here."),
             Self::NotFound => {
@@ -137,6 +143,7 @@ mod tests {
                 "stale_timestamp",
             ),
             (Rejection::Unavailable("KV"), 503, "unavailable"),
+            (Rejection::InProgress, 503, "unavailable"),
             (Rejection::Misconfigured("x".into()), 500, "misconfigured"),
             (
                 Rejection::MethodNotAllowed { allow: "POST" },

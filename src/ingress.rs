@@ -103,10 +103,26 @@ pub trait HandOff {
     async fn hand_off(&self, admitted: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection>;
 }
 
+/// Waits, on the platform's clock. Workers run one thread per isolate, so the
+/// future need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait Timer {
+    async fn sleep(&self, ms: u64);
+}
+
+/// How long a redelivery waits for another request that holds its event's
+/// claim, and how often it asks again: "a few seconds", then 503 so LeadNest
+/// retries later.
+pub const CLAIM_WAIT_MS: u64 = 5_000;
+pub const CLAIM_POLL_MS: u64 = 250;
+/// Tries of a record or a release: a lost one costs a duplicate delivery or a
+/// lease's wait, so a passing fault is worth a second and third try.
+pub const STORE_WRITE_TRIES: u32 = 3;
+
 /// How an admitted event ended.
 #[derive(Debug)]
 pub enum Settled {
-    /// Already recorded: nothing was handed off.
+    /// Already recorded: it was handed off, and nothing is handed off again.
     Duplicate,
     /// Handed off. `after_answer` is what to deliver after the 200;
     /// `record_error` is a dedup write that failed (logged, the answer stays 200).
@@ -117,33 +133,58 @@ pub enum Settled {
 }
 
 /// SPEC steps 6 to 8: dedup, hand-off, record. A failed dedup read or hand-off
-/// answers 503 with nothing recorded, so LeadNest's retry is processed.
+/// answers 503 with nothing recorded, so LeadNest's retry is processed. A
+/// redelivery that finds the event claimed by a request still at work waits
+/// for it: `duplicate` once it recorded, its place once it released, else 503.
+/// The glue runs this to its end even when LeadNest's connection is cut.
 pub async fn settle(
     store: &impl DedupStore,
     routes: &impl HandOff,
+    timer: &impl Timer,
     admitted: &Admitted<'_>,
     ttl_seconds: u64,
 ) -> Result<Settled, Rejection> {
     const STORE: &str = "The dedup store";
-    match store.claim(&admitted.dedup_key).await {
-        Err(_) => return Err(Rejection::Unavailable(STORE)),
-        Ok(Claim::Duplicate) => return Ok(Settled::Duplicate),
-        Ok(Claim::New) => {}
+    let key = &admitted.dedup_key;
+    let mut waited = 0;
+    loop {
+        match store.claim(key).await {
+            Err(_) => return Err(Rejection::Unavailable(STORE)),
+            Ok(Claim::Duplicate) => return Ok(Settled::Duplicate),
+            Ok(Claim::New) => break,
+            Ok(Claim::Busy) if waited >= CLAIM_WAIT_MS => return Err(Rejection::InProgress),
+            Ok(Claim::Busy) => {
+                timer.sleep(CLAIM_POLL_MS).await;
+                waited += CLAIM_POLL_MS;
+            }
+        }
     }
     let after_answer = match routes.hand_off(admitted).await {
         Ok(after_answer) => after_answer,
         Err(rejection) => {
-            // A store that claimed the key must let it go; a failure here
-            // expires with the claim's lease.
-            let _ = store.release(&admitted.dedup_key).await;
+            // A claim not released holds LeadNest's retry off until its lease
+            // ends (the retry waits, then is told 503): never a duplicate.
+            for _ in 0..STORE_WRITE_TRIES {
+                if store.release(key).await.is_ok() {
+                    break;
+                }
+            }
             return Err(rejection);
         }
     };
-    let record_error = store
-        .record(&admitted.dedup_key, &admitted.envelope.event, ttl_seconds)
-        .await
-        .err()
-        .map(|e| e.to_string());
+    let mut record_error = None;
+    for _ in 0..STORE_WRITE_TRIES {
+        match store
+            .record(key, &admitted.envelope.event, ttl_seconds)
+            .await
+        {
+            Ok(()) => {
+                record_error = None;
+                break;
+            }
+            Err(error) => record_error = Some(error.to_string()),
+        }
+    }
     Ok(Settled::Accepted {
         after_answer,
         record_error,
@@ -306,15 +347,19 @@ mod tests {
         use super::*;
         use futures_util::FutureExt;
         use std::cell::{Cell, RefCell};
-        use std::collections::HashSet;
+        use std::collections::{HashSet, VecDeque};
 
-        /// An in-memory store that can be told to fail.
+        /// An in-memory store that can be told to fail, and scripted to say
+        /// `Busy` before it answers from its keys.
         #[derive(Default)]
         struct MemoryStore {
             keys: RefCell<HashSet<String>>,
+            busy_for: Cell<u32>,
             fail_claim: bool,
-            fail_record: bool,
+            record_failures: Cell<u32>,
+            release_failures: Cell<u32>,
             released: Cell<u32>,
+            records: Cell<u32>,
         }
 
         impl DedupStore for MemoryStore {
@@ -323,6 +368,10 @@ mod tests {
                 if self.fail_claim {
                     return Err("read failed");
                 }
+                if self.busy_for.get() > 0 {
+                    self.busy_for.set(self.busy_for.get() - 1);
+                    return Ok(Claim::Busy);
+                }
                 Ok(if self.keys.borrow().contains(key.as_str()) {
                     Claim::Duplicate
                 } else {
@@ -330,7 +379,9 @@ mod tests {
                 })
             }
             async fn record(&self, key: &DedupKey, _: &str, _: u64) -> Result<(), &'static str> {
-                if self.fail_record {
+                self.records.set(self.records.get() + 1);
+                if self.record_failures.get() > 0 {
+                    self.record_failures.set(self.record_failures.get() - 1);
                     return Err("write failed");
                 }
                 self.keys.borrow_mut().insert(key.as_str().to_string());
@@ -338,6 +389,10 @@ mod tests {
             }
             async fn release(&self, _: &DedupKey) -> Result<(), &'static str> {
                 self.released.set(self.released.get() + 1);
+                if self.release_failures.get() > 0 {
+                    self.release_failures.set(self.release_failures.get() - 1);
+                    return Err("release failed");
+                }
                 Ok(())
             }
         }
@@ -359,10 +414,37 @@ mod tests {
             }
         }
 
-        fn run(store: &MemoryStore, routes: &Routes) -> Result<Settled, Rejection> {
+        /// A clock that only counts; `on_sleep` runs at each wait, so a test
+        /// can change the world while the request waits.
+        #[derive(Default)]
+        struct Clock {
+            slept_ms: Cell<u64>,
+            on_sleep: RefCell<VecDeque<Box<dyn FnOnce()>>>,
+        }
+
+        impl Timer for Clock {
+            async fn sleep(&self, ms: u64) {
+                self.slept_ms.set(self.slept_ms.get() + ms);
+                if let Some(change) = self.on_sleep.borrow_mut().pop_front() {
+                    change();
+                }
+            }
+        }
+
+        fn run_at(
+            store: &MemoryStore,
+            routes: &Routes,
+            clock: &Clock,
+        ) -> Result<Settled, Rejection> {
             let config = config(FakeSource::minimal());
             let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
-            settle(store, routes, &admitted, 60).now_or_never().unwrap()
+            settle(store, routes, clock, &admitted, 60)
+                .now_or_never()
+                .unwrap()
+        }
+
+        fn run(store: &MemoryStore, routes: &Routes) -> Result<Settled, Rejection> {
+            run_at(store, routes, &Clock::default())
         }
 
         #[test]
@@ -408,11 +490,32 @@ mod tests {
         }
 
         #[test]
-        fn a_failed_record_still_accepts() {
-            let store = MemoryStore {
-                fail_record: true,
+        fn a_failed_release_is_tried_again() {
+            let store = MemoryStore::default();
+            store.release_failures.set(2);
+            let failing = Routes {
+                fail: true,
                 ..Default::default()
             };
+            assert_eq!(run(&store, &failing).unwrap_err().code(), "unavailable");
+            assert_eq!(store.released.get(), 3);
+        }
+
+        #[test]
+        fn a_failed_record_is_tried_again_then_still_accepts() {
+            let store = MemoryStore::default();
+            store.record_failures.set(1);
+            assert!(matches!(
+                run(&store, &Routes::default()),
+                Ok(Settled::Accepted {
+                    record_error: None,
+                    ..
+                })
+            ));
+            assert_eq!(store.records.get(), 2);
+
+            let store = MemoryStore::default();
+            store.record_failures.set(STORE_WRITE_TRIES);
             let routes = Routes::default();
             match run(&store, &routes) {
                 Ok(Settled::Accepted {
@@ -422,6 +525,53 @@ mod tests {
                 other => panic!("{other:?}"),
             }
             assert_eq!(routes.calls.get(), 1);
+        }
+
+        #[test]
+        fn a_redelivery_waits_for_the_first_copy_then_is_a_duplicate() {
+            // The first copy holds the claim for two polls, then records.
+            let store = std::rc::Rc::new(MemoryStore::default());
+            store.busy_for.set(2);
+            let clock = Clock::default();
+            let recorder = store.clone();
+            clock.on_sleep.borrow_mut().push_back(Box::new(|| {}));
+            clock.on_sleep.borrow_mut().push_back(Box::new(move || {
+                let config = config(FakeSource::minimal());
+                let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
+                recorder
+                    .keys
+                    .borrow_mut()
+                    .insert(admitted.dedup_key.as_str().to_string());
+            }));
+            let routes = Routes::default();
+            assert!(matches!(
+                run_at(&store, &routes, &clock),
+                Ok(Settled::Duplicate)
+            ));
+            assert_eq!(clock.slept_ms.get(), 2 * CLAIM_POLL_MS);
+            assert_eq!(routes.calls.get(), 0);
+        }
+
+        #[test]
+        fn a_redelivery_takes_over_a_released_claim() {
+            let store = MemoryStore::default();
+            store.busy_for.set(3);
+            let routes = Routes::default();
+            assert!(matches!(run(&store, &routes), Ok(Settled::Accepted { .. })));
+            assert_eq!(routes.calls.get(), 1);
+        }
+
+        #[test]
+        fn a_redelivery_that_cannot_tell_is_503_never_duplicate() {
+            let store = MemoryStore::default();
+            store.busy_for.set(u32::MAX);
+            let clock = Clock::default();
+            let routes = Routes::default();
+            let rejection = run_at(&store, &routes, &clock).unwrap_err();
+            assert_eq!((rejection.status(), rejection.code()), (503, "unavailable"));
+            assert_eq!(rejection, Rejection::InProgress);
+            assert_eq!(clock.slept_ms.get(), CLAIM_WAIT_MS);
+            assert_eq!(routes.calls.get(), 0);
         }
     }
 

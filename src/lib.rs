@@ -8,6 +8,7 @@ pub mod dedup;
 pub mod deliver;
 pub mod error;
 pub mod ingress;
+pub mod key_table;
 pub mod log;
 pub mod payload;
 pub mod routes;

@@ -61,6 +61,32 @@ impl DeliveryLog<'_> {
     }
 }
 
+/// One line for something an operator should know that is neither a request
+/// nor a delivery attempt: a dedup write that failed, a queue send that failed,
+/// a sweep alarm that could not be set.
+#[derive(Debug, Default, Serialize)]
+pub struct WarningLog<'a> {
+    /// What happened, as a fixed code: `dedup_record_failed`, `queue_send_failed`, ….
+    pub warning: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
+    /// How many of several operations failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u32>,
+    /// The platform's description of the failure; never a key, a value or a body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+impl WarningLog<'_> {
+    /// The line as JSON.
+    pub fn line(&self) -> String {
+        json(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +143,22 @@ mod tests {
             line,
             r#"{"route":"crm","attempt":2,"webhook_id":"msg_x","status":503,"outcome":"retry","retry_in_seconds":10,"duration_ms":12}"#
         );
+    }
+
+    #[test]
+    fn warning_line_is_json_whatever_the_text() {
+        // Debug formatting ({:?}) writes \u{1b} and \' — not JSON.
+        let hostile = "quote \" backslash \\ escape \u{1b} nul \0 emoji 😀 \u{2028}";
+        let line = WarningLog {
+            warning: "dedup_record_failed",
+            event: Some(hostile),
+            error: Some(hostile),
+            ..Default::default()
+        }
+        .line();
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["event"], hostile);
+        assert_eq!(parsed["error"], hostile);
+        assert!(!line.contains('\n'));
     }
 }

@@ -18,9 +18,9 @@ use crate::dedup::Remembering;
 use crate::error::{json, Rejection};
 use crate::ingress::{
     accepted_body, admit_verified, check_declared_length, duplicate_body, path_of, settle, Settled,
-    INGRESS_PATH,
+    Timer, INGRESS_PATH,
 };
-use crate::log::IngressLog;
+use crate::log::{IngressLog, WarningLog};
 use crate::signature::SIGNATURE_HEADER;
 
 const HEALTH_PATH: &str = "/health";
@@ -40,7 +40,18 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: RawContext) -> JsValue {
     let url = req.url();
     let method = req.method();
     match (method.as_str(), path_of(&url)) {
-        ("POST", INGRESS_PATH) => later(ingress(req, env, Context::new(ctx))),
+        ("POST", INGRESS_PATH) => {
+            // The whole ingress runs under waitUntil: a connection LeadNest cuts
+            // must not stop a claimed event between its hand-off and its record
+            // (or release), or its retry would wait on a claim nobody finishes.
+            let keep_alive = ctx.clone().unchecked_into::<RawContext>();
+            let answer = wasm_bindgen_futures::future_to_promise(async move {
+                Ok(ingress(req, env, Context::new(ctx)).await.into())
+            });
+            // A runtime that refuses is one where the request lives to its end anyway.
+            let _ = keep_alive.wait_until(&answer);
+            answer.into()
+        }
         (_, INGRESS_PATH) => later(refuse(
             req,
             Rejection::MethodNotAllowed { allow: "POST" },
@@ -222,30 +233,40 @@ async fn accept(
         body: body.bytes(),
     };
 
-    let (after_answer, record_error) =
-        match settle(&store, &routes, &admitted, config.dedup_ttl_seconds).await? {
-            Settled::Duplicate => {
-                return Ok(Answered {
-                    body: duplicate_body(envelope),
-                    outcome: "duplicate",
-                    event: envelope.event.clone(),
-                    message_id: envelope.message_id.clone(),
-                    routes: None,
-                })
-            }
-            Settled::Accepted {
-                after_answer,
-                record_error,
-            } => (after_answer, record_error),
-        };
+    let (after_answer, record_error) = match settle(
+        &store,
+        &routes,
+        &PlatformTimer,
+        &admitted,
+        config.dedup_ttl_seconds,
+    )
+    .await?
+    {
+        Settled::Duplicate => {
+            return Ok(Answered {
+                body: duplicate_body(envelope),
+                outcome: "duplicate",
+                event: envelope.event.clone(),
+                message_id: envelope.message_id.clone(),
+                routes: None,
+            })
+        }
+        Settled::Accepted {
+            after_answer,
+            record_error,
+        } => (after_answer, record_error),
+    };
     if let Some(error) = record_error {
         // The event is handed off; a redelivery may pass dedup, which the
         // backends' webhook-id dedup absorbs.
-        worker::console_error!(
-            "{{\"warning\":\"dedup_record_failed\",\"event\":{:?},\"error\":{:?}}}",
-            envelope.event,
-            error
-        );
+        let line = WarningLog {
+            warning: "dedup_record_failed",
+            event: Some(&envelope.event),
+            error: Some(&error),
+            ..Default::default()
+        }
+        .line();
+        worker::console_error!("{line}");
     }
     if !after_answer.is_empty() {
         ctx.wait_until(deliver_after_answer(loaded.clone(), after_answer));
@@ -259,6 +280,15 @@ async fn accept(
         message_id: envelope.message_id.clone(),
         routes: Some(names.into_iter().map(String::from).collect()),
     })
+}
+
+/// Waits on the runtime's timers.
+struct PlatformTimer;
+
+impl Timer for PlatformTimer {
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
 }
 
 fn log_rejected(rejection: &Rejection, started: u64) {

@@ -17,6 +17,7 @@ use crate::config::{Config, DELIVERY_QUEUE_BINDING};
 use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_SECONDS};
 use crate::error::Rejection;
 use crate::ingress::{Admitted, HandOff};
+use crate::log::WarningLog;
 use crate::routes::Destination;
 
 /// The configured routes of one request, with what they forward.
@@ -39,6 +40,9 @@ impl HandOff for Routes<'_> {
             signature,
             body,
         } = *self;
+        if config.test_handoff_delay_ms > 0 {
+            Delay::from(Duration::from_millis(config.test_handoff_delay_ms)).await;
+        }
         let webhook_id = admitted.dedup_key.webhook_id();
         let mut direct = Vec::new();
         let mut sends: Vec<LocalBoxFuture<Sent>> = Vec::new();
@@ -72,10 +76,14 @@ impl HandOff for Routes<'_> {
             .filter(|sent| sent.is_err())
             .count();
         if failed > 0 {
-            worker::console_error!(
-                "{{\"warning\":\"queue_send_failed\",\"event\":{:?},\"failed\":{failed}}}",
-                admitted.envelope.event
-            );
+            let line = WarningLog {
+                warning: "queue_send_failed",
+                event: Some(&admitted.envelope.event),
+                failed: Some(u32::try_from(failed).unwrap_or(u32::MAX)),
+                ..Default::default()
+            }
+            .line();
+            worker::console_error!("{line}");
             return Err(Rejection::Unavailable("A queue"));
         }
         Ok(direct)

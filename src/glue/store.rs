@@ -35,7 +35,7 @@ impl Store {
             DedupMode::Durable => env
                 .durable_object(DEDUP_OBJECTS_BINDING)
                 .ok()
-                .map(|ns| Self::Durable(DurableDedup(ns))),
+                .map(|ns| Self::Durable(DurableDedup::new(ns))),
         }
     }
 }
