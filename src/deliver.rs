@@ -189,5 +189,7 @@ mod tests {
     fn success_is_2xx() {
         assert!(is_success(200) && is_success(204) && is_success(299));
         assert!(!is_success(199) && !is_success(300) && !is_success(503));
+        // Redirects are not followed: a 3xx is a failed attempt.
+        assert!(!is_success(302) && !is_success(307) && !is_success(308));
     }
 }

@@ -2,7 +2,9 @@
 
 use futures_util::future::{select, Either};
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
 
 use super::time::{now_ms, now_seconds, since};
 use crate::config::Config;
@@ -14,7 +16,7 @@ use crate::standard_webhooks::SigningKey;
 /// How one attempt ended.
 pub(crate) enum Attempt {
     Delivered(u16),
-    /// The backend answered with a status that is not 2xx.
+    /// The backend answered with a status that is not 2xx (a redirect included).
     Refused(u16),
     /// No answer: a network error or a timeout.
     NoAnswer(&'static str),
@@ -56,8 +58,11 @@ pub(crate) async fn attempt(
         }
     }
     let mut init = RequestInit::new();
+    // Following would turn the POST into a GET elsewhere, send the signatures to
+    // another URL and report that URL's 2xx as delivered (SPEC 5).
     init.with_method(Method::Post)
         .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
         .with_body(Some(
             js_sys::Uint8Array::from(delivery.body.as_slice()).into(),
         ));
