@@ -12,6 +12,9 @@ pub const DIRECT_ATTEMPTS: u32 = 3;
 /// Longest wait for a backend's answer without a queue: all attempts must end
 /// within the 30 s that `waitUntil` work may run after the answer.
 pub const DIRECT_ATTEMPT_TIMEOUT_SECONDS: u64 = 8;
+/// How much of a backend's response body an attempt keeps; the rest is cancelled
+/// unread, so the connection is released at once.
+pub const RESPONSE_BODY_KEPT_BYTES: usize = 2048;
 
 /// One event for one HTTP route: everything a delivery attempt needs, so the
 /// queue consumer depends on nothing but the route's current configuration.
@@ -77,6 +80,33 @@ impl Delivery {
             ));
         }
         headers
+    }
+}
+
+/// A backend's answer to one attempt, as the event log keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// The response headers, as (name, value) in the order the runtime lists them.
+    pub headers: Vec<(String, String)>,
+    /// The first bytes of the body, at most [`RESPONSE_BODY_KEPT_BYTES`].
+    pub body: Vec<u8>,
+    /// Why the body stopped before its end or the kept bytes (`timeout`, `read error`).
+    pub body_error: Option<&'static str>,
+}
+
+impl Answer {
+    /// Bytes of body still to keep.
+    pub fn body_room(&self) -> usize {
+        RESPONSE_BODY_KEPT_BYTES.saturating_sub(self.body.len())
+    }
+
+    /// Keeps as much of `chunk` as there is room for; true once the body is full.
+    pub fn keep(&mut self, chunk: &[u8]) -> bool {
+        let take = self.body_room().min(chunk.len());
+        self.body
+            .extend_from_slice(chunk.get(..take).unwrap_or_default());
+        self.body_room() == 0
     }
 }
 
@@ -186,8 +216,36 @@ mod tests {
     }
 
     #[test]
+    fn answer_keeps_the_first_bytes_only() {
+        let mut answer = Answer::default();
+        assert_eq!(answer.body_room(), RESPONSE_BODY_KEPT_BYTES);
+        assert!(!answer.keep(b""));
+        assert!(!answer.keep(&[b'a'; 2000]));
+        assert_eq!(answer.body_room(), 48);
+        // A chunk that crosses the limit is cut there.
+        assert!(answer.keep(&[b'b'; 100]));
+        assert_eq!(answer.body.len(), RESPONSE_BODY_KEPT_BYTES);
+        assert_eq!(&answer.body[1990..2010], b"aaaaaaaaaabbbbbbbbbb");
+        // Full: nothing more is taken.
+        assert!(answer.keep(b"c"));
+        assert_eq!(answer.body.len(), RESPONSE_BODY_KEPT_BYTES);
+        assert_eq!(answer.body_room(), 0);
+    }
+
+    #[test]
+    fn answer_full_on_an_exact_fit() {
+        let mut answer = Answer::default();
+        assert!(answer.keep(&[0; RESPONSE_BODY_KEPT_BYTES]));
+        let mut answer = Answer::default();
+        assert!(answer.keep(&vec![0; 1 << 20]));
+        assert_eq!(answer.body.len(), RESPONSE_BODY_KEPT_BYTES);
+    }
+
+    #[test]
     fn success_is_2xx() {
         assert!(is_success(200) && is_success(204) && is_success(299));
         assert!(!is_success(199) && !is_success(300) && !is_success(503));
+        // Redirects are not followed: a 3xx is a failed attempt.
+        assert!(!is_success(302) && !is_success(307) && !is_success(308));
     }
 }

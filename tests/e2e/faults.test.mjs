@@ -90,6 +90,124 @@ describe('backend faults, with DELIVERY_QUEUE', () => {
   });
 });
 
+/**
+ * A backend that records each request and connection, and answers with `respond(req, res, state)`.
+ * `closedAfterMs` per request: how long after its arrival its connection closed.
+ */
+async function recordingBackend(respond) {
+  const state = { received: [], connections: 0 };
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const request = { method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
+      state.received.push(request);
+      req.socket.once('close', () => { request.closedAfterMs = Date.now() - request.at; });
+      respond(req, res, state);
+    });
+  });
+  server.on('connection', () => { state.connections += 1; });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${server.address().port}`;
+  state.port = server.address().port;
+  state.close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); });
+  cleanup.push(state.close);
+  return state;
+}
+
+describe('redirects and response bodies, with DELIVERY_QUEUE', () => {
+  test('a 302, 307 or 308 is a failed attempt, retried with its status; the redirect is never followed', async () => {
+    // Where the redirects point: it answers 200 to anything, so a followed redirect would look delivered.
+    const elsewhere = await recordingBackend((req, res) => res.writeHead(200).end());
+    const targets = {
+      302: `${elsewhere.url}/login`,
+      307: `${elsewhere.url}/moved`,
+      // https to the same server: following it would open a connection there.
+      308: `https://127.0.0.1:${elsewhere.port}/secure`,
+    };
+    const redirecting = await recordingBackend((req, res) => {
+      const status = Number(req.url.slice(1));
+      res.writeHead(status, { location: targets[status] }).end();
+    });
+    const worker = await startWorker('fault-redirect', {
+      maxRetries: 1,
+      vars: {
+        DELIVERY_RETRY_BASE_SECONDS: '1',
+        ROUTES: Object.keys(targets).map((status) => ({ name: `r${status}`, url: `${redirecting.url}/${status}`, events: ['*'] })),
+      },
+    });
+    cleanup.push(() => worker.stop());
+    const answer = await worker.post(event('email.clicked'));
+    assert.deepEqual(answer.json.routes, ['r302', 'r307', 'r308']);
+    // max_retries 1: two attempts per route, both failed with the redirect's status.
+    await waitFor(() => worker.deliveries().filter((l) => l.attempt === 2).length === 3,
+      { timeoutMs: 20_000, what: 'second attempts' });
+    await sleep(500);
+    for (const status of Object.keys(targets)) {
+      const lines = worker.deliveries().filter((l) => l.route === `r${status}`).map((l) => [l.attempt, l.outcome, l.status ?? l.error]);
+      assert.deepEqual(lines, [[1, 'retry', Number(status)], [2, 'retry', Number(status)]], `route r${status}`);
+    }
+    assert.equal(redirecting.received.length, 6);
+    assert.deepEqual(elsewhere.received.map((r) => [r.method, r.path]), []);
+    assert.equal(elsewhere.connections, 0, 'a connection was opened to the redirect target');
+  });
+
+  test('every response is read and released: a body held open does not hold the connection', async () => {
+    // Answers 200 and 4 KiB of body, then never ends it; the worker needs only the first 2 KiB.
+    const held = await recordingBackend((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': 'held' });
+      res.write('x'.repeat(4096));
+    });
+    const slow = await recordingBackend((req, res) => { setTimeout(() => res.writeHead(200).end('ok'), 3000); });
+    const worker = await startWorker('fault-held-body', {
+      vars: {
+        ROUTES: [{ name: 'held', url: held.url, events: ['*'] }, { name: 'slow', url: slow.url, events: ['*'] }],
+      },
+    });
+    cleanup.push(() => worker.stop());
+    // One event, two routes: two messages in one batch.
+    assert.deepEqual((await worker.post(event('sms.delivered'))).json.routes, ['held', 'slow']);
+    await waitFor(() => worker.deliveries().filter((l) => l.outcome === 'delivered').length === 2,
+      { timeoutMs: 20_000, what: 'both deliveries' });
+    const [request] = held.received;
+    await waitFor(() => request.closedAfterMs !== undefined, { timeoutMs: 10_000, what: 'the held connection to close' });
+    assert.ok(request.closedAfterMs < 1500, `the held connection closed after ${request.closedAfterMs} ms`);
+    assert.deepEqual(worker.deliveries().map((l) => [l.route, l.attempt, l.outcome, l.status]).sort(),
+      [['held', 1, 'delivered', 200], ['slow', 1, 'delivered', 200]]);
+  });
+
+  test('a body that never ends, one cut off and none at all: delivered, the read bounded by the timeout', async () => {
+    const trickle = await recordingBackend((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"ok":');
+    });
+    const cut = await recordingBackend((req, res) => {
+      res.writeHead(200, { 'content-length': '4096' });
+      res.write('x'.repeat(100), () => res.destroy());
+    });
+    const empty = await recordingBackend((req, res) => res.writeHead(204).end());
+    const worker = await startWorker('fault-odd-bodies', {
+      vars: {
+        DELIVERY_TIMEOUT_SECONDS: '2',
+        ROUTES: [trickle, cut, empty].map((backend, n) => ({ name: ['trickle', 'cut', 'empty'][n], url: backend.url, events: ['*'] })),
+      },
+    });
+    cleanup.push(() => worker.stop());
+    assert.deepEqual((await worker.post(event('email.delivered'))).json.routes, ['trickle', 'cut', 'empty']);
+    await waitFor(() => worker.deliveries().filter((l) => l.outcome === 'delivered').length === 3,
+      { timeoutMs: 20_000, what: 'three deliveries' });
+    const lines = Object.fromEntries(worker.deliveries().map((l) => [l.route, [l.attempt, l.outcome, l.status]]));
+    assert.deepEqual(lines, { trickle: [1, 'delivered', 200], cut: [1, 'delivered', 200], empty: [1, 'delivered', 204] });
+    // The stalled body is given up at the attempt's timeout, and its connection closed then.
+    const stalled = worker.deliveries().find((l) => l.route === 'trickle');
+    assert.ok(stalled.duration_ms >= 1900 && stalled.duration_ms < 3000, `attempt took ${stalled.duration_ms} ms`);
+    const [request] = trickle.received;
+    await waitFor(() => request.closedAfterMs !== undefined, { timeoutMs: 5000, what: 'the stalled connection to close' });
+    assert.ok(request.closedAfterMs < 3000, `closed after ${request.closedAfterMs} ms`);
+    assert.ok(!/Uncaught|panicked/.test(worker.output), worker.output.slice(-2000));
+  });
+});
+
 describe('a restarted worker', () => {
   test('keeps its dedup records, and an event it never answered is accepted on retry', async () => {
     const backend = await startBackend({ port: 0, log: quiet });
