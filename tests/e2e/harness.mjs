@@ -2,7 +2,7 @@
 // own (fresh local KV and queues, its own secrets), and talks to it over HTTP.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, sign } from '../../scripts/lib/leadnest.mjs';
@@ -23,6 +23,15 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+// The project's compatibility date and flags, as `wrangler.toml` states them (each on
+// one line): test workers run on the same runtime behaviour as the shipped one.
+const COMPATIBILITY = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').split('\n')
+  .filter((line) => /^compatibility_(date|flags)\s*=/.test(line));
+if (!COMPATIBILITY.some((line) => line.startsWith('compatibility_date'))
+  || COMPATIBILITY.some((line) => line.includes('[') && !line.includes(']'))) {
+  throw new Error(`wrangler.toml: expected compatibility_date and compatibility_flags on one line each, got ${JSON.stringify(COMPATIBILITY)}`);
 }
 
 // A TOML value: JSON's strings, numbers, booleans and arrays are TOML too;
@@ -54,7 +63,7 @@ function workerToml(name, bundle, options) {
   const lines = [
     `name = ${toml(name)}`,
     `main = ${toml(bundle)}`,
-    'compatibility_date = "2025-09-01"',
+    ...COMPATIBILITY,
     '',
     '[vars]',
     ...Object.entries(durable ? { ...vars, DEDUP_MODE: 'durable' } : vars)
