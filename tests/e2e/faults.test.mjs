@@ -208,6 +208,46 @@ describe('redirects and response bodies, with DELIVERY_QUEUE', () => {
   });
 });
 
+describe('a TLS failure to one backend, with DELIVERY_QUEUE', () => {
+  test('does not fail its batch: the other route gets the event once, the failed one is retried alone', async () => {
+    const healthy = await recordingBackend((req, res) => res.writeHead(200).end());
+    // https to a plain-http port: the TLS handshake fails (wrong version number).
+    const plain = await recordingBackend((req, res) => res.writeHead(200).end());
+    const worker = await startWorker('fault-tls', {
+      // Two attempts per message, so the second batch is the failed route's retry and
+      // its last: a failed batch would retry and then dead-letter the delivered message too.
+      maxRetries: 1,
+      vars: {
+        DELIVERY_RETRY_BASE_SECONDS: '1',
+        ROUTES: [{ name: 'healthy', url: `${healthy.url}/hook`, events: ['*'] },
+          { name: 'tls', url: `https://localhost:${plain.port}/hook`, events: ['*'] }],
+      },
+    });
+    cleanup.push(() => worker.stop());
+    // One event, two routes: two messages in one batch.
+    assert.deepEqual((await worker.post(event('email.bounced'))).json.routes, ['healthy', 'tls']);
+    await waitFor(() => /Moving message .* to dead letter queue/.test(worker.output),
+      { timeoutMs: 20_000, what: 'the TLS route to be dead-lettered' });
+    // Time for a redelivery of the healthy message to arrive, were its batch failed.
+    await sleep(2500);
+    const lines = (route) => worker.deliveries().filter((l) => l.route === route)
+      .map((l) => [l.attempt, l.outcome, l.status ?? l.error]);
+    assert.deepEqual(lines('healthy'), [[1, 'delivered', 200]]);
+    assert.equal(healthy.received.length, 1);
+    assert.deepEqual(lines('tls'), [[1, 'retry', 'network error'], [2, 'retry', 'network error']]);
+    assert.equal(plain.received.length, 0);
+    // wrangler's account of each batch: the delivered message acked, only the TLS one retried.
+    const batches = [...worker.output.matchAll(/QUEUE e2e-fault-tls-deliveries (\d+\/\d+)/g)].map((m) => m[1]);
+    assert.deepEqual(batches, ['1/2', '0/1'], worker.output.slice(-3000));
+    assert.equal(worker.output.match(/to dead letter queue/g).length, 1);
+    // workerd logs its own failed request-body upload as "Uncaught Error: internal error"
+    // (api/http.c++ rethrows any non-DISCONNECTED error of that pump); the worker itself
+    // leaves no rejection unhandled and does not panic.
+    const uncaught = worker.output.split('\n').filter((line) => /Uncaught|panicked/.test(line));
+    for (const line of uncaught) assert.match(line, /Uncaught Error: internal error; reference = \w+\s*$/);
+  });
+});
+
 describe('a restarted worker', () => {
   test('keeps its dedup records, and an event it never answered is accepted on retry', async () => {
     const backend = await startBackend({ port: 0, log: quiet });
