@@ -79,12 +79,18 @@ pub struct Config {
     pub delivery_timeout_seconds: u64,
     /// How many recorded keys an isolate remembers (0: none).
     pub dedup_memory_keys: usize,
+    /// `DRAIN_REFUSED_BODIES`: see [`ConfigError::drain_refused_bodies`].
+    pub drain_refused_bodies: bool,
 }
 
 /// Everything wrong with a configuration, one sentence per problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub problems: Vec<String>,
+    /// Read refused bodies to their end (bounded) rather than cancel them: only
+    /// for `wrangler dev`, whose proxy breaks the next request after an early
+    /// answer. Kept here too, as a misconfigured worker still refuses bodies.
+    pub drain_refused_bodies: bool,
 }
 
 impl ConfigError {
@@ -184,6 +190,23 @@ impl Config {
             _ => {}
         }
 
+        // Off unless set: production answers a refusal without reading on.
+        let drain_refused_bodies = match source
+            .text("DRAIN_REFUSED_BODIES")
+            .as_deref()
+            .map(|v| v.trim().trim_matches('"'))
+        {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(_) => {
+                problems.push(
+                    "DRAIN_REFUSED_BODIES must be true or false (true only for wrangler dev)."
+                        .into(),
+                );
+                false
+            }
+        };
+
         let routes = match source.text("ROUTES") {
             None => Vec::new(),
             Some(text) if text.trim().is_empty() => Vec::new(),
@@ -207,8 +230,12 @@ impl Config {
                 delivery_timeout_seconds,
                 // At most 1,000,000, so it fits any usize.
                 dedup_memory_keys: usize::try_from(dedup_memory_keys).unwrap_or(usize::MAX),
+                drain_refused_bodies,
             }),
-            _ => Err(ConfigError { problems }),
+            _ => Err(ConfigError {
+                problems,
+                drain_refused_bodies,
+            }),
         }
     }
 }
@@ -292,6 +319,26 @@ pub(crate) mod tests {
         assert!(!config.delivery_queue);
         assert_eq!(config.secrets.len(), 1);
         assert_eq!(config.dedup_memory_keys, 10_000);
+        assert!(!config.drain_refused_bodies);
+    }
+
+    #[test]
+    fn drain_refused_bodies_is_a_boolean_kept_when_misconfigured() {
+        let drain = |value: &str| {
+            Config::load(&FakeSource::minimal().with("DRAIN_REFUSED_BODIES", value))
+                .unwrap()
+                .drain_refused_bodies
+        };
+        // `--var NAME:true` and `NAME = true` in [vars] both arrive as `true`.
+        assert!(drain("true"));
+        assert!(drain("\"true\""));
+        assert!(!drain("false"));
+        assert!(
+            problems(FakeSource::minimal().with("DRAIN_REFUSED_BODIES", "yes"))[0]
+                .starts_with("DRAIN_REFUSED_BODIES")
+        );
+        let misconfigured = Config::load(&FakeSource::new().with("DRAIN_REFUSED_BODIES", "true"));
+        assert!(misconfigured.unwrap_err().drain_refused_bodies);
     }
 
     #[test]
