@@ -85,12 +85,18 @@ pub struct Config {
     /// before its sends, so a test can cut LeadNest's connection after the
     /// claim. 0, the default, everywhere else.
     pub test_handoff_delay_ms: u64,
+    /// `DRAIN_REFUSED_BODIES`: see [`ConfigError::drain_refused_bodies`].
+    pub drain_refused_bodies: bool,
 }
 
 /// Everything wrong with a configuration, one sentence per problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub problems: Vec<String>,
+    /// Read refused bodies to their end (bounded) rather than cancel them: only
+    /// for `wrangler dev`, whose proxy breaks the next request after an early
+    /// answer. Kept here too, as a misconfigured worker still refuses bodies.
+    pub drain_refused_bodies: bool,
 }
 
 impl ConfigError {
@@ -196,6 +202,23 @@ impl Config {
             _ => {}
         }
 
+        // Off unless set: production answers a refusal without reading on.
+        let drain_refused_bodies = match source
+            .text("DRAIN_REFUSED_BODIES")
+            .as_deref()
+            .map(|v| v.trim().trim_matches('"'))
+        {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(_) => {
+                problems.push(
+                    "DRAIN_REFUSED_BODIES must be true or false (true only for wrangler dev)."
+                        .into(),
+                );
+                false
+            }
+        };
+
         let routes = match source.text("ROUTES") {
             None => Vec::new(),
             Some(text) if text.trim().is_empty() => Vec::new(),
@@ -220,8 +243,12 @@ impl Config {
                 // At most MAX_DEDUP_MEMORY_KEYS, so it fits any usize.
                 dedup_memory_keys: usize::try_from(dedup_memory_keys).unwrap_or(usize::MAX),
                 test_handoff_delay_ms,
+                drain_refused_bodies,
             }),
-            _ => Err(ConfigError { problems }),
+            _ => Err(ConfigError {
+                problems,
+                drain_refused_bodies,
+            }),
         }
     }
 }
@@ -306,6 +333,26 @@ pub(crate) mod tests {
         assert_eq!(config.secrets.len(), 1);
         assert_eq!(config.dedup_memory_keys, 10_000);
         assert_eq!(config.test_handoff_delay_ms, 0);
+        assert!(!config.drain_refused_bodies);
+    }
+
+    #[test]
+    fn drain_refused_bodies_is_a_boolean_kept_when_misconfigured() {
+        let drain = |value: &str| {
+            Config::load(&FakeSource::minimal().with("DRAIN_REFUSED_BODIES", value))
+                .unwrap()
+                .drain_refused_bodies
+        };
+        // `--var NAME:true` and `NAME = true` in [vars] both arrive as `true`.
+        assert!(drain("true"));
+        assert!(drain("\"true\""));
+        assert!(!drain("false"));
+        assert!(
+            problems(FakeSource::minimal().with("DRAIN_REFUSED_BODIES", "yes"))[0]
+                .starts_with("DRAIN_REFUSED_BODIES")
+        );
+        let misconfigured = Config::load(&FakeSource::new().with("DRAIN_REFUSED_BODIES", "true"));
+        assert!(misconfigured.unwrap_err().drain_refused_bodies);
     }
 
     #[test]

@@ -1,26 +1,64 @@
-//! Reading a request body with a size cap (SPEC step 1).
+//! Reading a request body with a size cap (SPEC step 1), and letting go of a
+//! body the worker will not use.
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::web_sys::{ReadableStreamDefaultReader, Request};
+
+use crate::config::{Config, ConfigError};
+
+/// The most a drain reads before it cancels: an endless body must not keep a
+/// worker reading, even under `wrangler dev`.
+pub(crate) const DRAIN_LIMIT: usize = 16 << 20;
 
 /// What reading the body gave.
 pub(crate) enum Body {
     /// Left in JS memory: it is copied into wasm only once its signature matched.
     Read(Uint8Array),
-    /// Larger than the cap; the rest was read and dropped.
+    /// Larger than the cap; reading stopped (see [`Unused`]).
     TooLarge,
     /// The client went away or the stream broke.
     Broken,
 }
 
-/// Reads at most `cap` bytes and keeps reading past it without keeping them:
-/// answering before a body is read to its end can break the next request
-/// through `wrangler dev`'s proxy. `length_declared`: the request has a
-/// `Content-Length`, already checked against `cap`.
-pub(crate) async fn read_capped(req: &Request, cap: usize, length_declared: bool) -> Body {
-    // A declared length bounds the read, so one read is safe and the fastest path.
+/// What becomes of the part of a body the worker refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unused {
+    /// Cancelled unread, so the answer goes out at once (production).
+    Cancel,
+    /// Read and dropped, up to [`DRAIN_LIMIT`], then cancelled:
+    /// `DRAIN_REFUSED_BODIES`, for `wrangler dev`, whose proxy breaks the next
+    /// request when a worker answers before a body it started on has ended.
+    Drain,
+}
+
+impl Unused {
+    /// The isolate's choice, valid configuration or not.
+    pub(crate) fn of(loaded: &Result<Config, ConfigError>) -> Self {
+        let drain = match loaded {
+            Ok(config) => config.drain_refused_bodies,
+            Err(error) => error.drain_refused_bodies,
+        };
+        if drain {
+            Self::Drain
+        } else {
+            Self::Cancel
+        }
+    }
+}
+
+/// Reads at most `cap` bytes; past it, stops as `unused` says.
+/// `length_declared`: the request has a `Content-Length`, already checked
+/// against `cap`.
+pub(crate) async fn read_capped(
+    req: &Request,
+    cap: usize,
+    length_declared: bool,
+    unused: Unused,
+) -> Body {
+    // A declared length bounds the read (the runtime frames the body by it),
+    // so one read is safe and the fastest path.
     if length_declared {
         let Ok(promise) = req.array_buffer() else {
             return Body::Broken;
@@ -47,42 +85,74 @@ pub(crate) async fn read_capped(req: &Request, cap: usize, length_declared: bool
         return Body::Broken;
     };
     let mut body = Vec::new();
-    let mut too_large = false;
+    let mut seen = 0usize;
     loop {
-        let Ok(chunk) = JsFuture::from(reader.read()).await else {
-            return Body::Broken;
+        let chunk = match next_chunk(&reader).await {
+            Chunk::Bytes(chunk) => chunk,
+            Chunk::End => break,
+            // Already too large: a broken rest changes nothing.
+            Chunk::Broken if seen > cap => return Body::TooLarge,
+            Chunk::Broken => return Body::Broken,
         };
-        if Reflect::get(&chunk, &JsValue::from_str("done"))
-            .ok()
-            .and_then(|done| done.as_bool())
-            .unwrap_or(true)
-        {
-            break;
-        }
-        let Some(chunk) = Reflect::get(&chunk, &JsValue::from_str("value"))
-            .ok()
-            .and_then(|value| value.dyn_into::<Uint8Array>().ok())
-        else {
-            return Body::Broken;
-        };
-        let length = chunk.length() as usize;
-        if too_large || body.len() + length > cap {
-            too_large = true;
+        seen = seen.saturating_add(chunk.length() as usize);
+        if seen > cap {
             body = Vec::new();
+            if unused == Unused::Cancel || seen > DRAIN_LIMIT {
+                settle(reader.cancel()).await;
+                return Body::TooLarge;
+            }
         } else {
             let start = body.len();
-            body.resize(start + length, 0);
+            body.resize(start + chunk.length() as usize, 0);
             chunk.copy_to(&mut body[start..]);
         }
     }
-    if too_large {
+    if seen > cap {
         Body::TooLarge
     } else {
         Body::Read(Uint8Array::from(&body[..]))
     }
 }
 
-/// Reads and drops whatever body there is.
-pub(crate) async fn drain(req: &Request) {
-    let _ = read_capped(req, 0, false).await;
+/// Lets go of a body the worker will not read, as `unused` says.
+pub(crate) async fn discard(req: &Request, unused: Unused) {
+    match unused {
+        Unused::Cancel => {
+            if let Some(stream) = req.body() {
+                settle(stream.cancel()).await;
+            }
+        }
+        Unused::Drain => {
+            let _ = read_capped(req, 0, false, Unused::Drain).await;
+        }
+    }
+}
+
+enum Chunk {
+    Bytes(Uint8Array),
+    End,
+    Broken,
+}
+
+async fn next_chunk(reader: &ReadableStreamDefaultReader) -> Chunk {
+    let Ok(chunk) = JsFuture::from(reader.read()).await else {
+        return Chunk::Broken;
+    };
+    if Reflect::get(&chunk, &JsValue::from_str("done"))
+        .ok()
+        .and_then(|done| done.as_bool())
+        .unwrap_or(true)
+    {
+        return Chunk::End;
+    }
+    Reflect::get(&chunk, &JsValue::from_str("value"))
+        .ok()
+        .and_then(|value| value.dyn_into::<Uint8Array>().ok())
+        .map_or(Chunk::Broken, Chunk::Bytes)
+}
+
+/// Awaits a cancellation: a rejection left unawaited would be printed by the
+/// runtime as a line that is not one of ours.
+async fn settle(cancelled: Promise) {
+    let _ = JsFuture::from(cancelled).await;
 }

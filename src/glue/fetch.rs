@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use worker::worker_sys::{web_sys, Context as RawContext};
 use worker::{Context, Env};
 
-use super::body::{drain, read_capped, Body};
+use super::body::{discard, read_capped, Body, Unused};
 use super::env::{config, Loaded};
 use super::handoff::{deliver_after_answer, Routes};
 use super::store::{recent_keys, Store};
@@ -54,16 +54,23 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: RawContext) -> JsValue {
         }
         (_, INGRESS_PATH) => later(refuse(
             req,
+            Unused::of(&config(&env)),
             Rejection::MethodNotAllowed { allow: "POST" },
             true,
         )),
         ("GET" | "HEAD", HEALTH_PATH) => health(&config(&env)).into(),
         (_, HEALTH_PATH) => later(refuse(
             req,
+            Unused::of(&config(&env)),
             Rejection::MethodNotAllowed { allow: "GET" },
             false,
         )),
-        _ => later(refuse(req, Rejection::NotFound, false)),
+        _ => later(refuse(
+            req,
+            Unused::of(&config(&env)),
+            Rejection::NotFound,
+            false,
+        )),
     }
 }
 
@@ -73,11 +80,16 @@ fn later(answer: impl Future<Output = web_sys::Response> + 'static) -> JsValue {
     wasm_bindgen_futures::future_to_promise(async move { Ok(answer.await.into()) }).into()
 }
 
-/// A refusal before the body is looked at: the body is still read to its end
-/// (see [`read_capped`]). `log`: on the ingress path, where refusals are logged.
-async fn refuse(req: web_sys::Request, rejection: Rejection, log: bool) -> web_sys::Response {
+/// A refusal before the body is looked at: the body is let go of as `unused`
+/// says. `log`: on the ingress path, where refusals are logged.
+async fn refuse(
+    req: web_sys::Request,
+    unused: Unused,
+    rejection: Rejection,
+    log: bool,
+) -> web_sys::Response {
     let started = now_ms();
-    drain(&req).await;
+    discard(&req, unused).await;
     if log {
         log_rejected(&rejection, started);
     }
@@ -131,29 +143,36 @@ async fn process(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Ans
     let config = match loaded.as_ref() {
         Ok(config) => config,
         Err(error) => {
-            drain(req).await;
+            discard(req, Unused::of(&loaded)).await;
             return Err(Rejection::Misconfigured(error.message()));
         }
     };
     let headers = req.headers();
     let declared = headers.get("content-length").ok().flatten();
     let signature = headers.get(SIGNATURE_HEADER).ok().flatten();
-    let body = read_body(req, declared.as_deref(), config.max_body_bytes).await?;
+    let body = read_body(
+        req,
+        declared.as_deref(),
+        config.max_body_bytes,
+        Unused::of(&loaded),
+    )
+    .await?;
     accept(env, ctx, config, &loaded, signature, body).await
 }
 
 /// Step 1: refuses a declared length over `limit` before reading, and enforces
-/// `limit` on the bytes actually read.
+/// `limit` on the bytes actually read, stopping there.
 async fn read_body(
     req: &web_sys::Request,
     declared: Option<&str>,
     limit: usize,
+    unused: Unused,
 ) -> Result<Uint8Array, Rejection> {
     if let Err(too_large) = check_declared_length(declared, limit) {
-        drain(req).await;
+        discard(req, unused).await;
         return Err(too_large);
     }
-    match read_capped(req, limit, declared.is_some()).await {
+    match read_capped(req, limit, declared.is_some(), unused).await {
         Body::Read(body) => Ok(body),
         Body::TooLarge => Err(Rejection::PayloadTooLarge { limit }),
         Body::Broken => Err(Rejection::InvalidPayload(

@@ -56,6 +56,7 @@ function toml(value) {
  *   durable: strict dedup, DEDUP_MODE=durable with its Durable Object bound
  *   maxBatchSize: the delivery consumer's batch size (default 10)
  *   keepState: keep the local KV of an earlier worker of the same name
+ *   drain: DRAIN_REFUSED_BODIES, as `npm run dev` sets it (default true; false: production's early answers)
  */
 function workerToml(name, bundle, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
@@ -66,6 +67,7 @@ function workerToml(name, bundle, options) {
     ...COMPATIBILITY,
     '',
     '[vars]',
+    ...(options.drain === false ? [] : ['DRAIN_REFUSED_BODIES = "true"']),
     ...Object.entries(durable ? { ...vars, DEDUP_MODE: 'durable' } : vars)
       .map(([key, value]) => `${key} = ${toml(value)}`),
   ];

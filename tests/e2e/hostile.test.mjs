@@ -139,6 +139,54 @@ describe('requests', () => {
   }
 });
 
+// As deployed (no DRAIN_REFUSED_BODIES): a refusal is answered without reading
+// the body on, while the client is still sending it. Under wrangler dev a worker
+// that cancels the body gets its answer relayed at once, as production does.
+describe('early answers, as deployed', () => {
+  let early;
+  let misconfigured;
+  before(async () => {
+    early = await startWorker('hostile-early', { deliveryQueue: false, drain: false });
+    misconfigured = await startWorker('hostile-early-misconfigured', {
+      kv: false, deliveryQueue: false, drain: false, secrets: { WEBHOOK_SECRET: null },
+    });
+  });
+  after(() => Promise.all([early?.stop(), misconfigured?.stop()]));
+
+  test('a declared Content-Length over MAX_BODY_BYTES is 413 with 1 KB of 10 MB sent', async () => {
+    const { answer } = await earlyAnswer(early, 'POST /webhooks/leadnest', ['Content-Length: 10000000'], { body: 'x'.repeat(1024) });
+    assert.match(answer, /^HTTP\/1\.1 413 /, `no early answer: ${JSON.stringify(answer)}`);
+    assert.match(answer, /"error":"payload_too_large"/);
+  });
+
+  for (const [request, status, code] of [
+    ['POST /nowhere', 404, 'not_found'],
+    ['PUT /webhooks/leadnest', 405, 'method_not_allowed'],
+    ['POST /health', 405, 'method_not_allowed'],
+  ]) {
+    test(`${request} is ${status} before any of a 10 MB body is sent`, async () => {
+      const { answer } = await earlyAnswer(early, request, ['Content-Length: 10000000']);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), `no early answer: ${JSON.stringify(answer)}`);
+      assert.match(answer, new RegExp(`"error":"${code}"`));
+    });
+  }
+
+  test('misconfigured is 500 before any of a 10 MB body is sent', async () => {
+    const { answer } = await earlyAnswer(misconfigured, 'POST /webhooks/leadnest', ['Content-Length: 10000000']);
+    assert.match(answer, /^HTTP\/1\.1 500 /, `no early answer: ${JSON.stringify(answer)}`);
+    assert.match(answer, /"error":"misconfigured"/);
+  });
+
+  // Last: under wrangler dev, the request after one whose half-read body the
+  // worker cancelled gets a 503 from wrangler's proxy (production has no proxy).
+  test('a chunked body that never ends is 413 once past MAX_BODY_BYTES', async () => {
+    const { answer, sent } = await earlyAnswer(early, 'POST /webhooks/leadnest', ['Transfer-Encoding: chunked'], { chunk: 'x'.repeat(4096) });
+    assert.match(answer, /^HTTP\/1\.1 413 /, `no answer while streaming: ${JSON.stringify(answer)}`);
+    assert.match(answer, /"error":"payload_too_large"/);
+    assert.ok(sent > 65_536, `answered after ${sent} bytes, before the cap was passed`);
+  });
+});
+
 test('nothing refused was forwarded', async () => {
   // Every accepted request above was forwarded; wait for those, then compare.
   await sleep(1500);
@@ -159,5 +207,59 @@ function rawRequest(bytes, { endAfterMs } = {}) {
     socket.on('close', () => resolve(answer));
     if (endAfterMs) setTimeout(() => socket.destroy(), endAfterMs);
     setTimeout(() => { socket.destroy(); reject(new Error('no answer')); }, 10_000).unref();
+  });
+}
+
+// Last: it may leave wrangler dev's proxy answering the next request with a 503.
+test('with the drain on, an endless body is read at most 16 MiB, then the worker stops', async () => {
+  const { ended, sent } = await earlyAnswer(worker, 'POST /webhooks/leadnest', ['Transfer-Encoding: chunked'],
+    { chunk: 'x'.repeat(65_536), everyMs: 1, withinMs: 10_000 });
+  // What reaches the client then varies under wrangler dev (the 413, a reset, a
+  // 503 from its proxy); what matters is that the worker stopped reading.
+  assert.notEqual(ended, 'timeout', `still reading after ${sent} bytes`);
+  assert.ok(sent >= 16 << 20, `ended after ${sent} bytes: was the body drained?`);
+});
+
+/**
+ * Sends `request` ("METHOD /path") with `headers` and `body` over TCP, then (with
+ * `chunk`) keeps sending a chunk every `everyMs` of a chunked body that never
+ * ends. Returns what came back within `withinMs` without the client ever
+ * finishing its body, how it ended (`answer`: a whole JSON answer; `closed`: by
+ * the other side; `timeout`) and how many body bytes were written by then.
+ */
+function earlyAnswer(target, request, headers, { body = '', chunk, everyMs = 5, withinMs = 2000 } = {}) {
+  const { hostname, port, host } = new URL(target.url);
+  const head = [`${request} HTTP/1.1`, `Host: ${host}`, 'Content-Type: application/json', ...headers, '', ''].join('\r\n');
+  const framed = chunk && Buffer.from(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+  return new Promise((resolve) => {
+    let answer = '';
+    let sent = 0;
+    let ended;
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(head + body);
+      sent += Buffer.byteLength(body);
+      pump();
+    });
+    // Paced: a flood makes the server's close a reset that can destroy the
+    // answer before the client reads it.
+    function pump() {
+      if (!framed || ended) return;
+      socket.write(framed);
+      sent += chunk.length;
+      setTimeout(pump, everyMs);
+    }
+    const finish = (how) => {
+      if (ended) return;
+      ended = how;
+      socket.destroy();
+      resolve({ answer, sent, ended });
+    };
+    socket.setEncoding('utf8').on('data', (data) => {
+      answer += data;
+      if (/\r\n\r\n[^]*\}$/.test(answer)) finish('answer');
+    });
+    socket.on('error', () => finish('closed'));
+    socket.on('close', () => finish('closed'));
+    setTimeout(() => finish('timeout'), withinMs);
   });
 }
