@@ -109,7 +109,13 @@ async fn consume(queue: &str, messages: &[QueueMessage], env: &Env) -> usize {
 async fn handle(config: &Config, queue: &str, message: &QueueMessage) -> bool {
     let number = attempt_number(message);
     let policy = RetryPolicy::queue(config.retry_base_seconds);
-    let bytes = js_sys::Uint8Array::new(&message.body()).to_vec();
+    // Only bytes are a delivery: `new Uint8Array(x)` of another producer's object
+    // would read its `length`, however large.
+    let bytes = message
+        .body()
+        .dyn_ref::<js_sys::Uint8Array>()
+        .map(js_sys::Uint8Array::to_vec)
+        .unwrap_or_default();
     let Ok(delivery) = Delivery::decode(&bytes) else {
         let decision = decide(Handled::Malformed, number, policy);
         log_message(queue, message, "malformed_delivery", decision);
