@@ -1,5 +1,6 @@
 //! HTTP delivery to a route: the message that carries an event through
-//! `DELIVERY_QUEUE`, the forwarded request's headers, and the retry schedule.
+//! `DELIVERY_QUEUE`, the forwarded request's headers, the retry schedule, and
+//! what to do with a message once it has been handled ([`decide`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +124,106 @@ pub fn retry_delay(attempt: u32, base: u64) -> u64 {
         .min(MAX_RETRY_DELAY_SECONDS)
 }
 
+/// What handling one delivery came to: the input of [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The backend answered 2xx.
+    Delivered,
+    /// A non-2xx answer, a network error or a timeout.
+    Failed,
+    /// No HTTP route of the delivery's name is configured (any more).
+    RouteRemoved,
+    /// The message is not a [`Delivery`]: another producer's, or another version's.
+    Malformed,
+    /// The configuration did not load, so nothing could be attempted.
+    ConfigInvalid,
+}
+
+/// How deliveries that did not succeed are tried again: one policy for the queue
+/// consumer and for delivery without a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first retry delay; each later one doubles, capped at [`MAX_RETRY_DELAY_SECONDS`].
+    pub base_seconds: u64,
+    /// The last attempt the worker makes itself before it parks the delivery.
+    /// `None` under a queue: there the consumer's `max_retries` ends the tries and
+    /// the platform moves the message to the consumer's `dead_letter_queue`.
+    pub last_attempt: Option<u32>,
+}
+
+impl RetryPolicy {
+    /// The `DELIVERY_QUEUE` consumer's policy.
+    pub fn queue(base_seconds: u64) -> Self {
+        Self {
+            base_seconds,
+            last_attempt: None,
+        }
+    }
+
+    /// Delivery after the answer, without a queue: short waits, since `waitUntil`
+    /// work must end within 30 s of the answer.
+    pub fn direct() -> Self {
+        Self {
+            base_seconds: 1,
+            last_attempt: Some(DIRECT_ATTEMPTS),
+        }
+    }
+}
+
+/// What to do with a handled delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Delivered: done with it.
+    Ack,
+    /// Not delivered: try again after this many seconds.
+    Retry { delay_seconds: u64 },
+    /// Not delivered and no more tries here: to the resting place (today a log
+    /// line without a queue; later the event log).
+    Park,
+}
+
+impl Decision {
+    /// The `outcome` of the delivery's log line.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Self::Ack => "delivered",
+            Self::Retry { .. } => "retry",
+            Self::Park => "failed",
+        }
+    }
+
+    /// The delay of a retry.
+    pub fn retry_in_seconds(self) -> Option<u64> {
+        match self {
+            Self::Retry { delay_seconds } => Some(delay_seconds),
+            Self::Ack | Self::Park => None,
+        }
+    }
+}
+
+/// What to do with a delivery after attempt number `attempt` (1-based) came to
+/// `handled`. Only a delivery is ever acked.
+///
+/// Under a queue everything else is retried on the one backoff schedule, whatever
+/// went wrong: a route restored by a configuration fix, or a message from a newer
+/// version read again after a rollback, still gets through while the message
+/// waits; when `max_retries` runs out the platform moves it on to the dead-letter
+/// queue. A zero delay would only spend the retries before anyone could act.
+/// Without a queue, the worker ends the tries itself: a failed attempt is retried
+/// up to the last attempt, and anything that waiting seconds cannot fix is parked
+/// at once.
+pub fn decide(handled: Handled, attempt: u32, policy: RetryPolicy) -> Decision {
+    let retry = Decision::Retry {
+        delay_seconds: retry_delay(attempt, policy.base_seconds),
+    };
+    match (handled, policy.last_attempt) {
+        (Handled::Delivered, _) => Decision::Ack,
+        (_, None) => retry,
+        (Handled::Failed, Some(last)) if attempt < last => retry,
+        (_, Some(_)) => Decision::Park,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +314,86 @@ mod tests {
         assert_eq!(retry_delay(20, 5), MAX_RETRY_DELAY_SECONDS);
         assert_eq!(retry_delay(u32::MAX, u64::MAX), MAX_RETRY_DELAY_SECONDS);
         assert_eq!(retry_delay(3, 0), 0);
+    }
+
+    // One row per outcome and way to be wrong: (handled, attempt, policy) -> decision.
+    #[test]
+    fn decision_table() {
+        use Decision::{Ack, Park, Retry};
+        use Handled::*;
+        let queue = RetryPolicy::queue(5);
+        let direct = RetryPolicy::direct();
+        let retry = |delay_seconds| Retry { delay_seconds };
+        let rows = [
+            // Under a queue: only a delivery is acked, everything else waits on the schedule.
+            (Delivered, 1, queue, Ack),
+            (Delivered, 11, queue, Ack),
+            (Failed, 1, queue, retry(5)),
+            (Failed, 2, queue, retry(10)),
+            (Failed, 11, queue, retry(MAX_RETRY_DELAY_SECONDS)),
+            (RouteRemoved, 1, queue, retry(5)),
+            (RouteRemoved, 3, queue, retry(20)),
+            (Malformed, 1, queue, retry(5)),
+            (Malformed, 4, queue, retry(40)),
+            (ConfigInvalid, 1, queue, retry(5)),
+            (ConfigInvalid, 2, queue, retry(10)),
+            // The platform's attempt count starts at 1; a 0 is read as the first.
+            (Failed, 0, queue, retry(5)),
+            (Failed, u32::MAX, queue, retry(MAX_RETRY_DELAY_SECONDS)),
+            // A base of 0 (tests) retries at once: the user's choice, not the code's.
+            (RouteRemoved, 3, RetryPolicy::queue(0), retry(0)),
+            // Without a queue: 1 s, 2 s, then parked; what waiting cannot fix, parked at once.
+            (Delivered, 3, direct, Ack),
+            (Failed, 1, direct, retry(1)),
+            (Failed, 2, direct, retry(2)),
+            (Failed, 3, direct, Park),
+            (Failed, 4, direct, Park),
+            (RouteRemoved, 1, direct, Park),
+            (Malformed, 1, direct, Park),
+            (ConfigInvalid, 1, direct, Park),
+        ];
+        for (handled, attempt, policy, expected) in rows {
+            assert_eq!(
+                decide(handled, attempt, policy),
+                expected,
+                "{handled:?} at attempt {attempt} under {policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_but_a_delivery_is_acked() {
+        use Handled::*;
+        let policies = [
+            RetryPolicy::queue(0),
+            RetryPolicy::queue(5),
+            RetryPolicy::queue(u64::MAX),
+            RetryPolicy::direct(),
+        ];
+        for handled in [Failed, RouteRemoved, Malformed, ConfigInvalid] {
+            for policy in policies {
+                for attempt in 0..=120 {
+                    assert_ne!(decide(handled, attempt, policy), Decision::Ack);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decision_log_fields() {
+        let retry = Decision::Retry { delay_seconds: 10 };
+        assert_eq!(
+            (retry.outcome(), retry.retry_in_seconds()),
+            ("retry", Some(10))
+        );
+        assert_eq!(
+            (Decision::Ack.outcome(), Decision::Ack.retry_in_seconds()),
+            ("delivered", None)
+        );
+        assert_eq!(
+            (Decision::Park.outcome(), Decision::Park.retry_in_seconds()),
+            ("failed", None)
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct DeliveryLog<'a> {
     /// The backend's HTTP status, when it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// `delivered`, `retry`, `dead_letter`, `failed` or `queued`.
+    /// `delivered`, `retry`, `failed` or `queued`.
     pub outcome: &'a str,
     /// A fixed description of a failure (`timeout`, `network error`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +81,36 @@ pub struct WarningLog<'a> {
 }
 
 impl WarningLog<'_> {
+    /// The line as JSON.
+    pub fn line(&self) -> String {
+        json(self)
+    }
+}
+
+/// One line per thing the queue consumer does that is not a delivery attempt: a
+/// message that is not a delivery, one held back by invalid configuration, a
+/// batch handed back because a message could not be settled.
+#[derive(Debug, Default, Serialize)]
+pub struct QueueLog<'a> {
+    /// `malformed_delivery`, `misconfigured` or `unsettled`.
+    pub warning: &'a str,
+    /// The queue the batch came from.
+    pub queue: &'a str,
+    /// The platform's id of the message, as wrangler's and the dashboard's lines show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// How many messages a batch-wide line is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<usize>,
+    /// `retry`, or `batch_retried` when the whole batch is handed back.
+    pub outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_seconds: Option<u64>,
+}
+
+impl QueueLog<'_> {
     /// The line as JSON.
     pub fn line(&self) -> String {
         json(self)
@@ -160,5 +190,35 @@ mod tests {
         assert_eq!(parsed["event"], hostile);
         assert_eq!(parsed["error"], hostile);
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn queue_line() {
+        let line = QueueLog {
+            warning: "malformed_delivery",
+            queue: "leadnest-edge-deliveries",
+            queue_message_id: Some("a4dbef10"),
+            attempt: Some(3),
+            outcome: "retry",
+            retry_in_seconds: Some(20),
+            ..Default::default()
+        }
+        .line();
+        assert_eq!(
+            line,
+            r#"{"warning":"malformed_delivery","queue":"leadnest-edge-deliveries","queue_message_id":"a4dbef10","attempt":3,"outcome":"retry","retry_in_seconds":20}"#
+        );
+        let line = QueueLog {
+            warning: "unsettled",
+            queue: "q\"x",
+            messages: Some(2),
+            outcome: "batch_retried",
+            ..Default::default()
+        }
+        .line();
+        assert_eq!(
+            line,
+            r#"{"warning":"unsettled","queue":"q\"x","messages":2,"outcome":"batch_retried"}"#
+        );
     }
 }

@@ -1,6 +1,15 @@
-//! The `DELIVERY_QUEUE` consumer: one POST per message; ack on 2xx, otherwise
-//! retry with exponential backoff until the queue's `max_retries` moves the
-//! message to the dead-letter queue.
+//! The queue consumer: one POST per message, then whatever [`decide`] says for
+//! it. The same code consumes `DELIVERY_QUEUE` and, while it is drained, a
+//! dead-letter queue: the message format is the same.
+//!
+//! A message leaves a queue only by `ack()` or by the platform moving it to the
+//! consumer's `dead_letter_queue` once `max_retries` is spent. Cloudflare deletes
+//! one that runs out of retries with no `dead_letter_queue`, and a handler that
+//! returns normally acks every message it did not explicitly retry
+//! (developers.cloudflare.com/queues/configuration/dead-letter-queues/ and
+//! /javascript-apis/#consumer). So only a delivered message is acked, every other
+//! one is retried, and when a retry cannot be recorded the handler fails, which
+//! hands the batch back.
 //!
 //! Exported by hand rather than with `#[event(queue)]`: the message's
 //! `attempts` count is not exposed by the `worker` crate, and its generated
@@ -10,10 +19,12 @@ use futures_util::future::join_all;
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
-use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
+use super::delivery::{attempt, http_route, log_attempt, Attempt};
 use super::env::config;
 use super::time::now_ms;
-use crate::deliver::{retry_delay, Delivery};
+use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
+use crate::deliver::{decide, Decision, Delivery, Handled, RetryPolicy, MAX_RETRY_DELAY_SECONDS};
+use crate::log::QueueLog;
 
 #[wasm_bindgen]
 extern "C" {
@@ -21,9 +32,14 @@ extern "C" {
     pub type QueueBatch;
     #[wasm_bindgen(method, getter)]
     fn messages(this: &QueueBatch) -> js_sys::Array;
+    /// The name of the queue the batch came from.
+    #[wasm_bindgen(method, getter, js_name = queue)]
+    fn queue_name(this: &QueueBatch) -> JsValue;
 
     /// One message of a batch.
     pub type QueueMessage;
+    #[wasm_bindgen(method, getter)]
+    fn id(this: &QueueMessage) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn body(this: &QueueMessage) -> JsValue;
     #[wasm_bindgen(method, getter)]
@@ -34,70 +50,153 @@ extern "C" {
     fn retry(this: &QueueMessage, options: &JsValue) -> Result<(), JsValue>;
 }
 
-/// The queue handler workerd calls.
+/// The queue handler workerd calls. It rejects when a message that was not
+/// delivered could not be marked for retry: returning normally would ack it.
 #[wasm_bindgen]
 pub fn queue(batch: QueueBatch, env: Env, _ctx: JsValue) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(async move {
-        consume(batch, env).await;
-        Ok(JsValue::UNDEFINED)
+        let name = batch.queue_name().as_string().unwrap_or_default();
+        let messages: Vec<QueueMessage> = batch
+            .messages()
+            .iter()
+            .map(JsCast::unchecked_into)
+            .collect();
+        let unsettled = consume(&name, &messages, &env).await;
+        if unsettled == 0 {
+            return Ok(JsValue::UNDEFINED);
+        }
+        log(&QueueLog {
+            warning: "unsettled",
+            queue: &name,
+            messages: Some(unsettled),
+            outcome: "batch_retried",
+            ..Default::default()
+        });
+        // A failed handler hands back every message not explicitly acked (locally,
+        // wrangler dev 4.86 redelivers the acked ones too: a duplicate, never a loss).
+        Err(js_sys::Error::new("queue messages left unsettled; the batch is retried").into())
     })
 }
 
-async fn consume(batch: QueueBatch, env: Env) {
-    let messages: Vec<QueueMessage> = batch
-        .messages()
-        .iter()
-        .map(JsCast::unchecked_into)
-        .collect();
-    let loaded = config(&env);
-    let Ok(config) = loaded.as_ref() else {
-        // Nothing can be delivered until the configuration is fixed; keep it all.
-        for message in &messages {
-            retry_after(message, 60);
+/// Handles every message of a batch; returns how many are left unsettled.
+async fn consume(queue: &str, messages: &[QueueMessage], env: &Env) -> usize {
+    let loaded = config(env);
+    let settled: Vec<bool> = match loaded.as_ref() {
+        Ok(config) => {
+            join_all(
+                messages
+                    .iter()
+                    .map(|message| handle(config, queue, message)),
+            )
+            .await
         }
-        return;
+        // Nothing can be attempted until the configuration is fixed: keep it all,
+        // on the default schedule since the configured one is unknown.
+        Err(_) => messages
+            .iter()
+            .map(|message| {
+                let policy = RetryPolicy::queue(DEFAULT_RETRY_BASE_SECONDS);
+                let decision = decide(Handled::ConfigInvalid, attempt_number(message), policy);
+                log_message(queue, message, "misconfigured", decision);
+                settle(message, decision)
+            })
+            .collect(),
     };
-    join_all(messages.iter().map(|message| deliver(config, message))).await;
+    settled.iter().filter(|done| !**done).count()
 }
 
-async fn deliver(config: &crate::config::Config, message: &QueueMessage) {
-    // 1 on the first delivery.
-    let number = message.attempts().as_f64().map_or(1, |n| n.max(1.0) as u32);
-    let bytes = js_sys::Uint8Array::new(&message.body()).to_vec();
+/// One message: decode, attempt, settle. Returns whether it was settled.
+async fn handle(config: &Config, queue: &str, message: &QueueMessage) -> bool {
+    let number = attempt_number(message);
+    let policy = RetryPolicy::queue(config.retry_base_seconds);
+    // Only bytes are a delivery: `new Uint8Array(x)` of another producer's object
+    // would read its `length`, however large.
+    let bytes = message
+        .body()
+        .dyn_ref::<js_sys::Uint8Array>()
+        .map(js_sys::Uint8Array::to_vec)
+        .unwrap_or_default();
     let Ok(delivery) = Delivery::decode(&bytes) else {
-        worker::console_error!("{{\"warning\":\"malformed_delivery\",\"attempt\":{number}}}");
-        // Retried without delay, it reaches the dead-letter queue: kept, not dropped.
-        retry_after(message, 0);
-        return;
+        let decision = decide(Handled::Malformed, number, policy);
+        log_message(queue, message, "malformed_delivery", decision);
+        return settle(message, decision);
     };
     let Some((url, signing_key)) = http_route(config, &delivery.route) else {
-        log_undeliverable(
+        let decision = decide(Handled::RouteRemoved, number, policy);
+        log_attempt(
             &delivery,
             number,
-            "dead_letter",
-            "route no longer configured",
+            &Attempt::NoAnswer("route no longer configured"),
+            now_ms(),
+            decision.outcome(),
+            decision.retry_in_seconds(),
         );
-        retry_after(message, 0);
-        return;
+        return settle(message, decision);
     };
     let started = now_ms();
     let result = attempt(url, &delivery, signing_key, config.delivery_timeout_seconds).await;
-    if result.delivered() {
-        log_attempt(&delivery, number, &result, started, "delivered", None);
-        let _ = message.ack();
+    let handled = if result.delivered() {
+        Handled::Delivered
     } else {
-        let wait = retry_delay(number, config.retry_base_seconds);
-        log_attempt(&delivery, number, &result, started, "retry", Some(wait));
-        retry_after(message, wait);
+        Handled::Failed
+    };
+    let decision = decide(handled, number, policy);
+    log_attempt(
+        &delivery,
+        number,
+        &result,
+        started,
+        decision.outcome(),
+        decision.retry_in_seconds(),
+    );
+    settle(message, decision)
+}
+
+/// The platform's count of deliveries of this message, 1 on the first.
+fn attempt_number(message: &QueueMessage) -> u32 {
+    message.attempts().as_f64().map_or(1, |n| n.max(1.0) as u32)
+}
+
+/// Performs a decision. False when the message is left unsettled.
+fn settle(message: &QueueMessage, decision: Decision) -> bool {
+    match decision {
+        // A delivered message the platform fails to ack is acked when the
+        // handler returns; at worst it is delivered again, under the same webhook-id.
+        Decision::Ack => {
+            let _ = message.ack();
+            true
+        }
+        Decision::Retry { delay_seconds } => retry_after(message, delay_seconds),
+        // The queue policy never parks: the platform does, through max_retries
+        // and the dead-letter queue. Should it come, keep the message all the same.
+        Decision::Park => retry_after(message, MAX_RETRY_DELAY_SECONDS),
     }
 }
 
-fn retry_after(message: &QueueMessage, seconds: u64) {
+fn retry_after(message: &QueueMessage, seconds: u64) -> bool {
     let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(
+    let delay = js_sys::Reflect::set(
         &options,
         &"delaySeconds".into(),
         &JsValue::from_f64(seconds as f64),
     );
-    let _ = message.retry(&options);
+    delay.is_ok() && message.retry(&options).is_ok()
+}
+
+/// The line of a message that was not attempted.
+fn log_message(queue: &str, message: &QueueMessage, warning: &str, decision: Decision) {
+    let id = message.id().as_string();
+    log(&QueueLog {
+        warning,
+        queue,
+        queue_message_id: id.as_deref(),
+        attempt: Some(attempt_number(message)),
+        outcome: decision.outcome(),
+        retry_in_seconds: decision.retry_in_seconds(),
+        ..Default::default()
+    });
+}
+
+fn log(line: &QueueLog) {
+    worker::console_error!("{}", line.line());
 }

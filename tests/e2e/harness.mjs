@@ -51,7 +51,12 @@ function toml(value) {
  *   kv: bind DEDUP (default true)
  *   deliveryQueue: bind DELIVERY_QUEUE and consume it (default true)
  *   maxRetries, batchTimeout: the consumer's settings
- *   deadLetterConsumer: the worker also consumes the dead-letter queue
+ *   deadLetterConsumer: the worker also consumes the dead-letter queue, as the README's
+ *         drain does: its own dead-letter queue is `<name>-parked`
+ *   parkedRecorder: a second worker (parked-recorder.mjs) consumes `<name>-parked` and logs
+ *         {"parked":{...}} per message: a local queue without a consumer drops what it gets
+ *   consumerVars: the queues are consumed by a second worker of the same bundle with these
+ *         vars instead (a deploy that changed the configuration while messages waited)
  *   queues: extra producer bindings, { BINDING: queueName }
  *   durable: strict dedup, DEDUP_MODE=durable with its Durable Object bound
  *   maxBatchSize: the delivery consumer's batch size (default 10)
@@ -60,7 +65,8 @@ function toml(value) {
  */
 function workerToml(name, bundle, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
-    deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10 } = options;
+    deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10,
+    consume = true, queuePrefix = name } = options;
   const lines = [
     `name = ${toml(name)}`,
     `main = ${toml(bundle)}`,
@@ -77,20 +83,38 @@ function workerToml(name, bundle, options) {
   }
   if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
   const producers = { ...queues };
-  if (deliveryQueue) producers.DELIVERY_QUEUE = `${name}-deliveries`;
+  if (deliveryQueue) producers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
   for (const [binding, queue] of Object.entries(producers)) {
     lines.push('', '[[queues.producers]]', `binding = ${toml(binding)}`, `queue = ${toml(queue)}`);
   }
-  if (deliveryQueue) {
-    lines.push('', '[[queues.consumers]]', `queue = ${toml(`${name}-deliveries`)}`,
+  if (deliveryQueue && consume) {
+    lines.push('', '[[queues.consumers]]', `queue = ${toml(`${queuePrefix}-deliveries`)}`,
       `max_batch_size = ${maxBatchSize}`, `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries}`,
-      `dead_letter_queue = ${toml(`${name}-dead-letters`)}`);
+      `dead_letter_queue = ${toml(`${queuePrefix}-dead-letters`)}`);
     if (deadLetterConsumer) {
-      lines.push('', '[[queues.consumers]]', `queue = ${toml(`${name}-dead-letters`)}`,
-        'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries + 3}`);
+      lines.push('', '[[queues.consumers]]', `queue = ${toml(`${queuePrefix}-dead-letters`)}`,
+        'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries + 3}`,
+        `dead_letter_queue = ${toml(`${queuePrefix}-parked`)}`);
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/** The configurations a test worker runs with, beside its own: [file name, TOML]. */
+function companionTomls(name, bundle, options) {
+  const tomls = [];
+  if (options.consumerVars) {
+    tomls.push(['consumer.toml', workerToml(`${name}-consumer`, bundle,
+      { ...options, vars: options.consumerVars, durable: false, queuePrefix: name })]);
+  }
+  if (options.parkedRecorder) {
+    // It acks what it records, so it needs no dead-letter queue.
+    tomls.push(['recorder.toml', [`name = ${toml(`${name}-parked-recorder`)}`,
+      `main = ${toml(join(ROOT, 'tests', 'e2e', 'parked-recorder.mjs'))}`, 'compatibility_date = "2025-09-01"',
+      '', '[[queues.consumers]]', `queue = ${toml(`${name}-parked`)}`, 'max_batch_size = 10',
+      `max_batch_timeout = ${options.batchTimeout ?? 1}`].join('\n') + '\n']);
+  }
+  return tomls;
 }
 
 /**
@@ -113,12 +137,18 @@ export async function startWorker(name, options = {}) {
   const bundle = join(dir, 'bundle');
   mkdirSync(bundle, { recursive: true });
   for (const file of ['index.js', 'index_bg.wasm']) copyFileSync(join(ROOT, 'build', file), join(bundle, file));
-  writeFileSync(join(dir, 'wrangler.toml'), workerToml(`e2e-${name}`, join(bundle, 'index.js'), options));
+  const own = options.consumerVars ? { ...options, consume: false } : options;
+  writeFileSync(join(dir, 'wrangler.toml'), workerToml(`e2e-${name}`, join(bundle, 'index.js'), own));
+  // More workers in the same wrangler dev share its local queues; the first serves HTTP.
+  const companions = companionTomls(`e2e-${name}`, join(bundle, 'index.js'), options).map(([file, text]) => {
+    writeFileSync(join(dir, file), text);
+    return ['--config', join(dir, file)];
+  });
   writeFileSync(join(dir, '.env'), envFile + '\n');
   const port = await freePort();
   const inspectorPort = await freePort();
   const child = spawn(WRANGLER, [
-    'dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
+    'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
     '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
   ], {

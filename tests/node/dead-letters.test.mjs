@@ -1,0 +1,78 @@
+// Every queue consumer the project ships (wrangler.toml) or tells users to add (the
+// README's TOML blocks) names a dead_letter_queue: Cloudflare deletes a message that
+// spends max_retries without one. And every queue they name is one the docs say to create.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from '../../scripts/lib/leadnest.mjs';
+
+const read = (file) => readFileSync(join(ROOT, file), 'utf8');
+
+/** The README's ```toml blocks, each with the line it starts on. */
+function tomlBlocks(markdown) {
+  const blocks = [];
+  const lines = markdown.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^```toml\s*$/.test(lines[i])) continue;
+    const start = i + 1;
+    while (i + 1 < lines.length && !/^```\s*$/.test(lines[i + 1])) i++;
+    blocks.push({ text: lines.slice(start, i + 1).join('\n'), line: start + 1 });
+    i++;
+  }
+  return blocks;
+}
+
+/**
+ * The [[queues.consumers]] tables of a TOML text, as { line, keys }: a table runs to the
+ * next table header. Comments are not configuration, so they are skipped.
+ */
+function consumers(text, firstLine = 1) {
+  const found = [];
+  let current = null;
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line.startsWith('[')) {
+      current = /^\[\[\s*queues\.consumers\s*\]\]$/.test(line) ? { line: firstLine + index, keys: {} } : null;
+      if (current) found.push(current);
+      return;
+    }
+    const pair = /^([A-Za-z_]+)\s*=\s*(.+)$/.exec(line);
+    if (current && pair) current.keys[pair[1]] = pair[2].replace(/^"(.*)"$/, '$1');
+  });
+  return found;
+}
+
+/** Queue names a TOML text mentions: consumed, produced or dead-lettered to. */
+function queueNames(text) {
+  const names = new Set();
+  for (const match of text.matchAll(/^\s*(?:queue|dead_letter_queue)\s*=\s*"([^"]+)"/gm)) names.add(match[1]);
+  return names;
+}
+
+const created = (text) => new Set([...text.matchAll(/wrangler queues create ([a-z0-9-]+)/g)].map((m) => m[1]));
+
+function sources() {
+  return [
+    { where: 'wrangler.toml', text: read('wrangler.toml'), line: 1 },
+    ...tomlBlocks(read('README.md')).map((block) => ({ where: 'README.md', ...block })),
+  ];
+}
+
+test('every queue consumer in wrangler.toml and the README names a dead_letter_queue of another queue', () => {
+  const all = sources().flatMap(({ where, text, line }) => consumers(text, line).map((c) => ({ where, ...c })));
+  assert.ok(all.some((c) => c.where === 'wrangler.toml'), 'wrangler.toml has no [[queues.consumers]]');
+  assert.ok(all.some((c) => c.where === 'README.md'), 'the README shows no [[queues.consumers]] (the dead-letter drain)');
+  const missing = all.filter((c) => !c.keys.dead_letter_queue || c.keys.dead_letter_queue === c.keys.queue);
+  assert.deepEqual(missing.map((c) => `${c.where}:${c.line} consumes ${c.keys.queue} without a dead_letter_queue`), []);
+});
+
+test('every queue that configuration names is created by the commands in wrangler.toml and the README', () => {
+  const wrangler = read('wrangler.toml');
+  const readme = read('README.md');
+  const named = new Set(sources().flatMap(({ text }) => [...queueNames(text)]));
+  assert.ok(named.has('leadnest-edge-parked'), 'no consumer leaves its failures in leadnest-edge-parked');
+  for (const [where, commands] of [['wrangler.toml', created(wrangler)], ['README.md', created(readme)]]) {
+    assert.deepEqual([...named].filter((name) => !commands.has(name)), [], `${where} lacks a \`wrangler queues create\``);
+  }
+});
