@@ -10,6 +10,11 @@ pub const DEDUP_BINDING: &str = "DEDUP";
 pub const DEDUP_OBJECTS_BINDING: &str = "DEDUP_OBJECTS";
 /// Optional queue producer that carries HTTP deliveries.
 pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
+/// Every binding the worker uses itself. A queue route may name none of them: its
+/// events would land where the worker reads its own records (on `DELIVERY_QUEUE`,
+/// taken for malformed deliveries and dead-lettered).
+pub const INTERNAL_BINDINGS: [&str; 3] =
+    [DEDUP_BINDING, DEDUP_OBJECTS_BINDING, DELIVERY_QUEUE_BINDING];
 
 /// Default of `TIMESTAMP_TOLERANCE_SECONDS`.
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
-use crate::config::{is_binding_name, ConfigSource};
+use crate::config::{is_binding_name, ConfigSource, DELIVERY_QUEUE_BINDING, INTERNAL_BINDINGS};
 use crate::payload::is_event_name;
 use crate::standard_webhooks::SigningKey;
 
@@ -319,9 +319,19 @@ fn signing_key(
     None
 }
 
-/// A queue route's binding must be bound.
+/// A queue route's binding: bound, and not one the worker uses itself.
 fn check_queue(binding: &str, source: &impl ConfigSource, found: &mut RouteProblems<'_>) {
-    if source.has_queue(binding) {
+    if let Some(own) = INTERNAL_BINDINGS.iter().find(|own| **own == binding) {
+        let what = if *own == DELIVERY_QUEUE_BINDING {
+            "carries the worker's own HTTP deliveries, whose consumer would take these events for malformed deliveries and dead-letter them"
+        } else {
+            "is a binding the worker uses itself"
+        };
+        found.field(
+            "queue",
+            format!("names {own}, which {what}; bind another queue producer for this route."),
+        );
+    } else if source.has_queue(binding) {
         // Bound: nothing to say.
     } else if is_binding_name(binding) {
         found.field("queue", format!("names {binding}, which is not a bound queue producer; add it under [[queues.producers]] in wrangler.toml."));
@@ -691,5 +701,28 @@ mod tests {
             &[],
             "(\"a\").queue: names MISSING, which is not a bound queue producer",
         );
+    }
+
+    #[test]
+    fn a_queue_route_may_not_name_a_binding_of_the_worker() {
+        use crate::config::{DEDUP_BINDING, DEDUP_OBJECTS_BINDING, DELIVERY_QUEUE_BINDING};
+        for binding in [DELIVERY_QUEUE_BINDING, DEDUP_BINDING, DEDUP_OBJECTS_BINDING] {
+            // Bound, and even bound as a queue: still refused.
+            let source = FakeSource::new().with_queue(binding);
+            let json = format!(r#"[{{"name":"a","queue":"{binding}"}}]"#);
+            let found = parse_routes(&json, &source).err().unwrap_or_default();
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p
+                        .starts_with(&format!("ROUTES[0] (\"a\").queue: names {binding}, which"))),
+                "{binding}: {found:?}"
+            );
+        }
+        let source = FakeSource::new().with_queue(DELIVERY_QUEUE_BINDING);
+        let found = parse_routes(r#"[{"name":"a","queue":"DELIVERY_QUEUE"}]"#, &source)
+            .err()
+            .unwrap_or_default();
+        assert!(found[0].contains("HTTP deliveries"), "{found:?}");
     }
 }
