@@ -94,6 +94,12 @@ routes_seed bad-events '[{"name":"a","url":"https://a.example","events":[]},{"na
 routes_seed bad-destinations '[{"name":"a"},{"name":"b","url":"https://b.example","queue":"ANALYTICS_QUEUE"},{"name":"c","url":"http://crm.example.com/"},{"name":"d","url":"ftp://d.example/"},{"name":"e","url":"not a url"},{"name":"f","queue":"MISSING"}]'
 routes_seed unknown-field '[{"name":"a","url":"https://a.example","event":["*"]}]'
 routes_seed not-an-array '{"name":"a","url":"https://a.example"}'
+# Secrets where names belong, and URLs with credentials: no problem may repeat them.
+leaky_routes="[{\"name\":\"crm\",\"url\":\"https://crm-user:hunter2-pass@crm example.com/?token=tok-5678abcd#frag-1234abcd\",\"signing_secret\":\"$whsec\"},{\"name\":\"q\",\"queue\":\"${whsec}q\"},{\"name\":\"Bad+Name-secret\",\"url\":\"http://user:pass-1234@b.example/?key=key-5678abcd\",\"events\":[\"pattern-secret-value\",[\"$whsec\"]],\"unknown+secret/value\":1}]"
+routes_seed leaky "$leaky_routes"
+routes_seed wrong-types "[{\"name\":98765432101,\"url\":[\"$whsec\"],\"events\":\"events-secret-value\"},\"$whsec\"]"
+routes_seed a-string "\"$whsec\""
+routes_seed internal-queue '[{"name":"a","queue":"DELIVERY_QUEUE"},{"name":"b","queue":"DEDUP"}]'
 
 # whsec secrets: the Standard Webhooks vector, the local backend's, and bad ones.
 sw_seed() { { le64 "$2"; printf '%s\n%s\n%s' "$3" "$4" "$5"; } | seed standard_webhooks "$1"; }
@@ -160,4 +166,14 @@ DEDUP_TTL_SECONDS=300
 config_seed leaky-secret 'WEBHOOK_SECRET=super-secret-value
 CRM=whsec_not base64 super-secret-value
 ROUTES=[{"name":"a","url":"https://a.example","signing_secret":"CRM"}]'
+config_seed leaky-routes "WEBHOOK_SECRET=webhook-secret-value
+CRM_SIGNING_SECRET=whsec_not base64 crm-secret-value
+TIMESTAMP_TOLERANCE_SECONDS=tolerance-secret-value
+DEDUP_MODE=mode-secret-value
+ROUTES=$leaky_routes
+@DEDUP"
+config_seed internal-queue 'WEBHOOK_SECRET=s
+ROUTES=[{"name":"a","queue":"DELIVERY_QUEUE"}]
+@DEDUP
+@DELIVERY_QUEUE'
 config_seed nothing ''

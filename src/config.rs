@@ -10,6 +10,11 @@ pub const DEDUP_BINDING: &str = "DEDUP";
 pub const DEDUP_OBJECTS_BINDING: &str = "DEDUP_OBJECTS";
 /// Optional queue producer that carries HTTP deliveries.
 pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
+/// Every binding the worker uses itself. A queue route may name none of them: its
+/// events would land where the worker reads its own records (on `DELIVERY_QUEUE`,
+/// taken for malformed deliveries and dead-lettered).
+pub const INTERNAL_BINDINGS: [&str; 3] =
+    [DEDUP_BINDING, DEDUP_OBJECTS_BINDING, DELIVERY_QUEUE_BINDING];
 
 /// Default of `TIMESTAMP_TOLERANCE_SECONDS`.
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
@@ -38,6 +43,15 @@ pub struct UrlParts {
     pub scheme: String,
     /// As the WHATWG URL standard serializes it: `example.com`, `127.0.0.1`, `[::1]`.
     pub host: String,
+}
+
+/// Whether `text` has the shape of a binding's or secret's name (`CRM_SIGNING_SECRET`).
+/// Only such text is repeated in a problem: anything else in a name's place may be
+/// a secret's value pasted there by mistake, and `/health` is public.
+pub fn is_binding_name(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_uppercase())
+        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Where configuration comes from: the Worker's env in production, a map in tests.
@@ -467,5 +481,67 @@ pub(crate) mod tests {
             "{}",
             error.message()
         );
+    }
+
+    #[test]
+    fn no_value_of_a_var_is_repeated() {
+        // Every var holds something secret-like; ROUTES also puts the secrets' values
+        // where names belong, and a URL carries credentials and a token.
+        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let routes = format!(
+            r#"[{{"name":"crm","url":"https://crm-user:hunter2-pass@crm example.com/?token=tok-5678abcd","signing_secret":"{whsec}"}},
+                {{"name":"analytics","queue":"webhook-secret-value-1"}},
+                {{"name":"billing","url":"https://b.example","signing_secret":"CRM_SIGNING_SECRET","events":"numeric-guess-123456"}}]"#
+        );
+        let values = [
+            (
+                "WEBHOOK_SECRET",
+                "webhook-secret-value-1, webhook-secret-value-2",
+            ),
+            ("CRM_SIGNING_SECRET", "whsec_not base64 crm-secret-value"),
+            ("TIMESTAMP_TOLERANCE_SECONDS", "tolerance-secret-value"),
+            ("DEDUP_TTL_SECONDS", "98765432101"),
+            ("MAX_BODY_BYTES", "max-body-secret-value"),
+            ("DELIVERY_RETRY_BASE_SECONDS", "-123456789"),
+            ("DELIVERY_TIMEOUT_SECONDS", "timeout-secret-value"),
+            ("DEDUP_MEMORY_KEYS", "memory-secret-value"),
+            ("DEDUP_MODE", "dedup-mode-secret-value"),
+        ];
+        let mut source = FakeSource::minimal().with("ROUTES", &routes);
+        for (name, value) in values {
+            source = source.with(name, value);
+        }
+        let message = Config::load(&source).unwrap_err().message();
+        for hidden in [
+            whsec,
+            "webhook-secret-value",
+            "crm-secret-value",
+            "tolerance-secret-value",
+            "98765432101",
+            "max-body-secret-value",
+            "123456789",
+            "timeout-secret-value",
+            "memory-secret-value",
+            "dedup-mode-secret-value",
+            "crm-user",
+            "hunter2-pass",
+            "tok-5678abcd",
+            "numeric-guess-123456",
+        ] {
+            assert!(!message.contains(hidden), "{hidden} in: {message}");
+        }
+        // Each problem is still named.
+        for named in [
+            "TIMESTAMP_TOLERANCE_SECONDS must",
+            "DEDUP_TTL_SECONDS must",
+            "DEDUP_MODE must",
+            "ROUTES[0] (\"crm\").url",
+            "ROUTES[0] (\"crm\").signing_secret",
+            "ROUTES[1] (\"analytics\").queue",
+            "ROUTES[2] (\"billing\").signing_secret: the secret CRM_SIGNING_SECRET",
+            "ROUTES[2] (\"billing\").events",
+        ] {
+            assert!(message.contains(named), "{named} not in: {message}");
+        }
     }
 }

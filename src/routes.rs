@@ -1,10 +1,10 @@
 //! `ROUTES`: where each event goes. Parsed and checked once with the rest of the
 //! configuration; matching is pure.
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::collections::HashSet;
 
-use crate::config::ConfigSource;
+use crate::config::{is_binding_name, ConfigSource, DELIVERY_QUEUE_BINDING, INTERNAL_BINDINGS};
 use crate::payload::is_event_name;
 use crate::standard_webhooks::SigningKey;
 
@@ -68,123 +68,275 @@ impl Route {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRoute {
-    name: String,
-    #[serde(default)]
-    events: Option<Vec<String>>,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    queue: Option<String>,
-    #[serde(default)]
-    signing_secret: Option<String>,
-}
+/// The fields a route may have.
+const FIELDS: [&str; 5] = ["name", "events", "url", "queue", "signing_secret"];
+
+// A problem never repeats what the configuration holds, except text whose shape makes
+// it safe by construction (a valid route name, a binding's name): `/health` is public,
+// and a secret's value pasted into the wrong field must not be published. serde's own
+// messages quote values (`invalid type: string "whsec_…"`), so routes are read from a
+// `Value` by hand.
 
 /// Parses `ROUTES` (a JSON array). Every problem found is returned, each naming
 /// the route and the field.
 pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>, Vec<String>> {
-    let items: Vec<serde_json::Value> = serde_json::from_str(text)
-        .map_err(|e| vec![format!("ROUTES is not a JSON array of routes: {e}.")])?;
+    let items = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => {
+            return Err(vec![format!(
+                "ROUTES must be a JSON array of routes, not {}.",
+                kind(&other)
+            )])
+        }
+        Err(e) => return Err(vec![not_json(&e)]),
+    };
     let mut problems = Vec::new();
     let mut names = HashSet::new();
     let mut routes = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let label = match item.get("name").and_then(|n| n.as_str()) {
-            Some(name) => format!("ROUTES[{index}] ({name:?})"),
-            None => format!("ROUTES[{index}]"),
+    for (index, item) in items.iter().enumerate() {
+        let label = match item.get("name").and_then(Value::as_str) {
+            Some(name) if is_echoable_name(name) => format!("ROUTES[{index}] ({name:?})"),
+            _ => format!("ROUTES[{index}]"),
         };
-        let raw: RawRoute = match serde_json::from_value(item) {
-            Ok(raw) => raw,
-            Err(e) => {
-                problems.push(format!("{label}: {e}."));
-                continue;
-            }
+        let mut found = RouteProblems {
+            label,
+            list: &mut problems,
+            count: 0,
         };
-        let before = problems.len();
-        let mut problem =
-            |field: &str, what: String| problems.push(format!("{label}.{field}: {what}"));
-
-        if !is_route_name(&raw.name) {
-            problem(
-                "name",
-                "must be non-empty and use only a-z, 0-9, _ and -.".into(),
-            );
-        } else if !names.insert(raw.name.clone()) {
-            problem(
-                "name",
-                "is used by another route; names must be unique.".into(),
-            );
-        }
-
-        let events = match raw.events {
-            None => vec![Pattern::Any],
-            Some(list) if list.is_empty() => {
-                problem("events", "is empty, so the route would take nothing; use [\"*\"] for everything.".into());
-                Vec::new()
-            }
-            Some(list) => list
-                .iter()
-                .filter_map(|text| {
-                    let pattern = Pattern::parse(text);
-                    if pattern.is_none() {
-                        problem("events", format!("{text:?} is not \"*\", \"family.*\" or an event like \"email.opened\"."));
-                    }
-                    pattern
-                })
-                .collect(),
+        let Value::Object(fields) = item else {
+            found.route(format!(
+                "is {}, not a route (an object with a name and a url or a queue).",
+                kind(item)
+            ));
+            continue;
         };
-
-        let destination = match (raw.url, raw.queue) {
-            (Some(url), None) => {
-                if let Err(why) = check_url(&url, source) {
-                    problem("url", why);
-                }
-                let signing_key = raw.signing_secret.and_then(|secret_name| {
-                    match source.text(&secret_name) {
-                        None => {
-                            problem("signing_secret", format!("names {secret_name}, which is not set; run `wrangler secret put {secret_name}`."));
-                            None
-                        }
-                        Some(value) => match SigningKey::from_whsec(&value) {
-                            Ok(key) => Some(key),
-                            Err(why) => {
-                                problem("signing_secret", format!("the secret {secret_name} {why}"));
-                                None
-                            }
-                        },
-                    }
-                });
-                Some(Destination::Http { url, signing_key })
-            }
-            (None, Some(binding)) => {
-                if raw.signing_secret.is_some() {
-                    problem("signing_secret", "applies to url routes only.".into());
-                }
-                if !source.has_queue(&binding) {
-                    problem("queue", format!("names {binding}, which is not a bound queue producer; add it under [[queues.producers]] in wrangler.toml."));
-                }
-                Some(Destination::Queue { binding })
-            }
-            _ => {
-                problem("url", "exactly one of `url` or `queue` is required.".into());
-                None
-            }
-        };
-
-        if let (Some(destination), true) = (destination, problems.len() == before) {
-            routes.push(Route {
-                name: raw.name,
-                events,
-                destination,
-            });
+        let route = parse_route(fields, source, &mut names, &mut found);
+        if let (Some(route), 0) = (route, found.count) {
+            routes.push(route);
         }
     }
     if problems.is_empty() {
         Ok(routes)
     } else {
         Err(problems)
+    }
+}
+
+/// One route's problems, each prefixed with the route's label.
+struct RouteProblems<'a> {
+    label: String,
+    list: &'a mut Vec<String>,
+    count: usize,
+}
+
+impl RouteProblems<'_> {
+    fn field(&mut self, field: &str, what: impl std::fmt::Display) {
+        self.list.push(format!("{}.{field}: {what}", self.label));
+        self.count += 1;
+    }
+
+    fn route(&mut self, what: impl std::fmt::Display) {
+        self.list.push(format!("{}: {what}", self.label));
+        self.count += 1;
+    }
+}
+
+/// An optional string field.
+enum Text<'v> {
+    /// Absent or null, as serde's `Option` took it.
+    Absent,
+    Present(&'v str),
+    /// Present but not a string; the problem is already named.
+    Invalid,
+}
+
+fn optional_text<'v>(
+    fields: &'v Map<String, Value>,
+    field: &str,
+    found: &mut RouteProblems<'_>,
+) -> Text<'v> {
+    match fields.get(field) {
+        None | Some(Value::Null) => Text::Absent,
+        Some(Value::String(text)) => Text::Present(text),
+        Some(other) => {
+            found.field(field, format!("is {}; it must be a string.", kind(other)));
+            Text::Invalid
+        }
+    }
+}
+
+/// One route, or `None` with its problems named; `names` holds the names of the
+/// routes before it.
+fn parse_route(
+    fields: &Map<String, Value>,
+    source: &impl ConfigSource,
+    names: &mut HashSet<String>,
+    found: &mut RouteProblems<'_>,
+) -> Option<Route> {
+    for key in fields.keys() {
+        if FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        // A typo like "event" would otherwise route everything.
+        let what = "is not a route field (they are name, events, url, queue and signing_secret).";
+        if is_echoable_name(key) || is_binding_name(key) {
+            found.field(key, what);
+        } else {
+            found.route(format!("a field {what}"));
+        }
+    }
+
+    let name = match fields.get("name") {
+        Some(Value::String(name)) if is_route_name(name) => {
+            if !names.insert(name.clone()) {
+                found.field("name", "is used by another route; names must be unique.");
+            }
+            Some(name.clone())
+        }
+        Some(Value::String(_)) => {
+            found.field("name", "must be non-empty and use only a-z, 0-9, _ and -.");
+            None
+        }
+        None => {
+            found.field("name", "is required: a unique name of a-z, 0-9, _ and -.");
+            None
+        }
+        Some(other) => {
+            found.field(
+                "name",
+                format!(
+                    "is {}; it must be a string of a-z, 0-9, _ and -.",
+                    kind(other)
+                ),
+            );
+            None
+        }
+    };
+
+    let events = match fields.get("events") {
+        None | Some(Value::Null) => vec![Pattern::Any],
+        Some(Value::Array(list)) if list.is_empty() => {
+            found.field(
+                "events",
+                "is empty, so the route would take nothing; use [\"*\"] for everything.",
+            );
+            Vec::new()
+        }
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let pattern = item.as_str().and_then(Pattern::parse);
+                if pattern.is_none() {
+                    let what = match item {
+                        Value::String(_) => {
+                            "is not \"*\", \"family.*\" or an event like \"email.opened\"."
+                                .to_string()
+                        }
+                        other => format!("is {}, not a pattern like \"email.*\".", kind(other)),
+                    };
+                    found.field(&format!("events[{i}]"), what);
+                }
+                pattern
+            })
+            .collect(),
+        Some(other) => {
+            found.field(
+                "events",
+                format!(
+                    "is {}; it must be an array of patterns like [\"email.*\"].",
+                    kind(other)
+                ),
+            );
+            Vec::new()
+        }
+    };
+
+    let url = optional_text(fields, "url", found);
+    let queue = optional_text(fields, "queue", found);
+    let signing_secret = optional_text(fields, "signing_secret", found);
+    let destination = match (url, queue) {
+        (Text::Present(url), Text::Absent) => {
+            if let Err(why) = check_url(url, source) {
+                found.field("url", why);
+            }
+            let signing_key = match signing_secret {
+                Text::Present(name) => signing_key(name, source, found),
+                Text::Absent | Text::Invalid => None,
+            };
+            Some(Destination::Http {
+                url: url.to_string(),
+                signing_key,
+            })
+        }
+        (Text::Absent, Text::Present(binding)) => {
+            if let Text::Present(_) = signing_secret {
+                found.field("signing_secret", "applies to url routes only.");
+            }
+            check_queue(binding, source, found);
+            Some(Destination::Queue {
+                binding: binding.to_string(),
+            })
+        }
+        // Its type problem is already named.
+        (Text::Absent, Text::Invalid) | (Text::Invalid, Text::Absent) => None,
+        _ => {
+            found.field("url", "exactly one of `url` or `queue` is required.");
+            None
+        }
+    };
+
+    Some(Route {
+        name: name?,
+        events,
+        destination: destination?,
+    })
+}
+
+/// The key of the secret `name` names. Only a name of a binding's shape is repeated:
+/// a `whsec_…` here is the secret itself, put where its name belongs.
+fn signing_key(
+    name: &str,
+    source: &impl ConfigSource,
+    found: &mut RouteProblems<'_>,
+) -> Option<SigningKey> {
+    let named = is_binding_name(name);
+    match source.text(name) {
+        None if named => found.field(
+            "signing_secret",
+            format!("names {name}, which is not set; run `wrangler secret put {name}`."),
+        ),
+        None => found.field(
+            "signing_secret",
+            "does not look like a secret's name (A-Z, 0-9 and _, like CRM_SIGNING_SECRET) — put the value in a secret and give its name here.",
+        ),
+        Some(value) => match SigningKey::from_whsec(&value) {
+            Ok(key) => return Some(key),
+            Err(why) if named => found.field("signing_secret", format!("the secret {name} {why}")),
+            Err(why) => found.field("signing_secret", format!("the secret it names {why}")),
+        },
+    }
+    None
+}
+
+/// A queue route's binding: bound, and not one the worker uses itself.
+fn check_queue(binding: &str, source: &impl ConfigSource, found: &mut RouteProblems<'_>) {
+    if let Some(own) = INTERNAL_BINDINGS.iter().find(|own| **own == binding) {
+        let what = if *own == DELIVERY_QUEUE_BINDING {
+            "carries the worker's own HTTP deliveries, whose consumer would take these events for malformed deliveries and dead-letter them"
+        } else {
+            "is a binding the worker uses itself"
+        };
+        found.field(
+            "queue",
+            format!("names {own}, which {what}; bind another queue producer for this route."),
+        );
+    } else if source.has_queue(binding) {
+        // Bound: nothing to say.
+    } else if is_binding_name(binding) {
+        found.field("queue", format!("names {binding}, which is not a bound queue producer; add it under [[queues.producers]] in wrangler.toml."));
+    } else {
+        found.field("queue", "is not a bound queue producer and does not look like a binding's name (A-Z, 0-9 and _, like ANALYTICS_QUEUE); give the binding of a queue producer in wrangler.toml.");
     }
 }
 
@@ -195,19 +347,46 @@ fn is_route_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// https anywhere; plain http only to this machine, for local testing.
-fn check_url(text: &str, source: &impl ConfigSource) -> Result<(), String> {
-    let url = source
-        .parse_url(text)
-        .ok_or_else(|| format!("{text:?} is not a URL."))?;
+/// A route name, or an unknown field's name, that a problem may repeat: of a
+/// name's shape, and not a Standard Webhooks secret pasted in its place.
+fn is_echoable_name(name: &str) -> bool {
+    is_route_name(name) && !name.contains("whsec_")
+}
+
+/// What JSON value `value` is, without its content.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn not_json(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match error.classify() {
+        // A syntax error's text is one of serde_json's fixed phrases and a position;
+        // only data errors (none when reading a `Value`) quote the input.
+        Category::Syntax | Category::Eof => format!("ROUTES is not valid JSON: {error}."),
+        Category::Data | Category::Io => "ROUTES is not valid JSON.".into(),
+    }
+}
+
+/// https anywhere; plain http only to this machine, for local testing. The URL is
+/// never repeated: it may hold credentials or a token.
+fn check_url(text: &str, source: &impl ConfigSource) -> Result<(), &'static str> {
+    let url = source.parse_url(text).ok_or("is not an absolute URL.")?;
     let local = matches!(url.host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
     match url.scheme.as_str() {
         "https" if !url.host.is_empty() => Ok(()),
         "http" if local => Ok(()),
-        "http" => Err(
-            "must use https; plain http is allowed only to localhost, 127.0.0.1 or [::1].".into(),
-        ),
-        _ => Err("must be an https URL.".into()),
+        "http" => {
+            Err("must use https; plain http is allowed only to localhost, 127.0.0.1 or [::1].")
+        }
+        _ => Err("must be an https URL."),
     }
 }
 
@@ -306,12 +485,15 @@ mod tests {
     #[test]
     fn each_problem_names_route_and_field() {
         let cases = [
-            ("{}", "ROUTES is not a JSON array"),
+            ("{}", "ROUTES must be a JSON array of routes, not an object"),
             ("[1]", "ROUTES[0]"),
-            (r#"[{"url":"https://a.example"}]"#, "missing field `name`"),
+            (
+                r#"[{"url":"https://a.example"}]"#,
+                "ROUTES[0].name: is required",
+            ),
             (
                 r#"[{"name":"Bad Name","url":"https://a.example"}]"#,
-                "ROUTES[0] (\"Bad Name\").name",
+                "ROUTES[0].name: must be",
             ),
             (
                 r#"[{"name":"a","url":"https://a.example"},{"name":"a","url":"https://b.example"}]"#,
@@ -323,11 +505,11 @@ mod tests {
             ),
             (
                 r#"[{"name":"a","url":"https://a.example","events":["email"]}]"#,
-                "\"a\").events: \"email\"",
+                "\"a\").events[0]: is not",
             ),
             (
                 r#"[{"name":"a","url":"https://a.example","event":["*"]}]"#,
-                "unknown field `event`",
+                "\"a\").event: is not a route field",
             ),
             (r#"[{"name":"a"}]"#, "\"a\").url: exactly one"),
             (
@@ -348,7 +530,7 @@ mod tests {
             ),
             (
                 r#"[{"name":"a","url":"not a url"}]"#,
-                "\"a\").url: \"not a url\" is not a URL",
+                "\"a\").url: is not an absolute URL",
             ),
             (
                 r#"[{"name":"a","queue":"MISSING"}]"#,
@@ -378,5 +560,169 @@ mod tests {
                 "secret value leaked: {found:?}"
             );
         }
+    }
+
+    // A secret's value, pasted where a name belongs. `/health` is public, so no
+    // problem may repeat it, whatever field it sits in.
+    const LEAK: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    /// The problems of `json`: one contains `expected`, and none repeats any of `hidden`.
+    fn problems_hiding(json: &str, hidden: &[&str], expected: &str) {
+        let found = problems(json);
+        for value in hidden {
+            assert!(
+                found.iter().all(|p| !p.contains(value)),
+                "{value} repeated: {found:?}"
+            );
+        }
+        assert!(
+            found.iter().any(|p| p.contains(expected)),
+            "{expected} not in {found:?}"
+        );
+    }
+
+    #[test]
+    fn a_secret_value_in_signing_secret_is_not_repeated() {
+        let json =
+            format!(r#"[{{"name":"a","url":"https://a.example","signing_secret":"{LEAK}"}}]"#);
+        problems_hiding(
+            &json,
+            &[LEAK, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            "(\"a\").signing_secret: does not look like a secret's name",
+        );
+    }
+
+    #[test]
+    fn a_url_is_never_repeated() {
+        for url in [
+            // Does not parse (a space in the host).
+            "https://crm-user:hunter2-pass@billing example.net/in?token=tok-5678abcd#frag-9999",
+            // Parses, but plain http to another machine.
+            "http://crm-user:hunter2-pass@billing.example.net/in?token=tok-5678abcd#frag-9999",
+        ] {
+            let json = format!(r#"[{{"name":"a","url":"{url}"}}]"#);
+            problems_hiding(
+                &json,
+                &[
+                    "crm-user",
+                    "hunter2-pass",
+                    "tok-5678abcd",
+                    "frag-9999",
+                    "billing",
+                ],
+                "(\"a\").url: ",
+            );
+        }
+    }
+
+    #[test]
+    fn routes_of_the_wrong_type_are_not_quoted() {
+        problems_hiding(
+            &format!("\"{LEAK}\""),
+            &[LEAK],
+            "ROUTES must be a JSON array of routes, not a string",
+        );
+        problems_hiding("98765432101", &["98765432101"], "not a number");
+        problems_hiding(&format!(r#"{{"{LEAK}": 1}}"#), &[LEAK], "not an object");
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_not_quoted() {
+        for (json, expected) in [
+            (
+                format!(r#"[{{"name":"a","url":"https://a.example","events":"{LEAK}"}}]"#),
+                "(\"a\").events: is a string",
+            ),
+            (
+                format!(r#"[{{"name":"a","url":"https://a.example","events":[["{LEAK}"]]}}]"#),
+                "(\"a\").events[0]: is an array",
+            ),
+            (
+                format!(r#"[{{"name":"a","url":["{LEAK}"]}}]"#),
+                "(\"a\").url: is an array",
+            ),
+            (
+                format!(r#"[{{"name":"a","queue":{{"k":"{LEAK}"}}}}]"#),
+                "(\"a\").queue: is an object",
+            ),
+            (format!(r#"["{LEAK}"]"#), "ROUTES[0]: is a string"),
+            (
+                r#"[{"name":98765432101,"url":"https://a.example"}]"#.to_string(),
+                "ROUTES[0].name: is a number",
+            ),
+        ] {
+            problems_hiding(&json, &[LEAK, "98765432101"], expected);
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_only_when_it_looks_like_a_name() {
+        let json = format!(r#"[{{"name":"a","url":"https://a.example","{LEAK}":true}}]"#);
+        problems_hiding(&json, &[LEAK], "(\"a\"): a field is not a route field");
+        problems_hiding(
+            r#"[{"name":"a","url":"https://a.example","event":["*"]}]"#,
+            &[],
+            "(\"a\").event: is not a route field",
+        );
+    }
+
+    #[test]
+    fn an_invalid_route_name_is_not_repeated() {
+        problems_hiding(
+            &format!(r#"[{{"name":"{LEAK}","url":"https://a.example"}}]"#),
+            &[LEAK],
+            "ROUTES[0].name: must be non-empty",
+        );
+        // Of a name's shape, but a secret all the same: the route works, and a
+        // problem of it does not quote it.
+        problems_hiding(
+            r#"[{"name":"whsec_abcdefgh","url":"ftp://a.example"}]"#,
+            &["whsec_abcdefgh"],
+            "ROUTES[0].url: must be an https URL",
+        );
+    }
+
+    #[test]
+    fn an_invalid_pattern_is_not_repeated() {
+        let json =
+            format!(r#"[{{"name":"a","url":"https://a.example","events":["email.*","{LEAK}"]}}]"#);
+        problems_hiding(&json, &[LEAK], "(\"a\").events[1]: is not \"*\"");
+    }
+
+    #[test]
+    fn a_queue_is_named_only_when_it_looks_like_a_binding() {
+        problems_hiding(
+            &format!(r#"[{{"name":"a","queue":"{LEAK}"}}]"#),
+            &[LEAK],
+            "(\"a\").queue: is not a bound queue producer and does not look like",
+        );
+        problems_hiding(
+            r#"[{"name":"a","queue":"MISSING"}]"#,
+            &[],
+            "(\"a\").queue: names MISSING, which is not a bound queue producer",
+        );
+    }
+
+    #[test]
+    fn a_queue_route_may_not_name_a_binding_of_the_worker() {
+        use crate::config::{DEDUP_BINDING, DEDUP_OBJECTS_BINDING, DELIVERY_QUEUE_BINDING};
+        for binding in [DELIVERY_QUEUE_BINDING, DEDUP_BINDING, DEDUP_OBJECTS_BINDING] {
+            // Bound, and even bound as a queue: still refused.
+            let source = FakeSource::new().with_queue(binding);
+            let json = format!(r#"[{{"name":"a","queue":"{binding}"}}]"#);
+            let found = parse_routes(&json, &source).err().unwrap_or_default();
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p
+                        .starts_with(&format!("ROUTES[0] (\"a\").queue: names {binding}, which"))),
+                "{binding}: {found:?}"
+            );
+        }
+        let source = FakeSource::new().with_queue(DELIVERY_QUEUE_BINDING);
+        let found = parse_routes(r#"[{"name":"a","queue":"DELIVERY_QUEUE"}]"#, &source)
+            .err()
+            .unwrap_or_default();
+        assert!(found[0].contains("HTTP deliveries"), "{found:?}");
     }
 }

@@ -1,12 +1,15 @@
 //! `ROUTES`: `routes::parse_routes` and matching, against a fixed env (see
 //! `Source::for_routes`; a `signing_secret` named `whsec_…` is its own value, so
 //! the input also reaches the whsec decoder). Input: the ROUTES text.
+//! Invariants: accepted routes are sound; problems repeat no secret-shaped text.
 #![no_main]
 
 use std::collections::HashSet;
 
 use leadnest_edge::routes::{matching, parse_routes, Destination};
-use leadnest_edge_fuzz::{text, Source};
+use leadnest_edge_fuzz::{
+    hide_in_routes, hide_in_vars, routes_candidates, text, var_candidates, Source, ROUTES_ENV,
+};
 use libfuzzer_sys::fuzz_target;
 
 const EVENTS: &[&str] = &[
@@ -20,7 +23,8 @@ const EVENTS: &[&str] = &[
 
 fuzz_target!(|data: &[u8]| {
     let source = Source::for_routes();
-    match parse_routes(&text(data), &source) {
+    let routes = text(data);
+    match parse_routes(&routes, &source) {
         Ok(routes) => {
             let mut names = HashSet::new();
             for route in &routes {
@@ -40,6 +44,36 @@ fuzz_target!(|data: &[u8]| {
                 problems.iter().all(|p| p.starts_with("ROUTES")),
                 "{problems:?}"
             );
+            no_secret_in(&problems.join("\n"), &routes);
         }
     }
 });
+
+/// As in the config target: no secret-shaped string of ROUTES or value of the env
+/// appears in a problem, unless it stays there once altered in its own places.
+fn no_secret_in(message: &str, routes: &str) {
+    let problems = |routes: &str, env: &str| {
+        parse_routes(routes, &Source::from_vars(env))
+            .err()
+            .unwrap_or_default()
+            .join("\n")
+    };
+    for candidate in routes_candidates(routes) {
+        if message.contains(&candidate) {
+            let hidden = problems(&hide_in_routes(routes, &candidate), ROUTES_ENV);
+            assert!(
+                hidden.contains(&candidate),
+                "string of ROUTES {candidate:?} repeated in: {message}"
+            );
+        }
+    }
+    for candidate in var_candidates(ROUTES_ENV) {
+        if message.contains(&candidate) {
+            let hidden = problems(routes, &hide_in_vars(ROUTES_ENV, &candidate));
+            assert!(
+                hidden.contains(&candidate),
+                "secret {candidate:?} repeated in: {message}"
+            );
+        }
+    }
+}

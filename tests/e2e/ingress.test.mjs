@@ -1,8 +1,9 @@
 // SPEC sections 2 and 3 against the built worker under wrangler dev.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SECRET, event, startWorker } from './harness.mjs';
+import { SECRET, event, sleep, startWorker, waitFor } from './harness.mjs';
 import { sign } from '../../scripts/lib/leadnest.mjs';
+import { startBackend } from '../../scripts/backend.mjs';
 
 const ROTATED = 'rotated_secret';
 let worker;
@@ -166,6 +167,41 @@ describe('freshness', () => {
     const answer = await worker.post(event('email.sent', { ageSeconds: -3600 }));
     assertError(answer, 401, 'stale_timestamp');
     assert.match(answer.json.message, /future/);
+  });
+});
+
+describe('late retries', () => {
+  // LeadNest retries with the event's original timestamp: after an outage longer than
+  // the tolerance, only a wider TIMESTAMP_TOLERANCE_SECONDS lets the retry in, and
+  // dedup (DEDUP_TTL_SECONDS >= the tolerance) still stops a replay.
+  let tolerant;
+  let backend;
+  before(async () => {
+    backend = await startBackend({ port: 0, log: () => {} });
+    tolerant = await startWorker('ingress-late', {
+      deliveryQueue: false,
+      vars: { TIMESTAMP_TOLERANCE_SECONDS: '3600', ROUTES: [{ name: 'late', url: `${backend.url}/hook` }] },
+    });
+  });
+  after(async () => {
+    await tolerant?.stop();
+    await backend?.close();
+  });
+
+  test('an event 20 minutes old: stale by default, accepted once with a 3600 s tolerance', async () => {
+    const raw = JSON.stringify(event('email.bounced', { messageId: 'msg_late_retry', ageSeconds: 20 * 60 }));
+    const stale = await worker.post(raw);
+    assertError(stale, 401, 'stale_timestamp');
+    assert.match(stale.json.message, /TIMESTAMP_TOLERANCE_SECONDS \(300 s\)/);
+
+    const accepted = await tolerant.post(raw);
+    assert.deepEqual(accepted.json,
+      { status: 'accepted', event: 'email.bounced', message_id: 'msg_late_retry', routes: ['late'] });
+    const again = await tolerant.post(raw);
+    assert.deepEqual(again.json, { status: 'duplicate', event: 'email.bounced', message_id: 'msg_late_retry' });
+    await waitFor(() => backend.received.length >= 1, { what: 'the delivery' });
+    await sleep(1500);
+    assert.equal(backend.received.length, 1, 'delivered once');
   });
 });
 
