@@ -268,69 +268,9 @@ impl Config {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::collections::{HashMap, HashSet};
-
-    /// An in-memory configuration source.
-    #[derive(Default)]
-    pub(crate) struct FakeSource {
-        vars: HashMap<String, String>,
-        kv: HashSet<String>,
-        queues: HashSet<String>,
-        durable_objects: HashSet<String>,
-    }
-
-    impl FakeSource {
-        pub(crate) fn new() -> Self {
-            Self::default()
-        }
-        pub(crate) fn with(mut self, name: &str, value: &str) -> Self {
-            self.vars.insert(name.into(), value.into());
-            self
-        }
-        pub(crate) fn with_kv(mut self, name: &str) -> Self {
-            self.kv.insert(name.into());
-            self
-        }
-        pub(crate) fn with_queue(mut self, name: &str) -> Self {
-            self.queues.insert(name.into());
-            self
-        }
-        pub(crate) fn with_durable_object(mut self, name: &str) -> Self {
-            self.durable_objects.insert(name.into());
-            self
-        }
-        /// The smallest valid configuration.
-        pub(crate) fn minimal() -> Self {
-            Self::new()
-                .with("WEBHOOK_SECRET", "test_secret")
-                .with_kv(DEDUP_BINDING)
-        }
-    }
-
-    impl ConfigSource for FakeSource {
-        fn text(&self, name: &str) -> Option<String> {
-            self.vars.get(name).cloned()
-        }
-        fn has_kv(&self, name: &str) -> bool {
-            self.kv.contains(name)
-        }
-        fn has_queue(&self, name: &str) -> bool {
-            self.queues.contains(name)
-        }
-        fn has_durable_object(&self, name: &str) -> bool {
-            self.durable_objects.contains(name)
-        }
-        // The url crate implements the same WHATWG standard as the runtime.
-        fn parse_url(&self, text: &str) -> Option<UrlParts> {
-            let url = url::Url::parse(text).ok()?;
-            Some(UrlParts {
-                scheme: url.scheme().to_string(),
-                host: url.host_str().unwrap_or_default().to_string(),
-            })
-        }
-    }
+    use crate::testing::FakeSource;
 
     fn problems(source: FakeSource) -> Vec<String> {
         Config::load(&source).unwrap_err().problems

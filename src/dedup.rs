@@ -1,6 +1,5 @@
 //! The dedup key of an event (SPEC step 6) and the store that remembers keys.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
@@ -183,47 +182,11 @@ impl RecentKeys {
     }
 }
 
-/// A store with the isolate's [`RecentKeys`] in front: a key recorded here is
-/// a duplicate without a store read. Only keys this isolate recorded are kept,
-/// never a claim another request holds, so a hand-off that fails elsewhere
-/// cannot make its retry look like a duplicate.
-pub struct Remembering<'a, S> {
-    pub store: &'a S,
-    pub recent: &'a RefCell<RecentKeys>,
-    /// Seconds since the epoch.
-    pub now: u64,
-}
-
-impl<S: DedupStore> DedupStore for Remembering<'_, S> {
-    type Error = S::Error;
-
-    async fn claim(&self, key: &DedupKey) -> Result<Claim, S::Error> {
-        if self.recent.borrow().contains(key, self.now) {
-            return Ok(Claim::Duplicate);
-        }
-        self.store.claim(key).await
-    }
-
-    async fn record(&self, key: &DedupKey, event: &str, ttl_seconds: u64) -> Result<(), S::Error> {
-        self.store.record(key, event, ttl_seconds).await?;
-        self.recent
-            .borrow_mut()
-            .insert(key, self.now, self.now.saturating_add(ttl_seconds));
-        Ok(())
-    }
-
-    async fn release(&self, key: &DedupKey) -> Result<(), S::Error> {
-        self.store.release(key).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::payload::parse;
     use crate::signature::{sign, Secrets};
-    use futures_util::FutureExt;
-    use std::cell::Cell;
 
     fn raw(name: &str) -> DedupKey {
         DedupKey(name.to_string())
@@ -303,83 +266,6 @@ mod tests {
         recent.insert(&raw("a"), 0, 100);
         assert!(recent.is_empty());
         assert!(!recent.contains(&raw("a"), 0));
-    }
-
-    /// A store that counts its reads and fails what it is told to.
-    #[derive(Default)]
-    struct Counting {
-        claims: Cell<u32>,
-        fail_record: bool,
-    }
-
-    impl DedupStore for Counting {
-        type Error = String;
-        async fn claim(&self, _key: &DedupKey) -> Result<Claim, String> {
-            self.claims.set(self.claims.get() + 1);
-            Ok(Claim::New)
-        }
-        async fn record(&self, _key: &DedupKey, _event: &str, _ttl: u64) -> Result<(), String> {
-            if self.fail_record {
-                Err("write failed".into())
-            } else {
-                Ok(())
-            }
-        }
-        async fn release(&self, _key: &DedupKey) -> Result<(), String> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_key_recorded_here_is_a_duplicate_without_a_store_read() {
-        let store = Counting::default();
-        let recent = RefCell::new(RecentKeys::new(8));
-        let at = |now| Remembering {
-            store: &store,
-            recent: &recent,
-            now,
-        };
-        let k = raw("m1:abc");
-        assert_eq!(at(1_000).claim(&k).now_or_never().unwrap(), Ok(Claim::New));
-        at(1_000)
-            .record(&k, "email.sent", 60)
-            .now_or_never()
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            at(1_059).claim(&k).now_or_never().unwrap(),
-            Ok(Claim::Duplicate)
-        );
-        assert_eq!(store.claims.get(), 1);
-        // Past the TTL the store decides again.
-        assert_eq!(at(1_060).claim(&k).now_or_never().unwrap(), Ok(Claim::New));
-        assert_eq!(store.claims.get(), 2);
-    }
-
-    #[test]
-    fn a_failed_record_or_a_release_is_not_remembered() {
-        let store = Counting {
-            fail_record: true,
-            ..Counting::default()
-        };
-        let recent = RefCell::new(RecentKeys::new(8));
-        let remembering = Remembering {
-            store: &store,
-            recent: &recent,
-            now: 0,
-        };
-        let k = raw("m1:abc");
-        assert!(remembering
-            .record(&k, "sms.failed", 60)
-            .now_or_never()
-            .unwrap()
-            .is_err());
-        remembering.release(&k).now_or_never().unwrap().unwrap();
-        assert!(recent.borrow().is_empty());
-        assert_eq!(
-            remembering.claim(&k).now_or_never().unwrap(),
-            Ok(Claim::New)
-        );
     }
 
     fn key(body: &str) -> DedupKey {

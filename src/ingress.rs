@@ -1,18 +1,632 @@
-//! The ingress decision, SPEC section 3 steps 1–5 and the route match: pure, so
-//! the glue only does the I/O (dedup store, hand-off) around it.
+//! The life of one request to `POST /webhooks/leadnest`, SPEC section 3, as a
+//! state machine that performs no I/O and reads no clock (sans-IO, as `h11`
+//! and `quinn-proto` are built). [`Ingress::need`] says what it needs next; the
+//! caller performs it and reports the result with the matching method, until
+//! the need is [`Need::Reply`]. The Worker glue drives it with the platform
+//! (body stream, WebCrypto, KV or the Durable Object, queues, timers); native
+//! tests drive the same machine with fakes. The order of the steps, every
+//! answer and every log line are decided here, nowhere else.
+
+use std::cell::RefCell;
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::dedup::{Claim, DedupKey, DedupStore};
+use crate::config::{Config, DELIVERY_QUEUE_BINDING};
+use crate::dedup::{Claim, DedupKey, RecentKeys};
 use crate::deliver::Delivery;
 use crate::error::{json, Rejection};
+use crate::log::{IngressLog, WarningLog};
 use crate::payload::{check_freshness, parse, Envelope};
-use crate::routes::{matching, Route};
-use crate::signature::VerifiedBody;
+use crate::routes::{matching, Destination, Route};
+use crate::signature::{claimed_digest, Secrets, VerifiedBody, DIGEST_LEN};
 
 /// The ingress path.
 pub const INGRESS_PATH: &str = "/webhooks/leadnest";
+
+/// How long a redelivery waits for another request that holds its event's
+/// claim, and how often it asks again: "a few seconds", then 503 so LeadNest
+/// retries later.
+pub const CLAIM_WAIT_MS: u64 = 5_000;
+pub const CLAIM_POLL_MS: u64 = 250;
+/// Tries of a record or a release: a lost one costs a duplicate delivery or a
+/// lease's wait, so a passing fault is worth a second and third try.
+pub const STORE_WRITE_TRIES: u32 = 3;
+
+/// What the request says before its body is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestHead<'a> {
+    /// `Content-Length`, as sent.
+    pub content_length: Option<&'a str>,
+    /// `X-LeadNest-Signature`, as sent.
+    pub signature: Option<&'a str>,
+}
+
+/// What to do with a request body the worker will not read (any more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unread {
+    /// Cancel it, so the answer goes out at once (production).
+    Cancel,
+    /// Read it out and drop it, within a bound: `DRAIN_REFUSED_BODIES`, for
+    /// `wrangler dev`, whose proxy breaks the next request after an early answer.
+    Drain,
+}
+
+impl Unread {
+    /// The configured choice.
+    pub fn of(drain_refused_bodies: bool) -> Self {
+        if drain_refused_bodies {
+            Self::Drain
+        } else {
+            Self::Cancel
+        }
+    }
+}
+
+/// What reading the body gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRead {
+    /// The whole body, `len` bytes, at most the limit asked for.
+    Complete { len: usize },
+    /// More than the limit; reading stopped there.
+    TooLarge,
+    /// The client went away or the stream broke.
+    Broken,
+}
+
+/// A message for a queue, sent before the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueMessage {
+    /// A [`Delivery`] for `DELIVERY_QUEUE`, as bytes (never re-encoded).
+    Delivery(Vec<u8>),
+    /// A queue route's message: the payload JSON object as received.
+    Payload,
+}
+
+/// One send of the hand-off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    /// The queue producer binding.
+    pub binding: String,
+    pub message: QueueMessage,
+}
+
+/// What the machine needs next.
+#[derive(Debug)]
+pub enum Need<'a> {
+    /// Read the body, at most `limit` bytes (stop past it, then let the rest go
+    /// as `unread` says), and report it with [`Ingress::body_read`].
+    /// `declared`: a `Content-Length` was sent (already checked against `limit`).
+    ReadBody {
+        limit: usize,
+        declared: bool,
+        unread: Unread,
+    },
+    /// Compute HMAC-SHA256 of the body under each configured secret and compare
+    /// it with `claimed` in constant time; report with [`Ingress::signature_checked`].
+    CheckSignature {
+        secrets: &'a Secrets,
+        claimed: &'a [u8; DIGEST_LEN],
+    },
+    /// Ask the dedup store about `key`; report with [`Ingress::claimed`].
+    Claim { key: &'a DedupKey },
+    /// Wait `ms`, then report with [`Ingress::waited`].
+    Wait { ms: u64 },
+    /// Send every message, concurrently, then report how many failed with
+    /// [`Ingress::handed_off`]. `delay_ms` first (fault tests only).
+    HandOff { sends: &'a [Send], delay_ms: u64 },
+    /// Give up the claim on `key`; report with [`Ingress::released`].
+    Release { key: &'a DedupKey },
+    /// Record `key` for `ttl_seconds`; report with [`Ingress::recorded`].
+    Record {
+        key: &'a DedupKey,
+        event: &'a str,
+        ttl_seconds: u64,
+    },
+    /// Answer: done.
+    Reply(&'a Reply),
+}
+
+/// The answer to a request and what goes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// JSON.
+    pub body: String,
+    /// The `Allow` header of a 405.
+    pub allow: Option<&'static str>,
+    /// The body was not read (to its end): let it go so.
+    pub unread: Option<Unread>,
+    /// Lines to print before the request's own line (warnings).
+    pub warnings: Vec<String>,
+    /// HTTP deliveries to make after the answer (no `DELIVERY_QUEUE`).
+    pub after_answer: Vec<Delivery>,
+    log: Option<Outcome>,
+}
+
+/// What the request's log line says, but its duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome {
+    outcome: &'static str,
+    reason: Option<&'static str>,
+    event: Option<String>,
+    message_id: Option<String>,
+    routes: Option<Vec<String>>,
+}
+
+impl Reply {
+    /// A refusal, SPEC section 2's error body. `logged`: on the ingress path.
+    pub fn refusal(rejection: &Rejection, unread: Option<Unread>, logged: bool) -> Self {
+        let allow = match rejection {
+            Rejection::MethodNotAllowed { allow } => Some(*allow),
+            _ => None,
+        };
+        Self {
+            status: rejection.status(),
+            body: rejection.body(),
+            allow,
+            unread,
+            warnings: Vec::new(),
+            after_answer: Vec::new(),
+            log: logged.then(|| Outcome {
+                outcome: "rejected",
+                reason: Some(rejection.code()),
+                event: None,
+                message_id: None,
+                routes: None,
+            }),
+        }
+    }
+
+    fn handled(outcome: &'static str, envelope: &Envelope, routes: Option<Vec<String>>) -> Self {
+        let names: Option<Vec<&str>> = routes
+            .as_ref()
+            .map(|names| names.iter().map(String::as_str).collect());
+        Self {
+            status: 200,
+            body: json(&StatusBody {
+                status: outcome,
+                event: &envelope.event,
+                message_id: envelope.message_id.as_deref(),
+                routes: names.as_deref(),
+            }),
+            allow: None,
+            unread: None,
+            warnings: Vec::new(),
+            after_answer: Vec::new(),
+            log: Some(Outcome {
+                outcome,
+                reason: None,
+                event: Some(envelope.event.clone()),
+                message_id: envelope.message_id.clone(),
+                routes,
+            }),
+        }
+    }
+
+    /// The request's log line (SPEC section 6), if it has one, given how long
+    /// it took.
+    pub fn log_line(&self, duration_ms: u64) -> Option<String> {
+        let outcome = self.log.as_ref()?;
+        let routes: Option<Vec<&str>> = outcome
+            .routes
+            .as_ref()
+            .map(|names| names.iter().map(String::as_str).collect());
+        let unrouted = routes.as_ref().is_some_and(Vec::is_empty);
+        Some(
+            IngressLog {
+                outcome: outcome.outcome,
+                status: self.status,
+                reason: outcome.reason,
+                event: outcome.event.as_deref(),
+                message_id: outcome.message_id.as_deref(),
+                routes,
+                unrouted,
+                duration_ms,
+            }
+            .line(),
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct StatusBody<'a> {
+    status: &'a str,
+    event: &'a str,
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routes: Option<&'a [&'a str]>,
+}
+
+/// An authentic, fresh, well-formed event and where it goes.
+#[derive(Debug)]
+pub struct Admitted<'c> {
+    pub envelope: Envelope,
+    pub dedup_key: DedupKey,
+    /// The routes that take the event, in configuration order.
+    pub routes: Vec<&'c Route>,
+}
+
+impl Admitted<'_> {
+    /// The names of the routes, for the answer and the log.
+    pub fn route_names(&self) -> Vec<String> {
+        self.routes.iter().map(|r| r.name.clone()).collect()
+    }
+}
+
+/// An admitted event with its verified bytes, on its way through steps 6 to 8.
+#[derive(Debug)]
+struct Event<'c> {
+    admitted: Admitted<'c>,
+    body: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum State<'c> {
+    ReadBody,
+    CheckSignature {
+        claimed: [u8; DIGEST_LEN],
+    },
+    /// Body read, signature matched: waiting for the bytes.
+    Claim {
+        event: Event<'c>,
+        waited_ms: u64,
+    },
+    Wait {
+        event: Event<'c>,
+        waited_ms: u64,
+    },
+    HandOff {
+        event: Event<'c>,
+        sends: Vec<Send>,
+        after_answer: Vec<Delivery>,
+    },
+    Release {
+        key: DedupKey,
+        reply: Reply,
+        tries: u32,
+    },
+    Record {
+        event: Event<'c>,
+        after_answer: Vec<Delivery>,
+        tries: u32,
+    },
+    Done(Reply),
+}
+
+/// One request to the ingress.
+#[derive(Debug)]
+pub struct Ingress<'c> {
+    config: &'c Config,
+    memory: &'c RefCell<RecentKeys>,
+    /// Unix seconds when the request arrived: the clock is read once.
+    now: i64,
+    signature: Option<String>,
+    declared: bool,
+    body_len: usize,
+    state: State<'c>,
+}
+
+impl<'c> Ingress<'c> {
+    /// A request with a valid configuration. `memory` is the isolate's keys
+    /// (see [`RecentKeys`]); `now` is unix seconds from the platform's clock.
+    pub fn new(
+        config: &'c Config,
+        memory: &'c RefCell<RecentKeys>,
+        head: RequestHead<'_>,
+        now: i64,
+    ) -> Self {
+        // Step 1 on the declared length, before any byte is read.
+        let state = match check_declared_length(head.content_length, config.max_body_bytes) {
+            Ok(()) => State::ReadBody,
+            Err(too_large) => State::Done(Reply::refusal(
+                &too_large,
+                Some(Unread::of(config.drain_refused_bodies)),
+                true,
+            )),
+        };
+        Self {
+            config,
+            memory,
+            now,
+            signature: head.signature.map(str::to_owned),
+            declared: head.content_length.is_some(),
+            body_len: 0,
+            state,
+        }
+    }
+
+    /// What the machine needs next.
+    pub fn need(&self) -> Need<'_> {
+        match &self.state {
+            State::ReadBody => Need::ReadBody {
+                limit: self.config.max_body_bytes,
+                declared: self.declared,
+                unread: Unread::of(self.config.drain_refused_bodies),
+            },
+            State::CheckSignature { claimed } => Need::CheckSignature {
+                secrets: &self.config.secrets,
+                claimed,
+            },
+            State::Claim { event, .. } => Need::Claim {
+                key: &event.admitted.dedup_key,
+            },
+            State::Wait { .. } => Need::Wait { ms: CLAIM_POLL_MS },
+            State::HandOff { sends, .. } => Need::HandOff {
+                sends,
+                delay_ms: self.config.test_handoff_delay_ms,
+            },
+            State::Release { key, .. } => Need::Release { key },
+            State::Record { event, .. } => Need::Record {
+                key: &event.admitted.dedup_key,
+                event: &event.admitted.envelope.event,
+                ttl_seconds: self.config.dedup_ttl_seconds,
+            },
+            State::Done(reply) => Need::Reply(reply),
+        }
+    }
+
+    /// The reply, once [`Need::Reply`] is reached.
+    pub fn into_reply(self) -> Option<Reply> {
+        match self.state {
+            State::Done(reply) => Some(reply),
+            _ => None,
+        }
+    }
+
+    fn refuse(&mut self, rejection: &Rejection) {
+        self.state = State::Done(Reply::refusal(rejection, None, true));
+    }
+
+    /// Step 1 on the bytes read, then steps 2 and 3 up to the comparison.
+    pub fn body_read(&mut self, read: BodyRead) {
+        if !matches!(self.state, State::ReadBody) {
+            return;
+        }
+        let limit = self.config.max_body_bytes;
+        match read {
+            BodyRead::Complete { len } if len <= limit => {
+                self.body_len = len;
+                match claimed_digest(self.signature.as_deref()) {
+                    Ok(claimed) => self.state = State::CheckSignature { claimed },
+                    Err(rejection) => self.refuse(&rejection),
+                }
+            }
+            BodyRead::Complete { .. } | BodyRead::TooLarge => {
+                self.refuse(&Rejection::PayloadTooLarge { limit });
+            }
+            BodyRead::Broken => self.refuse(&Rejection::InvalidPayload(
+                "The body could not be read to its end; resend the event.".into(),
+            )),
+        }
+    }
+
+    /// Step 3's verdict: `matched[i]` for secret `i`. Any match passes (every
+    /// secret was tried, so timing does not tell which). `body` gives the bytes,
+    /// asked for only once they proved authentic. Then steps 4 and 5, the dedup
+    /// key, the routes, and the isolate's memory of recorded keys.
+    pub fn signature_checked(&mut self, matched: &[bool], body: impl FnOnce() -> Vec<u8>) {
+        if !matches!(self.state, State::CheckSignature { .. }) {
+            return;
+        }
+        if self.config.secrets.verdict(matched, &[]).is_err() {
+            return self.refuse(&Rejection::InvalidSignature);
+        }
+        let body = body();
+        if body.len() != self.body_len {
+            return self.refuse(&Rejection::InvalidPayload(
+                "The body could not be read to its end; resend the event.".into(),
+            ));
+        }
+        let verified = match self.config.secrets.verdict(matched, &body) {
+            Ok(verified) => verified,
+            Err(rejection) => return self.refuse(&rejection),
+        };
+        let admitted = match admit_verified(self.config, verified, self.now) {
+            Ok(admitted) => admitted,
+            Err(rejection) => return self.refuse(&rejection),
+        };
+        if self
+            .memory
+            .borrow()
+            .contains(&admitted.dedup_key, self.now_unsigned())
+        {
+            self.state = State::Done(Reply::handled("duplicate", &admitted.envelope, None));
+            return;
+        }
+        self.state = State::Claim {
+            event: Event { admitted, body },
+            waited_ms: 0,
+        };
+    }
+
+    /// Step 6: what the dedup store said. A store that cannot be read answers
+    /// 503; a claim another request holds is waited on, a few seconds at most.
+    pub fn claimed(&mut self, claim: Result<Claim, String>) {
+        let State::Claim { event, waited_ms } = std::mem::replace(&mut self.state, State::ReadBody)
+        else {
+            return;
+        };
+        self.state = match claim {
+            Err(_) => State::Done(Reply::refusal(
+                &Rejection::Unavailable("The dedup store"),
+                None,
+                true,
+            )),
+            Ok(Claim::Duplicate) => {
+                State::Done(Reply::handled("duplicate", &event.admitted.envelope, None))
+            }
+            Ok(Claim::Busy) if waited_ms >= CLAIM_WAIT_MS => {
+                State::Done(Reply::refusal(&Rejection::InProgress, None, true))
+            }
+            Ok(Claim::Busy) => State::Wait { event, waited_ms },
+            Ok(Claim::New) => {
+                let (sends, after_answer) = self.plan(&event);
+                State::HandOff {
+                    event,
+                    sends,
+                    after_answer,
+                }
+            }
+        };
+    }
+
+    /// The wait asked for by [`Need::Wait`] is over: ask the store again.
+    pub fn waited(&mut self) {
+        if let State::Wait { event, waited_ms } =
+            std::mem::replace(&mut self.state, State::ReadBody)
+        {
+            self.state = State::Claim {
+                event,
+                waited_ms: waited_ms + CLAIM_POLL_MS,
+            };
+        }
+    }
+
+    /// Step 7: every matching route gets the event. A queue message per HTTP
+    /// route with `DELIVERY_QUEUE`, else a delivery after the answer; the
+    /// payload for a queue route.
+    fn plan(&self, event: &Event<'_>) -> (Vec<Send>, Vec<Delivery>) {
+        let admitted = &event.admitted;
+        let webhook_id = admitted.dedup_key.webhook_id();
+        let mut sends = Vec::new();
+        let mut after_answer = Vec::new();
+        for route in &admitted.routes {
+            match &route.destination {
+                Destination::Queue { binding } => sends.push(Send {
+                    binding: binding.clone(),
+                    message: QueueMessage::Payload,
+                }),
+                Destination::Http { .. } => {
+                    let delivery = Delivery {
+                        route: route.name.clone(),
+                        event: admitted.envelope.event.clone(),
+                        // Verified, so the header is present.
+                        signature: self.signature.clone().unwrap_or_default(),
+                        webhook_id: webhook_id.clone(),
+                        body: event.body.clone(),
+                    };
+                    if self.config.delivery_queue {
+                        sends.push(Send {
+                            binding: DELIVERY_QUEUE_BINDING.to_string(),
+                            message: QueueMessage::Delivery(delivery.encode()),
+                        });
+                    } else {
+                        after_answer.push(delivery);
+                    }
+                }
+            }
+        }
+        (sends, after_answer)
+    }
+
+    /// The hand-off's result: how many sends failed. Any failure answers 503
+    /// with nothing recorded (and the claim released), so LeadNest retries.
+    pub fn handed_off(&mut self, failed: usize) {
+        let State::HandOff {
+            event,
+            after_answer,
+            ..
+        } = std::mem::replace(&mut self.state, State::ReadBody)
+        else {
+            return;
+        };
+        self.state = if failed == 0 {
+            State::Record {
+                event,
+                after_answer,
+                tries: 0,
+            }
+        } else {
+            let mut reply = Reply::refusal(&Rejection::Unavailable("A queue"), None, true);
+            reply.warnings.push(
+                WarningLog {
+                    warning: "queue_send_failed",
+                    event: Some(&event.admitted.envelope.event),
+                    failed: Some(u32::try_from(failed).unwrap_or(u32::MAX)),
+                    ..Default::default()
+                }
+                .line(),
+            );
+            State::Release {
+                key: event.admitted.dedup_key,
+                reply,
+                tries: 0,
+            }
+        };
+    }
+
+    /// Whether the claim was given up. Tried again a few times: a claim not
+    /// released holds LeadNest's retry off until its lease ends (the retry
+    /// waits, then gets 503), never a duplicate.
+    pub fn released(&mut self, ok: bool) {
+        let State::Release { key, reply, tries } =
+            std::mem::replace(&mut self.state, State::ReadBody)
+        else {
+            return;
+        };
+        let tries = tries + 1;
+        self.state = if ok || tries >= STORE_WRITE_TRIES {
+            State::Done(reply)
+        } else {
+            State::Release { key, reply, tries }
+        };
+    }
+
+    /// Step 8: the record's result. Tried again a few times; a record that
+    /// still fails is logged, and the answer stays 200: the event is handed off.
+    pub fn recorded(&mut self, result: Result<(), String>) {
+        let State::Record {
+            event,
+            after_answer,
+            tries,
+        } = std::mem::replace(&mut self.state, State::ReadBody)
+        else {
+            return;
+        };
+        let tries = tries + 1;
+        let warning = match result {
+            Ok(()) => {
+                let ttl = self.config.dedup_ttl_seconds;
+                let now = self.now_unsigned();
+                self.memory.borrow_mut().insert(
+                    &event.admitted.dedup_key,
+                    now,
+                    now.saturating_add(ttl),
+                );
+                None
+            }
+            Err(_) if tries < STORE_WRITE_TRIES => {
+                self.state = State::Record {
+                    event,
+                    after_answer,
+                    tries,
+                };
+                return;
+            }
+            // The event is handed off; a redelivery may pass dedup, which the
+            // backends' webhook-id dedup absorbs.
+            Err(error) => Some(
+                WarningLog {
+                    warning: "dedup_record_failed",
+                    event: Some(&event.admitted.envelope.event),
+                    error: Some(&error),
+                    ..Default::default()
+                }
+                .line(),
+            ),
+        };
+        let admitted = &event.admitted;
+        let mut reply =
+            Reply::handled("accepted", &admitted.envelope, Some(admitted.route_names()));
+        reply.warnings.extend(warning);
+        reply.after_answer = after_answer;
+        self.state = State::Done(reply);
+    }
+
+    fn now_unsigned(&self) -> u64 {
+        u64::try_from(self.now).unwrap_or_default()
+    }
+}
 
 /// The path of a serialized WHATWG URL (`Request.url`), as sent: not decoded,
 /// without query or fragment. Serialization never leaves `?` or `#` unescaped
@@ -41,24 +655,9 @@ pub fn check_declared_length(content_length: Option<&str>, limit: usize) -> Resu
     }
 }
 
-/// An authentic, fresh, well-formed event and where it goes.
-#[derive(Debug)]
-pub struct Admitted<'c> {
-    pub envelope: Envelope,
-    pub dedup_key: DedupKey,
-    /// The routes that take the event, in configuration order.
-    pub routes: Vec<&'c Route>,
-}
-
-impl Admitted<'_> {
-    /// The names of the routes, for the answer and the log.
-    pub fn route_names(&self) -> Vec<&str> {
-        self.routes.iter().map(|r| r.name.as_str()).collect()
-    }
-}
-
-/// Steps 1 (on the bytes read) to 5, then the dedup key and the matching routes.
-/// `now` is unix seconds from the platform's clock.
+/// Steps 1 (on the bytes read) to 5 in one call, then the dedup key and the
+/// matching routes: the pure part of the ingress, for benchmarks and fuzzing.
+/// `now` is unix seconds.
 pub fn admit<'c>(
     config: &'c Config,
     signature: Option<&str>,
@@ -75,9 +674,8 @@ pub fn admit<'c>(
 }
 
 /// Steps 4 and 5, then the dedup key and the matching routes, for a body whose
-/// signature has passed (by [`Secrets::verify`](crate::signature::Secrets::verify)
-/// or [`Secrets::verify_with`](crate::signature::Secrets::verify_with)).
-pub fn admit_verified<'c>(
+/// signature has passed.
+fn admit_verified<'c>(
     config: &'c Config,
     verified: VerifiedBody<'_>,
     now: i64,
@@ -91,113 +689,6 @@ pub fn admit_verified<'c>(
         dedup_key,
         routes,
     })
-}
-
-/// Hands an admitted event to its routes: the sends that must happen before the
-/// answer. Implemented by the glue with queues; by fakes in tests.
-// Workers run one thread per isolate, so the futures need not be Send.
-#[allow(async_fn_in_trait)]
-pub trait HandOff {
-    /// Sends what must be sent before the answer; returns the HTTP deliveries
-    /// still to make after it (when there is no delivery queue).
-    async fn hand_off(&self, admitted: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection>;
-}
-
-/// Waits, on the platform's clock. Workers run one thread per isolate, so the
-/// future need not be Send.
-#[allow(async_fn_in_trait)]
-pub trait Timer {
-    async fn sleep(&self, ms: u64);
-}
-
-/// How long a redelivery waits for another request that holds its event's
-/// claim, and how often it asks again: "a few seconds", then 503 so LeadNest
-/// retries later.
-pub const CLAIM_WAIT_MS: u64 = 5_000;
-pub const CLAIM_POLL_MS: u64 = 250;
-/// Tries of a record or a release: a lost one costs a duplicate delivery or a
-/// lease's wait, so a passing fault is worth a second and third try.
-pub const STORE_WRITE_TRIES: u32 = 3;
-
-/// How an admitted event ended.
-#[derive(Debug)]
-pub enum Settled {
-    /// Already recorded: it was handed off, and nothing is handed off again.
-    Duplicate,
-    /// Handed off. `after_answer` is what to deliver after the 200;
-    /// `record_error` is a dedup write that failed (logged, the answer stays 200).
-    Accepted {
-        after_answer: Vec<Delivery>,
-        record_error: Option<String>,
-    },
-}
-
-/// SPEC steps 6 to 8: dedup, hand-off, record. A failed dedup read or hand-off
-/// answers 503 with nothing recorded, so LeadNest's retry is processed. A
-/// redelivery that finds the event claimed by a request still at work waits
-/// for it: `duplicate` once it recorded, its place once it released, else 503.
-/// The glue runs this to its end even when LeadNest's connection is cut.
-pub async fn settle(
-    store: &impl DedupStore,
-    routes: &impl HandOff,
-    timer: &impl Timer,
-    admitted: &Admitted<'_>,
-    ttl_seconds: u64,
-) -> Result<Settled, Rejection> {
-    const STORE: &str = "The dedup store";
-    let key = &admitted.dedup_key;
-    let mut waited = 0;
-    loop {
-        match store.claim(key).await {
-            Err(_) => return Err(Rejection::Unavailable(STORE)),
-            Ok(Claim::Duplicate) => return Ok(Settled::Duplicate),
-            Ok(Claim::New) => break,
-            Ok(Claim::Busy) if waited >= CLAIM_WAIT_MS => return Err(Rejection::InProgress),
-            Ok(Claim::Busy) => {
-                timer.sleep(CLAIM_POLL_MS).await;
-                waited += CLAIM_POLL_MS;
-            }
-        }
-    }
-    let after_answer = match routes.hand_off(admitted).await {
-        Ok(after_answer) => after_answer,
-        Err(rejection) => {
-            // A claim not released holds LeadNest's retry off until its lease
-            // ends (the retry waits, then is told 503): never a duplicate.
-            for _ in 0..STORE_WRITE_TRIES {
-                if store.release(key).await.is_ok() {
-                    break;
-                }
-            }
-            return Err(rejection);
-        }
-    };
-    let mut record_error = None;
-    for _ in 0..STORE_WRITE_TRIES {
-        match store
-            .record(key, &admitted.envelope.event, ttl_seconds)
-            .await
-        {
-            Ok(()) => {
-                record_error = None;
-                break;
-            }
-            Err(error) => record_error = Some(error.to_string()),
-        }
-    }
-    Ok(Settled::Accepted {
-        after_answer,
-        record_error,
-    })
-}
-
-#[derive(Serialize)]
-struct StatusBody<'a> {
-    status: &'a str,
-    event: &'a str,
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    routes: Option<&'a [&'a str]>,
 }
 
 /// `200 {"status":"accepted","event":…,"message_id":…,"routes":[…]}`.
@@ -218,372 +709,4 @@ pub fn duplicate_body(envelope: &Envelope) -> String {
         message_id: envelope.message_id.as_deref(),
         routes: None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_of_keeps_the_path_as_sent() {
-        for (url, path) in [
-            (
-                "https://edge.example.com/webhooks/leadnest",
-                "/webhooks/leadnest",
-            ),
-            (
-                "http://127.0.0.1:8787/webhooks/leadnest?x=1#y",
-                "/webhooks/leadnest",
-            ),
-            ("https://edge.example.com", "/"),
-            ("https://edge.example.com/", "/"),
-            (
-                "https://edge.example.com/webhooks%2Fleadnest",
-                "/webhooks%2Fleadnest",
-            ),
-            (
-                "https://edge.example.com/webhooks/leadnest/",
-                "/webhooks/leadnest/",
-            ),
-            ("https://edge.example.com/health#", "/health"),
-        ] {
-            assert_eq!(path_of(url), path, "{url}");
-        }
-    }
-    use crate::config::tests::FakeSource;
-    use crate::signature::sign;
-
-    const NOW: i64 = 1_705_314_600; // 2024-01-15T10:30:00Z
-    const BODY: &str = r#"{"event":"email.opened","timestamp":"2024-01-15T10:30:00Z","data":{"message_id":"msg_abc123"}}"#;
-
-    fn config(source: FakeSource) -> Config {
-        Config::load(&source).unwrap()
-    }
-
-    fn signed(body: &str) -> String {
-        sign(b"test_secret", body.as_bytes())
-    }
-
-    #[test]
-    fn admits_a_signed_fresh_event_and_matches_routes() {
-        let config = config(FakeSource::minimal().with(
-            "ROUTES",
-            r#"[{"name":"mail","url":"https://a.example","events":["email.*"]},
-                {"name":"subs","url":"https://b.example","events":["subscriber.*"]}]"#,
-        ));
-        let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW + 10).unwrap();
-        assert_eq!(admitted.envelope.event, "email.opened");
-        assert_eq!(admitted.route_names(), ["mail"]);
-        assert_eq!(
-            accepted_body(&admitted.envelope, &admitted.route_names()),
-            r#"{"status":"accepted","event":"email.opened","message_id":"msg_abc123","routes":["mail"]}"#
-        );
-        assert_eq!(
-            duplicate_body(&admitted.envelope),
-            r#"{"status":"duplicate","event":"email.opened","message_id":"msg_abc123"}"#
-        );
-    }
-
-    #[test]
-    fn steps_run_in_spec_order() {
-        let config = config(FakeSource::minimal().with("MAX_BODY_BYTES", "100"));
-        let big = format!("{BODY}{}", " ".repeat(100));
-        // Too large wins over a missing signature.
-        assert_eq!(
-            admit(&config, None, big.as_bytes(), NOW)
-                .unwrap_err()
-                .code(),
-            "payload_too_large"
-        );
-        // A missing signature wins over a bad body.
-        assert_eq!(
-            admit(&config, None, b"nope", NOW).unwrap_err().code(),
-            "missing_signature"
-        );
-        // A bad signature wins over a bad body: nothing is parsed before it passes.
-        assert_eq!(
-            admit(&config, Some(&"0".repeat(64)), b"nope", NOW)
-                .unwrap_err()
-                .code(),
-            "invalid_signature"
-        );
-        // A bad body wins over staleness.
-        let stale_and_bad = r#"{"event":"x","timestamp":"2000-01-01T00:00:00Z","data":{}}"#;
-        assert_eq!(
-            admit(
-                &config,
-                Some(&signed(stale_and_bad)),
-                stale_and_bad.as_bytes(),
-                NOW
-            )
-            .unwrap_err()
-            .code(),
-            "invalid_payload"
-        );
-        let config = self::config(FakeSource::minimal());
-        assert_eq!(
-            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW + 301)
-                .unwrap_err()
-                .code(),
-            "stale_timestamp"
-        );
-        assert_eq!(
-            admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW - 301)
-                .unwrap_err()
-                .code(),
-            "stale_timestamp"
-        );
-    }
-
-    #[test]
-    fn unrouted_event_is_admitted_with_no_routes() {
-        let config = config(FakeSource::minimal());
-        let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
-        assert!(admitted.routes.is_empty());
-        assert!(accepted_body(&admitted.envelope, &[]).ends_with(r#""routes":[]}"#));
-    }
-
-    mod settle {
-        use super::*;
-        use futures_util::FutureExt;
-        use std::cell::{Cell, RefCell};
-        use std::collections::{HashSet, VecDeque};
-
-        /// An in-memory store that can be told to fail, and scripted to say
-        /// `Busy` before it answers from its keys.
-        #[derive(Default)]
-        struct MemoryStore {
-            keys: RefCell<HashSet<String>>,
-            busy_for: Cell<u32>,
-            fail_claim: bool,
-            record_failures: Cell<u32>,
-            release_failures: Cell<u32>,
-            released: Cell<u32>,
-            records: Cell<u32>,
-        }
-
-        impl DedupStore for MemoryStore {
-            type Error = &'static str;
-            async fn claim(&self, key: &DedupKey) -> Result<Claim, &'static str> {
-                if self.fail_claim {
-                    return Err("read failed");
-                }
-                if self.busy_for.get() > 0 {
-                    self.busy_for.set(self.busy_for.get() - 1);
-                    return Ok(Claim::Busy);
-                }
-                Ok(if self.keys.borrow().contains(key.as_str()) {
-                    Claim::Duplicate
-                } else {
-                    Claim::New
-                })
-            }
-            async fn record(&self, key: &DedupKey, _: &str, _: u64) -> Result<(), &'static str> {
-                self.records.set(self.records.get() + 1);
-                if self.record_failures.get() > 0 {
-                    self.record_failures.set(self.record_failures.get() - 1);
-                    return Err("write failed");
-                }
-                self.keys.borrow_mut().insert(key.as_str().to_string());
-                Ok(())
-            }
-            async fn release(&self, _: &DedupKey) -> Result<(), &'static str> {
-                self.released.set(self.released.get() + 1);
-                if self.release_failures.get() > 0 {
-                    self.release_failures.set(self.release_failures.get() - 1);
-                    return Err("release failed");
-                }
-                Ok(())
-            }
-        }
-
-        #[derive(Default)]
-        struct Routes {
-            fail: bool,
-            calls: Cell<u32>,
-        }
-
-        impl HandOff for Routes {
-            async fn hand_off(&self, _: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection> {
-                self.calls.set(self.calls.get() + 1);
-                if self.fail {
-                    Err(Rejection::Unavailable("A queue"))
-                } else {
-                    Ok(Vec::new())
-                }
-            }
-        }
-
-        /// A clock that only counts; `on_sleep` runs at each wait, so a test
-        /// can change the world while the request waits.
-        #[derive(Default)]
-        struct Clock {
-            slept_ms: Cell<u64>,
-            on_sleep: RefCell<VecDeque<Box<dyn FnOnce()>>>,
-        }
-
-        impl Timer for Clock {
-            async fn sleep(&self, ms: u64) {
-                self.slept_ms.set(self.slept_ms.get() + ms);
-                if let Some(change) = self.on_sleep.borrow_mut().pop_front() {
-                    change();
-                }
-            }
-        }
-
-        fn run_at(
-            store: &MemoryStore,
-            routes: &Routes,
-            clock: &Clock,
-        ) -> Result<Settled, Rejection> {
-            let config = config(FakeSource::minimal());
-            let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
-            settle(store, routes, clock, &admitted, 60)
-                .now_or_never()
-                .unwrap()
-        }
-
-        fn run(store: &MemoryStore, routes: &Routes) -> Result<Settled, Rejection> {
-            run_at(store, routes, &Clock::default())
-        }
-
-        #[test]
-        fn new_then_duplicate() {
-            let (store, routes) = (MemoryStore::default(), Routes::default());
-            assert!(matches!(
-                run(&store, &routes),
-                Ok(Settled::Accepted {
-                    record_error: None,
-                    ..
-                })
-            ));
-            assert!(matches!(run(&store, &routes), Ok(Settled::Duplicate)));
-            assert_eq!(routes.calls.get(), 1, "a duplicate is not handed off");
-        }
-
-        #[test]
-        fn a_failed_read_is_503_and_hands_off_nothing() {
-            let store = MemoryStore {
-                fail_claim: true,
-                ..Default::default()
-            };
-            let routes = Routes::default();
-            assert_eq!(run(&store, &routes).unwrap_err().code(), "unavailable");
-            assert_eq!(routes.calls.get(), 0);
-        }
-
-        #[test]
-        fn a_failed_hand_off_is_503_records_nothing_and_releases() {
-            let store = MemoryStore::default();
-            let failing = Routes {
-                fail: true,
-                ..Default::default()
-            };
-            assert_eq!(run(&store, &failing).unwrap_err().code(), "unavailable");
-            assert!(store.keys.borrow().is_empty());
-            assert_eq!(store.released.get(), 1);
-            // LeadNest's retry is processed.
-            assert!(matches!(
-                run(&store, &Routes::default()),
-                Ok(Settled::Accepted { .. })
-            ));
-        }
-
-        #[test]
-        fn a_failed_release_is_tried_again() {
-            let store = MemoryStore::default();
-            store.release_failures.set(2);
-            let failing = Routes {
-                fail: true,
-                ..Default::default()
-            };
-            assert_eq!(run(&store, &failing).unwrap_err().code(), "unavailable");
-            assert_eq!(store.released.get(), 3);
-        }
-
-        #[test]
-        fn a_failed_record_is_tried_again_then_still_accepts() {
-            let store = MemoryStore::default();
-            store.record_failures.set(1);
-            assert!(matches!(
-                run(&store, &Routes::default()),
-                Ok(Settled::Accepted {
-                    record_error: None,
-                    ..
-                })
-            ));
-            assert_eq!(store.records.get(), 2);
-
-            let store = MemoryStore::default();
-            store.record_failures.set(STORE_WRITE_TRIES);
-            let routes = Routes::default();
-            match run(&store, &routes) {
-                Ok(Settled::Accepted {
-                    record_error: Some(error),
-                    ..
-                }) => assert_eq!(error, "write failed"),
-                other => panic!("{other:?}"),
-            }
-            assert_eq!(routes.calls.get(), 1);
-        }
-
-        #[test]
-        fn a_redelivery_waits_for_the_first_copy_then_is_a_duplicate() {
-            // The first copy holds the claim for two polls, then records.
-            let store = std::rc::Rc::new(MemoryStore::default());
-            store.busy_for.set(2);
-            let clock = Clock::default();
-            let recorder = store.clone();
-            clock.on_sleep.borrow_mut().push_back(Box::new(|| {}));
-            clock.on_sleep.borrow_mut().push_back(Box::new(move || {
-                let config = config(FakeSource::minimal());
-                let admitted = admit(&config, Some(&signed(BODY)), BODY.as_bytes(), NOW).unwrap();
-                recorder
-                    .keys
-                    .borrow_mut()
-                    .insert(admitted.dedup_key.as_str().to_string());
-            }));
-            let routes = Routes::default();
-            assert!(matches!(
-                run_at(&store, &routes, &clock),
-                Ok(Settled::Duplicate)
-            ));
-            assert_eq!(clock.slept_ms.get(), 2 * CLAIM_POLL_MS);
-            assert_eq!(routes.calls.get(), 0);
-        }
-
-        #[test]
-        fn a_redelivery_takes_over_a_released_claim() {
-            let store = MemoryStore::default();
-            store.busy_for.set(3);
-            let routes = Routes::default();
-            assert!(matches!(run(&store, &routes), Ok(Settled::Accepted { .. })));
-            assert_eq!(routes.calls.get(), 1);
-        }
-
-        #[test]
-        fn a_redelivery_that_cannot_tell_is_503_never_duplicate() {
-            let store = MemoryStore::default();
-            store.busy_for.set(u32::MAX);
-            let clock = Clock::default();
-            let routes = Routes::default();
-            let rejection = run_at(&store, &routes, &clock).unwrap_err();
-            assert_eq!((rejection.status(), rejection.code()), (503, "unavailable"));
-            assert_eq!(rejection, Rejection::InProgress);
-            assert_eq!(clock.slept_ms.get(), CLAIM_WAIT_MS);
-            assert_eq!(routes.calls.get(), 0);
-        }
-    }
-
-    #[test]
-    fn declared_length() {
-        assert!(check_declared_length(Some("100"), 100).is_ok());
-        assert!(check_declared_length(None, 100).is_ok());
-        assert!(check_declared_length(Some("lies"), 100).is_ok());
-        assert_eq!(
-            check_declared_length(Some("101"), 100),
-            Err(Rejection::PayloadTooLarge { limit: 100 })
-        );
-        assert!(check_declared_length(Some("99999999999999999999999"), 100).is_err());
-    }
 }

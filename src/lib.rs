@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dedup;
 pub mod deliver;
+pub mod endpoint;
 pub mod error;
 pub mod ingress;
 pub mod key_table;
@@ -14,5 +15,7 @@ pub mod payload;
 pub mod routes;
 pub mod signature;
 pub mod standard_webhooks;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 mod glue;

@@ -399,7 +399,7 @@ pub fn matching<'r>(routes: &'r [Route], event: &str) -> impl Iterator<Item = &'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::FakeSource;
+    use crate::testing::FakeSource;
 
     fn names(routes: &[Route], event: &str) -> Vec<String> {
         matching(routes, event).map(|r| r.name.clone()).collect()

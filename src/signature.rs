@@ -11,7 +11,8 @@ use crate::error::Rejection;
 pub const SIGNATURE_HEADER: &str = "x-leadnest-signature";
 /// The optional prefix some senders put before the hex digest.
 const PREFIX: &str = "sha256=";
-const DIGEST_LEN: usize = 32;
+/// Bytes of an HMAC-SHA256 digest.
+pub const DIGEST_LEN: usize = 32;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -24,23 +25,6 @@ pub struct Secrets {
     raw: Vec<Vec<u8>>,
 }
 
-/// An HMAC-SHA256 implementation of the platform's, e.g. WebCrypto, whose SHA-256
-/// runs in native code where wasm's cannot use the CPU's SHA instructions.
-// Workers run one thread per isolate, so the futures need not be Send.
-#[allow(async_fn_in_trait)]
-pub trait HmacVerifier {
-    /// A body as the platform holds it: checked where it is, copied only once
-    /// it proved authentic.
-    type Body: ?Sized;
-
-    /// Whether HMAC-SHA256 of `body` under secret number `secret` (in
-    /// [`Secrets::raw_keys`] order) equals `expected`, compared in constant time.
-    async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &Self::Body) -> bool;
-
-    /// The bytes of `body`.
-    fn bytes(body: &Self::Body) -> Vec<u8>;
-}
-
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secrets([redacted; {}])", self.keys.len())
@@ -48,7 +32,8 @@ impl fmt::Debug for Secrets {
 }
 
 /// A body whose signature matched a configured secret. Only [`Secrets::verify`]
-/// makes one, so nothing downstream can handle an unverified body.
+/// and [`Secrets::verdict`] make one, so nothing downstream can handle an
+/// unverified body.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifiedBody<'a>(&'a [u8]);
 
@@ -56,18 +41,6 @@ impl<'a> VerifiedBody<'a> {
     /// The raw bytes, exactly as received.
     pub fn bytes(&self) -> &'a [u8] {
         self.0
-    }
-}
-
-/// An owned body whose signature matched, from [`Secrets::verify_with`] or
-/// [`Secrets::verify_owned`].
-#[derive(Debug, Clone)]
-pub struct Verified(Vec<u8>);
-
-impl Verified {
-    /// The body, for parsing and the dedup key.
-    pub fn body(&self) -> VerifiedBody<'_> {
-        VerifiedBody(&self.0)
     }
 }
 
@@ -111,41 +84,34 @@ impl Secrets {
         header: Option<&str>,
         body: &'a [u8],
     ) -> Result<VerifiedBody<'a>, Rejection> {
-        let expected = expected_digest(header)?;
-        // Every key is tried, so the time taken does not tell which one matched.
-        let matched = self.keys.iter().fold(false, |matched, key| {
-            let mut mac = key.clone();
-            mac.update(body);
-            mac.verify_slice(&expected).is_ok() | matched
-        });
-        if matched {
-            Ok(VerifiedBody(body))
-        } else {
-            Err(Rejection::InvalidSignature)
-        }
+        let claimed = claimed_digest(header)?;
+        self.verdict(&self.check(&claimed, body), body)
     }
 
-    /// [`Secrets::verify`] keeping the body.
-    pub fn verify_owned(&self, header: Option<&str>, body: Vec<u8>) -> Result<Verified, Rejection> {
-        self.verify(header, &body)?;
-        Ok(Verified(body))
+    /// Whether HMAC-SHA256 of `body` under each secret, in order, equals
+    /// `claimed`, compared in constant time. Every key is tried, so the time
+    /// taken does not tell which one matched.
+    pub fn check(&self, claimed: &[u8; DIGEST_LEN], body: &[u8]) -> Vec<bool> {
+        self.keys
+            .iter()
+            .map(|key| {
+                let mut mac = key.clone();
+                mac.update(body);
+                mac.verify_slice(claimed).is_ok()
+            })
+            .collect()
     }
 
-    /// The same check with a platform's HMAC, on the body where the platform
-    /// holds it. Every secret is tried.
-    pub async fn verify_with<V: HmacVerifier>(
+    /// The body, verified, when `matched` (one verdict per secret, in
+    /// [`raw_keys`](Self::raw_keys) order, from [`check`](Self::check) or the
+    /// platform's own HMAC) says any secret matched.
+    pub fn verdict<'a>(
         &self,
-        platform: &V,
-        header: Option<&str>,
-        body: &V::Body,
-    ) -> Result<Verified, Rejection> {
-        let expected = expected_digest(header)?;
-        let mut matched = false;
-        for secret in 0..self.raw.len() {
-            matched |= platform.matches(secret, &expected, body).await;
-        }
-        if matched {
-            Ok(Verified(V::bytes(body)))
+        matched: &[bool],
+        body: &'a [u8],
+    ) -> Result<VerifiedBody<'a>, Rejection> {
+        if matched.len() == self.keys.len() && matched.iter().any(|&m| m) {
+            Ok(VerifiedBody(body))
         } else {
             Err(Rejection::InvalidSignature)
         }
@@ -153,7 +119,7 @@ impl Secrets {
 }
 
 /// The digest a request claims: steps 2 and 3 of the SPEC up to the comparison.
-fn expected_digest(header: Option<&str>) -> Result<[u8; DIGEST_LEN], Rejection> {
+pub fn claimed_digest(header: Option<&str>) -> Result<[u8; DIGEST_LEN], Rejection> {
     let header = header.ok_or(Rejection::MissingSignature)?;
     parse_header(header).ok_or(Rejection::InvalidSignature)
 }
@@ -281,60 +247,20 @@ mod tests {
         assert!(Secrets::parse(" , ,").is_none());
     }
 
-    /// The RustCrypto HMAC behind the platform trait, as the tests' platform.
-    struct RustHmac<'s>(&'s Secrets);
-
-    impl HmacVerifier for RustHmac<'_> {
-        type Body = [u8];
-
-        async fn matches(&self, secret: usize, expected: &[u8; DIGEST_LEN], body: &[u8]) -> bool {
-            let key = self.0.raw_keys().nth(secret).unwrap();
-            hex::decode(sign(key, body)).unwrap() == expected
-        }
-
-        fn bytes(body: &[u8]) -> Vec<u8> {
-            body.to_vec()
-        }
-    }
-
     #[test]
-    fn platform_verification_agrees_with_native() {
-        use futures_util::FutureExt;
+    fn a_platform_verdict_is_taken_per_secret() {
         let s = secrets("old_secret,test_secret_key");
-        let platform = RustHmac(&s);
-        let cases: [(Option<&str>, &[u8]); 5] = [
-            (Some(NODE_DIGEST), BODY),
-            (Some(NODE_DIGEST_ROTATED), BODY),
-            (None, BODY),
-            (Some("nothex"), BODY),
-            (Some(NODE_DIGEST), b"other body"),
-        ];
-        for (header, body) in cases {
-            let native = s
-                .verify(header, body)
-                .map(|v| v.bytes())
-                .map_err(|e| e.code());
-            let with_platform = s
-                .verify_with(&platform, header, body)
-                .now_or_never()
-                .unwrap();
-            assert_eq!(
-                native,
-                with_platform
-                    .as_ref()
-                    .map(|v| v.body().bytes())
-                    .map_err(|e| e.code()),
-                "{header:?}"
-            );
-            let owned = s.verify_owned(header, body.to_vec());
-            assert_eq!(
-                native,
-                owned
-                    .as_ref()
-                    .map(|v| v.body().bytes())
-                    .map_err(|e| e.code())
-            );
-        }
+        let claimed = claimed_digest(Some(NODE_DIGEST)).unwrap();
+        let matched = s.check(&claimed, BODY);
+        assert_eq!(matched, [false, true]);
+        assert_eq!(s.verdict(&matched, BODY).unwrap().bytes(), BODY);
+        assert_eq!(
+            s.verdict(&[false, false], BODY).unwrap_err(),
+            Rejection::InvalidSignature
+        );
+        // A verdict for another number of secrets is not a verdict.
+        assert!(s.verdict(&[true], BODY).is_err());
+        assert!(s.verdict(&[], BODY).is_err());
     }
 
     #[test]

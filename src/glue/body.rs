@@ -6,7 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::web_sys::{ReadableStreamDefaultReader, Request};
 
-use crate::config::{Config, ConfigError};
+use crate::ingress::Unread;
 
 /// The most a drain reads before it cancels: an endless body must not keep a
 /// worker reading, even under `wrangler dev`.
@@ -16,36 +16,10 @@ pub(crate) const DRAIN_LIMIT: usize = 16 << 20;
 pub(crate) enum Body {
     /// Left in JS memory: it is copied into wasm only once its signature matched.
     Read(Uint8Array),
-    /// Larger than the cap; reading stopped (see [`Unused`]).
+    /// Larger than the cap; reading stopped (see [`Unread`]).
     TooLarge,
     /// The client went away or the stream broke.
     Broken,
-}
-
-/// What becomes of the part of a body the worker refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unused {
-    /// Cancelled unread, so the answer goes out at once (production).
-    Cancel,
-    /// Read and dropped, up to [`DRAIN_LIMIT`], then cancelled:
-    /// `DRAIN_REFUSED_BODIES`, for `wrangler dev`, whose proxy breaks the next
-    /// request when a worker answers before a body it started on has ended.
-    Drain,
-}
-
-impl Unused {
-    /// The isolate's choice, valid configuration or not.
-    pub(crate) fn of(loaded: &Result<Config, ConfigError>) -> Self {
-        let drain = match loaded {
-            Ok(config) => config.drain_refused_bodies,
-            Err(error) => error.drain_refused_bodies,
-        };
-        if drain {
-            Self::Drain
-        } else {
-            Self::Cancel
-        }
-    }
 }
 
 /// Reads at most `cap` bytes; past it, stops as `unused` says.
@@ -55,7 +29,7 @@ pub(crate) async fn read_capped(
     req: &Request,
     cap: usize,
     length_declared: bool,
-    unused: Unused,
+    unused: Unread,
 ) -> Body {
     // A declared length bounds the read (the runtime frames the body by it),
     // so one read is safe and the fastest path.
@@ -97,7 +71,7 @@ pub(crate) async fn read_capped(
         seen = seen.saturating_add(chunk.length() as usize);
         if seen > cap {
             body = Vec::new();
-            if unused == Unused::Cancel || seen > DRAIN_LIMIT {
+            if unused == Unread::Cancel || seen > DRAIN_LIMIT {
                 settle(reader.cancel()).await;
                 return Body::TooLarge;
             }
@@ -115,15 +89,15 @@ pub(crate) async fn read_capped(
 }
 
 /// Lets go of a body the worker will not read, as `unused` says.
-pub(crate) async fn discard(req: &Request, unused: Unused) {
+pub(crate) async fn discard(req: &Request, unused: Unread) {
     match unused {
-        Unused::Cancel => {
+        Unread::Cancel => {
             if let Some(stream) = req.body() {
                 settle(stream.cancel()).await;
             }
         }
-        Unused::Drain => {
-            let _ = read_capped(req, 0, false, Unused::Drain).await;
+        Unread::Drain => {
+            let _ = read_capped(req, 0, false, Unread::Drain).await;
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use futures_util::future::{join_all, LocalBoxFuture};
 use futures_util::FutureExt;
+use js_sys::Uint8Array;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,95 +14,42 @@ use worker::{Delay, Env};
 use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
 use super::env::{binding, Loaded};
 use super::time::now_ms;
-use crate::config::{Config, DELIVERY_QUEUE_BINDING};
-use crate::deliver::{retry_delay, Delivery, DIRECT_ATTEMPTS, DIRECT_ATTEMPT_TIMEOUT_SECONDS};
-use crate::error::Rejection;
-use crate::ingress::{Admitted, HandOff};
-use crate::log::WarningLog;
-use crate::routes::Destination;
+use crate::config::Config;
+use crate::deliver::{
+    decide, Decision, Delivery, Handled, RetryPolicy, DIRECT_ATTEMPT_TIMEOUT_SECONDS,
+};
+use crate::ingress::{QueueMessage, Send};
 
-/// The configured routes of one request, with what they forward.
-pub(crate) struct Routes<'a> {
-    pub(crate) env: &'a Env,
-    pub(crate) config: &'a Config,
-    /// `X-LeadNest-Signature` as received.
-    pub(crate) signature: &'a str,
-    /// The body as received.
-    pub(crate) body: &'a [u8],
-}
-
-impl HandOff for Routes<'_> {
-    /// Hands the event to every matching route. Sends go out concurrently. Returns
-    /// the HTTP deliveries still to make after the answer (no `DELIVERY_QUEUE`).
-    async fn hand_off(&self, admitted: &Admitted<'_>) -> Result<Vec<Delivery>, Rejection> {
-        let Self {
-            env,
-            config,
-            signature,
-            body,
-        } = *self;
-        if config.test_handoff_delay_ms > 0 {
-            Delay::from(Duration::from_millis(config.test_handoff_delay_ms)).await;
-        }
-        let webhook_id = admitted.dedup_key.webhook_id();
-        let mut direct = Vec::new();
-        let mut sends: Vec<LocalBoxFuture<Sent>> = Vec::new();
-        for route in &admitted.routes {
-            match &route.destination {
-                Destination::Queue { binding } => {
-                    sends.push(send_payload(env, binding, body).boxed_local());
-                }
-                Destination::Http { .. } => {
-                    let delivery = Delivery {
-                        route: route.name.clone(),
-                        event: admitted.envelope.event.clone(),
-                        signature: signature.to_string(),
-                        webhook_id: webhook_id.clone(),
-                        body: body.to_vec(),
-                    };
-                    if config.delivery_queue {
-                        sends.push(
-                            send_bytes(env, DELIVERY_QUEUE_BINDING, delivery.encode())
-                                .boxed_local(),
-                        );
-                    } else {
-                        direct.push(delivery);
-                    }
-                }
-            }
-        }
-        let failed = join_all(sends)
-            .await
-            .into_iter()
-            .filter(|sent| sent.is_err())
-            .count();
-        if failed > 0 {
-            let line = WarningLog {
-                warning: "queue_send_failed",
-                event: Some(&admitted.envelope.event),
-                failed: Some(u32::try_from(failed).unwrap_or(u32::MAX)),
-                ..Default::default()
-            }
-            .line();
-            worker::console_error!("{line}");
-            return Err(Rejection::Unavailable("A queue"));
-        }
-        Ok(direct)
+/// Performs the hand-off's sends, concurrently; returns how many failed.
+/// `body` is the verified body, for queue routes' payloads.
+pub(crate) async fn send_all(env: &Env, sends: &[Send], body: &Uint8Array) -> usize {
+    let mut pending: Vec<LocalBoxFuture<Sent>> = Vec::with_capacity(sends.len());
+    for send in sends {
+        pending.push(match &send.message {
+            QueueMessage::Payload => send_payload(env, &send.binding, body).boxed_local(),
+            QueueMessage::Delivery(bytes) => send_bytes(env, &send.binding, bytes).boxed_local(),
+        });
     }
+    join_all(pending)
+        .await
+        .into_iter()
+        .filter(Result::is_err)
+        .count()
 }
 
 type Sent = Result<(), worker::Error>;
 
 /// A queue route's message: the payload object as received.
-async fn send_payload(env: &Env, binding: &str, body: &[u8]) -> Sent {
-    let text = std::str::from_utf8(body).map_err(|_| worker::Error::from("body is not UTF-8"))?;
+async fn send_payload(env: &Env, binding: &str, body: &Uint8Array) -> Sent {
+    let bytes = body.to_vec();
+    let text = std::str::from_utf8(&bytes).map_err(|_| worker::Error::from("body is not UTF-8"))?;
     let payload = parse_keeping_numbers(text)?;
     send(env, binding, &payload, "json").await
 }
 
 /// A delivery message: raw bytes, so the body is not re-encoded.
-async fn send_bytes(env: &Env, binding: &str, message: Vec<u8>) -> Sent {
-    let bytes = js_sys::Uint8Array::from(message.as_slice());
+async fn send_bytes(env: &Env, binding: &str, message: &[u8]) -> Sent {
+    let bytes = Uint8Array::from(message);
     send(env, binding, &bytes, "v8").await
 }
 
@@ -171,11 +119,19 @@ pub(crate) async fn deliver_after_answer(loaded: Loaded, deliveries: Vec<Deliver
 }
 
 async fn deliver_with_retries(config: &Config, delivery: &Delivery) {
+    let policy = RetryPolicy::direct();
     let Some((url, signing_key)) = http_route(config, &delivery.route) else {
-        log_undeliverable(delivery, 1, "failed", "route no longer configured");
+        let decision = decide(Handled::RouteRemoved, 1, policy);
+        log_undeliverable(
+            delivery,
+            1,
+            decision.outcome(),
+            "route no longer configured",
+        );
         return;
     };
-    for number in 1..=DIRECT_ATTEMPTS {
+    let mut number = 1;
+    loop {
         let started = now_ms();
         let result = attempt(
             url,
@@ -186,17 +142,24 @@ async fn deliver_with_retries(config: &Config, delivery: &Delivery) {
                 .min(DIRECT_ATTEMPT_TIMEOUT_SECONDS),
         )
         .await;
-        if result.delivered() {
-            log_attempt(delivery, number, &result, started, "delivered", None);
+        let handled = if result.delivered() {
+            Handled::Delivered
+        } else {
+            Handled::Failed
+        };
+        let decision = decide(handled, number, policy);
+        log_attempt(
+            delivery,
+            number,
+            &result,
+            started,
+            decision.outcome(),
+            decision.retry_in_seconds(),
+        );
+        let Decision::Retry { delay_seconds } = decision else {
             return;
-        }
-        if number == DIRECT_ATTEMPTS {
-            log_attempt(delivery, number, &result, started, "failed", None);
-            return;
-        }
-        // Short waits: waitUntil work must end within 30 s of the answer.
-        let wait = retry_delay(number, 1);
-        log_attempt(delivery, number, &result, started, "retry", Some(wait));
-        Delay::from(Duration::from_secs(wait)).await;
+        };
+        Delay::from(Duration::from_secs(delay_seconds)).await;
+        number += 1;
     }
 }

@@ -9,7 +9,7 @@ use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::signature::{HmacVerifier, Secrets};
+use crate::signature::{Secrets, DIGEST_LEN};
 
 #[wasm_bindgen]
 extern "C" {
@@ -61,25 +61,23 @@ impl WebCryptoHmac {
     }
 }
 
-impl HmacVerifier for WebCryptoHmac {
-    type Body = Uint8Array;
-
-    async fn matches(&self, secret: usize, expected: &[u8; 32], body: &Uint8Array) -> bool {
-        let Some(key) = self.0.get(secret) else {
-            return false;
-        };
-        // WebCrypto compares in constant time.
-        let Ok(promise) = subtle_verify("HMAC", key, &Uint8Array::from(&expected[..]), body) else {
-            return false;
-        };
-        JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|answer| answer.as_bool())
-            .unwrap_or(false)
-    }
-
-    fn bytes(body: &Uint8Array) -> Vec<u8> {
-        body.to_vec()
+impl WebCryptoHmac {
+    /// Whether HMAC-SHA256 of `body` under each secret equals `claimed`, in
+    /// the secrets' order. WebCrypto compares in constant time.
+    pub(crate) async fn check(&self, claimed: &[u8; DIGEST_LEN], body: &Uint8Array) -> Vec<bool> {
+        let claimed = Uint8Array::from(&claimed[..]);
+        let mut matched = Vec::with_capacity(self.0.len());
+        for key in self.0.iter() {
+            let verdict = match subtle_verify("HMAC", key, &claimed, body) {
+                Ok(promise) => JsFuture::from(promise)
+                    .await
+                    .ok()
+                    .and_then(|answer| answer.as_bool())
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            matched.push(verdict);
+        }
+        matched
     }
 }

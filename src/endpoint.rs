@@ -1,0 +1,155 @@
+//! SPEC section 2: which endpoint a request is for, and the answers that need
+//! no more than the configuration.
+
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError};
+use crate::error::{json, Rejection};
+use crate::ingress::{Reply, Unread, INGRESS_PATH};
+
+/// The health check.
+pub const HEALTH_PATH: &str = "/health";
+
+/// What a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /webhooks/leadnest`: run an [`Ingress`](crate::ingress::Ingress).
+    Ingress,
+    /// `GET` or `HEAD /health`.
+    Health,
+    /// Anything else: refused without reading the body. `logged`: on the
+    /// ingress path, where every request has a log line.
+    Refused { rejection: Rejection, logged: bool },
+}
+
+/// The endpoint of `method` on `path` (as sent, see
+/// [`path_of`](crate::ingress::path_of)).
+pub fn endpoint(method: &str, path: &str) -> Endpoint {
+    match (method, path) {
+        ("POST", INGRESS_PATH) => Endpoint::Ingress,
+        (_, INGRESS_PATH) => Endpoint::Refused {
+            rejection: Rejection::MethodNotAllowed { allow: "POST" },
+            logged: true,
+        },
+        ("GET" | "HEAD", HEALTH_PATH) => Endpoint::Health,
+        (_, HEALTH_PATH) => Endpoint::Refused {
+            rejection: Rejection::MethodNotAllowed { allow: "GET" },
+            logged: false,
+        },
+        _ => Endpoint::Refused {
+            rejection: Rejection::NotFound,
+            logged: false,
+        },
+    }
+}
+
+/// What to do with the body of a request that will not be read, valid
+/// configuration or not.
+pub fn unread(loaded: &Result<Config, ConfigError>) -> Unread {
+    Unread::of(match loaded {
+        Ok(config) => config.drain_refused_bodies,
+        Err(error) => error.drain_refused_bodies,
+    })
+}
+
+/// The answer of an endpoint that reads nothing: a refusal, or the ingress of a
+/// misconfigured worker (`500 misconfigured`, naming every problem).
+pub fn refusal(endpoint: &Endpoint, loaded: &Result<Config, ConfigError>) -> Option<Reply> {
+    match (endpoint, loaded) {
+        (Endpoint::Refused { rejection, logged }, _) => {
+            Some(Reply::refusal(rejection, Some(unread(loaded)), *logged))
+        }
+        (Endpoint::Ingress, Err(error)) => Some(Reply::refusal(
+            &Rejection::Misconfigured(error.message()),
+            Some(unread(loaded)),
+            true,
+        )),
+        _ => None,
+    }
+}
+
+/// `200 {"status":"ok"}`, or `503 {"status":"misconfigured","problems":[…]}`.
+pub fn health(loaded: &Result<Config, ConfigError>) -> (u16, String) {
+    #[derive(Serialize)]
+    struct Health<'a> {
+        status: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        problems: Option<&'a [String]>,
+    }
+    match loaded {
+        Ok(_) => (
+            200,
+            json(&Health {
+                status: "ok",
+                problems: None,
+            }),
+        ),
+        Err(error) => (
+            503,
+            json(&Health {
+                status: "misconfigured",
+                problems: Some(&error.problems),
+            }),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeSource;
+
+    #[test]
+    fn each_path_and_method() {
+        assert_eq!(endpoint("POST", "/webhooks/leadnest"), Endpoint::Ingress);
+        assert_eq!(endpoint("GET", "/health"), Endpoint::Health);
+        assert_eq!(endpoint("HEAD", "/health"), Endpoint::Health);
+        for (method, path, status, code, logged) in [
+            ("GET", "/webhooks/leadnest", 405, "method_not_allowed", true),
+            ("PUT", "/webhooks/leadnest", 405, "method_not_allowed", true),
+            ("POST", "/health", 405, "method_not_allowed", false),
+            ("POST", "/webhooks/leadnest/", 404, "not_found", false),
+            ("POST", "/webhooks%2Fleadnest", 404, "not_found", false),
+            ("GET", "/", 404, "not_found", false),
+        ] {
+            let Endpoint::Refused {
+                rejection,
+                logged: l,
+            } = endpoint(method, path)
+            else {
+                panic!("{method} {path}");
+            };
+            assert_eq!(
+                (rejection.status(), rejection.code(), l),
+                (status, code, logged)
+            );
+        }
+        let loaded = Config::load(&FakeSource::minimal());
+        let reply = refusal(&endpoint("PUT", "/webhooks/leadnest"), &loaded).unwrap();
+        assert_eq!(reply.allow, Some("POST"));
+        assert_eq!(reply.unread, Some(Unread::Cancel));
+        assert!(reply.log_line(0).unwrap().contains("method_not_allowed"));
+        let reply = refusal(&endpoint("GET", "/nope"), &loaded).unwrap();
+        assert_eq!(reply.log_line(0), None);
+        assert_eq!(refusal(&Endpoint::Ingress, &loaded), None);
+    }
+
+    #[test]
+    fn health_and_misconfigured_name_every_problem() {
+        assert_eq!(
+            health(&Config::load(&FakeSource::minimal())),
+            (200, r#"{"status":"ok"}"#.to_string())
+        );
+        let loaded = Config::load(&FakeSource::new().with("DRAIN_REFUSED_BODIES", "true"));
+        let (status, body) = health(&loaded);
+        assert_eq!(status, 503);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["status"], "misconfigured");
+        assert_eq!(body["problems"].as_array().unwrap().len(), 2);
+        let reply = refusal(&Endpoint::Ingress, &loaded).unwrap();
+        assert_eq!(reply.status, 500);
+        assert!(reply.body.contains("WEBHOOK_SECRET") && reply.body.contains("DEDUP"));
+        // Even misconfigured, the body is let go of as configured.
+        assert_eq!(reply.unread, Some(Unread::Drain));
+    }
+}

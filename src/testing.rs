@@ -1,0 +1,242 @@
+//! Test support, shared by the native tests, the fuzz targets and the benches
+//! (feature `testing`): an in-memory configuration source, and a platform of
+//! fakes that drives an [`Ingress`] exactly as the Worker glue does, with the
+//! strict-dedup [key table](crate::key_table) behind its store.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use crate::config::{ConfigSource, UrlParts};
+use crate::dedup::{Claim, DedupKey};
+use crate::ingress::{BodyRead, Ingress, Need, Reply, Send};
+use crate::key_table::{apply, Row, TableAnswer, TableRequest, Write};
+use crate::signature::sign;
+
+/// An in-memory configuration source.
+#[derive(Debug, Default, Clone)]
+pub struct FakeSource {
+    vars: HashMap<String, String>,
+    kv: HashSet<String>,
+    queues: HashSet<String>,
+    durable_objects: HashSet<String>,
+}
+
+impl FakeSource {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+    pub fn with_kv(mut self, name: &str) -> Self {
+        self.kv.insert(name.into());
+        self
+    }
+    pub fn with_queue(mut self, name: &str) -> Self {
+        self.queues.insert(name.into());
+        self
+    }
+    pub fn with_durable_object(mut self, name: &str) -> Self {
+        self.durable_objects.insert(name.into());
+        self
+    }
+    /// The smallest valid configuration: `WEBHOOK_SECRET` is [`SECRET`].
+    pub fn minimal() -> Self {
+        Self::new()
+            .with("WEBHOOK_SECRET", SECRET)
+            .with_kv(crate::config::DEDUP_BINDING)
+    }
+}
+
+impl ConfigSource for FakeSource {
+    fn text(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+    fn has_kv(&self, name: &str) -> bool {
+        self.kv.contains(name)
+    }
+    fn has_queue(&self, name: &str) -> bool {
+        self.queues.contains(name)
+    }
+    fn has_durable_object(&self, name: &str) -> bool {
+        self.durable_objects.contains(name)
+    }
+    // The url crate implements the same WHATWG standard as the runtime.
+    fn parse_url(&self, text: &str) -> Option<UrlParts> {
+        let url = url::Url::parse(text).ok()?;
+        Some(UrlParts {
+            scheme: url.scheme().to_string(),
+            host: url.host_str().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// The webhook secret of [`FakeSource::minimal`].
+pub const SECRET: &str = "test_secret";
+
+/// `X-LeadNest-Signature` for `body` under [`SECRET`].
+pub fn signed(body: &str) -> String {
+    sign(SECRET.as_bytes(), body.as_bytes())
+}
+
+/// The platform the glue drives an [`Ingress`] with, made of fakes: a body, the
+/// core's own HMAC (as WebCrypto would answer), a dedup store that is the
+/// strict-dedup key table over a map, queues that record what they are sent,
+/// and a clock that moves only when the machine waits. Faults are counters:
+/// each one makes that many of the next operations fail.
+#[derive(Default)]
+pub struct FakePlatform<'w> {
+    /// The request body.
+    pub body: Vec<u8>,
+    /// Instead of reading `body`: what reading the body gives.
+    pub body_read: Option<BodyRead>,
+    /// Unix milliseconds.
+    pub now_ms: i64,
+    /// The store's rows, as the Durable Object keeps them.
+    pub rows: RefCell<HashMap<String, Row>>,
+    /// Failing claims, sends, records and releases to come.
+    pub failing_claims: u32,
+    pub failing_sends: usize,
+    pub failing_records: u32,
+    pub failing_releases: u32,
+    /// Every message sent, in order.
+    pub sent: Vec<Send>,
+    /// The needs met, in order, by name.
+    pub steps: Vec<&'static str>,
+    /// Run at each wait, with the platform, as the world moves on meanwhile.
+    pub during_wait: Vec<WaitHook<'w>>,
+}
+
+/// What happens elsewhere while a request waits.
+pub type WaitHook<'w> = Box<dyn FnOnce(&mut FakePlatform<'w>) + 'w>;
+
+impl FakePlatform<'_> {
+    /// A platform whose request carries `body`, at `now_ms`.
+    pub fn new(body: &str, now_ms: i64) -> Self {
+        Self {
+            body: body.as_bytes().to_vec(),
+            now_ms,
+            ..Self::default()
+        }
+    }
+
+    /// Meets one need, as the glue would; `false` once the reply is reached.
+    /// `token` names the request to the key table.
+    pub fn step(&mut self, ingress: &mut Ingress<'_>, token: &str) -> bool {
+        match ingress.need() {
+            Need::ReadBody { limit, .. } => {
+                self.steps.push("read_body");
+                let read = self.body_read.unwrap_or(if self.body.len() > limit {
+                    BodyRead::TooLarge
+                } else {
+                    BodyRead::Complete {
+                        len: self.body.len(),
+                    }
+                });
+                ingress.body_read(read);
+            }
+            Need::CheckSignature { secrets, claimed } => {
+                self.steps.push("check_signature");
+                let matched = secrets.check(claimed, &self.body);
+                let body = self.body.clone();
+                ingress.signature_checked(&matched, || body);
+            }
+            Need::Claim { key } => {
+                self.steps.push("claim");
+                let claim = self.claim(key, token);
+                ingress.claimed(claim);
+            }
+            Need::Wait { ms } => {
+                self.steps.push("wait");
+                self.now_ms += i64::try_from(ms).unwrap_or(i64::MAX);
+                if !self.during_wait.is_empty() {
+                    let change = self.during_wait.remove(0);
+                    change(self);
+                }
+                ingress.waited();
+            }
+            Need::HandOff { sends, .. } => {
+                self.steps.push("hand_off");
+                let failed = self.failing_sends.min(sends.len());
+                self.failing_sends -= failed;
+                self.sent.extend(sends.iter().skip(failed).cloned());
+                ingress.handed_off(failed);
+            }
+            Need::Release { key } => {
+                self.steps.push("release");
+                let ok = if self.failing_releases > 0 {
+                    self.failing_releases -= 1;
+                    false
+                } else {
+                    self.ask(TableRequest::Release {
+                        key: key.as_str().into(),
+                        token: token.into(),
+                    });
+                    true
+                };
+                ingress.released(ok);
+            }
+            Need::Record {
+                key, ttl_seconds, ..
+            } => {
+                self.steps.push("record");
+                let result = if self.failing_records > 0 {
+                    self.failing_records -= 1;
+                    Err("write failed".to_string())
+                } else {
+                    self.ask(TableRequest::Record {
+                        key: key.as_str().into(),
+                        token: token.into(),
+                        ttl_ms: i64::try_from(ttl_seconds * 1000).unwrap_or(i64::MAX),
+                    });
+                    Ok(())
+                };
+                ingress.recorded(result);
+            }
+            Need::Reply(_) => return false,
+        }
+        true
+    }
+
+    /// Drives `ingress` to its reply.
+    pub fn drive(&mut self, mut ingress: Ingress<'_>, token: &str) -> Reply {
+        while self.step(&mut ingress, token) {}
+        ingress
+            .into_reply()
+            .unwrap_or_else(|| Reply::refusal(&crate::error::Rejection::NotFound, None, false))
+    }
+
+    fn claim(&mut self, key: &DedupKey, token: &str) -> Result<Claim, String> {
+        if self.failing_claims > 0 {
+            self.failing_claims -= 1;
+            return Err("read failed".into());
+        }
+        Ok(
+            match self.ask(TableRequest::Claim {
+                key: key.as_str().into(),
+                token: token.into(),
+            }) {
+                TableAnswer::Duplicate => Claim::Duplicate,
+                TableAnswer::Busy => Claim::Busy,
+                _ => Claim::New,
+            },
+        )
+    }
+
+    /// One request to the key table, as the Durable Object performs it.
+    pub fn ask(&self, request: TableRequest) -> TableAnswer {
+        let mut rows = self.rows.borrow_mut();
+        let (answer, write) = apply(&request, rows.get(request.key()), self.now_ms);
+        match write {
+            Write::Nothing => {}
+            Write::Put(row) => {
+                rows.insert(request.key().to_string(), row);
+            }
+            Write::Delete => {
+                rows.remove(request.key());
+            }
+        }
+        answer
+    }
+}

@@ -1,0 +1,519 @@
+//! SPEC section 3, row by row and in order, through the [`Ingress`] machine the
+//! Worker runs, with the platform faked: body, HMAC, the key table, queues, clock.
+
+use std::cell::RefCell;
+
+use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING};
+use leadnest_edge::dedup::RecentKeys;
+use leadnest_edge::deliver::Delivery;
+use leadnest_edge::ingress::{
+    BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread, CLAIM_WAIT_MS, STORE_WRITE_TRIES,
+};
+use leadnest_edge::key_table::CLAIM_LEASE_MS;
+use leadnest_edge::testing::{signed, FakePlatform, FakeSource};
+use serde_json::Value;
+
+/// 2024-01-15T10:30:00Z, the events' timestamp.
+const NOW: i64 = 1_705_314_600;
+const BODY: &str = r#"{"event":"email.opened","timestamp":"2024-01-15T10:30:00Z","data":{"message_id":"msg_abc123"}}"#;
+
+fn config(source: FakeSource) -> Config {
+    Config::load(&source).unwrap()
+}
+
+fn routed() -> Config {
+    config(
+        FakeSource::minimal()
+            .with_queue(DELIVERY_QUEUE_BINDING)
+            .with_queue("ANALYTICS_QUEUE")
+            .with(
+                "ROUTES",
+                r#"[{"name":"crm","url":"https://crm.example.com/hooks","events":["email.*"]},
+                    {"name":"subs","url":"https://subs.example.com/hooks","events":["subscriber.*"]},
+                    {"name":"analytics","queue":"ANALYTICS_QUEUE"}]"#,
+            ),
+    )
+}
+
+/// One request: the machine, driven to its reply by `platform`.
+struct Request<'a> {
+    config: &'a Config,
+    memory: &'a RefCell<RecentKeys>,
+    content_length: Option<String>,
+    signature: Option<String>,
+    now: i64,
+}
+
+impl<'a> Request<'a> {
+    fn signed(config: &'a Config, memory: &'a RefCell<RecentKeys>, body: &str) -> Self {
+        Self {
+            config,
+            memory,
+            content_length: Some(body.len().to_string()),
+            signature: Some(signed(body)),
+            now: NOW,
+        }
+    }
+
+    fn machine(&self) -> Ingress<'a> {
+        Ingress::new(
+            self.config,
+            self.memory,
+            RequestHead {
+                content_length: self.content_length.as_deref(),
+                signature: self.signature.as_deref(),
+            },
+            self.now,
+        )
+    }
+
+    fn run(&self, platform: &mut FakePlatform, token: &str) -> Reply {
+        platform.steps.clear();
+        platform.drive(self.machine(), token)
+    }
+}
+
+fn json(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body).unwrap()
+}
+
+fn log(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.log_line(7).unwrap()).unwrap()
+}
+
+fn refused(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        (reply.status, json(reply)["error"].as_str()),
+        (status, Some(code)),
+        "{}",
+        reply.body
+    );
+    let line = log(reply);
+    assert_eq!(
+        (line["outcome"].as_str(), line["reason"].as_str()),
+        (Some("rejected"), Some(code))
+    );
+}
+
+#[test]
+fn step_1_a_declared_length_over_the_limit_is_413_before_any_byte_is_read() {
+    let config = config(FakeSource::minimal().with("MAX_BODY_BYTES", "100"));
+    let memory = RefCell::default();
+    let mut request = Request::signed(&config, &memory, BODY);
+    request.content_length = Some("101".into());
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    let reply = request.run(&mut platform, "a");
+    refused(&reply, 413, "payload_too_large");
+    assert!(platform.steps.is_empty(), "{:?}", platform.steps);
+    assert_eq!(reply.unread, Some(Unread::Cancel));
+    // Under wrangler dev the refused body is drained instead.
+    let draining = self::config(
+        FakeSource::minimal()
+            .with("MAX_BODY_BYTES", "100")
+            .with("DRAIN_REFUSED_BODIES", "true"),
+    );
+    let request = Request {
+        config: &draining,
+        ..request
+    };
+    assert_eq!(request.run(&mut platform, "a").unread, Some(Unread::Drain));
+}
+
+#[test]
+fn step_1_the_bytes_read_are_capped_too() {
+    let config = config(FakeSource::minimal().with("MAX_BODY_BYTES", "100"));
+    let memory = RefCell::default();
+    let big = format!("{BODY}{}", " ".repeat(100));
+    let mut request = Request::signed(&config, &memory, &big);
+    request.content_length = None; // chunked: nothing declared
+    let mut platform = FakePlatform::new(&big, NOW * 1000);
+    // Too large wins over a missing signature.
+    request.signature = None;
+    let reply = request.run(&mut platform, "a");
+    refused(&reply, 413, "payload_too_large");
+    assert_eq!(platform.steps, ["read_body"]);
+    // A body that breaks off is refused, never half-verified.
+    platform.body_read = Some(BodyRead::Broken);
+    refused(&request.run(&mut platform, "a"), 400, "invalid_payload");
+}
+
+#[test]
+fn step_2_no_signature_is_401_missing_signature() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut request = Request::signed(&config, &memory, "nope");
+    request.signature = None;
+    let mut platform = FakePlatform::new("nope", NOW * 1000);
+    refused(&request.run(&mut platform, "a"), 401, "missing_signature");
+    assert_eq!(platform.steps, ["read_body"]);
+}
+
+#[test]
+fn step_3_a_signature_that_does_not_match_is_401_and_nothing_is_parsed() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new("nope", NOW * 1000);
+    for header in ["", "abc", &"0".repeat(63), &"g".repeat(64), &signed(BODY)] {
+        let mut request = Request::signed(&config, &memory, "nope");
+        request.signature = Some(header.to_string());
+        // A bad signature wins over a bad body: the body is never parsed.
+        refused(&request.run(&mut platform, "a"), 401, "invalid_signature");
+        assert!(!platform.steps.contains(&"claim"));
+    }
+    assert!(platform.sent.is_empty());
+}
+
+#[test]
+fn step_3_any_case_prefix_and_rotated_secrets_pass() {
+    let config = config(FakeSource::minimal().with("WEBHOOK_SECRET", "old_secret, test_secret"));
+    for header in [
+        signed(BODY),
+        signed(BODY).to_uppercase(),
+        format!("sha256={}", signed(BODY)),
+        format!("SHA256={}", signed(BODY)),
+    ] {
+        let memory = RefCell::default();
+        let mut request = Request::signed(&config, &memory, BODY);
+        request.signature = Some(header.clone());
+        let mut platform = FakePlatform::new(BODY, NOW * 1000);
+        let reply = request.run(&mut platform, "a");
+        assert_eq!(json(&reply)["status"], "accepted", "{header}");
+    }
+}
+
+#[test]
+fn step_4_a_verified_body_that_is_not_an_event_is_400_naming_the_field() {
+    let config = routed();
+    let memory = RefCell::default();
+    for (body, field) in [
+        ("[1]", "JSON object"),
+        (r#"{"timestamp":"2024-01-15T10:30:00Z","data":{}}"#, "event"),
+        (
+            r#"{"event":"x","timestamp":"2024-01-15T10:30:00Z","data":{}}"#,
+            "event",
+        ),
+        (
+            r#"{"event":"email.opened","timestamp":"2024-01-15","data":{}}"#,
+            "timestamp",
+        ),
+        (
+            r#"{"event":"email.opened","timestamp":"2024-01-15T10:30:00Z","data":[]}"#,
+            "data",
+        ),
+    ] {
+        let mut platform = FakePlatform::new(body, NOW * 1000);
+        let reply = Request::signed(&config, &memory, body).run(&mut platform, "a");
+        refused(&reply, 400, "invalid_payload");
+        assert!(
+            json(&reply)["message"].as_str().unwrap().contains(field),
+            "{body}: {}",
+            reply.body
+        );
+    }
+}
+
+#[test]
+fn step_5_a_timestamp_outside_the_tolerance_is_401_stale_on_both_sides() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    for now in [NOW + 301, NOW - 301] {
+        let mut request = Request::signed(&config, &memory, BODY);
+        request.now = now;
+        refused(&request.run(&mut platform, "a"), 401, "stale_timestamp");
+        assert!(!platform.steps.contains(&"claim"));
+    }
+    // A bad body wins over staleness.
+    let stale_and_bad = r#"{"event":"x","timestamp":"2000-01-01T00:00:00Z","data":{}}"#;
+    let mut platform = FakePlatform::new(stale_and_bad, NOW * 1000);
+    refused(
+        &Request::signed(&config, &memory, stale_and_bad).run(&mut platform, "a"),
+        400,
+        "invalid_payload",
+    );
+}
+
+#[test]
+fn steps_6_to_8_accept_hand_off_record_then_duplicate() {
+    let config = routed();
+    let memory = RefCell::new(RecentKeys::new(0)); // every redelivery asks the store
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    let request = Request::signed(&config, &memory, BODY);
+
+    let reply = request.run(&mut platform, "a");
+    assert_eq!(
+        platform.steps,
+        [
+            "read_body",
+            "check_signature",
+            "claim",
+            "hand_off",
+            "record"
+        ]
+    );
+    assert_eq!(
+        reply.body,
+        r#"{"status":"accepted","event":"email.opened","message_id":"msg_abc123","routes":["crm","analytics"]}"#
+    );
+    let line = log(&reply);
+    assert_eq!(
+        (line["outcome"].as_str(), line["duration_ms"].as_u64()),
+        (Some("accepted"), Some(7))
+    );
+    assert_eq!(line["routes"], serde_json::json!(["crm", "analytics"]));
+    // One delivery message per HTTP route through DELIVERY_QUEUE; the payload for the queue route.
+    assert_eq!(platform.sent.len(), 2);
+    assert_eq!(platform.sent[0].binding, DELIVERY_QUEUE_BINDING);
+    let QueueMessage::Delivery(bytes) = &platform.sent[0].message else {
+        panic!()
+    };
+    let delivery = Delivery::decode(bytes).unwrap();
+    assert_eq!(
+        (delivery.route.as_str(), delivery.body.as_slice()),
+        ("crm", BODY.as_bytes())
+    );
+    assert_eq!(delivery.signature, signed(BODY));
+    assert_eq!(
+        (platform.sent[1].binding.as_str(), &platform.sent[1].message),
+        ("ANALYTICS_QUEUE", &QueueMessage::Payload)
+    );
+    assert!(reply.after_answer.is_empty());
+
+    // LeadNest redelivers: a duplicate, nothing handed off again.
+    let reply = request.run(&mut platform, "b");
+    assert_eq!(platform.steps, ["read_body", "check_signature", "claim"]);
+    assert_eq!(
+        reply.body,
+        r#"{"status":"duplicate","event":"email.opened","message_id":"msg_abc123"}"#
+    );
+    assert_eq!(log(&reply)["outcome"], "duplicate");
+    assert_eq!(platform.sent.len(), 2);
+}
+
+#[test]
+fn step_6_the_isolate_remembers_what_it_recorded_without_a_store_read() {
+    let config = routed();
+    let memory = RefCell::new(RecentKeys::new(100));
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    let request = Request::signed(&config, &memory, BODY);
+    request.run(&mut platform, "a");
+    let reply = request.run(&mut platform, "b");
+    assert_eq!(json(&reply)["status"], "duplicate");
+    assert_eq!(platform.steps, ["read_body", "check_signature"]);
+}
+
+#[test]
+fn step_6_a_store_that_cannot_be_read_is_503_and_hands_off_nothing() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    platform.failing_claims = 1;
+    let request = Request::signed(&config, &memory, BODY);
+    refused(&request.run(&mut platform, "a"), 503, "unavailable");
+    assert!(platform.sent.is_empty());
+    // LeadNest's retry is processed.
+    assert_eq!(json(&request.run(&mut platform, "a"))["status"], "accepted");
+}
+
+#[test]
+fn step_7_a_failed_send_is_503_records_nothing_and_releases_the_claim() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    platform.failing_sends = 1;
+    let request = Request::signed(&config, &memory, BODY);
+    let reply = request.run(&mut platform, "a");
+    refused(&reply, 503, "unavailable");
+    assert_eq!(
+        platform.steps,
+        [
+            "read_body",
+            "check_signature",
+            "claim",
+            "hand_off",
+            "release"
+        ]
+    );
+    let warning: Value = serde_json::from_str(&reply.warnings[0]).unwrap();
+    assert_eq!(
+        (warning["warning"].as_str(), warning["failed"].as_u64()),
+        (Some("queue_send_failed"), Some(1))
+    );
+    assert!(
+        platform.rows.borrow().is_empty(),
+        "nothing recorded, the claim released"
+    );
+    // The retry is processed at once, not held by the claim.
+    let reply = request.run(&mut platform, "b");
+    assert_eq!(json(&reply)["status"], "accepted");
+}
+
+#[test]
+fn step_7_a_release_that_fails_is_tried_again() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    platform.failing_sends = 1;
+    platform.failing_releases = 2;
+    refused(
+        &Request::signed(&config, &memory, BODY).run(&mut platform, "a"),
+        503,
+        "unavailable",
+    );
+    assert_eq!(
+        platform.steps.iter().filter(|s| **s == "release").count(),
+        3
+    );
+    assert!(platform.rows.borrow().is_empty());
+}
+
+#[test]
+fn step_8_a_record_that_fails_is_tried_again_then_logged_and_the_answer_stays_200() {
+    let config = routed();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    platform.failing_records = STORE_WRITE_TRIES;
+    let reply = Request::signed(&config, &memory, BODY).run(&mut platform, "a");
+    assert_eq!(json(&reply)["status"], "accepted");
+    assert_eq!(platform.steps.iter().filter(|s| **s == "record").count(), 3);
+    let warning: Value = serde_json::from_str(&reply.warnings[0]).unwrap();
+    assert_eq!(warning["warning"], "dedup_record_failed");
+    // Not remembered either: the store never recorded it.
+    assert_eq!(memory.borrow().len(), 0);
+}
+
+#[test]
+fn step_8_an_event_no_route_takes_is_accepted_unrouted() {
+    let config = routed();
+    let memory = RefCell::default();
+    let body = BODY.replace("email.opened", "sms.failed");
+    let mut platform = FakePlatform::new(&body, NOW * 1000);
+    let reply = Request::signed(&config, &memory, &body).run(&mut platform, "a");
+    assert!(
+        reply.body.ends_with(r#""routes":["analytics"]}"#),
+        "{}",
+        reply.body
+    );
+    let only_http = self::config(FakeSource::minimal().with(
+        "ROUTES",
+        r#"[{"name":"crm","url":"https://crm.example.com","events":["email.*"]}]"#,
+    ));
+    let (memory, mut platform) = (RefCell::default(), FakePlatform::new(&body, NOW * 1000));
+    let reply = Request::signed(&only_http, &memory, &body).run(&mut platform, "b");
+    assert!(reply.body.ends_with(r#""routes":[]}"#), "{}", reply.body);
+    assert_eq!(log(&reply)["unrouted"], true);
+}
+
+#[test]
+fn without_a_delivery_queue_http_routes_are_delivered_after_the_answer() {
+    let config = config(FakeSource::minimal().with(
+        "ROUTES",
+        r#"[{"name":"crm","url":"https://crm.example.com"}]"#,
+    ));
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    let reply = Request::signed(&config, &memory, BODY).run(&mut platform, "a");
+    assert!(platform.sent.is_empty());
+    assert_eq!(reply.after_answer.len(), 1);
+    assert_eq!(reply.after_answer[0].route, "crm");
+    assert_eq!(
+        reply.after_answer[0].webhook_id,
+        reply.after_answer[0].webhook_id
+    );
+}
+
+/// Strict dedup: a redelivery while the first copy is still at work.
+mod a_redelivery_during_the_first_copy {
+    use super::*;
+
+    /// Drives `first` up to its hand-off: it holds the claim.
+    fn claimed_and_handing_off<'a>(
+        config: &'a Config,
+        memory: &'a RefCell<RecentKeys>,
+        platform: &mut FakePlatform,
+    ) -> Ingress<'a> {
+        let mut first = Request::signed(config, memory, BODY).machine();
+        while !platform.steps.ends_with(&["claim"]) {
+            platform.step(&mut first, "first");
+        }
+        first
+    }
+
+    #[test]
+    fn waits_then_is_a_duplicate_once_the_first_copy_recorded() {
+        let config = routed();
+        let memory = RefCell::new(RecentKeys::new(0));
+        let mut platform = FakePlatform::new(BODY, NOW * 1000);
+        let mut first = claimed_and_handing_off(&config, &memory, &mut platform);
+        // The first copy finishes while the redelivery waits (its connection
+        // was cut, but it runs on under waitUntil).
+        platform.during_wait.push(Box::new(|_| {}));
+        platform.during_wait.push(Box::new(
+            move |platform| {
+                while platform.step(&mut first, "first") {}
+            },
+        ));
+        let reply = Request::signed(&config, &memory, BODY).run(&mut platform, "second");
+        assert_eq!(json(&reply)["status"], "duplicate");
+        // The second copy claimed three times; the first finished in between.
+        assert_eq!(
+            platform.steps,
+            [
+                "read_body",
+                "check_signature",
+                "claim",
+                "wait",
+                "claim",
+                "wait",
+                "hand_off",
+                "record",
+                "claim"
+            ]
+        );
+        assert_eq!(platform.sent.len(), 2, "handed off once");
+    }
+
+    #[test]
+    fn takes_its_place_once_the_first_copy_released() {
+        let config = routed();
+        let memory = RefCell::new(RecentKeys::new(0));
+        let mut platform = FakePlatform::new(BODY, NOW * 1000);
+        let mut first = claimed_and_handing_off(&config, &memory, &mut platform);
+        platform.failing_sends = 2; // the first copy's hand-off fails
+        platform.during_wait.push(Box::new(
+            move |platform| {
+                while platform.step(&mut first, "first") {}
+            },
+        ));
+        let reply = Request::signed(&config, &memory, BODY).run(&mut platform, "second");
+        assert_eq!(json(&reply)["status"], "accepted");
+        assert_eq!(platform.sent.len(), 2, "handed off by the second copy only");
+    }
+
+    #[test]
+    fn is_503_when_it_cannot_tell_then_takes_over_after_the_lease() {
+        // The first copy's isolate died after its claim: no record, no release.
+        let config = routed();
+        let memory = RefCell::new(RecentKeys::new(0));
+        let mut platform = FakePlatform::new(BODY, NOW * 1000);
+        drop(claimed_and_handing_off(&config, &memory, &mut platform));
+        let started = platform.now_ms;
+        let request = Request::signed(&config, &memory, BODY);
+        let reply = request.run(&mut platform, "second");
+        refused(&reply, 503, "unavailable");
+        assert!(json(&reply)["message"]
+            .as_str()
+            .unwrap()
+            .contains("still being handed off"));
+        assert_eq!(platform.now_ms - started, CLAIM_WAIT_MS as i64);
+        assert!(
+            platform.sent.is_empty(),
+            "never a duplicate, nothing handed off"
+        );
+        // LeadNest retries after the lease: the event is handed off.
+        platform.now_ms = started + CLAIM_LEASE_MS;
+        let reply = request.run(&mut platform, "third");
+        assert_eq!(json(&reply)["status"], "accepted");
+        assert_eq!(platform.sent.len(), 2);
+    }
+}
