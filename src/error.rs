@@ -82,9 +82,12 @@ impl Rejection {
                 "X-LeadNest-Signature does not match the body for any configured WEBHOOK_SECRET; check that the secret matches the one in LeadNest's webhook settings.".into()
             }
             Self::InvalidPayload(why) => why.clone(),
-            Self::StaleTimestamp { seconds, future, tolerance } => format!(
-                "The event timestamp is {seconds} s in the {}, beyond TIMESTAMP_TOLERANCE_SECONDS ({tolerance} s); check the sender's clock, or resend the event.",
-                if *future { "future" } else { "past" }
+            Self::StaleTimestamp { seconds, future: true, tolerance } => format!(
+                "The event timestamp is {seconds} s in the future, beyond TIMESTAMP_TOLERANCE_SECONDS ({tolerance} s); check the sender's clock."
+            ),
+            // A retry keeps the event's first timestamp, so resending cannot help it.
+            Self::StaleTimestamp { seconds, future: false, tolerance } => format!(
+                "The event timestamp is {seconds} s in the past, beyond TIMESTAMP_TOLERANCE_SECONDS ({tolerance} s); check the sender's clock, and to accept late retries raise the tolerance (up to DEDUP_TTL_SECONDS)."
             ),
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry later."),
             Self::InProgress => {

@@ -359,7 +359,7 @@ impl<'c> Ingress<'c> {
             State::Record { event, .. } => Need::Record {
                 key: &event.admitted.dedup_key,
                 event: &event.admitted.envelope.event,
-                ttl_seconds: self.config.dedup_ttl_seconds,
+                ttl_seconds: self.record_ttl(&event.admitted.envelope),
             },
             State::Done(reply) => Need::Reply(reply),
         }
@@ -586,7 +586,7 @@ impl<'c> Ingress<'c> {
         let tries = tries + 1;
         let warning = match result {
             Ok(()) => {
-                let ttl = self.config.dedup_ttl_seconds;
+                let ttl = self.record_ttl(&event.admitted.envelope);
                 let now = self.now_unsigned();
                 self.memory.borrow_mut().insert(
                     &event.admitted.dedup_key,
@@ -621,6 +621,20 @@ impl<'c> Ingress<'c> {
         reply.warnings.extend(warning);
         reply.after_answer = after_answer;
         self.state = State::Done(reply);
+    }
+
+    /// How long a key is remembered: `DEDUP_TTL_SECONDS`, and at least until
+    /// the event's timestamp leaves the window. A timestamp ahead of the clock
+    /// stays fresh for up to twice the tolerance after it arrived, and a replay
+    /// inside the window must find the key.
+    fn record_ttl(&self, envelope: &Envelope) -> u64 {
+        let window_ends = envelope
+            .unix_seconds
+            .saturating_add_unsigned(self.config.tolerance_seconds);
+        let fresh_for = u64::try_from(window_ends.saturating_sub(self.now)).unwrap_or_default();
+        self.config
+            .dedup_ttl_seconds
+            .max(fresh_for.saturating_add(1))
     }
 
     fn now_unsigned(&self) -> u64 {

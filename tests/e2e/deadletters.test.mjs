@@ -9,7 +9,7 @@
 // the dead-letter queue into `-parked`; and a recorder standing in for the parked queue.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { event, startWorker, waitFor } from './harness.mjs';
+import { event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
 
 const quiet = () => {};
@@ -116,3 +116,5 @@ describe('the dead-letter path ends in the parked queue, never in a delete', () 
     assert.doesNotMatch(worker.output, /Dropped message/);
   });
 });
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { event, freePort, startWorker, waitFor, sleep } from './harness.mjs';
+import { event, freePort, startWorker, waitFor, sleep, everyLineWasJson } from './harness.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
 
 const quiet = () => {};
@@ -271,3 +271,5 @@ describe('a restarted worker', () => {
     await waitFor(() => backend.received.length === 2, { what: 'the second delivery' });
   });
 });
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

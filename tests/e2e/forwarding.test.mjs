@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
-import { SECRET, SIGNING_SECRET, event, sleep, startWorker, waitFor } from './harness.mjs';
+import { SECRET, SIGNING_SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../scripts/lib/leadnest.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
 
@@ -397,3 +397,5 @@ describe('direct mode', () => {
     assert.equal(receivedFor(backend, messageId).length, 0);
   });
 });
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

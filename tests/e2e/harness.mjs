@@ -158,6 +158,7 @@ export async function startWorker(name, options = {}) {
     detached: true,
   });
   const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
+  started.push(worker);
   await worker.ready();
   return worker;
 }
@@ -254,6 +255,60 @@ export class Worker {
       await this.exited;
       clearTimeout(timer);
     }
+  }
+}
+
+/** Every worker this test file started. */
+const started = [];
+
+// What wrangler and workerd print themselves, around the worker's own lines.
+const PLATFORM_LINE = [
+  /^\s*$/, // blank
+  /^\s/, // continuation: stack frames, indented notes, tables
+  /^\[wrangler[:\]]/,
+  /^[\u2500-\u257f\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2b00-\u2bff]/u, // box drawing and symbols (⛅ ⎔ ▲ ✘ ─ ╭)
+  /^\p{Extended_Pictographic}/u,
+  /^(Using (secrets|vars) defined in|Your Worker (has access|and resources)|Binding\s|env\.|No bindings)/,
+  /^Error: getaddrinfo ENOTFOUND/,
+  /^(workerd|kj)\//,
+  /^\*\*/,
+  // workerd's own note of a backend's failed TLS upload (see faults.test.mjs).
+  /Uncaught Error: internal error; reference = \w+\s*$/,
+  // workerd's own note of an answer whose client left while waitUntil kept the
+  // request running (a plain JS worker that catches every error prints it too).
+  /Uncaught Error: Network connection lost\.\s*$/,
+];
+// Signs of a worker fault wherever they appear: a wasm trap, a panic, a throw.
+const FAULT = /panicked at|RuntimeError|unreachable executed|Uncaught (?!Error: (internal error; reference|Network connection lost\.))/;
+
+/**
+ * SPEC section 6: every line the worker prints is one JSON object. Returns the
+ * lines of this file's workers that are neither one JSON object nor wrangler's
+ * or workerd's own, and every line showing a fault of the worker.
+ */
+export function strayLines() {
+  const stray = [];
+  for (const worker of started) {
+    for (const line of worker.output.split('\n')) {
+      if (FAULT.test(line)) {
+        stray.push(`${worker.name}: ${line}`);
+      } else if (line.startsWith('{')) {
+        let value;
+        try { value = JSON.parse(line); } catch { /* not JSON */ }
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) stray.push(`${worker.name}: ${line}`);
+      } else if (!PLATFORM_LINE.some((pattern) => pattern.test(line))) {
+        stray.push(`${worker.name}: ${line}`);
+      }
+    }
+  }
+  return stray;
+}
+
+/** The closing test of an end-to-end file: its workers printed nothing but JSON lines. */
+export function everyLineWasJson() {
+  const stray = strayLines();
+  if (stray.length > 0) {
+    throw new Error(`lines that are not one JSON object:\n${stray.slice(0, 20).join('\n')}`);
   }
 }
 

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { SECRET, event, startWorker, sleep } from './harness.mjs';
+import { SECRET, event, startWorker, sleep, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../scripts/lib/leadnest.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
 
@@ -263,3 +263,5 @@ function earlyAnswer(target, request, headers, { body = '', chunk, everyMs = 5, 
     setTimeout(() => finish('timeout'), withinMs);
   });
 }
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

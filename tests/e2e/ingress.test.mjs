@@ -1,7 +1,7 @@
 // SPEC sections 2 and 3 against the built worker under wrangler dev.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SECRET, event, sleep, startWorker, waitFor } from './harness.mjs';
+import { SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../scripts/lib/leadnest.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
 
@@ -327,3 +327,5 @@ async function waitForLog(match) {
   }
   throw new Error('log line not found');
 }
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

@@ -4,7 +4,7 @@
 // the Durable Object mode claims atomically and must let none through.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { event, startWorker, waitFor } from './harness.mjs';
+import { event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../scripts/lib/leadnest.mjs';
 import { SECRET } from './harness.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
@@ -97,3 +97,5 @@ for (const mode of ['kv', 'durable']) {
     });
   });
 }
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

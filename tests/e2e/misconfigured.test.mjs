@@ -2,7 +2,7 @@
 // ingress and 503 on /health, naming each problem and no secret's value.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { event, startWorker } from './harness.mjs';
+import { event, startWorker, everyLineWasJson } from './harness.mjs';
 
 const workers = [];
 after(() => Promise.all(workers.map((w) => w.stop())));
@@ -100,3 +100,5 @@ test('ROUTES given as a JSON string works like the JSON value form', async () =>
   const answer = await worker.post(event('sms.sent'));
   assert.deepEqual(answer.json.routes, ['a']);
 });
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

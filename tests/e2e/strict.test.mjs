@@ -5,7 +5,7 @@
 // the connection after the claim and redeliver while the first copy is at work.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { event, SECRET, sleep, startWorker, waitFor } from './harness.mjs';
+import { event, SECRET, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
 import { sign } from '../../scripts/lib/leadnest.mjs';
 
@@ -81,3 +81,5 @@ describe('strict dedup with a cut connection', () => {
     assert.equal(backend.received.length, 1);
   });
 });
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

@@ -2,7 +2,7 @@
 // through it, and `npm run backend` receives and verifies each delivery.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SECRET, SIGNING_SECRET, startWorker, waitFor } from './harness.mjs';
+import { SECRET, SIGNING_SECRET, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { EVENTS } from '../../scripts/lib/leadnest.mjs';
 import { main as send } from '../../scripts/send.mjs';
 import { startBackend } from '../../scripts/backend.mjs';
@@ -58,3 +58,5 @@ test('send with the wrong secret exits 1', async () => {
   assert.equal(await send(['email.sent', '--url', url(), '--secret', 'wrong'], (l) => lines.push(l)), 1);
   assert.match(lines[0], /401 .*invalid_signature/);
 });
+
+test('every line its workers printed is one JSON object (SPEC section 6)', everyLineWasJson);

@@ -517,3 +517,26 @@ mod a_redelivery_during_the_first_copy {
         assert_eq!(platform.sent.len(), 2);
     }
 }
+
+#[test]
+fn a_key_is_kept_until_its_timestamp_leaves_the_window() {
+    // A timestamp 300 s ahead stays fresh until now + 600; a 60 s TTL would let
+    // a replay at now + 61 through.
+    let config = config(
+        FakeSource::minimal()
+            .with("DEDUP_TTL_SECONDS", "300")
+            .with("TIMESTAMP_TOLERANCE_SECONDS", "300"),
+    );
+    let memory = RefCell::new(RecentKeys::new(0));
+    let mut platform = FakePlatform::new(BODY, (NOW - 300) * 1000);
+    let mut request = Request::signed(&config, &memory, BODY);
+    request.now = NOW - 300;
+    assert_eq!(json(&request.run(&mut platform, "a"))["status"], "accepted");
+    // The replay at the window's far end is still a duplicate.
+    request.now = NOW + 300;
+    platform.now_ms = request.now * 1000;
+    assert_eq!(
+        json(&request.run(&mut platform, "b"))["status"],
+        "duplicate"
+    );
+}
