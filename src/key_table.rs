@@ -135,6 +135,16 @@ pub fn apply(request: &TableRequest, row: Option<&Row>, now_ms: i64) -> (TableAn
     }
 }
 
+/// How many Durable Objects share the keys: one per key exhausted local
+/// workerd after about 5,000 objects.
+pub const SHARDS: usize = 256;
+
+/// The name of the Durable Object that holds `key`: keys end in the hex digits
+/// of a hash, and the first two after the `m1:`/`b1:` prefix pick one of 256.
+pub fn shard_of(key: &str) -> String {
+    format!("dedup-{}", key.get(3..5).unwrap_or("00"))
+}
+
 /// After a write: when to set the sweep alarm, given the alarm already pending.
 /// An alarm that is set is left alone, so a busy shard is still swept.
 pub fn alarm_after_write(pending: Option<i64>, now_ms: i64) -> Option<i64> {
@@ -307,6 +317,16 @@ mod tests {
         let mut shard = Shard::default();
         assert_eq!(shard.ask(release("a"), T0), TableAnswer::NotHeld);
         assert!(shard.0.is_empty());
+    }
+
+    #[test]
+    fn keys_spread_over_every_shard() {
+        assert_eq!(shard_of("m1:ab12"), "dedup-ab");
+        assert_eq!(shard_of("b1:00ff"), "dedup-00");
+        let shards: std::collections::HashSet<String> = (0..=255u8)
+            .map(|b| shard_of(&format!("m1:{b:02x}cd")))
+            .collect();
+        assert_eq!(shards.len(), SHARDS);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dedup;
 pub mod deliver;
+pub mod delivery_run;
 pub mod endpoint;
 pub mod error;
 pub mod ingress;

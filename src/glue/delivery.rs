@@ -1,4 +1,4 @@
-//! One HTTP delivery attempt, with a timeout, and its log line.
+//! One HTTP delivery attempt, with a timeout: the POST, and the start of the answer.
 
 use futures_util::future::{select, Either};
 use std::time::Duration;
@@ -10,27 +10,10 @@ use worker::{
     ResponseBody,
 };
 
-use super::time::{now_ms, now_seconds, since};
-use crate::config::Config;
-use crate::deliver::{is_success, Answer, Delivery};
-use crate::log::DeliveryLog;
-use crate::routes::{Destination, Route};
+use super::time::now_seconds;
+use crate::deliver::{Answer, Delivery};
+use crate::delivery_run::Outcome;
 use crate::standard_webhooks::SigningKey;
-
-/// How one attempt ended.
-pub(crate) enum Attempt {
-    Delivered(Answer),
-    /// The backend answered with a status that is not 2xx (a redirect included).
-    Refused(Answer),
-    /// No answer: a network error or a timeout.
-    NoAnswer(&'static str),
-}
-
-impl Attempt {
-    pub(crate) fn delivered(&self) -> bool {
-        matches!(self, Self::Delivered(_))
-    }
-}
 
 #[wasm_bindgen]
 extern "C" {
@@ -47,22 +30,6 @@ extern "C" {
     fn cancel(this: &BodyReader) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// The URL and signing key of the HTTP route a delivery names, if it still exists.
-pub(crate) fn http_route<'c>(
-    config: &'c Config,
-    name: &str,
-) -> Option<(&'c str, Option<&'c SigningKey>)> {
-    config
-        .routes
-        .iter()
-        .find_map(|route: &Route| match &route.destination {
-            Destination::Http { url, signing_key } if route.name == name => {
-                Some((url.as_str(), signing_key.as_ref()))
-            }
-            _ => None,
-        })
-}
-
 /// POSTs the delivery once and reads the start of the answer; gives up after
 /// `timeout_seconds` in all.
 pub(crate) async fn attempt(
@@ -70,11 +37,11 @@ pub(crate) async fn attempt(
     delivery: &Delivery,
     signing_key: Option<&SigningKey>,
     timeout_seconds: u64,
-) -> Attempt {
+) -> Outcome {
     let headers = Headers::new();
     for (name, value) in delivery.headers(signing_key, now_seconds()) {
         if headers.set(name, &value).is_err() {
-            return Attempt::NoAnswer("header not accepted");
+            return Outcome::NoAnswer("header not accepted");
         }
     }
     let mut init = RequestInit::new();
@@ -87,7 +54,7 @@ pub(crate) async fn attempt(
             js_sys::Uint8Array::from(delivery.body.as_slice()).into(),
         ));
     let Ok(request) = Request::new_with_init(url, &init) else {
-        return Attempt::NoAnswer("request not built");
+        return Outcome::NoAnswer("request not built");
     };
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -96,10 +63,10 @@ pub(crate) async fn attempt(
     let deadline = Delay::from(Duration::from_secs(timeout_seconds));
     let (response, deadline) = match select(send, deadline).await {
         Either::Left((Ok(response), deadline)) => (response, deadline),
-        Either::Left((Err(_), _)) => return Attempt::NoAnswer("network error"),
+        Either::Left((Err(_), _)) => return Outcome::NoAnswer("network error"),
         Either::Right(_) => {
             controller.abort();
-            return Attempt::NoAnswer("timeout");
+            return Outcome::NoAnswer("timeout");
         }
     };
     let mut answer = Answer {
@@ -137,11 +104,7 @@ pub(crate) async fn attempt(
             }
         };
     }
-    if is_success(answer.status) {
-        Attempt::Delivered(answer)
-    } else {
-        Attempt::Refused(answer)
-    }
+    Outcome::Answered(answer)
 }
 
 /// Keeps the body's first bytes in `answer`, then cancels what is left of it.
@@ -184,49 +147,4 @@ fn header_list(headers: &Headers) -> Vec<(String, String)> {
             Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
         })
         .collect()
-}
-
-/// Logs one attempt; `retry_in_seconds` when another attempt will follow.
-pub(crate) fn log_attempt(
-    delivery: &Delivery,
-    number: u32,
-    result: &Attempt,
-    started: u64,
-    outcome: &str,
-    retry_in_seconds: Option<u64>,
-) {
-    let (status, error) = match result {
-        Attempt::Delivered(answer) | Attempt::Refused(answer) => (Some(answer.status), None),
-        Attempt::NoAnswer(why) => (None, Some(*why)),
-    };
-    let line = DeliveryLog {
-        route: &delivery.route,
-        attempt: number,
-        webhook_id: &delivery.webhook_id,
-        event: Some(&delivery.event),
-        status,
-        outcome,
-        error,
-        retry_in_seconds,
-        duration_ms: since(started),
-    }
-    .line();
-    worker::console_log!("{line}");
-}
-
-/// Logs a delivery that cannot be attempted, e.g. for a route that no longer exists.
-pub(crate) fn log_undeliverable(
-    delivery: &Delivery,
-    number: u32,
-    outcome: &str,
-    why: &'static str,
-) {
-    log_attempt(
-        delivery,
-        number,
-        &Attempt::NoAnswer(why),
-        now_ms(),
-        outcome,
-        None,
-    );
 }

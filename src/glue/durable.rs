@@ -16,7 +16,7 @@ use worker::{
 use super::time::now_ms;
 use crate::dedup::{Claim, DedupKey, DedupStore};
 use crate::key_table::{
-    alarm_after_sweep, alarm_after_write, apply, Row, TableAnswer, TableRequest, Write,
+    alarm_after_sweep, alarm_after_write, apply, shard_of, Row, TableAnswer, TableRequest, Write,
 };
 use crate::log::WarningLog;
 
@@ -210,11 +210,9 @@ impl DurableDedup {
     }
 
     async fn ask(&self, key: &DedupKey, request: &TableRequest) -> worker::Result<TableAnswer> {
-        // Keys end in hex digits of a hash: the first two after the prefix pick one of 256.
-        let shard = key.as_str().get(3..5).unwrap_or("00");
         let stub = self
             .namespace
-            .id_from_name(&format!("dedup-{shard}"))?
+            .id_from_name(&shard_of(key.as_str()))?
             .get_stub()?;
         let body =
             serde_json::to_string(request).map_err(|e| worker::Error::from(e.to_string()))?;

@@ -11,13 +11,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Env};
 
-use super::delivery::{attempt, http_route, log_attempt, log_undeliverable};
+use super::delivery::attempt;
 use super::env::{binding, Loaded};
-use super::time::now_ms;
+use super::time::{now_ms, since};
 use crate::config::Config;
-use crate::deliver::{
-    decide, Decision, Delivery, Handled, RetryPolicy, DIRECT_ATTEMPT_TIMEOUT_SECONDS,
-};
+use crate::deliver::Delivery;
+use crate::delivery_run::{DeliveryRun, RunNeed};
 use crate::ingress::{QueueMessage, Send};
 
 /// Performs the hand-off's sends, concurrently; returns how many failed.
@@ -119,47 +118,30 @@ pub(crate) async fn deliver_after_answer(loaded: Loaded, deliveries: Vec<Deliver
 }
 
 async fn deliver_with_retries(config: &Config, delivery: &Delivery) {
-    let policy = RetryPolicy::direct();
-    let Some((url, signing_key)) = http_route(config, &delivery.route) else {
-        let decision = decide(Handled::RouteRemoved, 1, policy);
-        log_undeliverable(
-            delivery,
-            1,
-            decision.outcome(),
-            "route no longer configured",
-        );
-        return;
-    };
-    let mut number = 1;
+    let mut run = DeliveryRun::direct(config, delivery.clone());
     loop {
-        let started = now_ms();
-        let result = attempt(
-            url,
-            delivery,
-            signing_key,
-            config
-                .delivery_timeout_seconds
-                .min(DIRECT_ATTEMPT_TIMEOUT_SECONDS),
-        )
-        .await;
-        let handled = if result.delivered() {
-            Handled::Delivered
-        } else {
-            Handled::Failed
-        };
-        let decision = decide(handled, number, policy);
-        log_attempt(
-            delivery,
-            number,
-            &result,
-            started,
-            decision.outcome(),
-            decision.retry_in_seconds(),
-        );
-        let Decision::Retry { delay_seconds } = decision else {
-            return;
-        };
-        Delay::from(Duration::from_secs(delay_seconds)).await;
-        number += 1;
+        match run.need() {
+            RunNeed::Attempt {
+                url,
+                delivery,
+                signing_key,
+                timeout_seconds,
+            } => {
+                let started = now_ms();
+                let outcome = attempt(url, delivery, signing_key, timeout_seconds).await;
+                run.attempted(outcome, since(started));
+            }
+            RunNeed::Wait { seconds } => {
+                Delay::from(Duration::from_secs(seconds)).await;
+                run.waited();
+            }
+            RunNeed::Settle(_) => break,
+        }
+        for line in run.take_lines() {
+            worker::console_log!("{line}");
+        }
+    }
+    for line in run.take_lines() {
+        worker::console_log!("{line}");
     }
 }

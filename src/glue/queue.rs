@@ -1,5 +1,5 @@
-//! The queue consumer: one POST per message, then whatever [`decide`] says for
-//! it. The same code consumes `DELIVERY_QUEUE` and, while it is drained, a
+//! The queue consumer: drives each message's [`DeliveryRun`] (one POST), then
+//! settles it as the run decided. The same code consumes `DELIVERY_QUEUE` and, while it is drained, a
 //! dead-letter queue: the message format is the same.
 //!
 //! A message leaves a queue only by `ack()` or by the platform moving it to the
@@ -19,12 +19,12 @@ use futures_util::future::join_all;
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
-use super::delivery::{attempt, http_route, log_attempt, Attempt};
+use super::delivery::attempt;
 use super::env::config;
-use super::time::now_ms;
-use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
-use crate::deliver::{decide, Decision, Delivery, Handled, RetryPolicy, MAX_RETRY_DELAY_SECONDS};
-use crate::log::QueueLog;
+use super::time::{now_ms, since};
+use crate::config::Config;
+use crate::deliver::{Decision, MAX_RETRY_DELAY_SECONDS};
+use crate::delivery_run::{unsettled_line, while_misconfigured, DeliveryRun, RunNeed};
 
 #[wasm_bindgen]
 extern "C" {
@@ -65,13 +65,7 @@ pub fn queue(batch: QueueBatch, env: Env, _ctx: JsValue) -> js_sys::Promise {
         if unsettled == 0 {
             return Ok(JsValue::UNDEFINED);
         }
-        log(&QueueLog {
-            warning: "unsettled",
-            queue: &name,
-            messages: Some(unsettled),
-            outcome: "batch_retried",
-            ..Default::default()
-        });
+        worker::console_error!("{}", unsettled_line(&name, unsettled));
         // A failed handler hands back every message not explicitly acked (locally,
         // wrangler dev 4.86 redelivers the acked ones too: a duplicate, never a loss).
         Err(js_sys::Error::new("queue messages left unsettled; the batch is retried").into())
@@ -90,14 +84,12 @@ async fn consume(queue: &str, messages: &[QueueMessage], env: &Env) -> usize {
             )
             .await
         }
-        // Nothing can be attempted until the configuration is fixed: keep it all,
-        // on the default schedule since the configured one is unknown.
         Err(_) => messages
             .iter()
             .map(|message| {
-                let policy = RetryPolicy::queue(DEFAULT_RETRY_BASE_SECONDS);
-                let decision = decide(Handled::ConfigInvalid, attempt_number(message), policy);
-                log_message(queue, message, "misconfigured", decision);
+                let id = message.id().as_string();
+                let (decision, line) = while_misconfigured(attempts(message), queue, id.as_deref());
+                worker::console_error!("{line}");
                 settle(message, decision)
             })
             .collect(),
@@ -105,55 +97,47 @@ async fn consume(queue: &str, messages: &[QueueMessage], env: &Env) -> usize {
     settled.iter().filter(|done| !**done).count()
 }
 
-/// One message: decode, attempt, settle. Returns whether it was settled.
+/// One message, driven through its [`DeliveryRun`]. Returns whether it was settled.
 async fn handle(config: &Config, queue: &str, message: &QueueMessage) -> bool {
-    let number = attempt_number(message);
-    let policy = RetryPolicy::queue(config.retry_base_seconds);
-    // Only bytes are a delivery: `new Uint8Array(x)` of another producer's object
-    // would read its `length`, however large.
+    // Only bytes can be a delivery: `new Uint8Array(x)` of another producer's
+    // object would read its `length`, however large.
     let bytes = message
         .body()
         .dyn_ref::<js_sys::Uint8Array>()
-        .map(js_sys::Uint8Array::to_vec)
-        .unwrap_or_default();
-    let Ok(delivery) = Delivery::decode(&bytes) else {
-        let decision = decide(Handled::Malformed, number, policy);
-        log_message(queue, message, "malformed_delivery", decision);
-        return settle(message, decision);
-    };
-    let Some((url, signing_key)) = http_route(config, &delivery.route) else {
-        let decision = decide(Handled::RouteRemoved, number, policy);
-        log_attempt(
-            &delivery,
-            number,
-            &Attempt::NoAnswer("route no longer configured"),
-            now_ms(),
-            decision.outcome(),
-            decision.retry_in_seconds(),
-        );
-        return settle(message, decision);
-    };
-    let started = now_ms();
-    let result = attempt(url, &delivery, signing_key, config.delivery_timeout_seconds).await;
-    let handled = if result.delivered() {
-        Handled::Delivered
-    } else {
-        Handled::Failed
-    };
-    let decision = decide(handled, number, policy);
-    log_attempt(
-        &delivery,
-        number,
-        &result,
-        started,
-        decision.outcome(),
-        decision.retry_in_seconds(),
+        .map(js_sys::Uint8Array::to_vec);
+    let id = message.id().as_string();
+    let mut run = DeliveryRun::queued(
+        config,
+        bytes.as_deref(),
+        attempts(message),
+        queue,
+        id.as_deref(),
     );
+    let decision = loop {
+        match run.need() {
+            RunNeed::Attempt {
+                url,
+                delivery,
+                signing_key,
+                timeout_seconds,
+            } => {
+                let started = now_ms();
+                let outcome = attempt(url, delivery, signing_key, timeout_seconds).await;
+                run.attempted(outcome, since(started));
+            }
+            // A queued run never waits itself: the platform brings it back.
+            RunNeed::Wait { .. } => run.waited(),
+            RunNeed::Settle(decision) => break decision,
+        }
+    };
+    for line in run.take_lines() {
+        worker::console_log!("{line}");
+    }
     settle(message, decision)
 }
 
 /// The platform's count of deliveries of this message, 1 on the first.
-fn attempt_number(message: &QueueMessage) -> u32 {
+fn attempts(message: &QueueMessage) -> u32 {
     message.attempts().as_f64().map_or(1, |n| n.max(1.0) as u32)
 }
 
@@ -181,22 +165,4 @@ fn retry_after(message: &QueueMessage, seconds: u64) -> bool {
         &JsValue::from_f64(seconds as f64),
     );
     delay.is_ok() && message.retry(&options).is_ok()
-}
-
-/// The line of a message that was not attempted.
-fn log_message(queue: &str, message: &QueueMessage, warning: &str, decision: Decision) {
-    let id = message.id().as_string();
-    log(&QueueLog {
-        warning,
-        queue,
-        queue_message_id: id.as_deref(),
-        attempt: Some(attempt_number(message)),
-        outcome: decision.outcome(),
-        retry_in_seconds: decision.retry_in_seconds(),
-        ..Default::default()
-    });
-}
-
-fn log(line: &QueueLog) {
-    worker::console_error!("{}", line.line());
 }

@@ -269,6 +269,7 @@ const PLATFORM_LINE = [
   /^[\u2500-\u257f\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2b00-\u2bff]/u, // box drawing and symbols (⛅ ⎔ ▲ ✘ ─ ╭)
   /^\p{Extended_Pictographic}/u,
   /^(Using (secrets|vars) defined in|Your Worker (has access|and resources)|Binding\s|env\.|No bindings)/,
+  /^[\w.-]+ has access to the following bindings:$/,
   /^Error: getaddrinfo ENOTFOUND/,
   /^(workerd|kj)\//,
   /^\*\*/,
@@ -289,7 +290,8 @@ const FAULT = /panicked at|RuntimeError|unreachable executed|Uncaught (?!Error: 
 export function strayLines() {
   const stray = [];
   for (const worker of started) {
-    for (const line of worker.output.split('\n')) {
+    // With several workers in one wrangler dev, each line of theirs is prefixed `[name] `.
+    for (const line of worker.output.split('\n').map((l) => l.replace(/^\[(?!wrangler)[\w.-]+\] /, ''))) {
       if (FAULT.test(line)) {
         stray.push(`${worker.name}: ${line}`);
       } else if (line.startsWith('{')) {

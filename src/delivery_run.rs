@@ -1,0 +1,475 @@
+//! One delivery's life within one invocation, as a state machine that performs
+//! no I/O and reads no clock: a `DELIVERY_QUEUE` message handled by the
+//! consumer (one attempt, then ack or retry), or a delivery after the answer
+//! without a queue (attempts and waits until [`decide`] says stop). The glue
+//! performs each [`RunNeed`] and prints the lines the run gives; every rule
+//! (which route, which timeout, when it is delivered, what comes next, what is
+//! logged) is here.
+
+use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
+use crate::deliver::{
+    decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
+    DIRECT_ATTEMPT_TIMEOUT_SECONDS,
+};
+use crate::log::{DeliveryLog, QueueLog};
+use crate::routes::Destination;
+use crate::standard_webhooks::SigningKey;
+
+/// How one attempt ended, as the glue saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The backend answered (any status; a redirect is not followed).
+    Answered(Answer),
+    /// No answer: `network error`, `timeout`, ….
+    NoAnswer(&'static str),
+}
+
+impl Outcome {
+    fn handled(&self) -> Handled {
+        match self {
+            Self::Answered(answer) if is_success(answer.status) => Handled::Delivered,
+            _ => Handled::Failed,
+        }
+    }
+}
+
+/// What a run needs next.
+#[derive(Debug)]
+pub enum RunNeed<'a> {
+    /// POST the delivery to `url` with [`Delivery::headers`] signed at the
+    /// attempt's time, giving up after `timeout_seconds`; report with
+    /// [`DeliveryRun::attempted`].
+    Attempt {
+        url: &'a str,
+        delivery: &'a Delivery,
+        signing_key: Option<&'a SigningKey>,
+        timeout_seconds: u64,
+    },
+    /// Wait, then report with [`DeliveryRun::waited`].
+    Wait { seconds: u64 },
+    /// Done: ack, retry after a delay, or let it rest.
+    Settle(Decision),
+}
+
+#[derive(Debug)]
+enum State {
+    Attempt,
+    Wait(u64),
+    Done(Decision),
+}
+
+/// Where a run's message came from, for its lines.
+#[derive(Debug, Clone)]
+struct Message {
+    queue: String,
+    id: Option<String>,
+}
+
+/// One delivery in one invocation.
+#[derive(Debug)]
+pub struct DeliveryRun<'c> {
+    config: &'c Config,
+    policy: RetryPolicy,
+    direct: bool,
+    attempt: u32,
+    delivery: Option<Delivery>,
+    route: Option<(&'c str, Option<&'c SigningKey>)>,
+    state: State,
+    lines: Vec<String>,
+}
+
+impl<'c> DeliveryRun<'c> {
+    /// A queue message: `body` is its bytes (`None` when it is not bytes at all),
+    /// `attempts` the platform's count of its deliveries, 1 on the first.
+    pub fn queued(
+        config: &'c Config,
+        body: Option<&[u8]>,
+        attempts: u32,
+        queue: &str,
+        message_id: Option<&str>,
+    ) -> Self {
+        let policy = RetryPolicy::queue(config.retry_base_seconds);
+        let delivery = body.and_then(|bytes| Delivery::decode(bytes).ok());
+        let mut run = Self::start(config, policy, false, attempts.max(1), delivery);
+        if run.delivery.is_none() {
+            let decision = decide(Handled::Malformed, run.attempt, policy);
+            let message = Message {
+                queue: queue.to_string(),
+                id: message_id.map(str::to_string),
+            };
+            run.lines.push(queue_line(
+                &message,
+                "malformed_delivery",
+                run.attempt,
+                decision,
+            ));
+            run.state = State::Done(decision);
+        }
+        run
+    }
+
+    /// A delivery after the answer, without a queue.
+    pub fn direct(config: &'c Config, delivery: Delivery) -> Self {
+        Self::start(config, RetryPolicy::direct(), true, 1, Some(delivery))
+    }
+
+    fn start(
+        config: &'c Config,
+        policy: RetryPolicy,
+        direct: bool,
+        attempt: u32,
+        delivery: Option<Delivery>,
+    ) -> Self {
+        let route = delivery
+            .as_ref()
+            .and_then(|delivery| http_route(config, &delivery.route));
+        let mut run = Self {
+            config,
+            policy,
+            direct,
+            attempt,
+            delivery,
+            route,
+            state: State::Attempt,
+            lines: Vec::new(),
+        };
+        if run.delivery.is_some() && run.route.is_none() {
+            let decision = decide(Handled::RouteRemoved, run.attempt, policy);
+            run.log_attempt(
+                &Outcome::NoAnswer("route no longer configured"),
+                decision,
+                0,
+            );
+            run.state = State::Done(decision);
+        }
+        run
+    }
+
+    /// What the run needs next.
+    pub fn need(&self) -> RunNeed<'_> {
+        match (&self.state, &self.delivery, self.route) {
+            (State::Attempt, Some(delivery), Some((url, signing_key))) => RunNeed::Attempt {
+                url,
+                delivery,
+                signing_key,
+                timeout_seconds: if self.direct {
+                    self.config
+                        .delivery_timeout_seconds
+                        .min(DIRECT_ATTEMPT_TIMEOUT_SECONDS)
+                } else {
+                    self.config.delivery_timeout_seconds
+                },
+            },
+            (State::Wait(seconds), ..) => RunNeed::Wait { seconds: *seconds },
+            (State::Done(decision), ..) => RunNeed::Settle(*decision),
+            // Unreachable by construction: no delivery or route means Done.
+            (State::Attempt, ..) => RunNeed::Settle(Decision::Retry {
+                delay_seconds: self.policy.base_seconds,
+            }),
+        }
+    }
+
+    /// An attempt ended; `duration_ms` is how long it took.
+    pub fn attempted(&mut self, outcome: Outcome, duration_ms: u64) {
+        if !matches!(self.state, State::Attempt) {
+            return;
+        }
+        let decision = decide(outcome.handled(), self.attempt, self.policy);
+        self.log_attempt(&outcome, decision, duration_ms);
+        self.state = match decision {
+            // Without a queue the run waits and tries again itself; under a
+            // queue the platform brings the message back.
+            Decision::Retry { delay_seconds } if self.direct => State::Wait(delay_seconds),
+            decision => State::Done(decision),
+        };
+    }
+
+    /// The wait is over: attempt again.
+    pub fn waited(&mut self) {
+        if matches!(self.state, State::Wait(_)) {
+            self.attempt += 1;
+            self.state = State::Attempt;
+        }
+    }
+
+    /// The lines to print so far (SPEC section 6), each one JSON object.
+    pub fn take_lines(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.lines)
+    }
+
+    fn log_attempt(&mut self, outcome: &Outcome, decision: Decision, duration_ms: u64) {
+        let Some(delivery) = &self.delivery else {
+            return;
+        };
+        let (status, error) = match outcome {
+            Outcome::Answered(answer) => (Some(answer.status), None),
+            Outcome::NoAnswer(why) => (None, Some(*why)),
+        };
+        self.lines.push(
+            DeliveryLog {
+                route: &delivery.route,
+                attempt: self.attempt,
+                webhook_id: &delivery.webhook_id,
+                event: Some(&delivery.event),
+                status,
+                outcome: decision.outcome(),
+                error,
+                retry_in_seconds: decision.retry_in_seconds(),
+                duration_ms,
+            }
+            .line(),
+        );
+    }
+}
+
+/// What the consumer does with a message while the configuration is invalid:
+/// nothing can be attempted, so it is kept, on the default schedule since the
+/// configured one is unknown. Returns the decision and its line.
+pub fn while_misconfigured(
+    attempts: u32,
+    queue: &str,
+    message_id: Option<&str>,
+) -> (Decision, String) {
+    let attempt = attempts.max(1);
+    let decision = decide(
+        Handled::ConfigInvalid,
+        attempt,
+        RetryPolicy::queue(DEFAULT_RETRY_BASE_SECONDS),
+    );
+    let message = Message {
+        queue: queue.to_string(),
+        id: message_id.map(str::to_string),
+    };
+    (
+        decision,
+        queue_line(&message, "misconfigured", attempt, decision),
+    )
+}
+
+/// The line of a batch handed back because some of its messages could not be
+/// settled.
+pub fn unsettled_line(queue: &str, messages: usize) -> String {
+    QueueLog {
+        warning: "unsettled",
+        queue,
+        messages: Some(messages),
+        outcome: "batch_retried",
+        ..Default::default()
+    }
+    .line()
+}
+
+fn queue_line(message: &Message, warning: &str, attempt: u32, decision: Decision) -> String {
+    QueueLog {
+        warning,
+        queue: &message.queue,
+        queue_message_id: message.id.as_deref(),
+        attempt: Some(attempt),
+        outcome: decision.outcome(),
+        retry_in_seconds: decision.retry_in_seconds(),
+        ..Default::default()
+    }
+    .line()
+}
+
+/// The URL and signing key of the HTTP route named `name`, if it still exists.
+pub fn http_route<'c>(config: &'c Config, name: &str) -> Option<(&'c str, Option<&'c SigningKey>)> {
+    config
+        .routes
+        .iter()
+        .find_map(|route| match &route.destination {
+            Destination::Http { url, signing_key } if route.name == name => {
+                Some((url.as_str(), signing_key.as_ref()))
+            }
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::MAX_RETRY_DELAY_SECONDS;
+    use crate::testing::FakeSource;
+    use serde_json::Value;
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut source = FakeSource::minimal().with(
+            "ROUTES",
+            r#"[{"name":"crm","url":"https://crm.example.com/hook"},{"name":"q","queue":"Q"}]"#,
+        );
+        source = source.with_queue("Q");
+        for (name, value) in extra {
+            source = source.with(name, value);
+        }
+        Config::load(&source).unwrap()
+    }
+
+    fn delivery(route: &str) -> Delivery {
+        Delivery {
+            route: route.into(),
+            event: "email.opened".into(),
+            signature: "abc".into(),
+            webhook_id: "msg_1".into(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn answered(status: u16) -> Outcome {
+        Outcome::Answered(Answer {
+            status,
+            ..Answer::default()
+        })
+    }
+
+    fn lines(run: &mut DeliveryRun<'_>) -> Vec<Value> {
+        run.take_lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// Drives a direct run with one outcome per attempt; returns the decision and
+    /// the waits.
+    fn direct(outcomes: &[Outcome]) -> (Decision, Vec<u64>, Vec<Value>) {
+        let config = config(&[]);
+        let mut run = DeliveryRun::direct(&config, delivery("crm"));
+        let (mut outcomes, mut waits) = (outcomes.iter(), Vec::new());
+        loop {
+            match run.need() {
+                RunNeed::Attempt {
+                    url,
+                    timeout_seconds,
+                    ..
+                } => {
+                    assert_eq!((url, timeout_seconds), ("https://crm.example.com/hook", 8));
+                    run.attempted(outcomes.next().unwrap().clone(), 5);
+                }
+                RunNeed::Wait { seconds } => {
+                    waits.push(seconds);
+                    run.waited();
+                }
+                RunNeed::Settle(decision) => return (decision, waits, lines(&mut run)),
+            }
+        }
+    }
+
+    #[test]
+    fn direct_delivery_tries_three_times_one_and_two_seconds_apart() {
+        let (decision, waits, lines) =
+            direct(&[answered(503), Outcome::NoAnswer("timeout"), answered(204)]);
+        assert_eq!((decision, waits), (Decision::Ack, vec![1, 2]));
+        let outcomes: Vec<_> = lines
+            .iter()
+            .map(|l| (l["attempt"].clone(), l["outcome"].clone()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (1.into(), "retry".into()),
+                (2.into(), "retry".into()),
+                (3.into(), "delivered".into())
+            ]
+        );
+        assert_eq!(lines[1]["error"], "timeout");
+        assert_eq!(lines[0]["status"], 503);
+
+        let (decision, waits, lines) = direct(&[answered(500), answered(302), answered(404)]);
+        assert_eq!((decision, waits), (Decision::Park, vec![1, 2]));
+        assert_eq!(lines[2]["outcome"], "failed");
+    }
+
+    #[test]
+    fn a_queued_message_is_attempted_once_and_settled_by_the_one_policy() {
+        let config = config(&[
+            ("DELIVERY_RETRY_BASE_SECONDS", "5"),
+            ("DELIVERY_TIMEOUT_SECONDS", "10"),
+        ]);
+        let bytes = delivery("crm").encode();
+        for (attempts, outcome, expected) in [
+            (1, answered(200), Decision::Ack),
+            (1, answered(500), Decision::Retry { delay_seconds: 5 }),
+            (
+                3,
+                Outcome::NoAnswer("network error"),
+                Decision::Retry { delay_seconds: 20 },
+            ),
+            (
+                30,
+                answered(301),
+                Decision::Retry {
+                    delay_seconds: MAX_RETRY_DELAY_SECONDS,
+                },
+            ),
+        ] {
+            let mut run =
+                DeliveryRun::queued(&config, Some(&bytes), attempts, "deliveries", Some("m1"));
+            let RunNeed::Attempt {
+                timeout_seconds,
+                delivery,
+                ..
+            } = run.need()
+            else {
+                panic!()
+            };
+            assert_eq!((timeout_seconds, delivery.route.as_str()), (10, "crm"));
+            run.attempted(outcome, 12);
+            let RunNeed::Settle(decision) = run.need() else {
+                panic!()
+            };
+            assert_eq!(decision, expected);
+            let line = &lines(&mut run)[0];
+            assert_eq!(
+                (line["attempt"].as_u64(), line["duration_ms"].as_u64()),
+                (Some(attempts as u64), Some(12))
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_that_is_no_delivery_or_whose_route_is_gone_waits_on_the_schedule() {
+        let config = config(&[]);
+        for body in [None, Some(&b"not a delivery"[..])] {
+            let mut run = DeliveryRun::queued(&config, body, 2, "deliveries", Some("m1"));
+            assert!(matches!(
+                run.need(),
+                RunNeed::Settle(Decision::Retry { delay_seconds: 10 })
+            ));
+            let line = &lines(&mut run)[0];
+            assert_eq!(
+                (line["warning"].as_str(), line["queue_message_id"].as_str()),
+                (Some("malformed_delivery"), Some("m1"))
+            );
+        }
+        // A queue route's name, or one removed from ROUTES: no HTTP route.
+        for route in ["q", "gone"] {
+            let bytes = delivery(route).encode();
+            let mut run = DeliveryRun::queued(&config, Some(&bytes), 1, "deliveries", None);
+            assert!(matches!(
+                run.need(),
+                RunNeed::Settle(Decision::Retry { .. })
+            ));
+            assert_eq!(lines(&mut run)[0]["error"], "route no longer configured");
+            // Without a queue it rests at once.
+            let run = DeliveryRun::direct(&config, delivery(route));
+            assert!(matches!(run.need(), RunNeed::Settle(Decision::Park)));
+        }
+    }
+
+    #[test]
+    fn while_misconfigured_every_message_is_kept() {
+        let (decision, line) = while_misconfigured(1, "deliveries", Some("m1"));
+        assert_eq!(
+            decision,
+            Decision::Retry {
+                delay_seconds: DEFAULT_RETRY_BASE_SECONDS
+            }
+        );
+        let line: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(line["warning"], "misconfigured");
+        let line: Value = serde_json::from_str(&unsettled_line("q", 2)).unwrap();
+        assert_eq!(
+            (line["messages"].as_u64(), line["outcome"].as_str()),
+            (Some(2), Some("batch_retried"))
+        );
+    }
+}
