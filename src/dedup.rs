@@ -277,6 +277,50 @@ mod tests {
 
     const OPENED: &str = r#"{"event":"email.opened","timestamp":"2024-01-15T10:30:00Z","data":{"message_id":"msg_abc123"}}"#;
 
+    /// A case of fixtures/vectors/dedup.json: its expected values were computed
+    /// apart from this crate (see the file's description).
+    #[derive(serde::Deserialize)]
+    struct Vector {
+        name: String,
+        body: String,
+        dedup_key: String,
+        webhook_id: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Vectors {
+        cases: Vec<Vector>,
+    }
+
+    /// The vector the JS baseline is held to as well (tests/node/vectors.test.mjs):
+    /// a change to either side's key or webhook-id fails one of the two.
+    #[test]
+    fn dedup_vectors() {
+        let vectors: Vectors =
+            serde_json::from_str(include_str!("../fixtures/vectors/dedup.json")).unwrap();
+        for kind in ["m1:", "b1:"] {
+            assert!(
+                vectors
+                    .cases
+                    .iter()
+                    .any(|case| case.dedup_key.starts_with(kind)),
+                "no {kind} case"
+            );
+        }
+        let wrong: Vec<String> = vectors
+            .cases
+            .iter()
+            .filter_map(|case| {
+                let key = key(&case.body);
+                let found = (key.as_str(), key.webhook_id());
+                let expected = (case.dedup_key.as_str(), case.webhook_id.clone());
+                (found != expected)
+                    .then(|| format!("{}: {found:?}, expected {expected:?}", case.name))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     #[test]
     fn known_key() {
         // sha256 over be64(12)"email.opened" be64(10)"msg_abc123" be64(20)"2024-01-15T10:30:00Z"

@@ -19,6 +19,8 @@ pub struct FakeSource {
     kv: HashSet<String>,
     queues: HashSet<String>,
     durable_objects: HashSet<String>,
+    /// See [`FakeSource::resolving_whsec_names`].
+    whsec_names_resolve: bool,
 }
 
 impl FakeSource {
@@ -41,6 +43,34 @@ impl FakeSource {
         self.durable_objects.insert(name.into());
         self
     }
+    /// Binds `name` as a KV namespace, a queue producer and a Durable Object
+    /// namespace at once: for inputs that say a binding exists, not of what kind.
+    pub fn with_binding(self, name: &str) -> Self {
+        self.with_kv(name)
+            .with_queue(name)
+            .with_durable_object(name)
+    }
+    /// An env from a `.dev.vars`-like text, an item a line: `NAME=value` sets a var
+    /// or secret (split at the first `=`, nothing trimmed, a later line wins),
+    /// `@NAME` is a [binding](Self::with_binding) of any kind, and any other line
+    /// is ignored. Not dotenv: no quotes, no comments. The fuzz targets' input.
+    pub fn from_vars(text: &str) -> Self {
+        text.lines()
+            .fold(Self::new(), |source, line| match line.strip_prefix('@') {
+                Some(binding) => source.with_binding(binding),
+                None => match line.split_once('=') {
+                    Some((name, value)) => source.with(name, value),
+                    None => source,
+                },
+            })
+    }
+    /// A name that itself starts with `whsec_` and is not set reads as its own
+    /// value, as if a secret of that name held it: a ROUTES input alone then
+    /// feeds `signing_secret` values to the whsec decoder (the fuzz targets).
+    pub fn resolving_whsec_names(mut self) -> Self {
+        self.whsec_names_resolve = true;
+        self
+    }
     /// The smallest valid configuration: `WEBHOOK_SECRET` is [`SECRET`].
     pub fn minimal() -> Self {
         Self::new()
@@ -51,7 +81,9 @@ impl FakeSource {
 
 impl ConfigSource for FakeSource {
     fn text(&self, name: &str) -> Option<String> {
-        self.vars.get(name).cloned()
+        self.vars.get(name).cloned().or_else(|| {
+            (self.whsec_names_resolve && name.starts_with("whsec_")).then(|| name.to_string())
+        })
     }
     fn has_kv(&self, name: &str) -> bool {
         self.kv.contains(name)
@@ -238,5 +270,49 @@ impl FakePlatform<'_> {
             }
         }
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn from_vars_reads_vars_and_bindings() {
+        let source = FakeSource::from_vars(
+            "WEBHOOK_SECRET=old\r\n\
+             ROUTES=[{\"name\":\"crm\",\"url\":\"https://crm.example/?a=b\"},{\"name\":\"q\",\"queue\":\"Q\"}]\n\
+             @DEDUP\n@Q\nnot a var\nTIMESTAMP_TOLERANCE_SECONDS= 60 \nWEBHOOK_SECRET=new",
+        );
+        // Split at the first `=`; a later line wins; values are not trimmed.
+        assert_eq!(source.text("WEBHOOK_SECRET").as_deref(), Some("new"));
+        assert!(source.text("ROUTES").is_some_and(|r| r.contains("?a=b")));
+        assert_eq!(
+            source.text("TIMESTAMP_TOLERANCE_SECONDS").as_deref(),
+            Some(" 60 ")
+        );
+        assert_eq!(source.text("not a var"), None);
+        // `@NAME` answers as every kind of binding.
+        for name in ["DEDUP", "Q"] {
+            assert!(
+                source.has_kv(name) && source.has_queue(name) && source.has_durable_object(name)
+            );
+        }
+        assert!(!source.has_kv("WEBHOOK_SECRET") && !source.has_queue("ROUTES"));
+        let config = Config::load(&source).unwrap();
+        assert_eq!((config.routes.len(), config.tolerance_seconds), (2, 60));
+        assert!(Config::load(&FakeSource::from_vars("WEBHOOK_SECRET=s")).is_err());
+    }
+
+    #[test]
+    fn whsec_names_resolve_only_when_asked() {
+        let name = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let source = FakeSource::from_vars("whsec_set=value");
+        assert_eq!(source.text(name), None);
+        let source = source.resolving_whsec_names();
+        assert_eq!(source.text(name).as_deref(), Some(name));
+        assert_eq!(source.text("whsec_set").as_deref(), Some("value"));
+        assert_eq!(source.text("CRM_SIGNING_SECRET"), None);
     }
 }

@@ -48,7 +48,9 @@ function unhex(text) {
 const matches = (pattern, event) =>
   pattern === '*' || pattern === event || (pattern.endsWith('.*') && event.startsWith(pattern.slice(0, -1)));
 
-async function dedupKey(event, messageId, timestamp, body) {
+// dedupKey, webhookId and messageIdOf are exported for tests/node/vectors.test.mjs,
+// which holds them to the vector the Rust worker is held to (fixtures/vectors/dedup.json).
+export async function dedupKey(event, messageId, timestamp, body) {
   if (!messageId) return 'b1:' + hex(await crypto.subtle.digest('SHA-256', body));
   const parts = [event, messageId, timestamp].map((p) => enc.encode(p));
   const buf = new Uint8Array(parts.reduce((n, p) => n + 8 + p.length, 0));
@@ -60,6 +62,14 @@ async function dedupKey(event, messageId, timestamp, body) {
     at += 8 + p.length;
   }
   return 'm1:' + hex(await crypto.subtle.digest('SHA-256', buf));
+}
+
+export async function webhookId(key) {
+  return 'msg_' + hex(await crypto.subtle.digest('SHA-256', enc.encode('webhook-id\0' + key))).slice(0, 32);
+}
+
+export function messageIdOf(data) {
+  return typeof data.message_id === 'string' && data.message_id !== '' ? data.message_id : null;
 }
 
 async function ingress(request, env, ctx) {
@@ -99,7 +109,7 @@ async function ingress(request, env, ctx) {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return reject(400, 'invalid_payload', '`data` is invalid.');
   if (Math.abs(Date.now() / 1000 - unix) > config.tolerance) return reject(401, 'stale_timestamp', 'Too old or in the future.');
 
-  const messageId = typeof data.message_id === 'string' && data.message_id !== '' ? data.message_id : null;
+  const messageId = messageIdOf(data);
   const key = await dedupKey(event, messageId, timestamp, body);
   let seen;
   try {
@@ -114,14 +124,12 @@ async function ingress(request, env, ctx) {
 
   const routes = config.routes.filter((r) => r.events.some((p) => matches(p, event)));
   const text = dec.decode(body);
-  const webhookId = routes.some((r) => r.url)
-    ? 'msg_' + hex(await crypto.subtle.digest('SHA-256', enc.encode('webhook-id\0' + key))).slice(0, 32)
-    : null;
+  const webhookIdOfEvent = routes.some((r) => r.url) ? await webhookId(key) : null;
   const direct = [];
   try {
     await Promise.all(routes.map((r) => {
       if (r.queue) return env[r.queue].send(payload);
-      const delivery = { route: r.name, event, signature: header, webhook_id: webhookId, body: text };
+      const delivery = { route: r.name, event, signature: header, webhook_id: webhookIdOfEvent, body: text };
       if (env.DELIVERY_QUEUE) return env.DELIVERY_QUEUE.send(delivery);
       direct.push(delivery);
       return undefined;

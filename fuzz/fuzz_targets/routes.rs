@@ -1,5 +1,5 @@
 //! `ROUTES`: `routes::parse_routes` and matching, against a fixed env (see
-//! `Source::for_routes`; a `signing_secret` named `whsec_…` is its own value, so
+//! `leadnest_edge_fuzz::routes_source`; a `signing_secret` named `whsec_…` is its own value, so
 //! the input also reaches the whsec decoder). Input: the ROUTES text.
 //! Invariants: accepted routes are sound; problems repeat no secret-shaped text.
 #![no_main]
@@ -8,7 +8,8 @@ use std::collections::HashSet;
 
 use leadnest_edge::routes::{matching, parse_routes, Destination};
 use leadnest_edge_fuzz::{
-    hide_in_routes, hide_in_vars, routes_candidates, text, var_candidates, Source, ROUTES_ENV,
+    hide_in_routes, hide_in_vars, routes_candidates, routes_source, source, text, var_candidates,
+    ROUTES_ENV,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -22,9 +23,8 @@ const EVENTS: &[&str] = &[
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let source = Source::for_routes();
     let routes = text(data);
-    match parse_routes(&routes, &source) {
+    match parse_routes(&routes, &routes_source()) {
         Ok(routes) => {
             let mut names = HashSet::new();
             for route in &routes {
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
 /// appears in a problem, unless it stays there once altered in its own places.
 fn no_secret_in(message: &str, routes: &str) {
     let problems = |routes: &str, env: &str| {
-        parse_routes(routes, &Source::from_vars(env))
+        parse_routes(routes, &source(env))
             .err()
             .unwrap_or_default()
             .join("\n")

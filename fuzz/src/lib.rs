@@ -1,10 +1,9 @@
 //! Helpers shared by the fuzz targets: a line splitter for the plain-text input
-//! formats (so seeds stay readable files) and a `ConfigSource` the targets control.
+//! formats (so seeds stay readable files), the env the targets control (the
+//! crate's `testing::FakeSource`) and the leak checks on configuration problems.
 
-use std::collections::{HashMap, HashSet};
-
-use leadnest_edge::config::{ConfigSource, UrlParts};
 use leadnest_edge::routes::Pattern;
+use leadnest_edge::testing::FakeSource;
 use serde_json::Value;
 
 /// Splits off the first line: `(line, rest)`, or `None` when there is no `\n`.
@@ -26,59 +25,17 @@ pub const ROUTES_ENV: &str = "CRM_SIGNING_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo
      BAD_SECRET=not-whsec\n\
      @ANALYTICS_QUEUE\n@DELIVERY_QUEUE\n@DEDUP";
 
-/// A worker env from a `.dev.vars`-like text: `NAME=value` sets a var or secret,
-/// `@NAME` binds a KV namespace, queue producer or Durable Object namespace under NAME, other lines are
-/// ignored. A secret name that itself starts with `whsec_` resolves to itself, so
-/// a ROUTES input alone can feed `signing_secret` values to the whsec decoder.
-#[derive(Debug, Default)]
-pub struct Source {
-    vars: HashMap<String, String>,
-    bindings: HashSet<String>,
+/// A worker env from a `.dev.vars`-like text (`FakeSource::from_vars`: `NAME=value`
+/// sets a var or secret, `@NAME` binds NAME as any kind of binding). A secret name
+/// that itself starts with `whsec_` resolves to itself, so a ROUTES input alone can
+/// feed `signing_secret` values to the whsec decoder.
+pub fn source(vars: &str) -> FakeSource {
+    FakeSource::from_vars(vars).resolving_whsec_names()
 }
 
-impl Source {
-    pub fn from_vars(input: &str) -> Self {
-        let mut source = Self::default();
-        for line in input.lines() {
-            if let Some(binding) = line.strip_prefix('@') {
-                source.bindings.insert(binding.to_string());
-            } else if let Some((name, value)) = line.split_once('=') {
-                source.vars.insert(name.to_string(), value.to_string());
-            }
-        }
-        source
-    }
-
-    /// The env the routes target checks ROUTES against (`ROUTES_ENV`).
-    pub fn for_routes() -> Self {
-        Self::from_vars(ROUTES_ENV)
-    }
-}
-
-impl ConfigSource for Source {
-    fn text(&self, name: &str) -> Option<String> {
-        self.vars
-            .get(name)
-            .cloned()
-            .or_else(|| name.starts_with("whsec_").then(|| name.to_string()))
-    }
-    fn has_kv(&self, name: &str) -> bool {
-        self.bindings.contains(name)
-    }
-    fn has_queue(&self, name: &str) -> bool {
-        self.bindings.contains(name)
-    }
-    fn has_durable_object(&self, name: &str) -> bool {
-        self.bindings.contains(name)
-    }
-    // As the worker's runtime URL gives them: protocol without ':', WHATWG hostname.
-    fn parse_url(&self, text: &str) -> Option<UrlParts> {
-        let url = url::Url::parse(text).ok()?;
-        Some(UrlParts {
-            scheme: url.scheme().to_string(),
-            host: url.host_str().unwrap_or_default().to_string(),
-        })
-    }
+/// The env the routes target checks ROUTES against (`ROUTES_ENV`).
+pub fn routes_source() -> FakeSource {
+    source(ROUTES_ENV)
 }
 
 // The SPEC: a problem names what is wrong, never a secret's value, and `/health` is
