@@ -38,21 +38,18 @@ const REPLY: u8 = 7;
 pub struct IngressTask {
     config: &'static Config,
     run: Ingress<'static>,
-    /// Names this request to the strict-dedup key table.
-    token: String,
 }
 
 #[wasm_bindgen]
 impl IngressTask {
     /// A request with its `Content-Length` and `X-LeadNest-Signature` as sent,
-    /// arriving at `now_ms`; `token` is unique to it. `None` when the
-    /// configuration is invalid (then [`super::refused`] answers).
+    /// arriving at `now_ms`. `None` when the configuration is invalid (then
+    /// [`super::refused`] answers).
     pub fn start(
         env: &JsValue,
         content_length: Option<String>,
         signature: Option<String>,
         now_ms: f64,
-        token: String,
     ) -> Option<IngressTask> {
         let config = env::config(env).as_ref().ok()?;
         let run = Ingress::new(
@@ -64,7 +61,7 @@ impl IngressTask {
             },
             (now_ms / 1000.0) as i64,
         );
-        let mut task = IngressTask { config, run, token };
+        let mut task = IngressTask { config, run };
         task.settle_locally();
         Some(task)
     }
@@ -185,10 +182,10 @@ impl IngressTask {
         shard_of(&self.key())
     }
 
-    /// OBJECT: the request to POST to it.
-    pub fn object_request(&self) -> String {
+    /// OBJECT: the request to POST to it; `token` names this request to the
+    /// key table, the same for all its steps.
+    pub fn object_request(&self, token: String) -> String {
         let key = self.key();
-        let token = self.token.clone();
         let request = match self.run.need() {
             Need::Claim { .. } => TableRequest::Claim { key, token },
             Need::Release { .. } => TableRequest::Release { key, token },
@@ -343,9 +340,9 @@ impl Reply {
         }
     }
 
-    /// Lines to print first, then [`log_line`](Self::log_line).
-    pub fn warnings(&self) -> Vec<String> {
-        self.reply.warnings.clone()
+    /// Lines to print first, one a line, then [`log_line`](Self::log_line).
+    pub fn warnings(&self) -> Option<String> {
+        (!self.reply.warnings.is_empty()).then(|| self.reply.warnings.join("\n"))
     }
 
     /// The request's log line, given its duration.

@@ -18,14 +18,8 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 export default {
   fetch(request, env, ctx) {
     switch (core.route(env, request.method, request.url)) {
-      case INGRESS: {
-        // The whole ingress runs under waitUntil: a connection LeadNest cuts must
-        // not stop a claimed event between its hand-off and its record (or
-        // release), or its retry would wait on a claim nobody finishes.
-        const answered = ingress(request, env, ctx);
-        ctx.waitUntil(answered);
-        return answered;
-      }
+      case INGRESS:
+        return ingress(request, env, ctx);
       case HEALTH: {
         const health = core.health_check(env);
         const space = health.indexOf(' ');

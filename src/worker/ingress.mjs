@@ -11,21 +11,44 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 export async function answer(request, reply, started) {
   const unread = reply.unread();
   if (unread !== 0) await discard(request, unread);
-  for (const line of reply.warnings()) console.error(line);
+  const warnings = reply.warnings();
+  if (warnings !== undefined) console.error(warnings);
   const line = reply.log_line(Date.now() - started);
   if (line !== undefined) console.log(line);
   const allow = reply.allow();
   const headers = allow === undefined ? JSON_TYPE : { ...JSON_TYPE, allow };
-  return new Response(reply.body(), { status: reply.status(), headers });
+  const response = new Response(reply.body(), { status: reply.status(), headers });
+  reply.free();
+  return response;
 }
 
 export async function ingress(request, env, ctx) {
   const started = Date.now();
   const headers = request.headers;
   const task = core.IngressTask.start(env, headers.get('content-length') ?? undefined,
-    headers.get('x-leadnest-signature') ?? undefined, started, crypto.randomUUID());
+    headers.get('x-leadnest-signature') ?? undefined, started);
   if (task === undefined) return answer(request, core.refused(env, request.method, request.url), started);
+  // From its first dedup step on, the request runs to its end under waitUntil:
+  // a connection LeadNest cuts must not stop a claimed event between its
+  // hand-off and its record (or release), or its retry would wait on a claim
+  // nobody finishes. Refusals before that need no such guard.
+  let finished;
+  const guard = () => {
+    if (finished === undefined) ctx.waitUntil(new Promise((resolve) => { finished = resolve; }));
+  };
+  try {
+    return await drive(request, env, ctx, task, guard, started);
+  } catch {
+    // A fault of this driver, never expected: 503, so LeadNest retries.
+    return answer(request, core.unavailable(), started);
+  } finally {
+    finished?.();
+  }
+}
+
+async function drive(request, env, ctx, task, guard, started) {
   let body = new Uint8Array(0);
+  let token;
   for (;;) {
     switch (task.step()) {
       case READ_BODY: {
@@ -38,6 +61,7 @@ export async function ingress(request, env, ctx) {
         task.verdict(await verify(env, task.claimed(), body), body);
         break;
       case KV_GET: {
+        guard();
         let found = false, error;
         try { found = (await env.DEDUP.get(task.key())) !== null; } catch (e) { error = failure('KV read', e); }
         task.kv_found(found, error);
@@ -50,7 +74,9 @@ export async function ingress(request, env, ctx) {
         break;
       }
       case OBJECT:
-        task.object_answer(await askObject(env, task.shard(), task.object_request()));
+        guard();
+        token ??= crypto.randomUUID();
+        task.object_answer(await askObject(env, task.shard(), task.object_request(token)));
         break;
       case WAIT:
         await sleep(task.wait_ms());
