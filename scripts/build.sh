@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the worker bundle under build/: the crate compiled to wasm32,
-# wasm-bindgen's glue, wasm-opt, and src/glue/entry.mjs bundled by esbuild.
+# wasm-bindgen's glue, wasm-opt, and the JavaScript driver (src/worker/) bundled by esbuild.
 # Also wrangler's [build] command.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,8 +10,7 @@ stage="build/.staging"
 rm -rf "$stage"
 mkdir -p "$stage/glue"
 
-# wasm-bindgen's macros take async exports' futures from js-sys, as worker 0.8 expects.
-WASM_BINDGEN_USE_JS_SYS=1 cargo build --quiet --lib --release --target wasm32-unknown-unknown
+cargo build --quiet --lib --release --target wasm32-unknown-unknown
 
 # reset-state and abort-handler: after a trap the glue re-instantiates the module
 # on the next call instead of leaving the isolate broken.
@@ -29,9 +28,8 @@ strip=(--strip-debug --strip-producers)
 
 # workerd imports a .wasm module with a plain import, not a source-phase one.
 sed -i 's/^import source /import /' "$stage/glue/index.js"
-cp src/glue/entry.mjs "$stage/entry.mjs"
+cp src/worker/*.mjs "$stage/"
 "$ESBUILD_BIN" "$stage/entry.mjs" --bundle --format=esm --minify --log-level=warning \
-  --inject:src/glue/microtask.js \
   --external:./index_bg.wasm --external:cloudflare:workers --outfile="$stage/index.js"
 
 # Swap in whole, so a running `wrangler dev` never sees half a build.

@@ -1,7 +1,8 @@
 //! leadnest-edge: a verified LeadNest webhook ingress for Cloudflare Workers.
 //!
-//! The modules at the top are pure and tested natively; `glue` is the only code
-//! that touches the Workers runtime.
+//! The modules at the top are pure and tested natively. `wasm` is what the
+//! Worker's JavaScript driver (`src/worker/`) calls: it performs each step the
+//! core asks for on the platform and reports back.
 
 pub mod config;
 pub mod dedup;
@@ -19,4 +20,4 @@ pub mod standard_webhooks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-mod glue;
+mod wasm;

@@ -1,17 +1,27 @@
 //! Configuration from the Worker's env, loaded once per isolate.
 
 use std::cell::OnceCell;
-use std::rc::Rc;
 
-use wasm_bindgen::JsValue;
-use worker::Env;
-
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, ConfigError, ConfigSource, UrlParts};
 
 /// The Worker's env seen as a [`ConfigSource`].
-pub(crate) struct EnvSource<'a>(pub(crate) &'a Env);
+struct EnvSource<'a>(&'a JsValue);
+
+impl EnvSource<'_> {
+    /// The binding `name`, if it is an object with every method in `methods`.
+    fn has(&self, name: &str, methods: &[&str]) -> bool {
+        let Ok(value) = js_sys::Reflect::get(self.0, &JsValue::from_str(name)) else {
+            return false;
+        };
+        value.is_object()
+            && methods.iter().all(|method| {
+                js_sys::Reflect::get(&value, &JsValue::from_str(method))
+                    .is_ok_and(|f| f.is_function())
+            })
+    }
+}
 
 impl ConfigSource for EnvSource<'_> {
     fn text(&self, name: &str) -> Option<String> {
@@ -29,15 +39,15 @@ impl ConfigSource for EnvSource<'_> {
     }
 
     fn has_kv(&self, name: &str) -> bool {
-        self.0.kv(name).is_ok()
+        self.has(name, &["get", "put", "list"])
     }
 
     fn has_queue(&self, name: &str) -> bool {
-        self.0.queue(name).is_ok()
+        self.has(name, &["send", "sendBatch"])
     }
 
     fn has_durable_object(&self, name: &str) -> bool {
-        self.0.durable_object(name).is_ok()
+        self.has(name, &["idFromName", "get"])
     }
 
     fn parse_url(&self, url: &str) -> Option<UrlParts> {
@@ -62,25 +72,13 @@ extern "C" {
     fn hostname(this: &JsUrl) -> String;
 }
 
-/// A loaded configuration, valid or not, shared by every request of the isolate.
-pub(crate) type Loaded = Rc<Result<Config, ConfigError>>;
-
-/// The binding named `name` (a KV namespace, a queue), if one is bound.
-pub(crate) fn binding(env: &Env, name: &str) -> Option<JsValue> {
-    js_sys::Reflect::get(env, &JsValue::from_str(name))
-        .ok()
-        .filter(JsValue::is_object)
-}
-
 thread_local! {
-    // An isolate's env does not change while it lives, so it is read once.
-    static LOADED: OnceCell<Loaded> = const { OnceCell::new() };
+    // An isolate's env does not change while it lives: read once, kept for
+    // the isolate's life, so every request's machine can borrow it.
+    static LOADED: OnceCell<&'static Result<Config, ConfigError>> = const { OnceCell::new() };
 }
 
 /// The isolate's configuration, loaded on first use.
-pub(crate) fn config(env: &Env) -> Loaded {
-    LOADED.with(|cell| {
-        cell.get_or_init(|| Rc::new(Config::load(&EnvSource(env))))
-            .clone()
-    })
+pub(crate) fn config(env: &JsValue) -> &'static Result<Config, ConfigError> {
+    LOADED.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(Config::load(&EnvSource(env))))))
 }

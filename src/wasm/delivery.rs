@@ -1,0 +1,222 @@
+//! One delivery, step by step, for the driver; see [`DeliveryRun`].
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+
+use super::env;
+use crate::deliver::{Answer, Decision, Delivery};
+use crate::delivery_run::{unsettled_line, while_misconfigured, DeliveryRun, Outcome, RunNeed};
+
+/// The steps, as [`DeliveryTask::step`] numbers them.
+const ATTEMPT: u8 = 0;
+const WAIT: u8 = 1;
+const SETTLE: u8 = 2;
+
+enum Inner {
+    Run(DeliveryRun<'static>),
+    /// Decided without a run: the configuration is invalid.
+    Decided(Decision, Vec<String>),
+}
+
+/// One delivery: a queue message, or a delivery after the answer.
+#[wasm_bindgen]
+pub struct DeliveryTask {
+    inner: Inner,
+}
+
+impl DeliveryTask {
+    pub(crate) fn direct(env: &JsValue, delivery: Delivery) -> Option<Self> {
+        let config = env::config(env).as_ref().ok()?;
+        Some(Self {
+            inner: Inner::Run(DeliveryRun::direct(config, delivery)),
+        })
+    }
+
+    fn need(&self) -> Option<RunNeed<'_>> {
+        match &self.inner {
+            Inner::Run(run) => Some(run.need()),
+            Inner::Decided(..) => None,
+        }
+    }
+
+    fn decided(&self) -> Option<Decision> {
+        match (&self.inner, self.need()) {
+            (Inner::Decided(decision, _), _) => Some(*decision),
+            (_, Some(RunNeed::Settle(decision))) => Some(decision),
+            _ => None,
+        }
+    }
+}
+
+/// The description of a failed attempt, from the fixed set the log uses.
+fn why(text: &str) -> &'static str {
+    match text {
+        "timeout" => "timeout",
+        "header not accepted" => "header not accepted",
+        "request not built" => "request not built",
+        "read error" => "read error",
+        _ => "network error",
+    }
+}
+
+#[wasm_bindgen]
+impl DeliveryTask {
+    /// A message of the queue `queue`: its body when it is bytes, the platform's
+    /// count of its deliveries (1 on the first) and its id.
+    pub fn queued(
+        env: &JsValue,
+        body: Option<Uint8Array>,
+        attempts: u32,
+        queue: &str,
+        id: Option<String>,
+    ) -> DeliveryTask {
+        let inner = match env::config(env) {
+            Ok(config) => {
+                let bytes = body.map(|body| body.to_vec());
+                Inner::Run(DeliveryRun::queued(
+                    config,
+                    bytes.as_deref(),
+                    attempts,
+                    queue,
+                    id.as_deref(),
+                ))
+            }
+            Err(_) => {
+                let (decision, line) = while_misconfigured(attempts, queue, id.as_deref());
+                Inner::Decided(decision, vec![line])
+            }
+        };
+        DeliveryTask { inner }
+    }
+
+    /// What to do next: ATTEMPT 0, WAIT 1, SETTLE 2.
+    pub fn step(&self) -> u8 {
+        match self.need() {
+            Some(RunNeed::Attempt { .. }) => ATTEMPT,
+            Some(RunNeed::Wait { .. }) => WAIT,
+            _ => SETTLE,
+        }
+    }
+
+    /// ATTEMPT: the URL to POST to.
+    pub fn url(&self) -> String {
+        match self.need() {
+            Some(RunNeed::Attempt { url, .. }) => url.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// ATTEMPT: the request headers, signed for `now_ms`, as [name, value, name, value, …].
+    pub fn headers(&self, now_ms: f64) -> Vec<String> {
+        let Some(RunNeed::Attempt {
+            delivery,
+            signing_key,
+            ..
+        }) = self.need()
+        else {
+            return Vec::new();
+        };
+        delivery
+            .headers(signing_key, (now_ms / 1000.0) as i64)
+            .into_iter()
+            .flat_map(|(name, value)| [name.to_string(), value])
+            .collect()
+    }
+
+    /// ATTEMPT: the body, byte for byte as received.
+    pub fn body(&self) -> Vec<u8> {
+        match self.need() {
+            Some(RunNeed::Attempt { delivery, .. }) => delivery.body.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// ATTEMPT: give up after this long.
+    pub fn timeout_ms(&self) -> f64 {
+        match self.need() {
+            Some(RunNeed::Attempt {
+                timeout_seconds, ..
+            }) => timeout_seconds as f64 * 1000.0,
+            _ => 0.0,
+        }
+    }
+
+    /// ATTEMPT's result when the backend answered: its status, headers as
+    /// [name, value, …], the first bytes of its body, and why the body stopped
+    /// early if it did.
+    pub fn answered(
+        &mut self,
+        status: u16,
+        headers: Vec<String>,
+        body: Vec<u8>,
+        body_error: Option<String>,
+        duration_ms: f64,
+    ) {
+        let headers = headers
+            .chunks(2)
+            .filter_map(|pair| Some((pair.first()?.clone(), pair.get(1)?.clone())))
+            .collect();
+        let mut answer = Answer {
+            status,
+            headers,
+            body_error: body_error.as_deref().map(why),
+            ..Answer::default()
+        };
+        answer.keep(&body);
+        if let Inner::Run(run) = &mut self.inner {
+            run.attempted(Outcome::Answered(answer), duration_ms as u64);
+        }
+    }
+
+    /// ATTEMPT's result when no answer came: `timeout`, `network error`, ….
+    pub fn no_answer(&mut self, reason: &str, duration_ms: f64) {
+        if let Inner::Run(run) = &mut self.inner {
+            run.attempted(Outcome::NoAnswer(why(reason)), duration_ms as u64);
+        }
+    }
+
+    /// WAIT: seconds.
+    pub fn wait_seconds(&self) -> f64 {
+        match self.need() {
+            Some(RunNeed::Wait { seconds }) => seconds as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// WAIT is over.
+    pub fn waited(&mut self) {
+        if let Inner::Run(run) = &mut self.inner {
+            run.waited();
+        }
+    }
+
+    /// SETTLE: 0 ack, 1 retry after [`delay_seconds`](Self::delay_seconds), 2 rest.
+    pub fn decision(&self) -> u8 {
+        match self.decided() {
+            Some(Decision::Ack) => 0,
+            Some(Decision::Retry { .. }) => 1,
+            _ => 2,
+        }
+    }
+
+    /// SETTLE: the retry's delay.
+    pub fn delay_seconds(&self) -> f64 {
+        self.decided()
+            .and_then(Decision::retry_in_seconds)
+            .unwrap_or(crate::deliver::MAX_RETRY_DELAY_SECONDS) as f64
+    }
+
+    /// The lines to print so far.
+    pub fn lines(&mut self) -> Vec<String> {
+        match &mut self.inner {
+            Inner::Run(run) => run.take_lines(),
+            Inner::Decided(_, lines) => std::mem::take(lines),
+        }
+    }
+}
+
+/// The line of a batch handed back because `messages` of it could not be settled.
+#[wasm_bindgen]
+pub fn unsettled(queue: &str, messages: usize) -> String {
+    unsettled_line(queue, messages)
+}

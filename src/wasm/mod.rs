@@ -1,0 +1,68 @@
+//! The core as the Worker's JavaScript driver sees it (`src/worker/`): plain
+//! synchronous calls, one per step, no futures and no callbacks into wasm. The
+//! driver performs each step's I/O on the platform and reports back; every
+//! decision stays in the core. Only built for wasm32.
+
+mod delivery;
+mod env;
+mod ingress;
+mod table;
+
+use ingress::Reply;
+
+use wasm_bindgen::prelude::*;
+
+use crate::endpoint::{endpoint, health, refusal, Endpoint};
+use crate::ingress::path_of;
+
+/// What a request is for: 0 the ingress, 1 the health check, 2 refused (then
+/// [`refused`] gives the reply).
+#[wasm_bindgen]
+pub fn route(env: &JsValue, method: &str, url: &str) -> u8 {
+    let loaded = env::config(env);
+    match endpoint(method, path_of(url)) {
+        Endpoint::Ingress if loaded.is_ok() => 0,
+        Endpoint::Health => 1,
+        _ => 2,
+    }
+}
+
+/// The reply of a request [`route`] refused (or the ingress of a misconfigured worker).
+#[wasm_bindgen]
+pub fn refused(env: &JsValue, method: &str, url: &str) -> Reply {
+    let loaded = env::config(env);
+    let endpoint = endpoint(method, path_of(url));
+    Reply::new(refusal(&endpoint, loaded).unwrap_or_else(|| {
+        crate::ingress::Reply::refusal(&crate::error::Rejection::NotFound, None, false)
+    }))
+}
+
+/// The webhook secrets' bytes, in order, for the platform's HMAC.
+#[wasm_bindgen]
+pub fn secrets(env: &JsValue) -> js_sys::Array {
+    match env::config(env) {
+        Ok(config) => config
+            .secrets
+            .raw_keys()
+            .map(|key| JsValue::from(js_sys::Uint8Array::from(key)))
+            .collect(),
+        Err(_) => js_sys::Array::new(),
+    }
+}
+
+/// The answer when the driver itself failed: 503, so LeadNest retries.
+#[wasm_bindgen]
+pub fn unavailable() -> Reply {
+    Reply::new(crate::ingress::Reply::refusal(
+        &crate::error::Rejection::Unavailable("The ingress"),
+        None,
+        true,
+    ))
+}
+
+/// `/health`: the status, then the JSON body, as `"200 {…}"`.
+#[wasm_bindgen]
+pub fn health_check(env: &JsValue) -> String {
+    let (status, body) = health(env::config(env));
+    format!("{status} {body}")
+}
