@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 
 const mod = new WebAssembly.Module(readFileSync(process.argv[2]));
-// The worker crate's wasm-bindgen imports are linked in but never called.
+// The crate's wasm-bindgen imports are linked in but never called.
 const imports = {};
 for (const i of WebAssembly.Module.imports(mod)) {
   imports[i.module] ??= {};
