@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 const quiet = () => {};
 const RUN = Date.now().toString(36);

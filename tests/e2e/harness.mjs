@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ROOT, sign } from '../../scripts/lib/leadnest.mjs';
+import { ROOT, sign } from '../../tools/lib/leadnest.mjs';
 
 export const SECRET = 'e2e_webhook_secret';
 export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';

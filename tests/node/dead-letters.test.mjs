@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from '../../scripts/lib/leadnest.mjs';
+import { ROOT } from '../../tools/lib/leadnest.mjs';
 
 const read = (file) => readFileSync(join(ROOT, file), 'utf8');
 
