@@ -1,6 +1,6 @@
 // SPEC section 5, Delivery: nothing ends in a silent delete. A delivery that cannot be
 // made waits on the backoff schedule, moves to the dead-letter queue, and — drained as
-// the README says while it still fails — comes to rest in the parked queue.
+// docs/delivery.md says while it still fails — comes to rest in the parked queue.
 //
 // One wrangler dev runs three workers on shared local queues: the ingress, with routes
 // `down` (a backend answering 500), `gone` and `junk` (a queue route that drops a

@@ -51,7 +51,7 @@ function toml(value) {
  *   kv: bind DEDUP (default true)
  *   deliveryQueue: bind DELIVERY_QUEUE and consume it (default true)
  *   maxRetries, batchTimeout: the consumer's settings
- *   deadLetterConsumer: the worker also consumes the dead-letter queue, as the README's
+ *   deadLetterConsumer: the worker also consumes the dead-letter queue, as docs/delivery.md's
  *         drain does: its own dead-letter queue is `<name>-parked`
  *   parkedRecorder: a second worker (parked-recorder.mjs) consumes `<name>-parked` and logs
  *         {"parked":{...}} per message: a local queue without a consumer drops what it gets
