@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ROOT } from '../scripts/lib/leadnest.mjs';
+import { ROOT } from '../tools/lib/leadnest.mjs';
 import { CLK_TCK, FLOOR, HEALTH, PATHS, fresh, SOURCES, bundle, run as runOnce, startSink, startWorker } from './harness.mjs';
 
 const E = process.env;

@@ -6,7 +6,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ROOT, samplePayload, sign } from '../scripts/lib/leadnest.mjs';
+import { ROOT, samplePayload, sign } from '../tools/lib/leadnest.mjs';
 import { load } from './load.mjs';
 
 export const SECRET = 'bench_webhook_secret';

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: the native Rust tests, the local tools' tests, then the built worker
-# under wrangler dev (each test file starts its own, with fresh local KV and queues).
+# Every test: the native Rust tests, the tests that need no worker (tests/node: the
+# tools, the docs' links, the queue configuration), then the built worker under
+# wrangler dev (tests/e2e: each file starts its own, with fresh local KV and queues).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(bash scripts/setup.sh)"

@@ -74,7 +74,8 @@ pub trait ConfigSource {
 pub enum DedupMode {
     /// Workers KV: cheap and fast; eventually consistent, check-then-write.
     Kv,
-    /// A Durable Object per key: check-and-record is atomic.
+    /// Durable Objects, 256 shards picked by the key's hash: each runs one request
+    /// at a time, so check-and-claim is atomic.
     Durable,
 }
 

@@ -1,6 +1,6 @@
 // SPEC section 5, Delivery: nothing ends in a silent delete. A delivery that cannot be
 // made waits on the backoff schedule, moves to the dead-letter queue, and — drained as
-// the README says while it still fails — comes to rest in the parked queue.
+// docs/delivery.md says while it still fails — comes to rest in the parked queue.
 //
 // One wrangler dev runs three workers on shared local queues: the ingress, with routes
 // `down` (a backend answering 500), `gone` and `junk` (a queue route that drops a
@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 const quiet = () => {};
 const RUN = Date.now().toString(36);

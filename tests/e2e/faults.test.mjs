@@ -4,7 +4,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { event, freePort, startWorker, waitFor, sleep, everyLineWasJson } from './harness.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 const quiet = () => {};
 const cleanup = [];

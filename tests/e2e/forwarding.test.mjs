@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
 import { SECRET, SIGNING_SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { sign } from '../../scripts/lib/leadnest.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { sign } from '../../tools/lib/leadnest.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 const RUN = Date.now().toString(36);
 const id = (label) => `msg_${RUN}_${label}`;

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ROOT, sign } from '../../scripts/lib/leadnest.mjs';
+import { ROOT, sign } from '../../tools/lib/leadnest.mjs';
 
 export const SECRET = 'e2e_webhook_secret';
 export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
@@ -51,7 +51,7 @@ function toml(value) {
  *   kv: bind DEDUP (default true)
  *   deliveryQueue: bind DELIVERY_QUEUE and consume it (default true)
  *   maxRetries, batchTimeout: the consumer's settings
- *   deadLetterConsumer: the worker also consumes the dead-letter queue, as the README's
+ *   deadLetterConsumer: the worker also consumes the dead-letter queue, as docs/delivery.md's
  *         drain does: its own dead-letter queue is `<name>-parked`
  *   parkedRecorder: a second worker (parked-recorder.mjs) consumes `<name>-parked` and logs
  *         {"parked":{...}} per message: a local queue without a consumer drops what it gets

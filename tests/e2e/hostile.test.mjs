@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { SECRET, event, startWorker, sleep, everyLineWasJson } from './harness.mjs';
-import { sign } from '../../scripts/lib/leadnest.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { sign } from '../../tools/lib/leadnest.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 let worker;
 let backend;

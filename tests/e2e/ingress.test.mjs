@@ -2,8 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { sign } from '../../scripts/lib/leadnest.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { sign } from '../../tools/lib/leadnest.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 const ROTATED = 'rotated_secret';
 let worker;

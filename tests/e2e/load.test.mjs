@@ -5,9 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { sign } from '../../scripts/lib/leadnest.mjs';
+import { sign } from '../../tools/lib/leadnest.mjs';
 import { SECRET } from './harness.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 const TOTAL = Number(process.env.LOAD_EVENTS ?? 10_000);
 const REDELIVERED = Math.round(TOTAL * 0.2);

@@ -6,8 +6,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { event, SECRET, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
-import { sign } from '../../scripts/lib/leadnest.mjs';
+import { startBackend } from '../../tools/backend.mjs';
+import { sign } from '../../tools/lib/leadnest.mjs';
 
 const cleanup = [];
 after(async () => {

@@ -1,15 +1,19 @@
-// Every queue consumer the project ships (wrangler.toml) or tells users to add (the
-// README's TOML blocks) names a dead_letter_queue: Cloudflare deletes a message that
-// spends max_retries without one. And every queue they name is one the docs say to create.
+// Every queue consumer the project ships (wrangler.toml) or tells users to add (the TOML
+// blocks of README.md and docs/*.md) names a dead_letter_queue: Cloudflare deletes a
+// message that spends max_retries without one. And every queue they name is one the docs
+// say to create.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from '../../scripts/lib/leadnest.mjs';
+import { ROOT } from '../../tools/lib/leadnest.mjs';
 
 const read = (file) => readFileSync(join(ROOT, file), 'utf8');
 
-/** The README's ```toml blocks, each with the line it starts on. */
+/** The documents that tell users what to configure: the README and docs/*.md. */
+const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+
+/** A Markdown text's ```toml blocks, each with the line it starts on. */
 function tomlBlocks(markdown) {
   const blocks = [];
   const lines = markdown.split('\n');
@@ -55,24 +59,24 @@ const created = (text) => new Set([...text.matchAll(/wrangler queues create ([a-
 function sources() {
   return [
     { where: 'wrangler.toml', text: read('wrangler.toml'), line: 1 },
-    ...tomlBlocks(read('README.md')).map((block) => ({ where: 'README.md', ...block })),
+    ...DOCS.flatMap((doc) => tomlBlocks(read(doc)).map((block) => ({ where: doc, ...block }))),
   ];
 }
 
-test('every queue consumer in wrangler.toml and the README names a dead_letter_queue of another queue', () => {
+test('every queue consumer in wrangler.toml and the docs names a dead_letter_queue of another queue', () => {
   const all = sources().flatMap(({ where, text, line }) => consumers(text, line).map((c) => ({ where, ...c })));
   assert.ok(all.some((c) => c.where === 'wrangler.toml'), 'wrangler.toml has no [[queues.consumers]]');
-  assert.ok(all.some((c) => c.where === 'README.md'), 'the README shows no [[queues.consumers]] (the dead-letter drain)');
+  assert.ok(all.some((c) => c.where === 'docs/delivery.md'), 'docs/delivery.md shows no [[queues.consumers]] (the dead-letter drain)');
   const missing = all.filter((c) => !c.keys.dead_letter_queue || c.keys.dead_letter_queue === c.keys.queue);
   assert.deepEqual(missing.map((c) => `${c.where}:${c.line} consumes ${c.keys.queue} without a dead_letter_queue`), []);
 });
 
-test('every queue that configuration names is created by the commands in wrangler.toml and the README', () => {
+test('every queue that configuration names is created by the commands in wrangler.toml and the docs', () => {
   const wrangler = read('wrangler.toml');
-  const readme = read('README.md');
+  const docs = DOCS.map(read).join('\n');
   const named = new Set(sources().flatMap(({ text }) => [...queueNames(text)]));
   assert.ok(named.has('leadnest-edge-parked'), 'no consumer leaves its failures in leadnest-edge-parked');
-  for (const [where, commands] of [['wrangler.toml', created(wrangler)], ['README.md', created(readme)]]) {
+  for (const [where, commands] of [['wrangler.toml', created(wrangler)], ['README.md and docs/*.md', created(docs)]]) {
     assert.deepEqual([...named].filter((name) => !commands.has(name)), [], `${where} lacks a \`wrangler queues create\``);
   }
 });

@@ -3,9 +3,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SECRET, SIGNING_SECRET, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
-import { EVENTS } from '../../scripts/lib/leadnest.mjs';
-import { main as send } from '../../scripts/send.mjs';
-import { startBackend } from '../../scripts/backend.mjs';
+import { EVENTS } from '../../tools/lib/leadnest.mjs';
+import { main as send } from '../../tools/send.mjs';
+import { startBackend } from '../../tools/backend.mjs';
 
 let worker;
 let backend;
@@ -13,7 +13,7 @@ const printed = [];
 
 before(async () => {
   backend = await startBackend({ port: 0, secret: SIGNING_SECRET, log: (line) => printed.push(line) });
-  worker = await startWorker('tools', {
+  worker = await startWorker('send-and-backend', {
     vars: { ROUTES: [{ name: 'local-backend', url: `${backend.url}/hooks/leadnest`, events: ['*'], signing_secret: 'LOCAL_BACKEND_SIGNING_SECRET' }] },
     secrets: { LOCAL_BACKEND_SIGNING_SECRET: SIGNING_SECRET },
   });

@@ -1,4 +1,4 @@
-// Tests of the local tools (scripts/send.mjs, scripts/backend.mjs and their shared lib),
+// Tests of the local tools (tools/send.mjs, tools/backend.mjs and their shared lib),
 // without the worker: a throwaway node:http server stands in for it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { startBackend } from '../../scripts/backend.mjs';
-import { EVENTS, FIXTURES_DIR, ROOT, defaultSecret, samplePayload, sign } from '../../scripts/lib/leadnest.mjs';
-import { main as send } from '../../scripts/send.mjs';
+import { startBackend } from '../../tools/backend.mjs';
+import { EVENTS, FIXTURES_DIR, ROOT, defaultSecret, samplePayload, sign } from '../../tools/lib/leadnest.mjs';
+import { main as send } from '../../tools/send.mjs';
 
 const SECRET = 'whsec_test';
 const family = (event) => event.split('.')[0];
@@ -185,7 +185,7 @@ describe('send', () => {
   });
 
   test('the CLI runs as a script', () => {
-    const out = execFileSync(process.execPath, [join(ROOT, 'scripts/send.mjs'), '--help'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [join(ROOT, 'tools/send.mjs'), '--help'], { encoding: 'utf8' });
     assert.match(out, /^Usage: npm run send/);
   });
 });

@@ -1,18 +1,19 @@
 //! Native micro-benchmarks of the pure ingress path (no runtime, no I/O).
-//! `bench/run.sh` reads the medians from target/criterion/*/new/estimates.json.
+//! Run by `bench/run.sh`; `bench/bench.mjs` reads the medians from
+//! `<CRITERION_DIR>/*/new/estimates.json`.
 // A benchmark's fixtures are known good; failing loudly is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use leadnest_edge::config::{Config, ConfigSource, UrlParts};
+use leadnest_edge::config::{Config, DEDUP_BINDING, DELIVERY_QUEUE_BINDING};
 use leadnest_edge::dedup::DedupKey;
 use leadnest_edge::ingress::admit;
 use leadnest_edge::payload::{check_freshness, parse};
 use leadnest_edge::signature::{sign, Secrets};
 use leadnest_edge::standard_webhooks::SigningKey;
+use leadnest_edge::testing::FakeSource;
 
 const SECRET: &str = "bench_webhook_secret";
 const NOW: i64 = 1_705_314_600; // the body's timestamp, 2024-01-15T10:30:00Z
@@ -26,40 +27,18 @@ fn body(size: usize) -> Vec<u8> {
     format!("{head}{}{tail}", "x".repeat(pad)).into_bytes()
 }
 
-/// The worker's env as the benchmark sets it: one secret, one HTTP route.
-struct Env(HashMap<&'static str, &'static str>);
-
-impl ConfigSource for Env {
-    fn text(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(|v| v.to_string())
-    }
-    fn has_kv(&self, _: &str) -> bool {
-        true
-    }
-    fn has_queue(&self, _: &str) -> bool {
-        true
-    }
-    fn has_durable_object(&self, _: &str) -> bool {
-        false
-    }
-    fn parse_url(&self, url: &str) -> Option<UrlParts> {
-        let url = url::Url::parse(url).ok()?;
-        Some(UrlParts {
-            scheme: url.scheme().to_string(),
-            host: url.host_str()?.to_string(),
-        })
-    }
-}
-
+/// The worker's configuration as the benchmark sets it: one secret, one HTTP route
+/// delivered through the queue.
 fn config() -> Config {
-    let env = Env(HashMap::from([
-        ("WEBHOOK_SECRET", SECRET),
-        (
+    let source = FakeSource::new()
+        .with("WEBHOOK_SECRET", SECRET)
+        .with(
             "ROUTES",
             r#"[{"name":"sink","url":"http://127.0.0.1:9/x","events":["email.*"]}]"#,
-        ),
-    ]));
-    match Config::load(&env) {
+        )
+        .with_kv(DEDUP_BINDING)
+        .with_queue(DELIVERY_QUEUE_BINDING);
+    match Config::load(&source) {
         Ok(config) => config,
         Err(error) => panic!("bench config: {:?}", error.problems),
     }
