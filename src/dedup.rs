@@ -60,7 +60,7 @@ impl DedupKey {
     }
 }
 
-/// What a store says of a key.
+/// What the dedup store says of a key: KV, or a Durable Object in the strict mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     /// Not seen: this request handles the event.
@@ -70,26 +70,6 @@ pub enum Claim {
     /// Another request is handing the event off right now: ask again shortly.
     /// Only a store that claims atomically says so.
     Busy,
-}
-
-/// A store of dedup keys: KV by default, a Durable Object in the strict mode.
-// Workers run one thread per isolate, so the futures need not be Send.
-#[allow(async_fn_in_trait)]
-pub trait DedupStore {
-    /// The store's error.
-    type Error: std::fmt::Display;
-    /// Whether `key` is new. A store that can also reserves it for this request,
-    /// atomically, until [`record`](Self::record) or [`release`](Self::release).
-    async fn claim(&self, key: &DedupKey) -> Result<Claim, Self::Error>;
-    /// Records `key` for `ttl_seconds`, after the event has been handed off.
-    async fn record(
-        &self,
-        key: &DedupKey,
-        event: &str,
-        ttl_seconds: u64,
-    ) -> Result<(), Self::Error>;
-    /// Gives up a claim after a failed hand-off, so LeadNest's retry is handled.
-    async fn release(&self, key: &DedupKey) -> Result<(), Self::Error>;
 }
 
 /// Keys this isolate recorded itself, each until its TTL ends, so that a

@@ -177,18 +177,18 @@ impl Reply {
         }
     }
 
+    /// `accepted` with the routes that took the event, or `duplicate` without.
     fn handled(outcome: &'static str, envelope: &Envelope, routes: Option<Vec<String>>) -> Self {
-        let names: Option<Vec<&str>> = routes
-            .as_ref()
-            .map(|names| names.iter().map(String::as_str).collect());
+        let body = match &routes {
+            Some(names) => accepted_body(
+                envelope,
+                &names.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
+            None => duplicate_body(envelope),
+        };
         Self {
             status: 200,
-            body: json(&StatusBody {
-                status: outcome,
-                event: &envelope.event,
-                message_id: envelope.message_id.as_deref(),
-                routes: names.as_deref(),
-            }),
+            body,
             allow: None,
             unread: None,
             warnings: Vec::new(),
