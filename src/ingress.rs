@@ -17,7 +17,7 @@ use crate::deliver::Delivery;
 use crate::error::{json, Rejection};
 use crate::log::{IngressLog, WarningLog};
 use crate::payload::{check_freshness, parse, Envelope};
-use crate::routes::{matching, Destination, Route};
+use crate::routes::{taking, Destination, Route};
 use crate::signature::{claimed_digest, Secrets, VerifiedBody, DIGEST_LEN};
 
 /// The ingress path.
@@ -697,7 +697,10 @@ fn admit_verified<'c>(
     let envelope = parse(verified)?;
     check_freshness(envelope.unix_seconds, now, config.tolerance_seconds)?;
     let dedup_key = DedupKey::of(&envelope, verified);
-    let routes = matching(&config.routes, &envelope.event).collect();
+    // The payload is parsed again, whole, only when a route's filter needs it.
+    let routes = taking(&config.routes, &envelope.event, || {
+        serde_json::from_slice(verified.bytes()).ok()
+    });
     Ok(Admitted {
         envelope,
         dedup_key,

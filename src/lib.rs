@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod delivery_run;
 pub mod endpoint;
 pub mod error;
+pub mod filter;
 pub mod ingress;
 pub mod key_table;
 pub mod log;

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 use crate::config::{is_binding_name, ConfigSource, DELIVERY_QUEUE_BINDING, INTERNAL_BINDINGS};
+use crate::filter::{Filter, FilterError};
 use crate::payload::is_event_name;
 use crate::standard_webhooks::SigningKey;
 
@@ -58,18 +59,20 @@ pub enum Destination {
 pub struct Route {
     pub name: String,
     pub events: Vec<Pattern>,
+    /// Matched against the payload once `events` matched.
+    pub filter: Option<Filter>,
     pub destination: Destination,
 }
 
 impl Route {
-    /// Whether this route takes `event`.
+    /// Whether this route takes `event` by its `events` patterns.
     pub fn takes(&self, event: &str) -> bool {
         self.events.iter().any(|pattern| pattern.matches(event))
     }
 }
 
 /// The fields a route may have.
-const FIELDS: [&str; 5] = ["name", "events", "url", "queue", "signing_secret"];
+const FIELDS: [&str; 6] = ["name", "events", "url", "queue", "signing_secret", "filter"];
 
 // A problem never repeats what the configuration holds, except text whose shape makes
 // it safe by construction (a valid route name, a binding's name): `/health` is public,
@@ -178,7 +181,8 @@ fn parse_route(
             continue;
         }
         // A typo like "event" would otherwise route everything.
-        let what = "is not a route field (they are name, events, url, queue and signing_secret).";
+        let what =
+            "is not a route field (they are name, events, filter, url, queue and signing_secret).";
         if is_echoable_name(key) || is_binding_name(key) {
             found.field(key, what);
         } else {
@@ -252,6 +256,21 @@ fn parse_route(
         }
     };
 
+    let filter = match fields.get("filter") {
+        None | Some(Value::Null) => None,
+        Some(filter) => match Filter::compile(filter) {
+            Ok(filter) => Some(filter),
+            Err(FilterError { path, what }) if path.is_empty() => {
+                found.field("filter", format!("{what}."));
+                None
+            }
+            Err(FilterError { path, what }) => {
+                found.field("filter", format!("at {path}: {what}."));
+                None
+            }
+        },
+    };
+
     let url = optional_text(fields, "url", found);
     let queue = optional_text(fields, "queue", found);
     let signing_secret = optional_text(fields, "signing_secret", found);
@@ -289,6 +308,7 @@ fn parse_route(
     Some(Route {
         name: name?,
         events,
+        filter,
         destination: destination?,
     })
 }
@@ -394,6 +414,29 @@ fn check_url(text: &str, source: &impl ConfigSource) -> Result<(), &'static str>
 pub fn matching<'r>(routes: &'r [Route], event: &str) -> impl Iterator<Item = &'r Route> + 'r {
     let event = event.to_owned();
     routes.iter().filter(move |route| route.takes(&event))
+}
+
+/// The routes that take an event: its `events` patterns, then its `filter`
+/// against the payload. `payload` is read at most once, and only when a route
+/// the event's name matched has a filter; `None` (a payload nested beyond what
+/// can be read) matches no filter.
+pub fn taking<'r>(
+    routes: &'r [Route],
+    event: &str,
+    payload: impl FnOnce() -> Option<Value>,
+) -> Vec<&'r Route> {
+    let named: Vec<&Route> = matching(routes, event).collect();
+    if named.iter().all(|route| route.filter.is_none()) {
+        return named;
+    }
+    let payload = payload();
+    named
+        .into_iter()
+        .filter(|route| match &route.filter {
+            None => true,
+            Some(filter) => payload.as_ref().is_some_and(|p| filter.matches(Some(p))),
+        })
+        .collect()
 }
 
 #[cfg(test)]
