@@ -227,16 +227,19 @@ fn compile_operator(
     }
 }
 
-/// A key as a path segment: JSON Pointer's escapes, and a key that is not of a
-/// plain name's shape shown as `*` (a filter's keys are field names; anything
-/// else is not repeated on the public `/health`).
+/// A key as a path segment: a field name of the payloads' shape (lowercase,
+/// digits, `_`) or an operator is shown; anything else is shown as `*`, since
+/// `/health` is public and a key could hold anything.
 fn escape(key: &str) -> String {
-    let plain = !key.is_empty()
-        && key.len() <= 64
+    let field = (1..=40).contains(&key.len())
+        && !key.starts_with("whsec_")
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$'));
-    if plain {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let operator = key.starts_with('$')
+        && key.len() <= 12
+        && key[1..].bytes().all(|b| b.is_ascii_alphabetic());
+    if field || operator {
         key.to_string()
     } else {
         "*".to_string()

@@ -768,4 +768,63 @@ mod tests {
             .unwrap_or_default();
         assert!(found[0].contains("HTTP deliveries"), "{found:?}");
     }
+
+    #[test]
+    fn a_malformed_filter_names_the_route_and_the_path() {
+        let found = problems(
+            r#"[{"name":"crm","url":"https://a.example","filter":{"data":{"amount":{"$gt":{}}}}},
+                {"name":"b","url":"https://b.example","filter":[1]},
+                {"name":"c","url":"https://c.example","filter":{"$or":[{"data":{"x":{"$regex":"whsec_zzzz"}}}]}}]"#,
+        );
+        assert!(
+            found.iter().any(|p| p.starts_with(
+                "ROUTES[0] (\"crm\").filter: at /data/amount/$gt: takes a number or a string"
+            )),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("ROUTES[1] (\"b\").filter: must be a JSON object")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("(\"c\").filter: at /$or/0/data/x/$regex: is not an operator")),
+            "{found:?}"
+        );
+        assert!(found.iter().all(|p| !p.contains("whsec_zzzz")));
+    }
+
+    #[test]
+    fn a_filter_narrows_what_its_events_match() {
+        let routes = parse_routes(
+            r#"[{"name":"hard","url":"https://a.example","events":["email.bounced"],"filter":{"data":{"bounce_type":"hard"}}},
+                {"name":"all","url":"https://b.example"}]"#,
+            &FakeSource::new(),
+        )
+        .unwrap();
+        let names = |event: &str, payload: serde_json::Value| -> Vec<String> {
+            taking(&routes, event, || Some(payload))
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        let hard = serde_json::json!({"data": {"bounce_type": "hard"}});
+        let soft = serde_json::json!({"data": {"bounce_type": "soft"}});
+        assert_eq!(names("email.bounced", hard.clone()), ["hard", "all"]);
+        assert_eq!(names("email.bounced", soft), ["all"]);
+        assert_eq!(names("email.opened", hard), ["all"]);
+        // The payload is read only when a filtered route's events matched.
+        let read = std::cell::Cell::new(0);
+        let count = || {
+            read.set(read.get() + 1);
+            None
+        };
+        assert_eq!(taking(&routes, "email.opened", count).len(), 1);
+        assert_eq!(read.get(), 0);
+        // A payload that cannot be read matches no filter.
+        assert_eq!(taking(&routes, "email.bounced", || None).len(), 1);
+    }
 }

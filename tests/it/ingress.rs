@@ -540,3 +540,45 @@ fn a_key_is_kept_until_its_timestamp_leaves_the_window() {
         "duplicate"
     );
 }
+
+#[test]
+fn a_route_takes_an_event_only_when_its_events_and_its_filter_match() {
+    let config = config(
+        FakeSource::minimal()
+            .with_queue(DELIVERY_QUEUE_BINDING)
+            .with(
+                "ROUTES",
+                r#"[{"name":"hard","url":"https://crm.example.com","events":["email.*"],
+                 "filter":{"data":{"bounce_type":"hard"}}},
+                {"name":"not_test","url":"https://b.example.com",
+                 "filter":{"$not":{"data":{"list_id":"list_test"}}}}]"#,
+            ),
+    );
+    let cases = [
+        (
+            r#"{"bounce_type":"hard","list_id":"list_1"}"#,
+            r#"["hard","not_test"]"#,
+        ),
+        (
+            r#"{"bounce_type":"soft","list_id":"list_1"}"#,
+            r#"["not_test"]"#,
+        ),
+        (
+            r#"{"bounce_type":"hard","list_id":"list_test"}"#,
+            r#"["hard"]"#,
+        ),
+        (r#"{"list_id":"list_test"}"#, "[]"),
+    ];
+    for (i, (data, routes)) in cases.into_iter().enumerate() {
+        let body = format!(
+            r#"{{"event":"email.bounced","timestamp":"2024-01-15T10:30:00Z","data":{{"message_id":"msg_{i}",{}}}}}"#,
+            &data[1..data.len() - 1]
+        );
+        let memory = RefCell::default();
+        let mut platform = FakePlatform::new(&body, NOW * 1000);
+        let reply = Request::signed(&config, &memory, &body).run(&mut platform, "a");
+        assert_eq!(json(&reply)["routes"].to_string(), routes, "{data}");
+        let expected: Vec<String> = serde_json::from_str(routes).unwrap();
+        assert_eq!(platform.sent.len(), expected.len(), "{data}");
+    }
+}
