@@ -13,6 +13,24 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+/// The operators, as a filter writes them.
+pub const OPERATORS: [&str; 14] = [
+    "$eq",
+    "$neq",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$startsWith",
+    "$endsWith",
+    "$exist",
+    "$and",
+    "$or",
+    "$not",
+];
+
 /// How deep a filter may nest: deeper is a configuration problem, so matching
 /// never recurses without bound.
 pub const MAX_DEPTH: usize = 16;
@@ -228,18 +246,15 @@ fn compile_operator(
 }
 
 /// A key as a path segment: a field name of the payloads' shape (lowercase,
-/// digits, `_`) or an operator is shown; anything else is shown as `*`, since
-/// `/health` is public and a key could hold anything.
+/// digits, `_`) or a known operator is shown; anything else is shown as `*`,
+/// since `/health` is public and a key could hold anything.
 fn escape(key: &str) -> String {
     let field = (1..=40).contains(&key.len())
         && !key.starts_with("whsec_")
         && key
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    let operator = key.starts_with('$')
-        && key.len() <= 12
-        && key[1..].bytes().all(|b| b.is_ascii_alphabetic());
-    if field || operator {
+    if field || OPERATORS.contains(&key) {
         key.to_string()
     } else {
         "*".to_string()
@@ -401,17 +416,17 @@ mod tests {
             ),
             (
                 json!({"data": {"x": {"$regex": "a.*"}}}),
-                "/data/x/$regex",
+                "/data/x/*",
                 "is not an operator",
             ),
             (
                 json!({"$or": [{"d": {"$bogus": 1}}]}),
-                "/$or/0/d/$bogus",
+                "/$or/0/d/*",
                 "is not an operator",
             ),
             (
                 json!({"whsec_secret value!": {"$bogus": 1}}),
-                "/*/$bogus",
+                "/*/*",
                 "is not an operator",
             ),
         ] {

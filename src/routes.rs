@@ -791,7 +791,7 @@ mod tests {
         assert!(
             found
                 .iter()
-                .any(|p| p.contains("(\"c\").filter: at /$or/0/data/x/$regex: is not an operator")),
+                .any(|p| p.contains("(\"c\").filter: at /$or/0/data/x/*: is not an operator")),
             "{found:?}"
         );
         assert!(found.iter().all(|p| !p.contains("whsec_zzzz")));

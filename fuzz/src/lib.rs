@@ -2,6 +2,7 @@
 //! formats (so seeds stay readable files), the env the targets control (the
 //! crate's `testing::FakeSource`) and the leak checks on configuration problems.
 
+use leadnest_edge::filter::OPERATORS;
 use leadnest_edge::routes::Pattern;
 use leadnest_edge::testing::FakeSource;
 use serde_json::Value;
@@ -87,7 +88,8 @@ pub fn is_safe_text(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    !text.contains("whsec_") && (lower || upper || Pattern::parse(text).is_some())
+    !text.contains("whsec_")
+        && (lower || upper || Pattern::parse(text).is_some() || OPERATORS.contains(&text))
 }
 
 /// Every `whsec_…` in `text`, as far as base64 (and its URL-safe form) runs.
