@@ -20,6 +20,11 @@ Options:
   --duplicate        send each body twice; the second should answer "duplicate"
   --stale            use a timestamp one hour old (expects 401)
   --bad-signature    sign with a wrong secret (expects 401)
+  --set PATH=VALUE   set a field of the sample payload before signing, e.g.
+                     --set data.bounce_type=hard --set data.amount=150 (repeatable;
+                     a VALUE that parses as JSON is taken as JSON, else as a string:
+                     150, true, null, [1,2] and '"150"' are JSON; hard is a string;
+                     a dotted PATH creates the objects it lacks)
   --all              send one of every event
   --help             show this help
 
@@ -35,21 +40,69 @@ const OPTIONS = {
   stale: { type: 'boolean', default: false },
   'bad-signature': { type: 'boolean', default: false },
   all: { type: 'boolean', default: false },
+  set: { type: 'string', multiple: true, default: [] },
   help: { type: 'boolean', default: false },
 };
+
+/**
+ * One `--set PATH=VALUE`, parsed: { path: [segments], value }. VALUE is JSON when it
+ * parses as JSON, else the string as given. A missing `=` or an empty segment
+ * (`data..x`, `.x`, `x.`) is a CliError.
+ */
+export function parseSet(spec) {
+  const eq = spec.indexOf('=');
+  if (eq < 0) throw new CliError(`--set ${JSON.stringify(spec)}: expected PATH=VALUE, e.g. data.bounce_type=hard`);
+  const path = spec.slice(0, eq).split('.');
+  if (path.some((segment) => segment === '')) {
+    throw new CliError(`--set ${JSON.stringify(spec)}: the path has an empty segment; give dotted field names, e.g. data.bounce_type`);
+  }
+  const raw = spec.slice(eq + 1);
+  let value = raw;
+  try { value = JSON.parse(raw); } catch { /* not JSON: the string itself */ }
+  return { path, value };
+}
+
+const own = (object, key) => (Object.hasOwn(object, key) ? object[key] : undefined);
+// An own property even for a key such as "__proto__", so the body says what was set.
+const put = (object, key, value) => Object.defineProperty(object, key,
+  { value, writable: true, enumerable: true, configurable: true });
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Applies parsed `--set`s to `payload` in order, creating missing objects along each
+ * path; a path through a value that is not an object is a CliError. Returns `payload`.
+ */
+export function applySets(payload, sets) {
+  for (const { path, value } of sets) {
+    let object = payload;
+    path.slice(0, -1).forEach((segment, i) => {
+      let next = own(object, segment);
+      if (next === undefined) {
+        next = {};
+        put(object, segment, next);
+      } else if (!isObject(next)) {
+        const kind = Array.isArray(next) ? 'an array' : next === null ? 'null' : `a ${typeof next}`;
+        throw new CliError(`--set ${path.join('.')}: ${path.slice(0, i + 1).join('.')} is ${kind}, not an object`);
+      }
+      object = next;
+    });
+    put(object, path.at(-1), value);
+  }
+  return payload;
+}
 
 /**
  * The requests to send, in order: { event, body, signature, expect } where expect is
  * 'accepted' (any 2xx), 'duplicate' (200 with status "duplicate") or 'rejected' (401).
  */
-export function planRequests({ events, secret, count = 1, duplicate = false, stale = false, badSignature = false }) {
+export function planRequests({ events, secret, count = 1, duplicate = false, stale = false, badSignature = false, sets = [] }) {
   const timestamp = stale ? new Date(Date.now() - 3600_000) : undefined;
   const signingSecret = badSignature ? `wrong_${randomBytes(16).toString('hex')}` : secret;
   const rejected = stale || badSignature;
   const requests = [];
   for (const event of events) {
     for (let i = 0; i < count; i++) {
-      const body = JSON.stringify(samplePayload(event, { timestamp }));
+      const body = JSON.stringify(applySets(samplePayload(event, { timestamp }), sets));
       const signature = sign(body, signingSecret);
       requests.push({ event, body, signature, expect: rejected ? 'rejected' : 'accepted' });
       if (duplicate) requests.push({ event, body, signature, expect: rejected ? 'rejected' : 'duplicate' });
@@ -130,6 +183,7 @@ export async function main(argv, log = console.log) {
   } catch {
     throw new CliError(`--url is not a URL: ${values.url}`, 2);
   }
+  const sets = values.set.map(parseSet);
   const secret = values.secret ?? defaultSecret();
   if (!secret) {
     throw new CliError('no webhook secret: pass --secret, or set WEBHOOK_SECRET in .dev.vars', 2);
@@ -141,6 +195,7 @@ export async function main(argv, log = console.log) {
     duplicate: values.duplicate,
     stale: values.stale,
     badSignature: values['bad-signature'],
+    sets,
   });
   return (await sendAll(values.url, requests, log)) ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 // Tests of the local tools (tools/send.mjs, tools/backend.mjs and their shared lib),
 // without the worker: a throwaway node:http server stands in for it.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -163,6 +163,70 @@ describe('send', () => {
     assert.match(lines[0], /401 .*expected accepted/);
   });
 
+  test('--set sets nested fields before signing, creating the objects a path lacks', async () => {
+    const start = worker.requests.length;
+    const { code } = await runSend(['email.bounced', '--url', worker.url, '--secret', SECRET,
+      '--set', 'data.bounce_type=soft', '--set', 'data.crm.owner.id=7', '--set', 'data.crm.owner.team=sales']);
+    assert.equal(code, 0);
+    const [{ headers, body }] = worker.requests.slice(start);
+    assert.equal(headers['x-leadnest-signature'], sign(body, SECRET));
+    const posted = JSON.parse(body);
+    assert.equal(posted.event, 'email.bounced');
+    assert.equal(posted.data.bounce_type, 'soft');
+    assert.deepEqual(posted.data.crm, { owner: { id: 7, team: 'sales' } });
+    // Everything else is the sample's: the fixture's fields, a fresh message_id.
+    assert.equal(posted.data.email, 'no-such-user@example.com');
+    assert.match(posted.data.message_id, /^msg_[0-9a-f]+$/);
+  });
+
+  test('--set takes a value that parses as JSON as JSON, anything else as a string', async () => {
+    const start = worker.requests.length;
+    const sets = ['amount=150', 'quoted="150"', 'word=hard', 'yes=true', 'none=null', 'list=[1,"a"]',
+      'object={"k":{"v":2}}', 'empty=', 'spaced=two words', 'eq=a=b', 'decimal=1.5e2'];
+    const { code } = await runSend(['sms.replied', '--url', worker.url, '--secret', SECRET,
+      ...sets.flatMap((set) => ['--set', `data.${set}`])]);
+    assert.equal(code, 0);
+    const { data } = JSON.parse(worker.requests[start].body);
+    assert.equal(data.amount, 150);
+    assert.equal(data.quoted, '150');
+    assert.equal(data.word, 'hard');
+    assert.equal(data.yes, true);
+    assert.equal(data.none, null);
+    assert.deepEqual(data.list, [1, 'a']);
+    assert.deepEqual(data.object, { k: { v: 2 } });
+    assert.equal(data.empty, '');
+    assert.equal(data.spaced, 'two words');
+    assert.equal(data.eq, 'a=b');
+    assert.equal(data.decimal, 150);
+  });
+
+  test('--set with every event of --all and --count sets each body', async () => {
+    const start = worker.requests.length;
+    assert.equal((await runSend(['--all', '--url', worker.url, '--secret', SECRET, '--set', 'data.list_id=list_test'])).code, 0);
+    const sent = worker.requests.slice(start).map((r) => JSON.parse(r.body));
+    assert.equal(sent.length, EVENTS.length);
+    assert.ok(sent.every((payload) => payload.data.list_id === 'list_test'));
+  });
+
+  test('a bad --set path is a clear error (exit 1) and nothing is sent', async () => {
+    const start = worker.requests.length;
+    for (const [set, message] of [
+      ['data..bounce_type=hard', /--set "data\.\.bounce_type=hard": the path has an empty segment/],
+      ['.data=1', /empty segment/],
+      ['data.=1', /empty segment/],
+      ['=1', /empty segment/],
+      ['data.bounce_type', /expected PATH=VALUE/],
+      ['data.email.domain=x', /--set data\.email\.domain: data\.email is a string, not an object/],
+    ]) {
+      await assert.rejects(runSend(['email.bounced', '--url', worker.url, '--secret', SECRET, '--set', set]), (err) => {
+        assert.equal(err.exitCode, 1, set);
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+    assert.equal(worker.requests.length, start);
+  });
+
   test('an unknown event lists the known ones (exit 2)', async () => {
     await assert.rejects(runSend(['email.exploded', '--secret', SECRET]), (err) => {
       assert.equal(err.exitCode, 2);
@@ -187,6 +251,11 @@ describe('send', () => {
   test('the CLI runs as a script', () => {
     const out = execFileSync(process.execPath, [join(ROOT, 'tools/send.mjs'), '--help'], { encoding: 'utf8' });
     assert.match(out, /^Usage: npm run send/);
+    assert.match(out, /--set PATH=VALUE/);
+    const bad = spawnSync(process.execPath, [join(ROOT, 'tools/send.mjs'), 'email.bounced', '--secret', SECRET,
+      '--set', 'data..bounce_type=hard'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^--set "data\.\.bounce_type=hard": the path has an empty segment/);
   });
 });
 
