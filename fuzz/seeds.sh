@@ -10,7 +10,7 @@ fixtures=../fixtures/events
 secret=leadnest_dev_secret
 whsec=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw # the Standard Webhooks test vector's
 
-targets=(signature payload dedup routes standard_webhooks delivery config)
+targets=(signature payload dedup routes standard_webhooks delivery config filter)
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   rm -f "corpus/$t"/seed-*
@@ -99,6 +99,7 @@ leaky_routes="[{\"name\":\"crm\",\"url\":\"https://crm-user:hunter2-pass@crm exa
 routes_seed leaky "$leaky_routes"
 routes_seed wrong-types "[{\"name\":98765432101,\"url\":[\"$whsec\"],\"events\":\"events-secret-value\"},\"$whsec\"]"
 routes_seed a-string "\"$whsec\""
+routes_seed filters '[{"name":"a","url":"https://a.example","filter":{"data":{"bounce_type":"hard"}}},{"name":"b","queue":"ANALYTICS_QUEUE","filter":{"$or":[{"data":{"amount":{"$gt":"x"}}},{"$bogus":1}]}},{"name":"c","url":"https://c.example","filter":[]}]'
 routes_seed internal-queue '[{"name":"a","queue":"DELIVERY_QUEUE"},{"name":"b","queue":"DEDUP"}]'
 
 # whsec secrets: the Standard Webhooks vector, the local backend's, and bad ones.
@@ -177,3 +178,48 @@ ROUTES=[{"name":"a","queue":"DELIVERY_QUEUE"}]
 @DEDUP
 @DELIVERY_QUEUE'
 config_seed nothing ''
+
+# Filters: the filter line, then the payload. Every operator, on the fixtures.
+filter_seed() { { printf '%s\n' "$2"; printf '%s' "$3"; } | seed filter "$1"; }
+bounced="$(tr -d '\n' <"$fixtures/email.bounced.json")"
+for file in "$fixtures"/*.json; do
+  event="$(basename "$file" .json)"
+  { printf '{"event":"%s","data":{"$exist":true}}\n' "$event"; cat "$file"; } | seed filter "$event"
+done
+filter_seed realistic '{"$and":[{"data":{"bounce_type":"hard"}},{"data":{"campaign_id":{"$startsWith":"camp_"}}},{"$not":{"data":{"list_id":"list_test"}}}]}' "$bounced"
+filter_seed compare '{"data":{"amount":{"$gt":10,"$gte":42.0,"$lt":"z","$lte":1e308},"x":{"$eq":[1,{"a":null}],"$neq":{"b":[]}}}}' '{"data":{"amount":42,"x":[1,{"a":null}]}}'
+filter_seed sets '{"data":{"tags":{"$in":["vip",1,null,{"a":1}]},"t":{"$nin":[[],{}]}}}' '{"data":{"tags":"vip","t":[]}}'
+filter_seed affixes '{"data":{"campaign_id":{"$startsWith":"camp_","$endsWith":"789"},"e":{"$startsWith":"","$endsWith":"\u00e9"}}}' '{"data":{"campaign_id":"camp_xyz789","e":"caf\u00e9"}}'
+filter_seed exist '{"data":{"a":{"$exist":true},"b":{"$exist":false}}}' '{"data":{"a":null}}'
+filter_seed combinators '{"$or":[{"event":"sms.failed"},{"$and":[{"data":{"tags":"vip"}},{"$not":{"data":{"tags":["test","gold"]}}}]}],"data":{"n":{"$not":{"$in":[1,2]}}}}' '{"event":"email.bounced","data":{"tags":["vip","test"],"n":3}}'
+filter_seed not-value '{"data":{"tags":{"$not":"test"},"x":{"$not":[1]}}}' '{"data":{"tags":["test"],"x":[1,2]}}'
+filter_seed contains-all '{"data":{"tags":["vip","test"],"n":[]}}' '{"data":{"tags":["test","vip","x"],"n":5}}'
+filter_seed empty '{}' '{}'
+filter_seed not-an-object '[{"data":1}]' '[1]'
+filter_seed no-payload '{"data":{"$exist":false}}' ''
+filter_seed bad-operands '{"a":{"$gt":{}},"b":{"$in":3},"c":{"$startsWith":1},"d":{"$exist":"yes"},"$and":[],"$or":{},"e":{"$regex":"a.*"}}' '{}'
+filter_seed odd-keys '{"\u00e9t\u00e9":{"\ud83d\ude00":1},"":{"":""},"a/b~c":{"$exist":true},"whsec_secret value!":{"$bogus":1}}' '{"\u00e9t\u00e9":{"\ud83d\ude00":1},"":{"":""},"a/b~c":0}'
+# Nesting at the bound, one past it, and far past it.
+nest() { local f="$2" i; for ((i = 0; i < $1; i++)); do f="{\"$3\":$f}"; done; printf '%s' "$f"; }
+nest_list() { local f="$2" i; for ((i = 0; i < $1; i++)); do f="{\"$3\":[$f]}"; done; printf '%s' "$f"; }
+filter_seed depth-at-bound "$(nest 16 '{"x":1}' a)" "$(nest 16 '{"x":1}' a)"
+filter_seed depth-past-bound "$(nest 17 '{"x":1}' a)" "$(nest 17 '{"x":1}' a)"
+filter_seed depth-not "$(nest 16 '{"x":1}' '$not')" '{"x":2}'
+filter_seed depth-not-far "$(nest 200 '{"x":1}' '$not')" '{"x":1}'
+filter_seed depth-and "$(nest_list 16 '{"x":1}' '$and')" '{"x":1}'
+filter_seed depth-or-past "$(nest_list 17 '{"x":1}' '$or')" '{"x":1}'
+filter_seed depth-value-operand "{\"x\":{\"\$eq\":$(nest 100 1 a)}}" "{\"x\":$(nest 100 1 a)}"
+# Hostile payloads: deep arrays (at serde_json's limit and past it), huge and
+# tiny numbers, non-ASCII and escaped keys, duplicate keys.
+arrays() { printf '%*s' "$1" '' | tr ' ' '['; printf '%s' "$2"; printf '%*s' "$1" '' | tr ' ' ']'; }
+filter_seed deep-array '{"data":{"$exist":true},"d":[1]}' "{\"data\":1,\"d\":$(arrays 120 1)}"
+filter_seed deeper-array '{"d":{"$exist":true}}' "{\"d\":$(arrays 200 1)}"
+filter_seed deep-array-contains '{"d":[[[[1]]]]}' "{\"d\":[$(arrays 4 1),$(arrays 100 1)]}"
+filter_seed huge-numbers '{"n":{"$gt":1.7976931348623157e308},"m":{"$lt":-1e308},"u":18446744073709551615,"i":{"$gte":-9223372036854775808}}' '{"n":1e308,"m":-1.7976931348623157e308,"u":18446744073709551615,"i":-9223372036854775808,"z":-0}'
+filter_seed overflowing-numbers '{"n":{"$gt":1e400}}' '{"n":1e400}'
+filter_seed number-kinds '{"a":1,"b":{"$eq":1.0},"c":{"$in":[0]},"d":{"$lte":-0.0}}' '{"a":1.0,"b":1,"c":-0,"d":0}'
+filter_seed non-ascii '{"donn\u00e9es":{"\u540d\u524d":{"$startsWith":"\u00e9"}},"\u0000":{"$endsWith":"\ud83d\ude00"}}' '{"donn\u00e9es":{"\u540d\u524d":"\u00e9t\u00e9"},"\u0000":"x\ud83d\ude00"}'
+filter_seed raw-utf8 '{"clé":{"$in":["é","日本"]}}' '{"clé":"日本","\u00e9":1}'
+filter_seed duplicate-keys '{"a":1,"a":{"$exist":false}}' '{"a":1,"a":2}'
+filter_seed lone-surrogate '{"a":"\ud800"}' '{"a":"\udfff"}'
+filter_seed not-json-payload '{"a":1}' '{"a":1'

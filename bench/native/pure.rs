@@ -9,11 +9,13 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use leadnest_edge::config::{Config, DEDUP_BINDING, DELIVERY_QUEUE_BINDING};
 use leadnest_edge::dedup::DedupKey;
+use leadnest_edge::filter::Filter;
 use leadnest_edge::ingress::admit;
 use leadnest_edge::payload::{check_freshness, parse};
 use leadnest_edge::signature::{sign, Secrets};
 use leadnest_edge::standard_webhooks::SigningKey;
 use leadnest_edge::testing::FakeSource;
+use serde_json::Value;
 
 const SECRET: &str = "bench_webhook_secret";
 const NOW: i64 = 1_705_314_600; // the body's timestamp, 2024-01-15T10:30:00Z
@@ -27,15 +29,58 @@ fn body(size: usize) -> Vec<u8> {
     format!("{head}{}{tail}", "x".repeat(pad)).into_bytes()
 }
 
+/// A LeadNest `email.bounced` event padded to exactly `size` bytes the way a real
+/// one grows: a `data.links` array of small objects, then a `data.note` string.
+fn bounced(size: usize) -> Vec<u8> {
+    let head = r#"{"event":"email.bounced","timestamp":"2024-01-15T10:30:00Z","data":{"message_id":"msg_0123456789abcdef","campaign_id":"camp_xyz789","list_id":"list_main","email":"no-such-user@example.com","bounce_type":"hard","reason":"550 5.1.1 The email account that you tried to reach does not exist","bounced_at":"2024-01-15T10:30:00Z","links":["#;
+    let link = |i: usize| {
+        format!(
+            r#"{{"url":"https://example.com/p/{i:05}","clicks":{}}},"#,
+            i % 7
+        )
+    };
+    let tail = r#"{}],"note":""}}"#;
+    let mut text = head.to_string();
+    let mut i = 0;
+    while text.len() + link(i).len() + tail.len() <= size {
+        text.push_str(&link(i));
+        i += 1;
+    }
+    let (close, note) = tail.split_at(tail.len() - 3);
+    text.push_str(close);
+    text.push_str(&"x".repeat(size.saturating_sub(text.len() + note.len())));
+    text.push_str(note);
+    text.into_bytes()
+}
+
+/// A filter as a route would carry one: a field's value, a prefix, and a `$not`.
+const FILTER: &str = r#"{"$and":[{"data":{"bounce_type":"hard"}},{"data":{"campaign_id":{"$startsWith":"camp_"}}},{"$not":{"data":{"list_id":"list_test"}}}]}"#;
+
+/// Three HTTP routes for `email.*` delivered through the queue, each with one of
+/// `filters` (`None`: no `filter` field).
+fn routes(filters: [Option<&str>; 3]) -> String {
+    let routes: Vec<String> = filters
+        .iter()
+        .enumerate()
+        .map(|(i, filter)| {
+            let filter = filter.map(|f| format!(r#","filter":{f}"#)).unwrap_or_default();
+            format!(r#"{{"name":"sink{i}","url":"http://127.0.0.1:9/{i}","events":["email.*"]{filter}}}"#)
+        })
+        .collect();
+    format!("[{}]", routes.join(","))
+}
+
 /// The worker's configuration as the benchmark sets it: one secret, one HTTP route
 /// delivered through the queue.
 fn config() -> Config {
+    config_with(r#"[{"name":"sink","url":"http://127.0.0.1:9/x","events":["email.*"]}]"#)
+}
+
+/// The benchmark's configuration with `routes` as ROUTES.
+fn config_with(routes: &str) -> Config {
     let source = FakeSource::new()
         .with("WEBHOOK_SECRET", SECRET)
-        .with(
-            "ROUTES",
-            r#"[{"name":"sink","url":"http://127.0.0.1:9/x","events":["email.*"]}]"#,
-        )
+        .with("ROUTES", routes)
         .with_kv(DEDUP_BINDING)
         .with_queue(DELIVERY_QUEUE_BINDING);
     match Config::load(&source) {
@@ -94,5 +139,53 @@ fn pure_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pure_path);
+/// Route filters (SPEC section 5): the one parse of the payload `routes::taking`
+/// makes plus matching a realistic filter, and `admit` with three filtered routes
+/// beside three unfiltered ones (every filter matches: the same routes are taken).
+fn filters(c: &mut Criterion) {
+    let filter = Filter::compile(&serde_json::from_str(FILTER).unwrap()).unwrap();
+    let mut group = c.benchmark_group("filter");
+    for (label, size) in [("1KB", 1024), ("32KB", 32 * 1024)] {
+        let body = bounced(size);
+        assert_eq!(body.len(), size);
+        let payload: Value = serde_json::from_slice(&body).unwrap();
+        assert!(filter.matches(Some(&payload)));
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::new("parse_match", label), |b| {
+            b.iter(|| {
+                let payload = serde_json::from_slice::<Value>(black_box(&body)).ok();
+                payload.is_some_and(|p| filter.matches(Some(&p)))
+            })
+        });
+    }
+    group.finish();
+
+    let body = bounced(1024);
+    let signature = sign(SECRET.as_bytes(), &body);
+    let mut group = c.benchmark_group("ingress");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    let prefix = r#"{"data":{"campaign_id":{"$startsWith":"camp_"}}}"#;
+    let event = r#"{"event":{"$in":["email.bounced","email.complained"]}}"#;
+    for (label, routes) in [
+        ("3_routes", routes([None; 3])),
+        (
+            "3_filtered",
+            routes([Some(FILTER), Some(prefix), Some(event)]),
+        ),
+    ] {
+        let config = config_with(&routes);
+        let taken = admit(&config, Some(&signature), &body, NOW).unwrap();
+        assert_eq!(taken.routes.len(), 3, "{label}");
+        group.bench_function(BenchmarkId::new("admit_bounced_1KB", label), |b| {
+            b.iter(|| {
+                admit(&config, black_box(Some(&signature)), black_box(&body), NOW)
+                    .map(|a| a.routes.len())
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pure_path, filters);
 criterion_main!(benches);
