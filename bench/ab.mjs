@@ -3,7 +3,9 @@
 // can be judged against the machine's noise (which one run of the bench cannot).
 // Usage: node bench/ab.mjs <dir A> <dir B>   (each holding index.js + index_bg.wasm,
 //   e.g. copies of build/ before and after a change)
-// Env: AB_PATHS ("bad signature;duplicate"), AB_SIZES ("1024"), AB_ROUNDS (8).
+// Env: AB_PATHS ("bad signature;duplicate"), AB_SIZES ("1024"), AB_ROUNDS (8),
+//   AB_VARS_A / AB_VARS_B: JSON objects of vars for A or B (e.g. other ROUTES), so one
+//   build can be compared with itself under two configurations.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PATHS, SOURCES, run, startSink, startWorker } from './harness.mjs';
@@ -24,7 +26,11 @@ for (const [name, dir] of [['A', resolve(dirA)], ['B', resolve(dirB)]]) {
 }
 const sink = await startSink();
 const opts = { sink, requests: 10_000, seconds: 1.5, concurrency: 32 };
-const workers = { A: await startWorker('A', { sinkPort: sink.port }), B: await startWorker('B', { sinkPort: sink.port }) };
+const vars = (name) => JSON.parse(process.env[`AB_VARS_${name}`] ?? '{}');
+const workers = {
+  A: await startWorker('A', { sinkPort: sink.port, vars: vars('A') }),
+  B: await startWorker('B', { sinkPort: sink.port, vars: vars('B') }),
+};
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const size of sizes) {
   for (const name of paths) {
