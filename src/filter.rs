@@ -364,27 +364,37 @@ mod tests {
     }
 
     #[test]
-    fn hookdeck_documented_examples() {
-        // From Hookdeck's filter documentation: a nested partial match, $or of
-        // values, and $not around a comparison.
-        let order = json!({"type": "order.created", "order": {"total": 150, "currency": "USD",
-                           "customer": {"tags": ["wholesale", "returning"]}}});
+    fn the_syntax_documented_examples() {
+        // The examples the documentation of this filter syntax states (Convoy's
+        // filter manual, which follows Hookdeck's): direct and nested object
+        // matches, array contains, $neq, and $or over an array field.
         assert!(check(
-            json!({"type": "order.created", "order": {"currency": "USD"}}),
-            &order
-        ));
-        assert!(check(json!({"order": {"total": {"$gte": 100}}}), &order));
-        assert!(check(
-            json!({"order": {"customer": {"tags": "wholesale"}}}),
-            &order
+            json!({"event_type": "created"}),
+            &json!({"event_type": "created", "x": 1})
         ));
         assert!(check(
-            json!({"$or": [{"type": "order.updated"}, {"type": "order.created"}]}),
-            &order
+            json!({"event": {"type": "created"}}),
+            &json!({"event": {"type": "created", "id": 7}})
+        ));
+        let dish = json!({"dish": {"name": "jollof", "ingredients": ["rice", "tomato"]}});
+        assert!(check(json!({"dish": {"ingredients": "rice"}}), &dish));
+        assert!(!check(json!({"dish": {"ingredients": "beans"}}), &dish));
+        assert!(check(
+            json!({"event": {"$neq": "created"}}),
+            &json!({"event": "updated"})
         ));
         assert!(!check(
-            json!({"order": {"total": {"$not": {"$gte": 100}}}}),
-            &order
+            json!({"event": {"$neq": "created"}}),
+            &json!({"event": "created"})
+        ));
+        let cities = json!({"cities": ["lagos", "ibadan"]});
+        assert!(check(
+            json!({"$or": [{"cities": "london"}, {"cities": "lagos"}]}),
+            &cities
+        ));
+        assert!(!check(
+            json!({"$or": [{"cities": "london"}, {"cities": "paris"}]}),
+            &cities
         ));
     }
 
