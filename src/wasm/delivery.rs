@@ -175,6 +175,11 @@ impl DeliveryTask {
         }
     }
 
+    /// How much of an answer's body an attempt keeps: read this much, cancel the rest.
+    pub fn kept_bytes() -> usize {
+        crate::deliver::RESPONSE_BODY_KEPT_BYTES
+    }
+
     /// WAIT: seconds.
     pub fn wait_seconds(&self) -> f64 {
         match self.need() {

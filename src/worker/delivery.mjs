@@ -5,8 +5,8 @@ import * as core from './glue/index.js';
 
 const ATTEMPT = 0, WAIT = 1;
 const ACK = 0;
-/** How much of an answer's body is kept (the core keeps the same). */
-const KEPT_BYTES = 2048;
+/** How much of an answer's body is read; the core keeps no more. */
+const KEPT_BYTES = core.DeliveryTask.kept_bytes();
 
 /** One POST, and the start of the answer, within the task's timeout. */
 async function attempt(task) {
@@ -67,7 +67,7 @@ async function keepStart(response, deadline, controller) {
   return { bytes: kept.subarray(0, length), error };
 }
 
-const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function print(task) {
   for (const line of task.lines()) console.log(line);
@@ -80,7 +80,7 @@ export async function runDirect(task) {
     if (step === ATTEMPT) await attempt(task);
     else if (step === WAIT) {
       print(task);
-      await sleep(task.wait_seconds());
+      await sleep(task.wait_seconds() * 1000);
       task.waited();
     } else break;
   }

@@ -2,7 +2,7 @@
 // platform, and answers what it decided. No rule of SPEC section 3 is here.
 import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
-import { runDirect } from './delivery.mjs';
+import { runDirect, sleep } from './delivery.mjs';
 
 const READ_BODY = 0, VERIFY = 1, KV_GET = 2, KV_PUT = 3, OBJECT = 4, WAIT = 5, SEND = 6;
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -82,10 +82,12 @@ async function drive(request, env, ctx, task, guard, started) {
         await sleep(task.wait_ms());
         task.waited();
         break;
-      case SEND:
-        if (task.send_delay_ms() > 0) await sleep(task.send_delay_ms());
+      case SEND: {
+        const delay = task.send_delay_ms();
+        if (delay > 0) await sleep(delay);
         task.handed_off(await sendAll(env, task, body));
         break;
+      }
       default: {
         const reply = task.reply();
         const deliveries = [];
@@ -155,5 +157,3 @@ function parseKeepingNumbers(body) {
 function failure(operation, error) {
   return `${operation} failed: ${error?.message ?? 'unknown error'}`;
 }
-
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
