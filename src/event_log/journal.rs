@@ -17,7 +17,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET redeliveries 
 const INSERT_EVENT_IF_MISSING: &str =
     "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') ON CONFLICT (id) DO NOTHING";
-const COUNT_REDELIVERY: &str = "UPDATE events SET redeliveries = redeliveries + 1 WHERE id = ?1";
+const COUNT_REDELIVERIES: &str = "UPDATE events SET redeliveries = redeliveries + ?2 WHERE id = ?1";
 /// The ingress's: a delivery an attempt already wrote keeps its status.
 const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
@@ -94,19 +94,40 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// The entry written on its own. [`Pending`](super::Pending) writes many at
+    /// once, counts added up.
     pub fn statements(&self) -> Vec<Statement> {
         match self {
-            Self::Accepted(event) => accepted(event),
-            Self::Duplicate { id, at_ms } => vec![
-                Statement::new(COUNT_REDELIVERY, vec![id.as_str().into()]),
-                count(*at_ms, "duplicate"),
-            ],
+            Self::Accepted(event) => {
+                let mut statements = accepted_rows(event);
+                statements
+                    .extend(accepted_counts(event).map(|name| count(event.received_at_ms, name)));
+                statements
+            }
+            Self::Duplicate { id, at_ms } => vec![redeliveries(id, 1), count(*at_ms, "duplicate")],
             Self::Rejected { code, at_ms } => vec![count(*at_ms, &format!("rejected:{code}"))],
         }
     }
 }
 
-fn accepted(event: &AcceptedEvent) -> Vec<Statement> {
+/// The counts an accepted event adds to its hour: itself, and each queue
+/// route's delivery (sent before the answer).
+pub(super) fn accepted_counts(event: &AcceptedEvent) -> impl Iterator<Item = &'static str> + '_ {
+    std::iter::once("accepted").chain(
+        event
+            .routes
+            .iter()
+            .filter(|(_, kind)| *kind == RouteKind::Queue)
+            .map(|_| "delivered"),
+    )
+}
+
+pub(super) fn redeliveries(id: &str, n: i64) -> Statement {
+    Statement::new(COUNT_REDELIVERIES, vec![id.into(), n.into()])
+}
+
+/// The event, its deliveries and a queue route's attempt; not its counts.
+pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let id = || Param::from(event.id.as_str());
     let status = if event.routes.is_empty() {
         "unrouted"
@@ -148,14 +169,12 @@ fn accepted(event: &AcceptedEvent) -> Vec<Statement> {
                     error: None,
                     delivery: "delivered",
                 }));
-                statements.push(count(event.received_at_ms, "delivered"));
             }
         }
     }
     if !event.routes.is_empty() {
         statements.push(Statement::new(EVENT_STATUS, vec![id()]));
     }
-    statements.push(count(event.received_at_ms, "accepted"));
     statements
 }
 
@@ -283,8 +302,10 @@ pub fn purge(cutoff_ms: i64) -> Vec<Statement> {
 }
 
 fn count(at_ms: i64, name: &str) -> Statement {
-    Statement::new(
-        COUNT,
-        vec![hour_of(at_ms).into(), name.into(), Param::Int(1)],
-    )
+    counts(hour_of(at_ms), name, 1)
+}
+
+/// `n` more of `name` in the hour starting at `hour` (unix seconds).
+pub(super) fn counts(hour: i64, name: &str, n: i64) -> Statement {
+    Statement::new(COUNT, vec![hour.into(), name.into(), Param::Int(n)])
 }

@@ -1,10 +1,33 @@
 //! The event log's statements as the driver binds them, and the retention purge.
 
+use std::cell::RefCell;
+
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::env;
-use crate::event_log::{purge, Param, Statement, PURGE_CHUNK};
+use crate::event_log::{purge, Entry, Param, Pending, Statement, PURGE_CHUNK};
+
+thread_local! {
+    // The ingress's entries not yet written, for the isolate's life.
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+/// Adds `entry`; `Some(wait_ms)` when the caller must schedule the flush.
+pub(crate) fn keep(entry: Entry, now_ms: i64) -> Option<i64> {
+    PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        pending.add(entry);
+        pending.schedule(now_ms)
+    })
+}
+
+/// The next batch of pending writes, `[sql, ...params]` each; empty when all
+/// is written, which ends the flush.
+#[wasm_bindgen]
+pub fn journal_batch(now_ms: f64) -> Array {
+    statements(PENDING.with(|pending| pending.borrow_mut().take(now_ms as i64)))
+}
 use crate::log::WarningLog;
 
 const DAY_MS: f64 = 86_400_000.0;

@@ -20,6 +20,27 @@ export async function write(env, statements) {
   }
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The ingress's entry for the log: kept by the core with the isolate's other
+ * pending writes, and flushed after `wait` ms in this request's waitUntil when
+ * no flush is on its way (the core says which).
+ */
+export function keep(env, ctx, reply) {
+  const wait = reply.keep_journal(Date.now());
+  if (wait !== undefined) ctx.waitUntil(flush(env, wait));
+}
+
+async function flush(env, wait) {
+  if (wait > 0) await sleep(wait);
+  for (;;) {
+    const batch = core.journal_batch(Date.now());
+    if (batch.length === 0) return;
+    await write(env, batch);
+  }
+}
+
 /** The retention purge: rounds of bounded deletes until one deletes less than a whole chunk. */
 export async function purge(env, now) {
   // A bound on rounds, so a purge that keeps finding work still ends; the next
