@@ -671,3 +671,109 @@ fn without_events_the_admin_api_is_503_but_for_the_test_call() {
     assert_eq!(event["event"], "email.opened");
     assert_eq!(event["timestamp"], "2025-12-02T13:00:00Z");
 }
+
+#[test]
+fn a_bulk_replay_whose_hand_off_fails_midway_is_503_and_a_second_call_replays_the_rest_once() {
+    let mut worker = Worker::new();
+    let failed = failed_events(&mut worker, 250);
+    worker.now_ms += HOUR_MS;
+    let mut handed = 0;
+    let mut second_chunk_fails = |_: &mut Worker, _: &[Outgoing]| {
+        handed += 1;
+        handed == 1
+    };
+    let broken = worker.admin_with(
+        Some(&format!("Bearer {ADMIN_TOKEN}")),
+        "POST",
+        "replay",
+        "",
+        &mut second_chunk_fails,
+    );
+    assert_eq!(broken.status, 503, "{}", broken.text);
+    let first_chunk: Vec<String> = replayed_ids(&broken).into_iter().take(100).collect();
+    assert_eq!(
+        worker
+            .d1
+            .number("SELECT COUNT(*) FROM events WHERE status = 'failed'"),
+        150,
+        "the first chunk's marks stand, the second's were never written"
+    );
+    let again = worker.admin("POST", "replay", "");
+    assert_eq!(again.body(), json!({"replayed": 150, "next_cursor": null}));
+    let mut all: Vec<String> = first_chunk;
+    all.extend(replayed_ids(&again));
+    assert_eq!(all.len(), 250);
+    assert_eq!(
+        all.iter().collect::<BTreeSet<_>>(),
+        failed.iter().collect::<BTreeSet<_>>()
+    );
+}
+
+#[test]
+fn a_bulk_replay_takes_only_the_events_of_its_event_pattern_and_window() {
+    let mut worker = Worker::new();
+    let early = crm_failed(&mut worker, "e-1").id();
+    worker.now_ms += HOUR_MS;
+    let in_window = crm_failed(&mut worker, "e-2").id();
+    let opened = worker.post(&event_body("email.opened", "o-1", worker.now_ms));
+    worker.dead_letter(&opened.message("crm"));
+    let subscriber = worker.post(&event_body("subscriber.created", "s-1", worker.now_ms));
+    worker.dead_letter(&subscriber.message("billing"));
+    worker.now_ms += HOUR_MS;
+    let late = crm_failed(&mut worker, "e-3").id();
+
+    let window = json!({
+        "event": "email.bounced",
+        "since": "2025-12-02T14:00:00Z",
+        "until": (NOW_MS + 2 * HOUR_MS) / 1000,
+    });
+    let answer = worker.admin("POST", "replay", &window.to_string());
+    assert_eq!(answer.body(), json!({"replayed": 1, "next_cursor": null}));
+    assert_eq!(replayed_ids(&answer), [in_window]);
+
+    let family = worker.admin("POST", "replay", r#"{"event":"email.*"}"#);
+    let mut replayed = replayed_ids(&family);
+    replayed.sort();
+    let mut expected = vec![early, late, opened.id()];
+    expected.sort();
+    assert_eq!(
+        replayed, expected,
+        "not subscriber.created, not the one already replayed"
+    );
+    assert_eq!(worker.event_status(&subscriber.id()), "failed");
+}
+
+#[test]
+fn an_unrouted_event_has_nothing_to_replay_and_an_unknown_one_is_not_found() {
+    let mut worker = Worker::new();
+    worker.post(&event_body("whatsapp.read", "w-1", NOW_MS));
+    let listed = worker.get("events?status=unrouted").body();
+    let id = ids(&listed)[0].clone();
+    let answer = worker.admin("POST", &format!("events/{id}/replay"), "");
+    assert_eq!(
+        (answer.status, error_code(&answer).as_str()),
+        (400, "invalid_request")
+    );
+    assert_eq!(answer.hand_offs, 0);
+    assert_eq!(worker.event(&id)["deliveries"], json!([]));
+    let unknown = worker.get("events/msg_00000000000000000000000000000000");
+    assert_eq!(
+        (unknown.status, error_code(&unknown).as_str()),
+        (404, "not_found")
+    );
+    assert_eq!(unknown.queries, 1);
+}
+
+#[test]
+fn a_query_that_fails_is_503_and_says_to_retry() {
+    let mut worker = Worker::new();
+    worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    worker.d1.rows("DROP TABLE attempts");
+    for target in ["events", "stats"] {
+        let answer = worker.get(target);
+        let expected = if target == "stats" { 200 } else { 503 };
+        assert_eq!(answer.status, expected, "{target}: {}", answer.text);
+    }
+    let answer = worker.get("events");
+    assert_eq!(error_code(&answer), "event_log_unavailable");
+}

@@ -513,3 +513,37 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_or_a_signature() {
         }
     }
 }
+
+#[test]
+fn without_a_delivery_queue_the_attempts_after_the_answer_end_failed_when_all_fail() {
+    let mut worker = Worker::with(crate::worker::source_without_delivery_queue());
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    assert!(posted.messages.is_empty());
+    let delivery = posted.reply.after_answer[0].clone();
+    let id = delivery.webhook_id.clone();
+    assert_eq!(worker.event_status(&id), "pending");
+    let decision = worker.deliver_after_answer(delivery, &answered(500, "down"));
+    assert_eq!(decision, Decision::Park);
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "failed");
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm")),
+        [
+            (1, "retry".to_string()),
+            (2, "retry".to_string()),
+            (3, "failed".to_string())
+        ]
+    );
+    assert_eq!(
+        worker
+            .d1
+            .number("SELECT count FROM counts WHERE name = 'failed'"),
+        1
+    );
+    // Replayed, it goes after the answer again: the same way, same id.
+    worker.now_ms += HOUR_MS;
+    let answer = worker.admin("POST", &format!("events/{id}/replay"), "");
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(answer.deliveries()[0].webhook_id, id);
+    assert_eq!(worker.event_status(&id), "pending");
+}

@@ -51,13 +51,27 @@ pub fn source() -> FakeSource {
 
 /// The same worker with another `ADMIN_TOKEN` (or none), with or without `EVENTS`.
 pub fn source_with(admin_token: Option<&str>, events: bool) -> FakeSource {
+    configured(admin_token, events, true)
+}
+
+/// The same worker delivering after the answer: no `DELIVERY_QUEUE`.
+pub fn source_without_delivery_queue() -> FakeSource {
+    configured(Some(ADMIN_TOKEN), true, false)
+}
+
+fn configured(admin_token: Option<&str>, events: bool, delivery_queue: bool) -> FakeSource {
     let mut source = FakeSource::new()
-        .with("WEBHOOK_SECRET", &format!("{FIRST_SECRET},{SECOND_SECRET}"))
+        .with(
+            "WEBHOOK_SECRET",
+            &format!(" {FIRST_SECRET}, {SECOND_SECRET} "),
+        )
         .with_kv("DEDUP")
         .with("ROUTES", ROUTES)
         .with("CRM_SIGNING_SECRET", CRM_SIGNING_SECRET)
-        .with_queue(DELIVERY_QUEUE_BINDING)
         .with_queue("ANALYTICS_QUEUE");
+    if delivery_queue {
+        source = source.with_queue(DELIVERY_QUEUE_BINDING);
+    }
     if let Some(token) = admin_token {
         source = source.with("ADMIN_TOKEN", token);
     }
@@ -286,6 +300,30 @@ impl Worker {
         let consumed = self.run_message(DELIVERY_QUEUE_NAME, message, attempts, outcome);
         self.d1.write(&consumed.journal);
         consumed.decision
+    }
+
+    /// A delivery after the answer (no `DELIVERY_QUEUE`), every attempt ending
+    /// with `outcome`, its journal written after each attempt and at the end,
+    /// as the driver writes it. The decision it settles on.
+    pub fn deliver_after_answer(&mut self, delivery: Delivery, outcome: &Outcome) -> Decision {
+        let config = self.config.clone();
+        let mut run = DeliveryRun::direct(&config, delivery, self.now_ms);
+        loop {
+            match run.need() {
+                RunNeed::Attempt { .. } => {
+                    run.attempted(outcome.clone(), self.now_ms, 20);
+                    self.d1.write(&run.take_journal());
+                }
+                RunNeed::Wait { seconds } => {
+                    self.now_ms += i64::try_from(seconds).unwrap() * 1000;
+                    run.waited();
+                }
+                RunNeed::Settle(decision) => {
+                    self.d1.write(&run.take_journal());
+                    return decision;
+                }
+            }
+        }
     }
 
     /// `message` arrives on the dead-letter queue; its journal is written.
