@@ -375,7 +375,7 @@ impl Worker {
             &format!("/admin/api/{path}"),
             &query,
             authorization,
-            body,
+            Some(body),
             self.now_ms,
             "nonce",
         );
