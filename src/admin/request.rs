@@ -486,6 +486,17 @@ mod tests {
             })
         );
         assert_eq!(
+            call(
+                "POST",
+                "/admin/api/events/msg_00ff/replay",
+                r#"{"routes":["crm","q","crm"]}"#
+            ),
+            Ok(Call::Replay {
+                id: "msg_00ff".into(),
+                routes: Some(vec!["crm".into(), "q".into()])
+            })
+        );
+        assert_eq!(
             call("POST", "/admin/api/test", r#"{"event":"sms.failed"}"#),
             Ok(Call::Test {
                 event: "sms.failed".into()

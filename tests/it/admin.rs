@@ -777,3 +777,23 @@ fn a_query_that_fails_is_503_and_says_to_retry() {
     let answer = worker.get("events");
     assert_eq!(error_code(&answer), "event_log_unavailable");
 }
+
+#[test]
+fn a_route_named_twice_is_replayed_once() {
+    let mut worker = Worker::new();
+    let id = crm_failed(&mut worker, "m-1").id();
+    worker.now_ms += HOUR_MS;
+    let answer = worker.admin(
+        "POST",
+        &format!("events/{id}/replay"),
+        r#"{"routes":["crm","billing","crm"]}"#,
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(answer.body(), json!({"replayed": ["crm", "billing"]}));
+    let routes: Vec<&str> = answer
+        .deliveries()
+        .iter()
+        .map(|d| d.route.as_str())
+        .collect();
+    assert_eq!(routes, ["crm", "billing"]);
+}
