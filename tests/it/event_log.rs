@@ -2,7 +2,8 @@
 //! dead-letter consumer and the retention purge write, run against SQLite with
 //! the schema of `migrations/`, in the orders the platform may run them.
 
-use leadnest_edge::deliver::{Decision, Delivery};
+use leadnest_edge::deliver::{Answer, Decision, Delivery};
+use leadnest_edge::delivery_run::Outcome;
 use leadnest_edge::event_log::{purge, PURGE_CHUNK};
 use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
@@ -189,7 +190,7 @@ fn two_failed_attempts_then_a_success_are_numbered_1_to_3_and_pending_between() 
         let outcome = if attempt == 1 {
             answered(500, "oops")
         } else {
-            leadnest_edge::delivery_run::Outcome::NoAnswer("timeout")
+            Outcome::NoAnswer("timeout")
         };
         let decision = worker.deliver(&message, attempt, outcome);
         assert!(matches!(decision, Decision::Retry { .. }), "{decision:?}");
@@ -413,7 +414,7 @@ fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new
 }
 
 #[test]
-fn nothing_stored_and_no_admin_answer_holds_a_secret_or_a_signature() {
+fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
     let mut worker = Worker::new();
     let mut signatures = Vec::new();
     let mut posted_all = Vec::new();
@@ -450,7 +451,21 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_or_a_signature() {
     let refused = worker.submit(&refused_body, Some(&wrong));
     worker.d1.write(&refused.journal);
     // Attempts, a dead letter, a replay of both kinds, a bulk replay.
-    worker.deliver(&bounced.message("billing"), 1, answered(200, "ok"));
+    // A backend's cookie may be a credential: not kept either.
+    let cookie = "session=c00k1e_v4lue_0f_the_backend";
+    worker.deliver(
+        &bounced.message("billing"),
+        1,
+        Outcome::Answered(Answer {
+            status: 200,
+            headers: vec![
+                ("Set-Cookie".into(), cookie.into()),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            body: b"ok".to_vec(),
+            body_error: None,
+        }),
+    );
     worker.deliver(&bounced.message("crm"), 1, answered(500, "no"));
     worker.dead_letter(&bounced.message("crm"));
     let id = bounced.id();
@@ -494,6 +509,7 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_or_a_signature() {
         CRM_SIGNING_SECRET.to_string(),
         CRM_SIGNING_SECRET.trim_start_matches("whsec_").to_string(),
         ADMIN_TOKEN.to_string(),
+        cookie.to_string(),
     ];
     for signature in signatures {
         secrets.push(signature.to_uppercase());
