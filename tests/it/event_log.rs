@@ -9,8 +9,8 @@ use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
 
 use crate::worker::{
-    answered, event_body, signature, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS, FIRST_SECRET,
-    HOUR_MS, NOW_MS, SECOND_SECRET,
+    answered, event_body, signature, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS,
+    DELIVERY_QUEUE_NAME, FIRST_SECRET, HOUR_MS, NOW_MS, SECOND_SECRET,
 };
 
 /// An event's routes as the list shows them, by name: (name, status, attempts).
@@ -126,14 +126,11 @@ fn an_accepted_event_is_pending_on_its_routes_until_each_attempt_delivers_it() {
 #[test]
 fn an_attempt_written_before_the_ingress_entry_still_ends_delivered() {
     let mut worker = Worker::new();
-    let posted = worker.submit(
-        &event_body("email.opened", "m-1", NOW_MS),
-        Some(&signature(&event_body("email.opened", "m-1", NOW_MS))),
-    );
+    let posted = worker.post_unlogged(&event_body("email.opened", "m-1", NOW_MS));
     let id = posted.id();
     // The consumer's write lands first: the ingress writes after its answer.
     let consumed = worker.run_message(
-        crate::worker::DELIVERY_QUEUE_NAME,
+        DELIVERY_QUEUE_NAME,
         &posted.message("crm"),
         1,
         answered(200, "ok"),
@@ -156,10 +153,10 @@ fn an_attempt_written_before_the_ingress_entry_still_ends_delivered() {
 fn a_failed_attempt_before_the_ingress_entry_then_a_success_are_numbered_1_and_2() {
     let mut worker = Worker::new();
     let body = event_body("email.opened", "m-1", NOW_MS);
-    let posted = worker.submit(&body, Some(&signature(&body)));
+    let posted = worker.post_unlogged(&body);
     let id = posted.id();
     let failed = worker.run_message(
-        crate::worker::DELIVERY_QUEUE_NAME,
+        DELIVERY_QUEUE_NAME,
         &posted.message("crm"),
         1,
         answered(503, "busy"),
@@ -246,7 +243,7 @@ fn the_same_accepted_entry_written_twice_is_one_event_with_one_redelivery() {
     let mut worker = Worker::new();
     // Two racing first deliveries that both passed dedup.
     let body = event_body("email.bounced", "m-1", NOW_MS);
-    let posted = worker.submit(&body, Some(&signature(&body)));
+    let posted = worker.post_unlogged(&body);
     worker.d1.write(&posted.journal);
     worker.d1.write(&posted.journal);
     let id = posted.id();
@@ -294,7 +291,7 @@ fn a_dead_letter_whose_event_never_reached_the_log_writes_the_event_from_its_mes
     let mut worker = Worker::new();
     let body = event_body("email.opened", "m-7", NOW_MS);
     // The ingress's write never lands.
-    let posted = worker.submit(&body, Some(&signature(&body)));
+    let posted = worker.post_unlogged(&body);
     let id = posted.id();
     worker.now_ms += 3 * HOUR_MS;
     worker.dead_letter(&posted.message("crm"));
