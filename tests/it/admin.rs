@@ -518,7 +518,7 @@ fn stats_count_each_hour_what_was_accepted_duplicate_rejected_delivered_and_fail
     for signature in [Some("0".repeat(64)), Some("not hex".to_string()), None] {
         let refused = worker.submit(&body, signature.as_deref());
         assert_eq!(refused.reply.status, 401);
-        worker.d1.write(&refused.journal);
+        worker.keep(&refused);
     }
     worker.deliver(&first.message("crm"), 1, answered(200, "ok"));
     worker.dead_letter(&second.message("crm"));
@@ -528,7 +528,7 @@ fn stats_count_each_hour_what_was_accepted_duplicate_rejected_delivered_and_fail
     let stale = event_body("email.opened", "m-5", worker.now_ms - 10 * 60_000);
     let refused = worker.post_unlogged(&stale);
     assert_eq!(refused.reply.status, 401);
-    worker.d1.write(&refused.journal);
+    worker.keep(&refused);
 
     let answer = worker.get(&format!(
         "stats?since={}&until={}",

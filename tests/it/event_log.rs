@@ -136,7 +136,7 @@ fn an_attempt_written_before_the_ingress_entry_still_ends_delivered() {
         answered(200, "ok"),
     );
     worker.d1.write(&consumed.journal);
-    worker.d1.write(&posted.journal);
+    worker.keep(&posted);
 
     let listed = worker.listed(&id);
     assert_eq!(listed["status"], "delivered");
@@ -163,7 +163,7 @@ fn a_failed_attempt_before_the_ingress_entry_then_a_success_are_numbered_1_and_2
     );
     assert!(matches!(failed.decision, Decision::Retry { .. }));
     worker.d1.write(&failed.journal);
-    worker.d1.write(&posted.journal);
+    worker.keep(&posted);
     assert_eq!(worker.event_status(&id), "pending");
 
     worker.now_ms += 10_000;
@@ -244,8 +244,8 @@ fn the_same_accepted_entry_written_twice_is_one_event_with_one_redelivery() {
     // Two racing first deliveries that both passed dedup.
     let body = event_body("email.bounced", "m-1", NOW_MS);
     let posted = worker.post_unlogged(&body);
-    worker.d1.write(&posted.journal);
-    worker.d1.write(&posted.journal);
+    worker.keep(&posted);
+    worker.keep(&posted);
     let id = posted.id();
     assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 1);
     let listed = worker.listed(&id);
@@ -431,7 +431,7 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
             let rotated = leadnest_edge::signature::sign(SECOND_SECRET.as_bytes(), body.as_bytes());
             signatures.push(rotated.clone());
             let posted = worker.submit(&body, Some(&rotated));
-            worker.d1.write(&posted.journal);
+            worker.keep(&posted);
             posted
         } else {
             worker.post(&body)
@@ -446,7 +446,7 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
     let wrong = leadnest_edge::signature::sign(b"not the secret", refused_body.as_bytes());
     signatures.push(wrong.clone());
     let refused = worker.submit(&refused_body, Some(&wrong));
-    worker.d1.write(&refused.journal);
+    worker.keep(&refused);
     // Attempts, a dead letter, a replay of both kinds, a bulk replay.
     // A backend's cookie may be a credential: not kept either.
     let cookie = "session=c00k1e_v4lue_0f_the_backend";
@@ -559,4 +559,58 @@ fn without_a_delivery_queue_the_attempts_after_the_answer_end_failed_when_all_fa
     assert_eq!(answer.status, 202, "{}", answer.text);
     assert_eq!(answer.deliveries()[0].webhook_id, id);
     assert_eq!(worker.event_status(&id), "pending");
+}
+
+#[test]
+fn a_busy_seconds_entries_are_written_by_one_flush_in_batches_of_whole_events() {
+    let mut worker = Worker::new();
+    worker.flush_at_once = false;
+    // Each email.bounced: its event, two HTTP deliveries, the queue route's
+    // delivery and attempt, its status.
+    const STATEMENTS_PER_EVENT: usize = 6;
+    let first = event_body("email.bounced", "m-0", NOW_MS);
+    let first_id = worker.post(&first).id();
+    for i in 1..150 {
+        worker.post(&event_body("email.bounced", &format!("m-{i}"), NOW_MS));
+    }
+    // Redeliveries of an event accepted in the same second, and refusals.
+    for _ in 0..2 {
+        assert_eq!(worker.post(&first).answer()["status"], "duplicate");
+    }
+    for _ in 0..1_000 {
+        let refused = worker.submit(&first, Some(&"0".repeat(64)));
+        worker.keep(&refused);
+    }
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
+
+    worker.flush();
+    let (last, whole) = worker.flushed.split_last().unwrap();
+    assert!(!whole.is_empty(), "{:?}", worker.flushed);
+    for batch in whole {
+        assert!(
+            *batch <= 200 && batch % STATEMENTS_PER_EVENT == 0,
+            "{batch}"
+        );
+    }
+    // The last: its events, the redeliveries, then one statement per count.
+    assert_eq!(last % STATEMENTS_PER_EVENT, 1 + 4);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 150);
+    assert_eq!(
+        worker
+            .d1
+            .number("SELECT COUNT(*) FROM events WHERE status = 'pending'"),
+        150
+    );
+    assert_eq!(worker.listed(&first_id)["redeliveries"], 2);
+    assert_eq!(
+        worker
+            .d1
+            .rows("SELECT name, count FROM counts ORDER BY name"),
+        [
+            json!({"name": "accepted", "count": 150}),
+            json!({"name": "delivered", "count": 150}),
+            json!({"name": "duplicate", "count": 2}),
+            json!({"name": "rejected:invalid_signature", "count": 1000}),
+        ]
+    );
 }

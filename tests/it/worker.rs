@@ -1,6 +1,7 @@
 //! The worker's core driven exactly as the JavaScript driver drives it, with
-//! the event log in [`D1`]: the ingress to its reply, then its journal written;
-//! a queue message through a [`DeliveryRun`], then its journal written; an
+//! the event log in [`D1`]: the ingress to its reply, then its entry kept with
+//! the isolate's [`Pending`] writes and flushed when the core says; a queue
+//! message through a [`DeliveryRun`], then its journal written; an
 //! [`AdminCall`] to its answer, each query run as one batch.
 
 use std::cell::RefCell;
@@ -11,7 +12,7 @@ use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::deliver::{Answer, Decision, Delivery};
 use leadnest_edge::delivery_run::{DeliveryRun, Outcome, RunNeed};
 use leadnest_edge::event_log::time::rfc3339;
-use leadnest_edge::event_log::Statement;
+use leadnest_edge::event_log::{Entry, Pending, Statement};
 use leadnest_edge::ingress::{Ingress, QueueMessage, Reply, RequestHead};
 use leadnest_edge::signature::sign;
 use leadnest_edge::testing::{FakePlatform, FakeSource};
@@ -111,8 +112,6 @@ pub fn answered(status: u16, body: &str) -> Outcome {
 #[derive(Debug)]
 pub struct Posted {
     pub reply: Reply,
-    /// What the driver writes after the answer (not yet written).
-    pub journal: Vec<Statement>,
     /// The `DELIVERY_QUEUE` messages it sent, as bytes.
     pub messages: Vec<Vec<u8>>,
 }
@@ -195,6 +194,12 @@ pub struct Worker {
     requests: u64,
     /// Every admin answer's body.
     pub answers: Vec<String>,
+    /// The isolate's ingress entries not yet written.
+    pending: Pending,
+    /// Whether a flush the core asks for runs at once (else on [`Worker::flush`]).
+    pub flush_at_once: bool,
+    /// The batches the flushes wrote, by size.
+    pub flushed: Vec<usize>,
 }
 
 impl Worker {
@@ -212,19 +217,51 @@ impl Worker {
             platform: FakePlatform::new("", NOW_MS),
             requests: 0,
             answers: Vec::new(),
+            pending: Pending::default(),
+            flush_at_once: true,
+            flushed: Vec::new(),
         }
     }
 
-    /// Posts `body` signed by LeadNest, and writes what the ingress journals.
+    /// Posts `body` signed by LeadNest, and keeps what the ingress journals.
     pub fn post(&mut self, body: &str) -> Posted {
         let posted = self.post_unlogged(body);
-        self.d1.write(&posted.journal);
+        self.keep(&posted);
         posted
     }
 
     /// Posts `body` signed by LeadNest; its journal is left to the caller.
     pub fn post_unlogged(&mut self, body: &str) -> Posted {
         self.submit(body, Some(&signature(body)))
+    }
+
+    /// What the driver does after the answer: the request's entry joins the
+    /// isolate's pending writes, and a flush runs if the core asks for one.
+    pub fn keep(&mut self, posted: &Posted) {
+        let Some(entry) = posted.reply.journal.clone() else {
+            return;
+        };
+        self.keep_entry(entry);
+    }
+
+    pub fn keep_entry(&mut self, entry: Entry) {
+        self.pending.add(entry);
+        if self.pending.schedule(self.now_ms).is_some() && self.flush_at_once {
+            self.flush();
+        }
+    }
+
+    /// The flush: batches of pending writes until none is left, each written
+    /// as one D1 batch.
+    pub fn flush(&mut self) {
+        loop {
+            let batch = self.pending.take(self.now_ms);
+            if batch.is_empty() {
+                return;
+            }
+            self.flushed.push(batch.len());
+            self.d1.write(&batch);
+        }
     }
 
     /// Posts `body` with `signature`; its journal is left to the caller.
@@ -246,11 +283,6 @@ impl Worker {
         let reply = self
             .platform
             .drive(ingress, &format!("request-{}", self.requests));
-        let journal = reply
-            .journal
-            .as_ref()
-            .map(|entry| entry.statements())
-            .unwrap_or_default();
         let messages = self
             .platform
             .sent
@@ -260,11 +292,7 @@ impl Worker {
                 QueueMessage::Payload => None,
             })
             .collect();
-        Posted {
-            reply,
-            journal,
-            messages,
-        }
+        Posted { reply, messages }
     }
 
     /// The delivery consumer takes `message` (its `attempts`-th delivery) from
