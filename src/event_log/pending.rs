@@ -22,7 +22,8 @@ const BATCH_STATEMENTS: usize = 200;
 pub struct Pending {
     rows: Vec<Statement>,
     counts: BTreeMap<(i64, String), i64>,
-    redeliveries: BTreeMap<String, i64>,
+    /// Per event: how many, and when the latest.
+    redeliveries: BTreeMap<String, (i64, i64)>,
     /// When the flush on its way was scheduled or last took a batch.
     scheduled: Option<i64>,
     last_flush_ms: i64,
@@ -39,7 +40,9 @@ impl Pending {
                 self.rows.extend(accepted_rows(&event));
             }
             Entry::Duplicate { id, at_ms } => {
-                *self.redeliveries.entry(id).or_default() += 1;
+                let (n, last) = self.redeliveries.entry(id).or_default();
+                *n += 1;
+                *last = (*last).max(at_ms);
                 *self
                     .counts
                     .entry((hour_of(at_ms), "duplicate".to_string()))
@@ -88,7 +91,7 @@ impl Pending {
         batch.extend(
             std::mem::take(&mut self.redeliveries)
                 .into_iter()
-                .map(|(id, n)| redeliveries(&id, n)),
+                .map(|(id, (n, last))| redeliveries(&id, n, last)),
         );
         batch.extend(
             std::mem::take(&mut self.counts)
@@ -172,7 +175,7 @@ mod tests {
         assert!(batch.iter().any(|s| s.params.contains(&1000.into())));
         assert!(batch
             .iter()
-            .any(|s| s.params == vec!["msg_1".into(), 3.into()]));
+            .any(|s| s.params == vec!["msg_1".into(), 3.into(), 1_796_216_400_000.into()]));
     }
 
     #[test]

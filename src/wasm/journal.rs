@@ -6,7 +6,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::env;
-use crate::event_log::{purge, Entry, Param, Pending, Statement, PURGE_CHUNK};
+use crate::event_log::{purge, purge_continues, Entry, Param, Pending, Statement};
 
 thread_local! {
     // The ingress's entries not yet written, for the isolate's life.
@@ -60,11 +60,11 @@ pub fn purge_round(env: &JsValue, now_ms: f64) -> Option<Array> {
     Some(statements(purge(cutoff as i64)))
 }
 
-/// Whether another round is due: the last one deleted `deleted` events, a
-/// whole chunk.
+/// Whether another round is due, given the rows each statement of the last
+/// one deleted.
 #[wasm_bindgen]
-pub fn purge_continues(deleted: f64) -> bool {
-    deleted >= PURGE_CHUNK as f64
+pub fn purge_again(deleted: Vec<f64>) -> bool {
+    purge_continues(&deleted.iter().map(|&n| n as i64).collect::<Vec<_>>())
 }
 
 /// The line of a write to the event log that failed: what, how many

@@ -41,7 +41,7 @@ async function flush(env, wait) {
   }
 }
 
-/** The retention purge: rounds of bounded deletes until one deletes less than a whole chunk. */
+/** The retention purge: rounds of bounded deletes until the core says it is done. */
 export async function purge(env, now) {
   // A bound on rounds, so a purge that keeps finding work still ends; the next
   // cron run goes on from there.
@@ -49,6 +49,6 @@ export async function purge(env, now) {
     const statements = core.purge_round(env, now);
     if (statements === undefined) return;
     const results = await env.EVENTS.batch(prepare(env.EVENTS, statements));
-    if (!core.purge_continues(results[results.length - 1]?.meta?.changes ?? 0)) return;
+    if (!core.purge_again(results.map((result) => result.meta?.changes ?? 0))) return;
   }
 }
