@@ -59,7 +59,7 @@ impl IngressTask {
                 content_length: content_length.as_deref(),
                 signature: signature.as_deref(),
             },
-            (now_ms / 1000.0) as i64,
+            now_ms as i64,
         );
         let mut task = IngressTask { config, run };
         task.settle_locally();
@@ -355,9 +355,18 @@ impl Reply {
         self.reply.after_answer.len()
     }
 
-    /// Delivery `i`, to run after the answer.
-    pub fn delivery(&self, env: &JsValue, i: usize) -> Option<DeliveryTask> {
+    /// Delivery `i`, to run after the answer, from `now_ms`.
+    pub fn delivery(&self, env: &JsValue, i: usize, now_ms: f64) -> Option<DeliveryTask> {
         let delivery = self.reply.after_answer.get(i)?.clone();
-        DeliveryTask::direct(env, delivery)
+        DeliveryTask::direct(env, delivery, now_ms)
+    }
+
+    /// Hands what the event log keeps of the request to the isolate's pending
+    /// writes. Returns the wait in ms after which the caller must run the flush
+    /// ([`super::journal::journal_batch`] until empty), or `undefined` when a
+    /// flush is already on its way or there is nothing to write.
+    pub fn keep_journal(&mut self, now_ms: f64) -> Option<f64> {
+        let entry = self.reply.journal.take()?;
+        super::journal::keep(entry, now_ms as i64).map(|wait| wait as f64)
     }
 }
