@@ -7,7 +7,7 @@
 
 // The log's statements, as src/event_log/journal.rs writes them (keep in step).
 const INSERT_EVENT = 'INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) '
-  + 'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET redeliveries = redeliveries + 1';
+  + 'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING';
 const INSERT_DELIVERY = 'INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) '
   + 'ON CONFLICT (event_id, route) DO NOTHING';
 const SET_DELIVERY = 'INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) '
@@ -22,10 +22,12 @@ const EVENT_STATUS = 'UPDATE events SET status = CASE '
 const COUNT = 'INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) '
   + 'ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count';
 
-// The retention purge's round, as src/event_log/journal.rs's purge() writes it.
+// The retention purge's round, as src/event_log/journal.rs's purge() writes it; the
+// driver runs rounds while any statement deleted a whole chunk.
 const PURGE_CHUNK = 500;
 const PURGE = [
-  'DELETE FROM attempts WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)',
+  'DELETE FROM attempts WHERE (event_id, route, attempt) IN (SELECT event_id, route, attempt FROM attempts WHERE at < ?1 LIMIT ?2)',
+  'DELETE FROM redeliveries WHERE event_id IN (SELECT event_id FROM redeliveries WHERE last_at < ?1 LIMIT ?2)',
   'DELETE FROM deliveries WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)',
   'DELETE FROM counts WHERE hour < ?1',
   'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)',
@@ -176,12 +178,12 @@ export default {
       let rowsWritten = 0;
       const started = performance.now();
       for (;;) {
-        const results = await db.batch(PURGE.map((sql, i) => (i === 2 ? db.prepare(sql).bind(hour) : db.prepare(sql).bind(cutoff, PURGE_CHUNK))));
+        const results = await db.batch(PURGE.map((sql) => (sql.includes('counts') ? db.prepare(sql).bind(hour) : db.prepare(sql).bind(cutoff, PURGE_CHUNK))));
         rounds += 1;
         for (const result of results) rowsWritten += result.meta?.rows_written ?? 0;
-        const deleted = results.at(-1).meta?.changes ?? 0;
-        purged += deleted;
-        if (deleted < PURGE_CHUNK) break;
+        const deleted = results.map((result) => result.meta?.changes ?? 0);
+        purged += deleted.at(-1);
+        if (deleted.every((n) => n < PURGE_CHUNK)) break;
       }
       return Response.json({ ms: performance.now() - started, rounds, purged, rowsWritten });
     }
