@@ -81,6 +81,9 @@ pub struct DeliveryRun<'c> {
     journal: Vec<Statement>,
     /// A dead letter: acked only once its journal is written.
     dead_letter: bool,
+    /// The signatures the last attempt sent: a backend that echoes them must
+    /// not get them into the log.
+    sent_signatures: Vec<String>,
 }
 
 impl<'c> DeliveryRun<'c> {
@@ -202,6 +205,7 @@ impl<'c> DeliveryRun<'c> {
             lines: Vec::new(),
             journal: Vec::new(),
             dead_letter: false,
+            sent_signatures: Vec::new(),
         }
     }
 
@@ -266,6 +270,28 @@ impl<'c> DeliveryRun<'c> {
         };
     }
 
+    /// The attempt's request headers, signed for `now` (unix seconds); the
+    /// signatures among them are kept out of what the log stores of the answer.
+    pub fn request_headers(&mut self, now: i64) -> Vec<(&'static str, String)> {
+        let RunNeed::Attempt {
+            delivery,
+            signing_key,
+            ..
+        } = self.need()
+        else {
+            return Vec::new();
+        };
+        let headers = delivery.headers(signing_key, now);
+        self.sent_signatures = headers
+            .iter()
+            .filter(|(name, _)| *name == "x-leadnest-signature" || *name == "webhook-signature")
+            // `v1,<base64>`: the base64 alone, which covers the whole too.
+            .map(|(_, value)| value.rsplit(',').next().unwrap_or(value).to_string())
+            .filter(|value| value.len() >= 16)
+            .collect();
+        headers
+    }
+
     /// The wait is over: attempt again.
     pub fn waited(&mut self) {
         if matches!(self.state, State::Wait(_)) {
@@ -296,9 +322,15 @@ impl<'c> DeliveryRun<'c> {
             return;
         };
         if self.config.event_log {
-            self.journal.extend(
-                attempt_entry(delivery, outcome, decision, at_ms, duration_ms).statements(),
-            );
+            let mut entry = attempt_entry(delivery, outcome, decision, at_ms, duration_ms);
+            for signature in &self.sent_signatures {
+                for text in [&mut entry.headers, &mut entry.body].into_iter().flatten() {
+                    if text.contains(signature.as_str()) {
+                        *text = text.replace(signature.as_str(), "(signature)");
+                    }
+                }
+            }
+            self.journal.extend(entry.statements());
         }
         let (status, error) = match outcome {
             Outcome::Answered(answer) => (Some(answer.status), None),
@@ -631,5 +663,48 @@ mod tests {
             (line["messages"].as_u64(), line["outcome"].as_str()),
             (Some(2), Some("batch_retried"))
         );
+    }
+
+    #[test]
+    fn signatures_a_backend_echoes_stay_out_of_the_log() {
+        let source = FakeSource::minimal()
+            .with(
+                "ROUTES",
+                r#"[{"name":"crm","url":"https://crm.example.com/hook","signing_secret":"CRM_KEY"}]"#,
+            )
+            .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .with_d1("EVENTS");
+        let config = Config::load(&source).unwrap();
+        let signature = "9f".repeat(32);
+        let mut run = DeliveryRun::direct(
+            &config,
+            Delivery {
+                signature: signature.clone(),
+                ..delivery("crm")
+            },
+            0,
+        );
+        let headers = run.request_headers(1_614_265_330);
+        let webhook_signature = headers
+            .iter()
+            .find(|(name, _)| *name == "webhook-signature")
+            .map(|(_, value)| value.clone())
+            .unwrap();
+        let echoed = format!("{signature} {webhook_signature}");
+        run.attempted(
+            Outcome::Answered(Answer {
+                status: 200,
+                headers: vec![("X-Echo".into(), echoed.clone())],
+                body: echoed.into_bytes(),
+                body_error: None,
+            }),
+            0,
+            5,
+        );
+        let stored = format!("{:?}", run.take_journal());
+        assert!(stored.contains("(signature)"), "{stored}");
+        assert!(!stored.contains(&signature), "{stored}");
+        let base64 = webhook_signature.trim_start_matches("v1,");
+        assert!(!stored.contains(base64), "{stored}");
     }
 }

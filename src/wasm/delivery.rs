@@ -114,17 +114,11 @@ impl DeliveryTask {
     }
 
     /// ATTEMPT: the request headers, signed for `now_ms`, as [name, value, name, value, …].
-    pub fn headers(&self, now_ms: f64) -> Vec<String> {
-        let Some(RunNeed::Attempt {
-            delivery,
-            signing_key,
-            ..
-        }) = self.need()
-        else {
+    pub fn headers(&mut self, now_ms: f64) -> Vec<String> {
+        let Inner::Run(run) = &mut self.inner else {
             return Vec::new();
         };
-        delivery
-            .headers(signing_key, (now_ms / 1000.0) as i64)
+        run.request_headers((now_ms / 1000.0) as i64)
             .into_iter()
             .flat_map(|(name, value)| [name.to_string(), value])
             .collect()
