@@ -157,11 +157,15 @@ function SendTest({ token, onSent, onUnauthorized }) {
 
 function ReplayDialog({ state, onConfirm, onCancel }) {
   const dialog = useRef(null);
+  const confirm = useRef(null);
   useEffect(() => {
     const el = dialog.current;
     if (state && !el.open) el.showModal();
     if (!state && el.open) el.close();
   }, [state]);
+  // The count arrives after the dialog opened: Enter must then mean "replay".
+  const phase = state?.phase;
+  useEffect(() => { if (phase === 'confirm') confirm.current?.focus(); }, [phase]);
   const s = state || {};
   const scope = s.scope || {};
   const where = [scope.event && `event ${scope.event}`, scope.route && `route ${scope.route}`].filter(Boolean).join(', ');
@@ -177,7 +181,7 @@ function ReplayDialog({ state, onConfirm, onCancel }) {
     ${s.phase === 'done' && html`<p role="status">${plural(s.replayed, 'event')} sent to be delivered again.</p>`}
     ${s.error && html`<p class="error-text" role="alert">${s.error}</p>`}
     <form method="dialog" class="row end">
-      ${s.phase === 'confirm' && s.count > 0 && html`<button type="button" class="danger" autofocus onClick=${onConfirm}>
+      ${s.phase === 'confirm' && s.count > 0 && html`<button type="button" class="danger" ref=${confirm} onClick=${onConfirm}>
         Replay ${s.more ? 'all' : plural(s.count, 'event')}</button>`}
       <button type="submit">${s.phase === 'done' ? 'Close' : 'Cancel'}</button>
     </form>
@@ -349,8 +353,10 @@ function Console({ token, onSignOut }) {
   const open = (id, button) => { opener.current = button; setOpenId(id); };
   const close = () => {
     setOpenId(null);
+    // Back to the row it was opened from, or to the list when a filter dropped that row.
     const button = opener.current;
     if (button && button.isConnected) button.focus();
+    else document.getElementById('events-title')?.focus();
   };
 
   useEffect(() => {
