@@ -10,6 +10,8 @@ pub const DEDUP_BINDING: &str = "DEDUP";
 pub const DEDUP_OBJECTS_BINDING: &str = "DEDUP_OBJECTS";
 /// Optional queue producer that carries HTTP deliveries.
 pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
+/// Optional D1 database of the event log (SPEC section 8).
+pub const EVENTS_BINDING: &str = "EVENTS";
 /// Every binding the worker uses itself. A queue route may name none of them: its
 /// events would land where the worker reads its own records (on `DELIVERY_QUEUE`,
 /// taken for malformed deliveries and dead-lettered).
@@ -35,6 +37,14 @@ pub const DEFAULT_DEDUP_MEMORY_KEYS: u64 = 10_000;
 /// Largest `DEDUP_MEMORY_KEYS`: at 24–48 bytes a key, at most about 10 MB of
 /// an isolate's 128 MB.
 pub const MAX_DEDUP_MEMORY_KEYS: usize = 200_000;
+/// The secret that enables the admin API.
+const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// Default of `EVENT_RETENTION_DAYS`.
+pub const DEFAULT_RETENTION_DAYS: u64 = 7;
+/// Default of `DEAD_LETTER_QUEUE`: the delivery consumer's `dead_letter_queue`.
+pub const DEFAULT_DEAD_LETTER_QUEUE: &str = "leadnest-edge-dead-letters";
+/// Shortest `ADMIN_TOKEN`: a bearer token is all that guards the event log.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
 
 /// The parts of a URL that route validation checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +74,8 @@ pub trait ConfigSource {
     fn has_queue(&self, name: &str) -> bool;
     /// Whether a Durable Object namespace is bound under `name`.
     fn has_durable_object(&self, name: &str) -> bool;
+    /// Whether a D1 database is bound under `name`.
+    fn has_d1(&self, name: &str) -> bool;
     /// Parses a URL as `fetch` will. The Worker uses the runtime's own parser, so
     /// the bundle carries none; `None` when it is not a valid absolute URL.
     fn parse_url(&self, url: &str) -> Option<UrlParts>;
@@ -102,6 +114,28 @@ pub struct Config {
     pub test_handoff_delay_ms: u64,
     /// `DRAIN_REFUSED_BODIES`: see [`ConfigError::drain_refused_bodies`].
     pub drain_refused_bodies: bool,
+    /// The event log is kept: `EVENTS` is bound.
+    pub event_log: bool,
+    /// `EVENT_RETENTION_DAYS`: older events are purged.
+    pub retention_days: u64,
+    /// `DEAD_LETTER_QUEUE`: batches from this queue are dead letters.
+    pub dead_letter_queue: String,
+    /// The admin API and console, when `ADMIN_TOKEN` is set and long enough.
+    pub admin_token: Option<AdminToken>,
+    /// What is wrong but leaves the ingress working (a too-short `ADMIN_TOKEN`):
+    /// `/health` names it.
+    pub notices: Vec<String>,
+}
+
+/// `ADMIN_TOKEN`, kept only as its SHA-256, so comparing a presented token
+/// takes the same time whatever its length or content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(pub [u8; 32]);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
 }
 
 /// Everything wrong with a configuration, one sentence per problem.
@@ -189,6 +223,7 @@ impl Config {
         );
 
         let test_handoff_delay_ms = number("TEST_HANDOFF_DELAY_MS", 0, 0, 10_000);
+        let retention_days = number("EVENT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, 1, 3_650);
 
         // A key must outlive the window in which its event can still be replayed.
         if dedup_ttl_seconds < tolerance_seconds {
@@ -243,6 +278,25 @@ impl Config {
             }),
         };
 
+        let mut notices = Vec::new();
+        let admin_token = source
+            .text(ADMIN_TOKEN)
+            .filter(|token| !token.is_empty())
+            .and_then(|token| {
+                if token.chars().count() < MIN_ADMIN_TOKEN_LEN {
+                    notices.push(format!(
+                        "ADMIN_TOKEN is shorter than {MIN_ADMIN_TOKEN_LEN} characters, so the admin API and console are off: set a longer one with `wrangler secret put ADMIN_TOKEN` (e.g. `openssl rand -hex 32`)."
+                    ));
+                    return None;
+                }
+                Some(AdminToken(crate::admin::digest(&token)))
+            });
+        let dead_letter_queue = source
+            .text("DEAD_LETTER_QUEUE")
+            .map(|name| name.trim().trim_matches('"').to_string())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_DEAD_LETTER_QUEUE.to_string());
+
         match secrets {
             Some(secrets) if problems.is_empty() => Ok(Self {
                 secrets,
@@ -259,6 +313,11 @@ impl Config {
                 dedup_memory_keys: usize::try_from(dedup_memory_keys).unwrap_or(usize::MAX),
                 test_handoff_delay_ms,
                 drain_refused_bodies,
+                event_log: source.has_d1(EVENTS_BINDING),
+                retention_days,
+                dead_letter_queue,
+                admin_token,
+                notices,
             }),
             _ => Err(ConfigError {
                 problems,

@@ -26,9 +26,17 @@ pub struct Delivery {
     /// `X-LeadNest-Signature` exactly as received, passed through.
     pub signature: String,
     pub webhook_id: String,
+    /// When the ingress accepted the event (unix ms; 0 from an older version):
+    /// the dead-letter consumer logs it with the event.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub received_at_ms: i64,
     /// The body, byte for byte as received.
     #[serde(skip)]
     pub body: Vec<u8>,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 /// A queue message that is not a [`Delivery`].
@@ -234,6 +242,7 @@ mod tests {
             event: "email.opened".into(),
             signature: "sha256=ABC".into(),
             webhook_id: "msg_1".into(),
+            received_at_ms: 0,
             body: body.to_vec(),
         }
     }
@@ -289,6 +298,7 @@ mod tests {
         let key = SigningKey::from_whsec("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let d = Delivery {
             webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(),
+            received_at_ms: 1_764_680_400_123,
             ..d
         };
         let signed = d.headers(Some(&key), 1614265330);

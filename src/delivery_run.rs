@@ -11,6 +11,7 @@ use crate::deliver::{
     decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
+use crate::event_log::{AcceptedEvent, AttemptEntry, DeadLetter, Statement};
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
 use crate::standard_webhooks::SigningKey;
@@ -76,21 +77,37 @@ pub struct DeliveryRun<'c> {
     route: Option<(&'c str, Option<&'c SigningKey>)>,
     state: State,
     lines: Vec<String>,
+    /// What to write to the event log so far (only with the log on).
+    journal: Vec<Statement>,
+    /// A dead letter: acked only once its journal is written.
+    dead_letter: bool,
 }
 
 impl<'c> DeliveryRun<'c> {
     /// A queue message: `body` is its bytes (`None` when it is not bytes at all),
-    /// `attempts` the platform's count of its deliveries, 1 on the first.
+    /// `attempts` the platform's count of its deliveries, 1 on the first, and
+    /// `now_ms` when the batch arrived.
+    ///
+    /// With the event log on, a message of `DEAD_LETTER_QUEUE` is not attempted
+    /// again: its retries are spent, so the log records the delivery as failed
+    /// (replay from the admin API sends it again) and the message is acked once
+    /// that is written ([`DeliveryRun::acks_after_journal`]).
     pub fn queued(
         config: &'c Config,
         body: Option<&[u8]>,
         attempts: u32,
         queue: &str,
         message_id: Option<&str>,
+        now_ms: i64,
     ) -> Self {
         let policy = RetryPolicy::queue(config.retry_base_seconds);
         let delivery = body.and_then(|bytes| Delivery::decode(bytes).ok());
-        let mut run = Self::start(config, policy, false, attempts.max(1), delivery);
+        if config.event_log && queue == config.dead_letter_queue {
+            if let Some(delivery) = delivery {
+                return Self::dead_lettered(config, policy, attempts.max(1), delivery, now_ms);
+            }
+        }
+        let mut run = Self::start(config, policy, false, attempts.max(1), delivery, now_ms);
         if run.delivery.is_none() {
             let decision = decide(Handled::Malformed, run.attempt, policy);
             let message = Message {
@@ -108,12 +125,56 @@ impl<'c> DeliveryRun<'c> {
         run
     }
 
-    /// A delivery after the answer, without a queue.
-    pub fn direct(config: &'c Config, delivery: Delivery) -> Self {
-        Self::start(config, RetryPolicy::direct(), true, 1, Some(delivery))
+    /// A delivery after the answer, without a queue, starting at `now_ms`.
+    pub fn direct(config: &'c Config, delivery: Delivery, now_ms: i64) -> Self {
+        Self::start(config, RetryPolicy::direct(), true, 1, Some(delivery), now_ms)
     }
 
-    fn start(
+    fn dead_lettered(
+        config: &'c Config,
+        policy: RetryPolicy,
+        attempt: u32,
+        delivery: Delivery,
+        now_ms: i64,
+    ) -> Self {
+        let mut run = Self::new(config, policy, false, attempt, None);
+        run.lines.push(
+            DeliveryLog {
+                route: &delivery.route,
+                attempt,
+                webhook_id: &delivery.webhook_id,
+                event: Some(&delivery.event),
+                outcome: "failed",
+                error: Some("retries exhausted"),
+                ..Default::default()
+            }
+            .line(),
+        );
+        let head = crate::payload::head(&delivery.body);
+        run.journal = DeadLetter {
+            event: AcceptedEvent {
+                id: delivery.webhook_id,
+                event: delivery.event,
+                message_id: head.message_id,
+                timestamp: head.timestamp,
+                received_at_ms: if delivery.received_at_ms > 0 {
+                    delivery.received_at_ms
+                } else {
+                    now_ms
+                },
+                body: String::from_utf8_lossy(&delivery.body).into_owned(),
+                routes: Vec::new(),
+            },
+            route: delivery.route,
+            at_ms: now_ms,
+        }
+        .statements();
+        run.dead_letter = true;
+        run.state = State::Done(Decision::Ack);
+        run
+    }
+
+    fn new(
         config: &'c Config,
         policy: RetryPolicy,
         direct: bool,
@@ -123,7 +184,7 @@ impl<'c> DeliveryRun<'c> {
         let route = delivery
             .as_ref()
             .and_then(|delivery| http_route(config, &delivery.route));
-        let mut run = Self {
+        Self {
             config,
             policy,
             direct,
@@ -132,12 +193,26 @@ impl<'c> DeliveryRun<'c> {
             route,
             state: State::Attempt,
             lines: Vec::new(),
-        };
+            journal: Vec::new(),
+            dead_letter: false,
+        }
+    }
+
+    fn start(
+        config: &'c Config,
+        policy: RetryPolicy,
+        direct: bool,
+        attempt: u32,
+        delivery: Option<Delivery>,
+        now_ms: i64,
+    ) -> Self {
+        let mut run = Self::new(config, policy, direct, attempt, delivery);
         if run.delivery.is_some() && run.route.is_none() {
             let decision = decide(Handled::RouteRemoved, run.attempt, policy);
             run.log_attempt(
                 &Outcome::NoAnswer("route no longer configured"),
                 decision,
+                now_ms,
                 0,
             );
             run.state = State::Done(decision);
@@ -169,13 +244,13 @@ impl<'c> DeliveryRun<'c> {
         }
     }
 
-    /// An attempt ended; `duration_ms` is how long it took.
-    pub fn attempted(&mut self, outcome: Outcome, duration_ms: u64) {
+    /// An attempt that began at `at_ms` ended; `duration_ms` is how long it took.
+    pub fn attempted(&mut self, outcome: Outcome, at_ms: i64, duration_ms: u64) {
         if !matches!(self.state, State::Attempt) {
             return;
         }
         let decision = decide(outcome.handled(), self.attempt, self.policy);
-        self.log_attempt(&outcome, decision, duration_ms);
+        self.log_attempt(&outcome, decision, at_ms, duration_ms);
         self.state = match decision {
             // Without a queue the run waits and tries again itself; under a
             // queue the platform brings the message back.
@@ -197,10 +272,26 @@ impl<'c> DeliveryRun<'c> {
         std::mem::take(&mut self.lines)
     }
 
-    fn log_attempt(&mut self, outcome: &Outcome, decision: Decision, duration_ms: u64) {
+    /// What to write to the event log so far.
+    pub fn take_journal(&mut self) -> Vec<Statement> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// Whether the settle decision stands only once the journal is written (a
+    /// dead letter: it must not leave its queue without a trace). If the write
+    /// fails, the message is retried instead.
+    pub fn acks_after_journal(&self) -> bool {
+        self.dead_letter
+    }
+
+    fn log_attempt(&mut self, outcome: &Outcome, decision: Decision, at_ms: i64, duration_ms: u64) {
         let Some(delivery) = &self.delivery else {
             return;
         };
+        if self.config.event_log {
+            self.journal
+                .extend(attempt_entry(delivery, outcome, decision, at_ms, duration_ms).statements());
+        }
         let (status, error) = match outcome {
             Outcome::Answered(answer) => (Some(answer.status), None),
             Outcome::NoAnswer(why) => (None, Some(*why)),
@@ -220,6 +311,66 @@ impl<'c> DeliveryRun<'c> {
             .line(),
         );
     }
+}
+
+/// One attempt as the event log keeps it.
+fn attempt_entry(
+    delivery: &Delivery,
+    outcome: &Outcome,
+    decision: Decision,
+    at_ms: i64,
+    duration_ms: u64,
+) -> AttemptEntry {
+    let (status, headers, body, error) = match outcome {
+        Outcome::Answered(answer) => (
+            Some(answer.status),
+            Some(headers_json(&answer.headers)),
+            Some(String::from_utf8_lossy(&answer.body).into_owned()),
+            answer.body_error,
+        ),
+        Outcome::NoAnswer(why) => (None, None, None, Some(*why)),
+    };
+    AttemptEntry {
+        event_id: delivery.webhook_id.clone(),
+        route: delivery.route.clone(),
+        at_ms,
+        duration_ms: i64::try_from(duration_ms).unwrap_or(i64::MAX),
+        outcome: decision.outcome(),
+        status,
+        headers,
+        body,
+        error,
+        delivery: match decision {
+            Decision::Ack => "delivered",
+            Decision::Park => "failed",
+            Decision::Retry { .. } => "pending",
+        },
+    }
+}
+
+/// Response headers kept by the log, as a JSON object. A repeated name keeps its
+/// values joined as the Fetch standard joins them; a cookie a backend sets is
+/// not kept, since it may be a credential.
+fn headers_json(headers: &[(String, String)]) -> String {
+    let mut object = serde_json::Map::new();
+    for (name, value) in headers {
+        let name = name.to_ascii_lowercase();
+        let value = if name == "set-cookie" {
+            "(not kept)".to_string()
+        } else {
+            value.clone()
+        };
+        match object.get_mut(&name) {
+            Some(serde_json::Value::String(kept)) if name != "set-cookie" => {
+                kept.push_str(", ");
+                kept.push_str(&value);
+            }
+            _ => {
+                object.insert(name, serde_json::Value::String(value));
+            }
+        }
+    }
+    serde_json::Value::Object(object).to_string()
 }
 
 /// What the consumer does with a message while the configuration is invalid:
@@ -310,6 +461,7 @@ mod tests {
             event: "email.opened".into(),
             signature: "abc".into(),
             webhook_id: "msg_1".into(),
+            received_at_ms: 0,
             body: b"{}".to_vec(),
         }
     }

@@ -9,6 +9,21 @@ use crate::ingress::{Reply, Unread, INGRESS_PATH};
 
 /// The health check.
 pub const HEALTH_PATH: &str = "/health";
+/// The console.
+pub const ADMIN_PATH: &str = "/admin";
+const ADMIN_API_PREFIX: &str = "/admin/api/";
+
+/// The headers of every console file: no script but the console's own, nothing
+/// from elsewhere, never framed, no referrer, never cached.
+pub const ADMIN_PAGE_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+];
 
 /// What a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +32,11 @@ pub enum Endpoint {
     Ingress,
     /// `GET` or `HEAD /health`.
     Health,
+    /// `/admin/api/…`: the admin API, when `ADMIN_TOKEN` is set (else 404).
+    AdminApi,
+    /// `GET` or `HEAD /admin` and the console's files under it, when
+    /// `ADMIN_TOKEN` is set (else 404).
+    AdminPage,
     /// Anything else: refused without reading the body. `logged`: on the
     /// ingress path, where every request has a log line.
     Refused { rejection: Rejection, logged: bool },
@@ -32,6 +52,10 @@ pub fn endpoint(method: &str, path: &str) -> Endpoint {
             logged: true,
         },
         ("GET" | "HEAD", HEALTH_PATH) => Endpoint::Health,
+        (_, path) if path.starts_with(ADMIN_API_PREFIX) => Endpoint::AdminApi,
+        ("GET" | "HEAD", path) if path == ADMIN_PATH || path.starts_with("/admin/") => {
+            Endpoint::AdminPage
+        }
         (_, HEALTH_PATH) => Endpoint::Refused {
             rejection: Rejection::MethodNotAllowed { allow: "GET" },
             logged: false,
@@ -41,6 +65,14 @@ pub fn endpoint(method: &str, path: &str) -> Endpoint {
             logged: false,
         },
     }
+}
+
+/// Whether the admin API and console answer: `ADMIN_TOKEN` is set, long
+/// enough, and the configuration loaded.
+pub fn admin_enabled(loaded: &Result<Config, ConfigError>) -> bool {
+    loaded
+        .as_ref()
+        .is_ok_and(|config| config.admin_token.is_some())
 }
 
 /// What to do with the body of a request that will not be read, valid
@@ -64,6 +96,10 @@ pub fn refusal(endpoint: &Endpoint, loaded: &Result<Config, ConfigError>) -> Opt
             Some(unread(loaded)),
             true,
         )),
+        // Without a token the admin paths do not exist.
+        (Endpoint::AdminApi | Endpoint::AdminPage, _) if !admin_enabled(loaded) => Some(
+            Reply::refusal(&Rejection::NotFound, Some(unread(loaded)), false),
+        ),
         _ => None,
     }
 }
@@ -77,6 +113,13 @@ pub fn health(loaded: &Result<Config, ConfigError>) -> (u16, String) {
         problems: Option<&'a [String]>,
     }
     match loaded {
+        Ok(config) if !config.notices.is_empty() => (
+            503,
+            json(&Health {
+                status: "misconfigured",
+                problems: Some(&config.notices),
+            }),
+        ),
         Ok(_) => (
             200,
             json(&Health {

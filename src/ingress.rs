@@ -15,6 +15,7 @@ use crate::config::{Config, DELIVERY_QUEUE_BINDING};
 use crate::dedup::{Claim, DedupKey, RecentKeys};
 use crate::deliver::Delivery;
 use crate::error::{json, Rejection};
+use crate::event_log::{AcceptedEvent, Entry, RouteKind};
 use crate::log::{IngressLog, WarningLog};
 use crate::payload::{check_freshness, parse, Envelope};
 use crate::routes::{taking, Destination, Route};
@@ -140,6 +141,8 @@ pub struct Reply {
     pub warnings: Vec<String>,
     /// HTTP deliveries to make after the answer (no `DELIVERY_QUEUE`).
     pub after_answer: Vec<Delivery>,
+    /// What the event log keeps of this request (only with the log on).
+    pub journal: Option<Entry>,
     log: Option<Outcome>,
 }
 
@@ -167,6 +170,7 @@ impl Reply {
             unread,
             warnings: Vec::new(),
             after_answer: Vec::new(),
+            journal: None,
             log: logged.then(|| Outcome {
                 outcome: "rejected",
                 reason: Some(rejection.code()),
@@ -193,6 +197,7 @@ impl Reply {
             unread: None,
             warnings: Vec::new(),
             after_answer: Vec::new(),
+            journal: None,
             log: Some(Outcome {
                 outcome,
                 reason: None,
@@ -300,6 +305,8 @@ pub struct Ingress<'c> {
     memory: &'c RefCell<RecentKeys>,
     /// Unix seconds when the request arrived: the clock is read once.
     now: i64,
+    /// The same instant in milliseconds, for the event log.
+    now_ms: i64,
     signature: Option<String>,
     declared: bool,
     body_len: usize,
@@ -308,12 +315,12 @@ pub struct Ingress<'c> {
 
 impl<'c> Ingress<'c> {
     /// A request with a valid configuration. `memory` is the isolate's keys
-    /// (see [`RecentKeys`]); `now` is unix seconds from the platform's clock.
+    /// (see [`RecentKeys`]); `now_ms` is unix milliseconds from the platform's clock.
     pub fn new(
         config: &'c Config,
         memory: &'c RefCell<RecentKeys>,
         head: RequestHead<'_>,
-        now: i64,
+        now_ms: i64,
     ) -> Self {
         // Step 1 on the declared length, before any byte is read.
         let state = match check_declared_length(head.content_length, config.max_body_bytes) {
@@ -327,7 +334,8 @@ impl<'c> Ingress<'c> {
         Self {
             config,
             memory,
-            now,
+            now: now_ms.div_euclid(1000),
+            now_ms,
             signature: head.signature.map(str::to_owned),
             declared: head.content_length.is_some(),
             body_len: 0,
@@ -365,12 +373,37 @@ impl<'c> Ingress<'c> {
         }
     }
 
-    /// The reply, once [`Need::Reply`] is reached.
+    /// The reply, once [`Need::Reply`] is reached. With the event log on, a
+    /// refusal on the ingress path takes its count there.
     pub fn into_reply(self) -> Option<Reply> {
         match self.state {
-            State::Done(reply) => Some(reply),
+            State::Done(mut reply) => {
+                if self.config.event_log && reply.journal.is_none() {
+                    reply.journal = reply
+                        .log
+                        .as_ref()
+                        .and_then(|log| log.reason)
+                        .map(|code| Entry::Rejected {
+                            code,
+                            at_ms: self.now_ms,
+                        });
+                }
+                Some(reply)
+            }
             _ => None,
         }
+    }
+
+    /// `duplicate`, with its redelivery counted in the event log.
+    fn duplicate(&self, admitted: &Admitted<'_>) -> Reply {
+        let mut reply = Reply::handled("duplicate", &admitted.envelope, None);
+        if self.config.event_log {
+            reply.journal = Some(Entry::Duplicate {
+                id: admitted.dedup_key.webhook_id(),
+                at_ms: self.now_ms,
+            });
+        }
+        reply
     }
 
     fn refuse(&mut self, rejection: &Rejection) {
@@ -430,7 +463,7 @@ impl<'c> Ingress<'c> {
             .borrow()
             .contains(&admitted.dedup_key, self.now_unsigned())
         {
-            self.state = State::Done(Reply::handled("duplicate", &admitted.envelope, None));
+            self.state = State::Done(self.duplicate(&admitted));
             return;
         }
         self.state = State::Claim {
@@ -452,9 +485,7 @@ impl<'c> Ingress<'c> {
                 None,
                 true,
             )),
-            Ok(Claim::Duplicate) => {
-                State::Done(Reply::handled("duplicate", &event.admitted.envelope, None))
-            }
+            Ok(Claim::Duplicate) => State::Done(self.duplicate(&event.admitted)),
             Ok(Claim::Busy) if waited_ms >= CLAIM_WAIT_MS => {
                 State::Done(Reply::refusal(&Rejection::InProgress, None, true))
             }
@@ -503,6 +534,7 @@ impl<'c> Ingress<'c> {
                         // Verified, so the header is present.
                         signature: self.signature.clone().unwrap_or_default(),
                         webhook_id: webhook_id.clone(),
+                        received_at_ms: self.now_ms,
                         body: event.body.clone(),
                     };
                     if self.config.delivery_queue {
@@ -620,7 +652,37 @@ impl<'c> Ingress<'c> {
             Reply::handled("accepted", &admitted.envelope, Some(admitted.route_names()));
         reply.warnings.extend(warning);
         reply.after_answer = after_answer;
+        if self.config.event_log {
+            reply.journal = self.accepted_entry(event);
+        }
         self.state = State::Done(reply);
+    }
+
+    /// The accepted event as the log keeps it: its body moves there.
+    fn accepted_entry(&self, event: Event<'_>) -> Option<Entry> {
+        let Event { admitted, body } = event;
+        let routes = admitted
+            .routes
+            .iter()
+            .map(|route| {
+                let kind = match route.destination {
+                    Destination::Http { .. } => RouteKind::Http,
+                    Destination::Queue { .. } => RouteKind::Queue,
+                };
+                (route.name.clone(), kind)
+            })
+            .collect();
+        // Verified UTF-8 by the payload's parse.
+        let body = String::from_utf8(body).ok()?;
+        Some(Entry::Accepted(AcceptedEvent {
+            id: admitted.dedup_key.webhook_id(),
+            event: admitted.envelope.event,
+            message_id: admitted.envelope.message_id,
+            timestamp: admitted.envelope.timestamp,
+            received_at_ms: self.now_ms,
+            body,
+            routes,
+        }))
     }
 
     /// How long a key is remembered: `DEDUP_TTL_SECONDS`, and at least until

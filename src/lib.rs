@@ -4,12 +4,14 @@
 //! Worker's JavaScript driver (`src/worker/`) calls: it performs each step the
 //! core asks for on the platform and reports back.
 
+pub mod admin;
 pub mod config;
 pub mod dedup;
 pub mod deliver;
 pub mod delivery_run;
 pub mod endpoint;
 pub mod error;
+pub mod event_log;
 pub mod filter;
 pub mod ingress;
 pub mod key_table;

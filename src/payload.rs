@@ -42,6 +42,26 @@ struct RawData<'a> {
     message_id: Option<&'a RawValue>,
 }
 
+/// The `timestamp` and `data.message_id` of a body the ingress verified and
+/// parsed earlier (a dead letter carries it), read leniently.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    pub timestamp: String,
+    pub message_id: Option<String>,
+}
+
+/// Reads [`Head`]; what is missing stays empty.
+pub fn head(body: &[u8]) -> Head {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Head::default();
+    };
+    let text = |value: Option<&serde_json::Value>| value.and_then(|v| v.as_str()).map(str::to_string);
+    Head {
+        timestamp: text(value.get("timestamp")).unwrap_or_default(),
+        message_id: text(value.get("data").and_then(|data| data.get("message_id"))),
+    }
+}
+
 fn invalid(message: impl Into<String>) -> Rejection {
     Rejection::InvalidPayload(message.into())
 }

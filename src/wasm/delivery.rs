@@ -25,10 +25,10 @@ pub struct DeliveryTask {
 }
 
 impl DeliveryTask {
-    pub(crate) fn direct(env: &JsValue, delivery: Delivery) -> Option<Self> {
+    pub(crate) fn direct(env: &JsValue, delivery: Delivery, now_ms: f64) -> Option<Self> {
         let config = env::config(env).as_ref().ok()?;
         Some(Self {
-            inner: Inner::Run(DeliveryRun::direct(config, delivery)),
+            inner: Inner::Run(DeliveryRun::direct(config, delivery, now_ms as i64)),
         })
     }
 
@@ -62,13 +62,15 @@ fn why(text: &str) -> &'static str {
 #[wasm_bindgen]
 impl DeliveryTask {
     /// A message of the queue `queue`: its body when it is bytes, the platform's
-    /// count of its deliveries (1 on the first) and its id.
+    /// count of its deliveries (1 on the first) and its id; `now_ms`, when its
+    /// batch arrived.
     pub fn queued(
         env: &JsValue,
         body: Option<Uint8Array>,
         attempts: u32,
         queue: &str,
         id: Option<String>,
+        now_ms: f64,
     ) -> DeliveryTask {
         let inner = match env::config(env) {
             Ok(config) => {
@@ -79,6 +81,7 @@ impl DeliveryTask {
                     attempts,
                     queue,
                     id.as_deref(),
+                    now_ms as i64,
                 ))
             }
             Err(_) => {
@@ -142,14 +145,15 @@ impl DeliveryTask {
     }
 
     /// ATTEMPT's result when the backend answered: its status, headers as
-    /// [name, value, …], the first bytes of its body, and why the body stopped
-    /// early if it did.
+    /// [name, value, …], the first bytes of its body, why the body stopped
+    /// early if it did, when the attempt began and how long it took.
     pub fn answered(
         &mut self,
         status: u16,
         headers: Vec<String>,
         body: Vec<u8>,
         body_error: Option<String>,
+        at_ms: f64,
         duration_ms: f64,
     ) {
         let headers = headers
@@ -164,14 +168,36 @@ impl DeliveryTask {
         };
         answer.keep(&body);
         if let Inner::Run(run) = &mut self.inner {
-            run.attempted(Outcome::Answered(answer), duration_ms as u64);
+            run.attempted(Outcome::Answered(answer), at_ms as i64, duration_ms as u64);
         }
     }
 
     /// ATTEMPT's result when no answer came: `timeout`, `network error`, ….
-    pub fn no_answer(&mut self, reason: &str, duration_ms: f64) {
+    pub fn no_answer(&mut self, reason: &str, at_ms: f64, duration_ms: f64) {
         if let Inner::Run(run) = &mut self.inner {
-            run.attempted(Outcome::NoAnswer(why(reason)), duration_ms as u64);
+            run.attempted(
+                Outcome::NoAnswer(why(reason)),
+                at_ms as i64,
+                duration_ms as u64,
+            );
+        }
+    }
+
+    /// What to write to the event log so far, as statements for D1
+    /// (`[sql, ...params]` each); empty without the log.
+    pub fn journal(&mut self) -> js_sys::Array {
+        match &mut self.inner {
+            Inner::Run(run) => super::journal::statements(run.take_journal()),
+            Inner::Decided(..) => js_sys::Array::new(),
+        }
+    }
+
+    /// SETTLE: the decision stands only once [`journal`](Self::journal) is
+    /// written; if the write fails, retry the message instead.
+    pub fn acks_after_journal(&self) -> bool {
+        match &self.inner {
+            Inner::Run(run) => run.acks_after_journal(),
+            Inner::Decided(..) => false,
         }
     }
 

@@ -59,7 +59,7 @@ impl IngressTask {
                 content_length: content_length.as_deref(),
                 signature: signature.as_deref(),
             },
-            (now_ms / 1000.0) as i64,
+            now_ms as i64,
         );
         let mut task = IngressTask { config, run };
         task.settle_locally();
@@ -355,9 +355,16 @@ impl Reply {
         self.reply.after_answer.len()
     }
 
-    /// Delivery `i`, to run after the answer.
-    pub fn delivery(&self, env: &JsValue, i: usize) -> Option<DeliveryTask> {
+    /// Delivery `i`, to run after the answer, from `now_ms`.
+    pub fn delivery(&self, env: &JsValue, i: usize, now_ms: f64) -> Option<DeliveryTask> {
         let delivery = self.reply.after_answer.get(i)?.clone();
-        DeliveryTask::direct(env, delivery)
+        DeliveryTask::direct(env, delivery, now_ms)
+    }
+
+    /// What the event log keeps of the request, as statements for D1
+    /// (`[sql, ...params]` each); `undefined` without the log.
+    pub fn journal(&mut self) -> Option<js_sys::Array> {
+        let entry = self.reply.journal.take()?;
+        Some(super::journal::statements(entry.statements()))
     }
 }

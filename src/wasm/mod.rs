@@ -3,28 +3,44 @@
 //! driver performs each step's I/O on the platform and reports back; every
 //! decision stays in the core. Only built for wasm32.
 
+mod admin;
 mod delivery;
 mod env;
 mod ingress;
+mod journal;
 mod table;
 
 use ingress::Reply;
 
 use wasm_bindgen::prelude::*;
 
-use crate::endpoint::{endpoint, health, refusal, Endpoint};
+use crate::endpoint::{admin_enabled, endpoint, health, refusal, Endpoint, ADMIN_PAGE_HEADERS};
 use crate::ingress::path_of;
 
 /// What a request is for: 0 the ingress, 1 the health check, 2 refused (then
-/// [`refused`] gives the reply).
+/// [`refused`] gives the reply), 3 a console file, 4 the admin API, 5 the
+/// console while it is off (404: the page that says how to turn it on, for a
+/// browser).
 #[wasm_bindgen]
 pub fn route(env: &JsValue, method: &str, url: &str) -> u8 {
     let loaded = env::config(env);
     match endpoint(method, path_of(url)) {
         Endpoint::Ingress if loaded.is_ok() => 0,
         Endpoint::Health => 1,
+        Endpoint::AdminPage if admin_enabled(loaded) => 3,
+        Endpoint::AdminApi if admin_enabled(loaded) => 4,
+        Endpoint::AdminPage => 5,
         _ => 2,
     }
+}
+
+/// The headers of every console file, as [name, value, …].
+#[wasm_bindgen]
+pub fn admin_page_headers() -> Vec<String> {
+    ADMIN_PAGE_HEADERS
+        .iter()
+        .flat_map(|(name, value)| [name.to_string(), value.to_string()])
+        .collect()
 }
 
 /// The reply of a request [`route`] refused (or the ingress of a misconfigured worker).

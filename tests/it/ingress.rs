@@ -63,7 +63,7 @@ impl<'a> Request<'a> {
                 content_length: self.content_length.as_deref(),
                 signature: self.signature.as_deref(),
             },
-            self.now,
+            self.now * 1000,
         )
     }
 

@@ -1,0 +1,74 @@
+//! The admin API's refusals, as SPEC section 2 shapes every error.
+
+use serde::Serialize;
+
+use crate::error::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminError {
+    /// No `Authorization: Bearer <ADMIN_TOKEN>`, or another token.
+    Unauthorized,
+    /// No such event, or no such admin path.
+    NotFound(&'static str),
+    /// A query parameter is wrong; the text names it.
+    InvalidQuery(String),
+    /// The request body is wrong; the text names what.
+    InvalidRequest(String),
+    MethodNotAllowed { allow: &'static str },
+    /// `EVENTS` is not bound.
+    LogDisabled,
+    /// D1 or a queue failed; retry.
+    Unavailable(&'static str),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl AdminError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthorized => 401,
+            Self::NotFound(_) => 404,
+            Self::InvalidQuery(_) | Self::InvalidRequest(_) => 400,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::LogDisabled | Self::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::LogDisabled | Self::Unavailable(_) => "event_log_unavailable",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthorized => {
+                "Send the header `Authorization: Bearer <ADMIN_TOKEN>` with the token set by `wrangler secret put ADMIN_TOKEN`.".into()
+            }
+            Self::NotFound(what) => format!("No such {what}."),
+            Self::InvalidQuery(why) | Self::InvalidRequest(why) => why.clone(),
+            Self::MethodNotAllowed { allow } => format!("Use {allow} here."),
+            Self::LogDisabled => {
+                "The event log is off: bind a D1 database as EVENTS in wrangler.toml and apply the migrations (README, \"Event log\").".into()
+            }
+            Self::Unavailable(what) => format!("{what} is unavailable right now; retry later."),
+        }
+    }
+
+    pub fn body(&self) -> String {
+        let message = self.message();
+        json(&ErrorBody {
+            error: self.code(),
+            message: &message,
+        })
+    }
+}

@@ -1,0 +1,529 @@
+//! What an admin request asks for, read and checked whole before any query runs.
+
+use serde::Deserialize;
+
+use super::error::AdminError;
+use crate::event_log::time;
+use crate::routes::Pattern;
+
+/// Where the admin API lives.
+pub const API_PREFIX: &str = "/admin/api/";
+/// Most events a page of the list holds.
+pub const MAX_LIST_LIMIT: u32 = 200;
+const DEFAULT_LIST_LIMIT: u32 = 50;
+/// Most events one bulk replay call replays.
+pub const MAX_REPLAY_LIMIT: u32 = 1_000;
+
+/// The statuses an event can have.
+const STATUSES: [&str; 4] = ["pending", "delivered", "failed", "unrouted"];
+
+/// Which events: every filter of the list, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub status: Option<&'static str>,
+    pub event: Option<Pattern>,
+    pub route: Option<String>,
+    pub message_id: Option<String>,
+    /// Received at or after, unix ms.
+    pub since_ms: Option<i64>,
+    /// Received before, unix ms.
+    pub until_ms: Option<i64>,
+    /// Only events older than this cursor (an event's `seq`).
+    pub cursor: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub filters: Filters,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayQuery {
+    /// `status` is always set: the deliveries in that status are replayed.
+    pub filters: Filters,
+    pub limit: u32,
+}
+
+/// One admin call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    List(ListQuery),
+    Get {
+        id: String,
+    },
+    /// `routes`: `None` for every route of the event.
+    Replay {
+        id: String,
+        routes: Option<Vec<String>>,
+    },
+    BulkReplay(ReplayQuery),
+    Stats {
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    },
+    Test {
+        event: String,
+    },
+}
+
+/// Reads a request to `path` (under `/admin/api/`), with its query's decoded
+/// pairs and its body.
+pub fn parse(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: &str,
+) -> Result<Call, AdminError> {
+    let rest = path
+        .strip_prefix(API_PREFIX)
+        .ok_or(AdminError::NotFound("admin endpoint"))?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let only = |allow: &'static str| {
+        if method == allow || (allow == "GET" && method == "HEAD") {
+            Ok(())
+        } else {
+            Err(AdminError::MethodNotAllowed { allow })
+        }
+    };
+    match parts.as_slice() {
+        ["events"] => {
+            only("GET")?;
+            let params = Params::read(
+                query,
+                &[
+                    "status",
+                    "event",
+                    "route",
+                    "message_id",
+                    "since",
+                    "until",
+                    "limit",
+                    "cursor",
+                ],
+            )?;
+            Ok(Call::List(ListQuery {
+                filters: params.filters()?,
+                limit: params.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?,
+            }))
+        }
+        ["events", id] => {
+            only("GET")?;
+            no_query(query)?;
+            Ok(Call::Get { id: event_id(id)? })
+        }
+        ["events", id, "replay"] => {
+            only("POST")?;
+            no_query(query)?;
+            let id = event_id(id)?;
+            let routes = if body.trim().is_empty() {
+                None
+            } else {
+                read_body::<ReplayBody>(body)?.routes
+            };
+            if routes.as_ref().is_some_and(Vec::is_empty) {
+                return Err(AdminError::InvalidRequest(
+                    "`routes` is empty: name at least one route, or leave it out to replay every route.".into(),
+                ));
+            }
+            Ok(Call::Replay { id, routes })
+        }
+        ["replay"] => {
+            only("POST")?;
+            no_query(query)?;
+            let body: BulkBody = if body.trim().is_empty() {
+                BulkBody::default()
+            } else {
+                read_body(body)?
+            };
+            bulk(body)
+        }
+        ["stats"] => {
+            only("GET")?;
+            let params = Params::read(query, &["since", "until"])?;
+            Ok(Call::Stats {
+                since_ms: params.time("since")?,
+                until_ms: params.time("until")?,
+            })
+        }
+        ["test"] => {
+            only("POST")?;
+            no_query(query)?;
+            let body: TestBody = read_body(body)?;
+            if !super::SAMPLE_EVENTS.contains(&body.event.as_str()) {
+                return Err(AdminError::InvalidRequest(format!(
+                    "`event` must be one of LeadNest's events: {}.",
+                    super::SAMPLE_EVENTS.join(", ")
+                )));
+            }
+            Ok(Call::Test { event: body.event })
+        }
+        _ => Err(AdminError::NotFound("admin endpoint")),
+    }
+}
+
+/// A `webhook-id` as the worker makes them (`msg_` and hex); anything else
+/// names no event.
+fn event_id(text: &str) -> Result<String, AdminError> {
+    let valid = text.len() <= 64
+        && text.starts_with("msg_")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(AdminError::NotFound("event"))
+    }
+}
+
+fn no_query(query: &[(String, String)]) -> Result<(), AdminError> {
+    Params::read(query, &[]).map(|_| ())
+}
+
+fn read_body<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, AdminError> {
+    serde_json::from_str(body).map_err(|e| {
+        AdminError::InvalidRequest(format!("The body is not the JSON this call takes: {e}."))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    routes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestBody {
+    event: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    status: Option<String>,
+    route: Option<String>,
+    event: Option<String>,
+    since: Option<TimeValue>,
+    until: Option<TimeValue>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A time in a JSON body: RFC 3339 text or unix seconds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TimeValue {
+    Seconds(u64),
+    Text(String),
+}
+
+fn bulk(body: BulkBody) -> Result<Call, AdminError> {
+    let status = match body.status.as_deref().unwrap_or("failed") {
+        "unrouted" => {
+            return Err(AdminError::InvalidRequest(
+                "An unrouted event has no delivery to replay; `status` is failed, pending or delivered.".into(),
+            ))
+        }
+        text => status(text).map_err(|_| {
+            AdminError::InvalidRequest(
+                "`status` is failed, pending or delivered.".into(),
+            )
+        })?,
+    };
+    let time = |name: &str, value: Option<TimeValue>| -> Result<Option<i64>, AdminError> {
+        value
+            .map(|value| match value {
+                TimeValue::Seconds(seconds) => i64::try_from(seconds)
+                    .ok()
+                    .and_then(|s| s.checked_mul(1000)),
+                TimeValue::Text(text) => time::parse(&text),
+            }
+            .ok_or_else(|| {
+                AdminError::InvalidRequest(format!(
+                    "`{name}` is an RFC 3339 time (2026-12-02T13:00:00Z) or unix seconds."
+                ))
+            }))
+            .transpose()
+    };
+    let limit = match body.limit {
+        None => MAX_REPLAY_LIMIT,
+        Some(n) if (1..=MAX_REPLAY_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return Err(AdminError::InvalidRequest(format!(
+                "`limit` is from 1 to {MAX_REPLAY_LIMIT}."
+            )))
+        }
+    };
+    Ok(Call::BulkReplay(ReplayQuery {
+        filters: Filters {
+            status: Some(status),
+            event: body.event.as_deref().map(pattern).transpose()?,
+            route: body.route,
+            message_id: None,
+            since_ms: time("since", body.since)?,
+            until_ms: time("until", body.until)?,
+            cursor: body.cursor.as_deref().map(cursor).transpose()?,
+        },
+        limit,
+    }))
+}
+
+fn status(text: &str) -> Result<&'static str, AdminError> {
+    STATUSES
+        .iter()
+        .find(|s| **s == text)
+        .copied()
+        .ok_or_else(|| {
+            AdminError::InvalidQuery(format!("`status` is one of {}.", STATUSES.join(", ")))
+        })
+}
+
+fn pattern(text: &str) -> Result<Pattern, AdminError> {
+    Pattern::parse(text).ok_or_else(|| {
+        AdminError::InvalidQuery(
+            "`event` is an event (email.opened), a family (email.*) or *.".into(),
+        )
+    })
+}
+
+fn cursor(text: &str) -> Result<i64, AdminError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            AdminError::InvalidQuery("`cursor` is the next_cursor of an earlier answer.".into())
+        })
+}
+
+/// A query's parameters, each at most once and each one known.
+struct Params<'q>(Vec<(&'q str, &'q str)>);
+
+impl<'q> Params<'q> {
+    fn read(query: &'q [(String, String)], known: &[&str]) -> Result<Self, AdminError> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (name, value) in query {
+            if !known.contains(&name.as_str()) {
+                return Err(AdminError::InvalidQuery(if known.is_empty() {
+                    "This call takes no query parameters.".into()
+                } else {
+                    format!(
+                        "Unknown query parameter; this call takes {}.",
+                        known.join(", ")
+                    )
+                }));
+            }
+            if seen.iter().any(|(seen, _)| seen == name) {
+                return Err(AdminError::InvalidQuery(format!(
+                    "`{name}` is given twice."
+                )));
+            }
+            seen.push((name, value));
+        }
+        Ok(Self(seen))
+    }
+
+    /// A parameter; an empty one counts as absent (a form's blank field).
+    fn get(&self, name: &str) -> Option<&'q str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn time(&self, name: &str) -> Result<Option<i64>, AdminError> {
+        self.get(name)
+            .map(|text| {
+                time::parse(text).ok_or_else(|| {
+                    AdminError::InvalidQuery(format!(
+                        "`{name}` is an RFC 3339 time (2026-12-02T13:00:00Z) or unix seconds."
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    fn limit(&self, default: u32, max: u32) -> Result<u32, AdminError> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| AdminError::InvalidQuery(format!("`limit` is from 1 to {max}."))),
+        }
+    }
+
+    fn filters(&self) -> Result<Filters, AdminError> {
+        let text = |name: &str| -> Result<Option<String>, AdminError> {
+            match self.get(name) {
+                Some(value) if value.len() > 200 => Err(AdminError::InvalidQuery(format!(
+                    "`{name}` is longer than 200 characters."
+                ))),
+                value => Ok(value.map(str::to_string)),
+            }
+        };
+        Ok(Filters {
+            status: self.get("status").map(status).transpose()?,
+            event: self.get("event").map(pattern).transpose()?,
+            route: text("route")?,
+            message_id: text("message_id")?,
+            since_ms: self.time("since")?,
+            until_ms: self.time("until")?,
+            cursor: self.get("cursor").map(cursor).transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn list(pairs: &[(&str, &str)]) -> Result<Call, AdminError> {
+        parse("GET", "/admin/api/events", &query(pairs), "")
+    }
+
+    #[test]
+    fn list_with_every_filter() {
+        let Ok(Call::List(list)) = list(&[
+            ("status", "failed"),
+            ("event", "email.*"),
+            ("route", "crm"),
+            ("message_id", "m1"),
+            ("since", "2026-12-01T00:00:00Z"),
+            ("until", "1764720000"),
+            ("limit", "200"),
+            ("cursor", "42"),
+        ]) else {
+            panic!("not a list");
+        };
+        assert_eq!(list.limit, 200);
+        assert_eq!(list.filters.status, Some("failed"));
+        assert_eq!(list.filters.event, Some(Pattern::Family("email".into())));
+        assert_eq!(list.filters.since_ms, Some(1_764_547_200_000));
+        assert_eq!(list.filters.until_ms, Some(1_764_720_000_000));
+        assert_eq!(list.filters.cursor, Some(42));
+        // Blank form fields are no filter.
+        assert_eq!(
+            list_default(&[("status", ""), ("event", "")]),
+            ListQuery {
+                filters: Filters::default(),
+                limit: 50
+            }
+        );
+    }
+
+    fn list_default(pairs: &[(&str, &str)]) -> ListQuery {
+        match list(pairs) {
+            Ok(Call::List(list)) => list,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        for (pairs, named) in [
+            (vec![("status", "lost")], "status"),
+            (vec![("event", "email")], "event"),
+            (vec![("since", "yesterday")], "since"),
+            (vec![("until", "2026-13-01T00:00:00Z")], "until"),
+            (vec![("limit", "0")], "limit"),
+            (vec![("limit", "201")], "limit"),
+            (vec![("cursor", "abc")], "cursor"),
+            (vec![("cursor", "-1")], "cursor"),
+            (vec![("limit", "1"), ("limit", "2")], "limit"),
+            (vec![("stauts", "failed")], "Unknown"),
+        ] {
+            let error = list(&pairs).unwrap_err();
+            assert_eq!(error.code(), "invalid_query");
+            assert!(error.message().contains(named), "{pairs:?}: {}", error.message());
+        }
+    }
+
+    #[test]
+    fn paths_and_methods() {
+        let call = |method: &str, path: &str, body: &str| parse(method, path, &[], body);
+        assert_eq!(
+            call("GET", "/admin/api/events/msg_00ff", ""),
+            Ok(Call::Get {
+                id: "msg_00ff".into()
+            })
+        );
+        assert_eq!(
+            call("POST", "/admin/api/events/msg_00ff/replay", ""),
+            Ok(Call::Replay {
+                id: "msg_00ff".into(),
+                routes: None
+            })
+        );
+        assert_eq!(
+            call(
+                "POST",
+                "/admin/api/events/msg_00ff/replay",
+                r#"{"routes":["crm"]}"#
+            ),
+            Ok(Call::Replay {
+                id: "msg_00ff".into(),
+                routes: Some(vec!["crm".into()])
+            })
+        );
+        assert_eq!(
+            call("POST", "/admin/api/test", r#"{"event":"sms.failed"}"#),
+            Ok(Call::Test {
+                event: "sms.failed".into()
+            })
+        );
+        for (method, path, body, status) in [
+            ("POST", "/admin/api/events", "", 405),
+            ("DELETE", "/admin/api/events/msg_1", "", 405),
+            ("GET", "/admin/api/events/msg_1/replay", "", 405),
+            ("GET", "/admin/api/events/<script>", "", 404),
+            ("GET", "/admin/api/events/msg_1/x", "", 404),
+            ("GET", "/admin/api/nope", "", 404),
+            ("GET", "/admin/api/", "", 404),
+            ("POST", "/admin/api/events/msg_1/replay", "{", 400),
+            ("POST", "/admin/api/events/msg_1/replay", r#"{"routes":[]}"#, 400),
+            ("POST", "/admin/api/events/msg_1/replay", r#"{"route":"crm"}"#, 400),
+            ("POST", "/admin/api/test", r#"{"event":"email.exploded"}"#, 400),
+            ("POST", "/admin/api/test", "", 400),
+            ("POST", "/admin/api/replay", r#"{"status":"unrouted"}"#, 400),
+            ("POST", "/admin/api/replay", r#"{"limit":1001}"#, 400),
+            ("POST", "/admin/api/replay", r#"{"since":"soon"}"#, 400),
+        ] {
+            assert_eq!(
+                call(method, path, body).map_err(|e| e.status()),
+                Err(status),
+                "{method} {path} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn bulk_replay_defaults_to_failed_and_1000() {
+        let Ok(Call::BulkReplay(replay)) = parse("POST", "/admin/api/replay", &[], "") else {
+            panic!("not a bulk replay");
+        };
+        assert_eq!((replay.filters.status, replay.limit), (Some("failed"), 1000));
+        let Ok(Call::BulkReplay(replay)) = parse(
+            "POST",
+            "/admin/api/replay",
+            &[],
+            r#"{"status":"failed","route":"crm","event":"sms.*","since":1764547200,"until":"2026-12-02T00:00:00Z","limit":10,"cursor":"7"}"#,
+        ) else {
+            panic!("not a bulk replay");
+        };
+        assert_eq!(replay.limit, 10);
+        assert_eq!(replay.filters.route.as_deref(), Some("crm"));
+        assert_eq!(replay.filters.since_ms, Some(1_764_547_200_000));
+        assert_eq!(replay.filters.cursor, Some(7));
+    }
+}

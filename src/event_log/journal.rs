@@ -1,0 +1,280 @@
+//! What each step writes: an accepted event, a redelivery, a rejection, a
+//! delivery attempt, a dead letter. Every write is an upsert or is guarded, so
+//! the order in which the ingress, the queue consumer and the dead-letter
+//! consumer reach D1 does not matter: the ingress's write runs after the answer
+//! and may land after the first attempt's.
+
+use super::statement::{Param, Statement};
+use super::time::hour_of;
+
+/// A redelivery that the dedup store let through (two racing first
+/// deliveries) counts as one, not as a second event.
+const INSERT_EVENT: &str = "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET redeliveries = redeliveries + 1";
+/// The dead-letter consumer's: the event as its message carries it, if the
+/// ingress's own write never landed.
+const INSERT_EVENT_IF_MISSING: &str = "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') ON CONFLICT (id) DO NOTHING";
+const COUNT_REDELIVERY: &str = "UPDATE events SET redeliveries = redeliveries + 1 WHERE id = ?1";
+/// The ingress's: a delivery an attempt already wrote keeps its status.
+const INSERT_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
+ON CONFLICT (event_id, route) DO NOTHING";
+const SET_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
+ON CONFLICT (event_id, route) DO UPDATE SET status = excluded.status";
+/// Attempts are numbered per delivery, so a replay's continue the count.
+const INSERT_ATTEMPT: &str = "INSERT INTO attempts (event_id, route, attempt, at, duration_ms, outcome, status, headers, body, error) \
+VALUES (?1, ?2, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE event_id = ?1 AND route = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// SPEC section 8: `delivered` when every route is, `failed` when any failed,
+/// `unrouted` with no route, else `pending`.
+const EVENT_STATUS: &str = "UPDATE events SET status = CASE \
+WHEN NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1) THEN 'unrouted' \
+WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND status = 'failed') THEN 'failed' \
+WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND status = 'pending') THEN 'pending' \
+ELSE 'delivered' END WHERE id = ?1";
+const COUNT: &str = "INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) \
+ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
+/// A replay sets a delivery back to pending, unless an attempt made since the
+/// replay began already settled it (its message may be consumed first).
+const REPLAY_PENDING: &str = "UPDATE deliveries SET status = 'pending' WHERE event_id = ?1 AND route = ?2 \
+AND NOT EXISTS (SELECT 1 FROM attempts WHERE event_id = ?1 AND route = ?2 AND at >= ?3)";
+
+/// Events purged per statement: one purge is many small transactions, not one
+/// that holds the database.
+pub const PURGE_CHUNK: i64 = 500;
+const PURGE_ATTEMPTS: &str = "DELETE FROM attempts WHERE event_id IN \
+(SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+const PURGE_DELIVERIES: &str = "DELETE FROM deliveries WHERE event_id IN \
+(SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+const PURGE_EVENTS: &str = "DELETE FROM events WHERE seq IN \
+(SELECT seq FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+const PURGE_COUNTS: &str = "DELETE FROM counts WHERE hour < ?1";
+
+/// How a route takes an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    /// POSTed by the worker: pending until an attempt delivers it.
+    Http,
+    /// Sent to a Cloudflare Queue before the answer: delivered by then.
+    Queue,
+}
+
+/// An event the ingress accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedEvent {
+    /// Its `webhook-id`.
+    pub id: String,
+    pub event: String,
+    pub message_id: Option<String>,
+    /// As LeadNest sent it.
+    pub timestamp: String,
+    pub received_at_ms: i64,
+    /// Exactly as received: verified UTF-8 JSON.
+    pub body: String,
+    pub routes: Vec<(String, RouteKind)>,
+}
+
+/// What one ingress request leaves in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Accepted(AcceptedEvent),
+    /// A redelivery answered `duplicate`, of the event with this `webhook-id`.
+    Duplicate { id: String, at_ms: i64 },
+    /// A refused request: counted, never stored.
+    Rejected { code: &'static str, at_ms: i64 },
+}
+
+impl Entry {
+    pub fn statements(&self) -> Vec<Statement> {
+        match self {
+            Self::Accepted(event) => accepted(event),
+            Self::Duplicate { id, at_ms } => vec![
+                Statement::new(COUNT_REDELIVERY, vec![id.as_str().into()]),
+                count(*at_ms, "duplicate"),
+            ],
+            Self::Rejected { code, at_ms } => vec![count(*at_ms, &format!("rejected:{code}"))],
+        }
+    }
+}
+
+fn accepted(event: &AcceptedEvent) -> Vec<Statement> {
+    let id = || Param::from(event.id.as_str());
+    let status = if event.routes.is_empty() {
+        "unrouted"
+    } else {
+        "pending"
+    };
+    let mut statements = vec![Statement::new(
+        INSERT_EVENT,
+        vec![
+            id(),
+            event.event.as_str().into(),
+            event.message_id.as_deref().into(),
+            event.timestamp.as_str().into(),
+            event.received_at_ms.into(),
+            event.body.as_str().into(),
+            status.into(),
+        ],
+    )];
+    for (route, kind) in &event.routes {
+        match kind {
+            RouteKind::Http => statements.push(Statement::new(
+                INSERT_DELIVERY,
+                vec![id(), route.as_str().into(), "pending".into()],
+            )),
+            RouteKind::Queue => {
+                statements.push(Statement::new(
+                    SET_DELIVERY,
+                    vec![id(), route.as_str().into(), "delivered".into()],
+                ));
+                statements.push(attempt_row(&AttemptEntry {
+                    event_id: event.id.clone(),
+                    route: route.clone(),
+                    at_ms: event.received_at_ms,
+                    duration_ms: 0,
+                    outcome: "sent",
+                    status: None,
+                    headers: None,
+                    body: None,
+                    error: None,
+                    delivery: "delivered",
+                }));
+                statements.push(count(event.received_at_ms, "delivered"));
+            }
+        }
+    }
+    if !event.routes.is_empty() {
+        statements.push(Statement::new(EVENT_STATUS, vec![id()]));
+    }
+    statements.push(count(event.received_at_ms, "accepted"));
+    statements
+}
+
+/// One attempt of a delivery and the delivery's status after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptEntry {
+    pub event_id: String,
+    pub route: String,
+    pub at_ms: i64,
+    pub duration_ms: i64,
+    /// `delivered`, `retry`, `failed`, or `sent` (a queue route).
+    pub outcome: &'static str,
+    pub status: Option<u16>,
+    /// The response's headers as a JSON object.
+    pub headers: Option<String>,
+    /// The first bytes of the response's body, as text.
+    pub body: Option<String>,
+    /// Why there was no answer, or why its body stopped early.
+    pub error: Option<&'static str>,
+    /// `pending`, `delivered` or `failed`.
+    pub delivery: &'static str,
+}
+
+fn attempt_row(entry: &AttemptEntry) -> Statement {
+    Statement::new(
+        INSERT_ATTEMPT,
+        vec![
+            entry.event_id.as_str().into(),
+            entry.route.as_str().into(),
+            entry.at_ms.into(),
+            entry.duration_ms.into(),
+            entry.outcome.into(),
+            entry.status.map(i64::from).into(),
+            entry.headers.clone().into(),
+            entry.body.clone().into(),
+            entry.error.into(),
+        ],
+    )
+}
+
+impl AttemptEntry {
+    pub fn statements(&self) -> Vec<Statement> {
+        let mut statements = vec![
+            attempt_row(self),
+            Statement::new(
+                SET_DELIVERY,
+                vec![
+                    self.event_id.as_str().into(),
+                    self.route.as_str().into(),
+                    self.delivery.into(),
+                ],
+            ),
+            Statement::new(EVENT_STATUS, vec![self.event_id.as_str().into()]),
+        ];
+        if self.delivery != "pending" {
+            statements.push(count(self.at_ms, self.delivery));
+        }
+        statements
+    }
+}
+
+/// A delivery whose retries are spent: what the dead-letter consumer writes
+/// before it lets the message go. The message carries the whole event, so the
+/// event is written too if the ingress's write never landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub event: AcceptedEvent,
+    pub route: String,
+    pub at_ms: i64,
+}
+
+impl DeadLetter {
+    pub fn statements(&self) -> Vec<Statement> {
+        let event = &self.event;
+        let id = || Param::from(event.id.as_str());
+        vec![
+            Statement::new(
+                INSERT_EVENT_IF_MISSING,
+                vec![
+                    id(),
+                    event.event.as_str().into(),
+                    event.message_id.as_deref().into(),
+                    event.timestamp.as_str().into(),
+                    event.received_at_ms.into(),
+                    event.body.as_str().into(),
+                ],
+            ),
+            Statement::new(
+                SET_DELIVERY,
+                vec![id(), self.route.as_str().into(), "failed".into()],
+            ),
+            Statement::new(EVENT_STATUS, vec![id()]),
+            count(self.at_ms, "failed"),
+        ]
+    }
+}
+
+/// A replay of `routes` of the event `id`, begun at `at_ms`: back to pending.
+pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement> {
+    let mut statements: Vec<Statement> = routes
+        .iter()
+        .map(|route| {
+            Statement::new(
+                REPLAY_PENDING,
+                vec![id.into(), route.as_str().into(), at_ms.into()],
+            )
+        })
+        .collect();
+    statements.push(Statement::new(EVENT_STATUS, vec![id.into()]));
+    statements
+}
+
+/// One round of the retention purge: up to [`PURGE_CHUNK`] events received
+/// before `cutoff_ms` with their deliveries and attempts, and the counts of
+/// hours before it. The driver repeats it while the last statement deleted a
+/// whole chunk.
+pub fn purge(cutoff_ms: i64) -> Vec<Statement> {
+    let args = || vec![Param::Int(cutoff_ms), Param::Int(PURGE_CHUNK)];
+    vec![
+        Statement::new(PURGE_ATTEMPTS, args()),
+        Statement::new(PURGE_DELIVERIES, args()),
+        Statement::new(PURGE_COUNTS, vec![Param::Int(hour_of(cutoff_ms))]),
+        Statement::new(PURGE_EVENTS, args()),
+    ]
+}
+
+fn count(at_ms: i64, name: &str) -> Statement {
+    Statement::new(
+        COUNT,
+        vec![hour_of(at_ms).into(), name.into(), Param::Int(1)],
+    )
+}

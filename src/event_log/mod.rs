@@ -1,0 +1,15 @@
+//! The event log (SPEC section 8), kept in D1: what the worker writes there and
+//! when. The core decides every statement; the driver runs them, in batches, and
+//! never lets a write delay or fail the answer to LeadNest.
+//!
+//! Nothing written holds a secret or a signature: the records are built from
+//! fields chosen one by one, as the log lines are.
+
+mod journal;
+mod statement;
+pub mod time;
+
+pub use journal::{
+    purge, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter, Entry, RouteKind, PURGE_CHUNK,
+};
+pub use statement::{Param, Statement};
