@@ -246,29 +246,23 @@ function Console({ token, onSignOut }) {
     const mine = reset ? ++generation.current : generation.current;
     listInFlight.current = true;
     last.current.list = Date.now();
-    const { filters: f, list: before } = current.current;
-    const shown = reset ? 0 : before.events.length;
+    const f = current.current.filters;
+    const shown = reset ? 0 : current.current.list.events.length;
     try {
       const data = await api.events(token, { ...listParams(f, Date.now()), limit: Math.min(200, Math.max(PAGE, shown)) });
       if (mine !== generation.current) return;
       const fresh = data.events || [];
-      setList((prev) => {
-        const freshIds = new Set(fresh.map((e) => e.id));
-        // Pages loaded beyond the refreshed ones stay, below the refreshed page.
-        let tail = [];
-        if (!reset && prev.events.length > fresh.length && fresh.length > 0) {
-          const at = prev.events.findIndex((e) => e.id === fresh[fresh.length - 1].id);
-          if (at >= 0) tail = prev.events.slice(at + 1).filter((e) => !freshIds.has(e.id));
-        }
-        if (!reset && prev.loaded) {
-          const known = new Set(prev.events.map((e) => e.id));
-          const arrived = fresh.filter((e) => !known.has(e.id)).map((e) => e.id);
-          setNewIds(new Set(arrived));
-        } else {
-          setNewIds(new Set());
-        }
-        return { events: fresh.concat(tail), nextCursor: tail.length ? prev.nextCursor : data.next_cursor ?? null, loaded: true, error: null };
-      });
+      const prev = current.current.list;
+      const freshIds = new Set(fresh.map((e) => e.id));
+      // Pages loaded beyond the refreshed ones stay, below the refreshed page.
+      let tail = [];
+      if (!reset && prev.events.length > fresh.length && fresh.length > 0) {
+        const at = prev.events.findIndex((e) => e.id === fresh[fresh.length - 1].id);
+        if (at >= 0) tail = prev.events.slice(at + 1).filter((e) => !freshIds.has(e.id));
+      }
+      const known = new Set(prev.events.map((e) => e.id));
+      setNewIds(new Set(!reset && prev.loaded ? fresh.filter((e) => !known.has(e.id)).map((e) => e.id) : []));
+      setList({ events: fresh.concat(tail), nextCursor: tail.length ? prev.nextCursor : data.next_cursor ?? null, loaded: true, error: null });
       setUpdated(new Date());
       if (!performance.getEntriesByName('first-list').length) performance.mark('first-list');
     } catch (err) {
