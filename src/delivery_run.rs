@@ -127,7 +127,14 @@ impl<'c> DeliveryRun<'c> {
 
     /// A delivery after the answer, without a queue, starting at `now_ms`.
     pub fn direct(config: &'c Config, delivery: Delivery, now_ms: i64) -> Self {
-        Self::start(config, RetryPolicy::direct(), true, 1, Some(delivery), now_ms)
+        Self::start(
+            config,
+            RetryPolicy::direct(),
+            true,
+            1,
+            Some(delivery),
+            now_ms,
+        )
     }
 
     fn dead_lettered(
@@ -289,8 +296,9 @@ impl<'c> DeliveryRun<'c> {
             return;
         };
         if self.config.event_log {
-            self.journal
-                .extend(attempt_entry(delivery, outcome, decision, at_ms, duration_ms).statements());
+            self.journal.extend(
+                attempt_entry(delivery, outcome, decision, at_ms, duration_ms).statements(),
+            );
         }
         let (status, error) = match outcome {
             Outcome::Answered(answer) => (Some(answer.status), None),
@@ -484,7 +492,7 @@ mod tests {
     /// the waits.
     fn direct(outcomes: &[Outcome]) -> (Decision, Vec<u64>, Vec<Value>) {
         let config = config(&[]);
-        let mut run = DeliveryRun::direct(&config, delivery("crm"));
+        let mut run = DeliveryRun::direct(&config, delivery("crm"), 0);
         let (mut outcomes, mut waits) = (outcomes.iter(), Vec::new());
         loop {
             match run.need() {
@@ -494,7 +502,7 @@ mod tests {
                     ..
                 } => {
                     assert_eq!((url, timeout_seconds), ("https://crm.example.com/hook", 8));
-                    run.attempted(outcomes.next().unwrap().clone(), 5);
+                    run.attempted(outcomes.next().unwrap().clone(), 0, 5);
                 }
                 RunNeed::Wait { seconds } => {
                     waits.push(seconds);
@@ -554,7 +562,7 @@ mod tests {
             ),
         ] {
             let mut run =
-                DeliveryRun::queued(&config, Some(&bytes), attempts, "deliveries", Some("m1"));
+                DeliveryRun::queued(&config, Some(&bytes), attempts, "deliveries", Some("m1"), 0);
             let RunNeed::Attempt {
                 timeout_seconds,
                 delivery,
@@ -564,7 +572,7 @@ mod tests {
                 panic!()
             };
             assert_eq!((timeout_seconds, delivery.route.as_str()), (10, "crm"));
-            run.attempted(outcome, 12);
+            run.attempted(outcome, 0, 12);
             let RunNeed::Settle(decision) = run.need() else {
                 panic!()
             };
@@ -581,7 +589,7 @@ mod tests {
     fn a_message_that_is_no_delivery_or_whose_route_is_gone_waits_on_the_schedule() {
         let config = config(&[]);
         for body in [None, Some(&b"not a delivery"[..])] {
-            let mut run = DeliveryRun::queued(&config, body, 2, "deliveries", Some("m1"));
+            let mut run = DeliveryRun::queued(&config, body, 2, "deliveries", Some("m1"), 0);
             assert!(matches!(
                 run.need(),
                 RunNeed::Settle(Decision::Retry { delay_seconds: 10 })
@@ -595,14 +603,14 @@ mod tests {
         // A queue route's name, or one removed from ROUTES: no HTTP route.
         for route in ["q", "gone"] {
             let bytes = delivery(route).encode();
-            let mut run = DeliveryRun::queued(&config, Some(&bytes), 1, "deliveries", None);
+            let mut run = DeliveryRun::queued(&config, Some(&bytes), 1, "deliveries", None, 0);
             assert!(matches!(
                 run.need(),
                 RunNeed::Settle(Decision::Retry { .. })
             ));
             assert_eq!(lines(&mut run)[0]["error"], "route no longer configured");
             // Without a queue it rests at once.
-            let run = DeliveryRun::direct(&config, delivery(route));
+            let run = DeliveryRun::direct(&config, delivery(route), 0);
             assert!(matches!(run.need(), RunNeed::Settle(Decision::Park)));
         }
     }

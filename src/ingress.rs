@@ -379,14 +379,15 @@ impl<'c> Ingress<'c> {
         match self.state {
             State::Done(mut reply) => {
                 if self.config.event_log && reply.journal.is_none() {
-                    reply.journal = reply
-                        .log
-                        .as_ref()
-                        .and_then(|log| log.reason)
-                        .map(|code| Entry::Rejected {
-                            code,
-                            at_ms: self.now_ms,
-                        });
+                    reply.journal =
+                        reply
+                            .log
+                            .as_ref()
+                            .and_then(|log| log.reason)
+                            .map(|code| Entry::Rejected {
+                                code,
+                                at_ms: self.now_ms,
+                            });
                 }
                 Some(reply)
             }

@@ -55,7 +55,8 @@ pub fn head(body: &[u8]) -> Head {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return Head::default();
     };
-    let text = |value: Option<&serde_json::Value>| value.and_then(|v| v.as_str()).map(str::to_string);
+    let text =
+        |value: Option<&serde_json::Value>| value.and_then(|v| v.as_str()).map(str::to_string);
     Head {
         timestamp: text(value.get("timestamp")).unwrap_or_default(),
         message_id: text(value.get("data").and_then(|data| data.get("message_id"))),

@@ -212,7 +212,10 @@ impl<'c> AdminCall<'c> {
     /// The batch's results: per statement, its rows, as JSON (`[[{…},…],…]`),
     /// or why it failed.
     pub fn queried(&mut self, results: Result<&str, String>) {
-        let state = std::mem::replace(&mut self.state, refused(&AdminError::Unavailable("The event log")));
+        let state = std::mem::replace(
+            &mut self.state,
+            refused(&AdminError::Unavailable("The event log")),
+        );
         let Ok(text) = results else {
             return;
         };
@@ -226,17 +229,22 @@ impl<'c> AdminCall<'c> {
         let unreadable = || AdminError::Unavailable("The event log");
         Ok(match state {
             State::List(query, _) => {
-                let (rows,): (Vec<EventRow>,) = serde_json::from_str(text).map_err(|_| unreadable())?;
+                let (rows,): (Vec<EventRow>,) =
+                    serde_json::from_str(text).map_err(|_| unreadable())?;
                 done(200, render::list(&rows, query.limit))
             }
             State::Get(_) => {
-                let (events, deliveries, attempts): (Vec<EventRow>, Vec<DeliveryRow>, Vec<AttemptRow>) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
+                let (events, deliveries, attempts): (
+                    Vec<EventRow>,
+                    Vec<DeliveryRow>,
+                    Vec<AttemptRow>,
+                ) = serde_json::from_str(text).map_err(|_| unreadable())?;
                 let row = events.first().ok_or(AdminError::NotFound("event"))?;
                 done(200, render::event(row, &deliveries, &attempts))
             }
             State::Stats(_) => {
-                let (rows,): (Vec<CountRow>,) = serde_json::from_str(text).map_err(|_| unreadable())?;
+                let (rows,): (Vec<CountRow>,) =
+                    serde_json::from_str(text).map_err(|_| unreadable())?;
                 done(200, render::stats(&rows))
             }
             State::ReplayLoad { routes, .. } => {
@@ -267,12 +275,17 @@ impl<'c> AdminCall<'c> {
                     routes,
                 }
             }
-            State::BulkLoad { query, done: count, .. } => {
-                let (rows,): (Vec<ReplayRow>,) = serde_json::from_str(text).map_err(|_| unreadable())?;
+            State::BulkLoad {
+                query, done: count, ..
+            } => {
+                let (rows,): (Vec<ReplayRow>,) =
+                    serde_json::from_str(text).map_err(|_| unreadable())?;
                 let chunk = chunk_of(&query, count);
                 let chunk = usize::try_from(chunk).unwrap_or(usize::MAX);
                 let page = rows.get(..chunk.min(rows.len())).unwrap_or_default();
-                let more = (rows.len() > chunk).then(|| page.last().map(|r| r.seq)).flatten();
+                let more = (rows.len() > chunk)
+                    .then(|| page.last().map(|r| r.seq))
+                    .flatten();
                 let picked: Vec<(&ReplayRow, Vec<String>)> = page
                     .iter()
                     .filter_map(|row| {
@@ -291,7 +304,10 @@ impl<'c> AdminCall<'c> {
             }
             State::ReplayOneMark { routes, .. } => done(202, render::replayed_routes(&routes)),
             State::BulkMark {
-                query, done: count, more, ..
+                query,
+                done: count,
+                more,
+                ..
             } => bulk_next(query, count, more),
             // Not a query state: nothing to do with rows.
             state => state,
@@ -300,7 +316,10 @@ impl<'c> AdminCall<'c> {
 
     /// The hand-off's result.
     pub fn handed_off(&mut self, ok: bool) {
-        let state = std::mem::replace(&mut self.state, refused(&AdminError::Unavailable("The delivery queue")));
+        let state = std::mem::replace(
+            &mut self.state,
+            refused(&AdminError::Unavailable("The delivery queue")),
+        );
         if !ok {
             return;
         }

@@ -14,7 +14,9 @@ pub enum AdminError {
     InvalidQuery(String),
     /// The request body is wrong; the text names what.
     InvalidRequest(String),
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     /// `EVENTS` is not bound.
     LogDisabled,
     /// D1 or a queue failed; retry.

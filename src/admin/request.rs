@@ -234,17 +234,19 @@ fn bulk(body: BulkBody) -> Result<Call, AdminError> {
     };
     let time = |name: &str, value: Option<TimeValue>| -> Result<Option<i64>, AdminError> {
         value
-            .map(|value| match value {
-                TimeValue::Seconds(seconds) => i64::try_from(seconds)
-                    .ok()
-                    .and_then(|s| s.checked_mul(1000)),
-                TimeValue::Text(text) => time::parse(&text),
-            }
-            .ok_or_else(|| {
-                AdminError::InvalidRequest(format!(
-                    "`{name}` is an RFC 3339 time (2026-12-02T13:00:00Z) or unix seconds."
-                ))
-            }))
+            .map(|value| {
+                match value {
+                    TimeValue::Seconds(seconds) => i64::try_from(seconds)
+                        .ok()
+                        .and_then(|s| s.checked_mul(1000)),
+                    TimeValue::Text(text) => time::parse(&text),
+                }
+                .ok_or_else(|| {
+                    AdminError::InvalidRequest(format!(
+                        "`{name}` is an RFC 3339 time (2026-12-02T13:00:00Z) or unix seconds."
+                    ))
+                })
+            })
             .transpose()
     };
     let limit = match body.limit {
@@ -289,12 +291,9 @@ fn pattern(text: &str) -> Result<Pattern, AdminError> {
 }
 
 fn cursor(text: &str) -> Result<i64, AdminError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            AdminError::InvalidQuery("`cursor` is the next_cursor of an earlier answer.".into())
-        })
+    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        AdminError::InvalidQuery("`cursor` is the next_cursor of an earlier answer.".into())
+    })
 }
 
 /// A query's parameters, each at most once and each one known.
@@ -409,7 +408,7 @@ mod tests {
         assert_eq!(list.limit, 200);
         assert_eq!(list.filters.status, Some("failed"));
         assert_eq!(list.filters.event, Some(Pattern::Family("email".into())));
-        assert_eq!(list.filters.since_ms, Some(1_764_547_200_000));
+        assert_eq!(list.filters.since_ms, Some(1_796_083_200_000));
         assert_eq!(list.filters.until_ms, Some(1_764_720_000_000));
         assert_eq!(list.filters.cursor, Some(42));
         // Blank form fields are no filter.
@@ -445,7 +444,11 @@ mod tests {
         ] {
             let error = list(&pairs).unwrap_err();
             assert_eq!(error.code(), "invalid_query");
-            assert!(error.message().contains(named), "{pairs:?}: {}", error.message());
+            assert!(
+                error.message().contains(named),
+                "{pairs:?}: {}",
+                error.message()
+            );
         }
     }
 
@@ -491,9 +494,24 @@ mod tests {
             ("GET", "/admin/api/nope", "", 404),
             ("GET", "/admin/api/", "", 404),
             ("POST", "/admin/api/events/msg_1/replay", "{", 400),
-            ("POST", "/admin/api/events/msg_1/replay", r#"{"routes":[]}"#, 400),
-            ("POST", "/admin/api/events/msg_1/replay", r#"{"route":"crm"}"#, 400),
-            ("POST", "/admin/api/test", r#"{"event":"email.exploded"}"#, 400),
+            (
+                "POST",
+                "/admin/api/events/msg_1/replay",
+                r#"{"routes":[]}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/admin/api/events/msg_1/replay",
+                r#"{"route":"crm"}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/admin/api/test",
+                r#"{"event":"email.exploded"}"#,
+                400,
+            ),
             ("POST", "/admin/api/test", "", 400),
             ("POST", "/admin/api/replay", r#"{"status":"unrouted"}"#, 400),
             ("POST", "/admin/api/replay", r#"{"limit":1001}"#, 400),
@@ -512,7 +530,10 @@ mod tests {
         let Ok(Call::BulkReplay(replay)) = parse("POST", "/admin/api/replay", &[], "") else {
             panic!("not a bulk replay");
         };
-        assert_eq!((replay.filters.status, replay.limit), (Some("failed"), 1000));
+        assert_eq!(
+            (replay.filters.status, replay.limit),
+            (Some("failed"), 1000)
+        );
         let Ok(Call::BulkReplay(replay)) = parse(
             "POST",
             "/admin/api/replay",

@@ -7,27 +7,100 @@ use serde_json::Value;
 use crate::event_log::time::rfc3339;
 
 /// The events of SPEC section 1.
-pub const SAMPLE_EVENTS: [&str; 18] = ["email.bounced", "email.clicked", "email.delivered", "email.opened", "email.sent", "email.spam", "email.unsubscribed", "sms.delivered", "sms.failed", "sms.replied", "sms.sent", "subscriber.created", "subscriber.deleted", "subscriber.updated", "whatsapp.delivered", "whatsapp.read", "whatsapp.replied", "whatsapp.sent"];
+pub const SAMPLE_EVENTS: [&str; 18] = [
+    "email.bounced",
+    "email.clicked",
+    "email.delivered",
+    "email.opened",
+    "email.sent",
+    "email.spam",
+    "email.unsubscribed",
+    "sms.delivered",
+    "sms.failed",
+    "sms.replied",
+    "sms.sent",
+    "subscriber.created",
+    "subscriber.deleted",
+    "subscriber.updated",
+    "whatsapp.delivered",
+    "whatsapp.read",
+    "whatsapp.replied",
+    "whatsapp.sent",
+];
 
 const FIXTURES: [(&str, &str); 18] = [
-    ("email.bounced", include_str!("../../fixtures/events/email.bounced.json")),
-    ("email.clicked", include_str!("../../fixtures/events/email.clicked.json")),
-    ("email.delivered", include_str!("../../fixtures/events/email.delivered.json")),
-    ("email.opened", include_str!("../../fixtures/events/email.opened.json")),
-    ("email.sent", include_str!("../../fixtures/events/email.sent.json")),
-    ("email.spam", include_str!("../../fixtures/events/email.spam.json")),
-    ("email.unsubscribed", include_str!("../../fixtures/events/email.unsubscribed.json")),
-    ("sms.delivered", include_str!("../../fixtures/events/sms.delivered.json")),
-    ("sms.failed", include_str!("../../fixtures/events/sms.failed.json")),
-    ("sms.replied", include_str!("../../fixtures/events/sms.replied.json")),
-    ("sms.sent", include_str!("../../fixtures/events/sms.sent.json")),
-    ("subscriber.created", include_str!("../../fixtures/events/subscriber.created.json")),
-    ("subscriber.deleted", include_str!("../../fixtures/events/subscriber.deleted.json")),
-    ("subscriber.updated", include_str!("../../fixtures/events/subscriber.updated.json")),
-    ("whatsapp.delivered", include_str!("../../fixtures/events/whatsapp.delivered.json")),
-    ("whatsapp.read", include_str!("../../fixtures/events/whatsapp.read.json")),
-    ("whatsapp.replied", include_str!("../../fixtures/events/whatsapp.replied.json")),
-    ("whatsapp.sent", include_str!("../../fixtures/events/whatsapp.sent.json")),
+    (
+        "email.bounced",
+        include_str!("../../fixtures/events/email.bounced.json"),
+    ),
+    (
+        "email.clicked",
+        include_str!("../../fixtures/events/email.clicked.json"),
+    ),
+    (
+        "email.delivered",
+        include_str!("../../fixtures/events/email.delivered.json"),
+    ),
+    (
+        "email.opened",
+        include_str!("../../fixtures/events/email.opened.json"),
+    ),
+    (
+        "email.sent",
+        include_str!("../../fixtures/events/email.sent.json"),
+    ),
+    (
+        "email.spam",
+        include_str!("../../fixtures/events/email.spam.json"),
+    ),
+    (
+        "email.unsubscribed",
+        include_str!("../../fixtures/events/email.unsubscribed.json"),
+    ),
+    (
+        "sms.delivered",
+        include_str!("../../fixtures/events/sms.delivered.json"),
+    ),
+    (
+        "sms.failed",
+        include_str!("../../fixtures/events/sms.failed.json"),
+    ),
+    (
+        "sms.replied",
+        include_str!("../../fixtures/events/sms.replied.json"),
+    ),
+    (
+        "sms.sent",
+        include_str!("../../fixtures/events/sms.sent.json"),
+    ),
+    (
+        "subscriber.created",
+        include_str!("../../fixtures/events/subscriber.created.json"),
+    ),
+    (
+        "subscriber.deleted",
+        include_str!("../../fixtures/events/subscriber.deleted.json"),
+    ),
+    (
+        "subscriber.updated",
+        include_str!("../../fixtures/events/subscriber.updated.json"),
+    ),
+    (
+        "whatsapp.delivered",
+        include_str!("../../fixtures/events/whatsapp.delivered.json"),
+    ),
+    (
+        "whatsapp.read",
+        include_str!("../../fixtures/events/whatsapp.read.json"),
+    ),
+    (
+        "whatsapp.replied",
+        include_str!("../../fixtures/events/whatsapp.replied.json"),
+    ),
+    (
+        "whatsapp.sent",
+        include_str!("../../fixtures/events/whatsapp.sent.json"),
+    ),
 ];
 
 /// The sample of `event` stamped `now_ms`, with the message id `msg_test_<nonce>`
@@ -40,7 +113,10 @@ pub fn sample(event: &str, now_ms: i64, nonce: &str) -> Option<String> {
     let stamp = rfc3339(now_ms.div_euclid(1000) * 1000).replace(".000Z", "Z");
     object.insert("timestamp".into(), Value::String(stamp));
     if let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) {
-        data.insert("message_id".into(), Value::String(format!("msg_test_{nonce}")));
+        data.insert(
+            "message_id".into(),
+            Value::String(format!("msg_test_{nonce}")),
+        );
     }
     serde_json::to_string(&value).ok()
 }

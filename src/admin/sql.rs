@@ -8,7 +8,8 @@ use crate::event_log::{Param, Statement};
 use crate::routes::Pattern;
 
 /// Each route of an event with its status and how many attempts it has had.
-const ROUTES_OF: &str = "(SELECT json_group_array(json_object('name', d.route, 'status', d.status, 'attempts', \
+const ROUTES_OF: &str =
+    "(SELECT json_group_array(json_object('name', d.route, 'status', d.status, 'attempts', \
 (SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.route = d.route))) \
 FROM deliveries d WHERE d.event_id = e.id)";
 const LIST_COLUMNS: &str =
@@ -130,7 +131,8 @@ pub fn replay_one(id: &str) -> Vec<Statement> {
 pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
     let mut params = Vec::new();
     let filter = where_clause(filters, &mut params, true);
-    let mut routes = String::from("(SELECT json_group_array(d.route) FROM deliveries d WHERE d.event_id = e.id");
+    let mut routes =
+        String::from("(SELECT json_group_array(d.route) FROM deliveries d WHERE d.event_id = e.id");
     if let Some(status) = filters.status {
         params.push(status.into());
         routes.push_str(&format!(" AND d.status = ?{}", params.len()));

@@ -9,15 +9,18 @@ use super::time::hour_of;
 
 /// A redelivery that the dedup store let through (two racing first
 /// deliveries) counts as one, not as a second event.
-const INSERT_EVENT: &str = "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
+const INSERT_EVENT: &str =
+    "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET redeliveries = redeliveries + 1";
 /// The dead-letter consumer's: the event as its message carries it, if the
 /// ingress's own write never landed.
-const INSERT_EVENT_IF_MISSING: &str = "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
+const INSERT_EVENT_IF_MISSING: &str =
+    "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') ON CONFLICT (id) DO NOTHING";
 const COUNT_REDELIVERY: &str = "UPDATE events SET redeliveries = redeliveries + 1 WHERE id = ?1";
 /// The ingress's: a delivery an attempt already wrote keeps its status.
-const INSERT_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
+const INSERT_DELIVERY: &str =
+    "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
 ON CONFLICT (event_id, route) DO NOTHING";
 const SET_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
 ON CONFLICT (event_id, route) DO UPDATE SET status = excluded.status";
@@ -35,7 +38,8 @@ const COUNT: &str = "INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) 
 ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
 /// A replay sets a delivery back to pending, unless an attempt made since the
 /// replay began already settled it (its message may be consumed first).
-const REPLAY_PENDING: &str = "UPDATE deliveries SET status = 'pending' WHERE event_id = ?1 AND route = ?2 \
+const REPLAY_PENDING: &str =
+    "UPDATE deliveries SET status = 'pending' WHERE event_id = ?1 AND route = ?2 \
 AND NOT EXISTS (SELECT 1 FROM attempts WHERE event_id = ?1 AND route = ?2 AND at >= ?3)";
 
 /// Events purged per statement: one purge is many small transactions, not one
@@ -78,9 +82,15 @@ pub struct AcceptedEvent {
 pub enum Entry {
     Accepted(AcceptedEvent),
     /// A redelivery answered `duplicate`, of the event with this `webhook-id`.
-    Duplicate { id: String, at_ms: i64 },
+    Duplicate {
+        id: String,
+        at_ms: i64,
+    },
     /// A refused request: counted, never stored.
-    Rejected { code: &'static str, at_ms: i64 },
+    Rejected {
+        code: &'static str,
+        at_ms: i64,
+    },
 }
 
 impl Entry {

@@ -42,7 +42,13 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_time() {
-        for text in ["", "yesterday", "2025-13-02T00:00:00Z", "-5", "99999999999999999999"] {
+        for text in [
+            "",
+            "yesterday",
+            "2025-13-02T00:00:00Z",
+            "-5",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse(text), None, "{text}");
         }
     }

@@ -15,7 +15,7 @@ const INGRESS: u8 = 2;
 const REPLY: u8 = 3;
 
 enum Inner {
-    Call(AdminCall<'static>),
+    Call(Box<AdminCall<'static>>),
     /// The configuration did not load: no admin path exists.
     Refused(AdminError),
 }
@@ -63,7 +63,7 @@ impl AdminTask {
                     .chunks(2)
                     .filter_map(|pair| Some((pair.first()?.clone(), pair.get(1)?.clone())))
                     .collect();
-                Inner::Call(AdminCall::new(
+                Inner::Call(Box::new(AdminCall::new(
                     config,
                     method,
                     path_of(url),
@@ -72,7 +72,7 @@ impl AdminTask {
                     body,
                     now_ms as i64,
                     nonce,
-                ))
+                )))
             }
             Err(_) => Inner::Refused(AdminError::NotFound("endpoint")),
         };
@@ -133,7 +133,12 @@ impl AdminTask {
     }
 
     /// DELIVER: item `i` as a delivery to run after the answer (no queue).
-    pub fn direct(&self, env: &JsValue, i: usize, now_ms: f64) -> Option<super::delivery::DeliveryTask> {
+    pub fn direct(
+        &self,
+        env: &JsValue,
+        i: usize,
+        now_ms: f64,
+    ) -> Option<super::delivery::DeliveryTask> {
         match self.outgoing(i)? {
             Outgoing::Delivery(delivery) => {
                 super::delivery::DeliveryTask::direct(env, delivery.clone(), now_ms)

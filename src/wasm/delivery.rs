@@ -13,7 +13,7 @@ const WAIT: u8 = 1;
 const SETTLE: u8 = 2;
 
 enum Inner {
-    Run(DeliveryRun<'static>),
+    Run(Box<DeliveryRun<'static>>),
     /// Decided without a run: the configuration is invalid.
     Decided(Decision, Vec<String>),
 }
@@ -28,7 +28,11 @@ impl DeliveryTask {
     pub(crate) fn direct(env: &JsValue, delivery: Delivery, now_ms: f64) -> Option<Self> {
         let config = env::config(env).as_ref().ok()?;
         Some(Self {
-            inner: Inner::Run(DeliveryRun::direct(config, delivery, now_ms as i64)),
+            inner: Inner::Run(Box::new(DeliveryRun::direct(
+                config,
+                delivery,
+                now_ms as i64,
+            ))),
         })
     }
 
@@ -75,14 +79,14 @@ impl DeliveryTask {
         let inner = match env::config(env) {
             Ok(config) => {
                 let bytes = body.map(|body| body.to_vec());
-                Inner::Run(DeliveryRun::queued(
+                Inner::Run(Box::new(DeliveryRun::queued(
                     config,
                     bytes.as_deref(),
                     attempts,
                     queue,
                     id.as_deref(),
                     now_ms as i64,
-                ))
+                )))
             }
             Err(_) => {
                 let (decision, line) = while_misconfigured(attempts, queue, id.as_deref());

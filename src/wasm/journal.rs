@@ -51,7 +51,11 @@ pub fn journal_failed(statements: usize, error: &str) -> String {
     WarningLog {
         warning: "event_log_write_failed",
         failed: Some(u32::try_from(statements).unwrap_or(u32::MAX)),
-        error: Some(error.get(..error.floor_char_boundary(200)).unwrap_or_default()),
+        error: Some(
+            error
+                .get(..error.floor_char_boundary(200))
+                .unwrap_or_default(),
+        ),
         ..Default::default()
     }
     .line()

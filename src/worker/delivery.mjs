@@ -2,9 +2,10 @@
 // wait, ack or retry). Which route, which timeout, what counts as delivered and
 // what comes next are the core's.
 import * as core from './glue/index.js';
+import { write } from './journal.mjs';
 
 const ATTEMPT = 0, WAIT = 1;
-const ACK = 0;
+const ACK = 0, RETRY = 1;
 /** How much of an answer's body is read; the core keeps no more. */
 const KEPT_BYTES = core.DeliveryTask.kept_bytes();
 
@@ -16,7 +17,7 @@ async function attempt(task) {
   try {
     for (let i = 0; i < list.length; i += 2) headers.set(list[i], list[i + 1]);
   } catch {
-    return task.no_answer('header not accepted', Date.now() - started);
+    return task.no_answer('header not accepted', started, Date.now() - started);
   }
   const controller = new AbortController();
   let timer;
@@ -30,14 +31,14 @@ async function attempt(task) {
     const response = await Promise.race([sent, deadline]);
     if (typeof response === 'string') {
       controller.abort();
-      return task.no_answer(response, Date.now() - started);
+      return task.no_answer(response, started, Date.now() - started);
     }
     const names = [];
     for (const [name, value] of response.headers) names.push(name, value);
     // An unread body holds one of the invocation's six connections until the
     // invocation ends: keep its start, cancel the rest, within the same deadline.
     const { bytes, error } = await keepStart(response, deadline, controller);
-    task.answered(response.status, names, bytes, error, Date.now() - started);
+    task.answered(response.status, names, bytes, error, started, Date.now() - started);
   } finally {
     clearTimeout(timer);
   }
@@ -73,18 +74,21 @@ function print(task) {
   for (const line of task.lines()) console.log(line);
 }
 
-/** A delivery after the answer (no DELIVERY_QUEUE): attempts and waits until the core says stop. */
-export async function runDirect(task) {
+/** A delivery after the answer (no DELIVERY_QUEUE): attempts and waits until the core says stop, each attempt logged as it ends. */
+export async function runDirect(task, env) {
   for (;;) {
     const step = task.step();
-    if (step === ATTEMPT) await attempt(task);
-    else if (step === WAIT) {
+    if (step === ATTEMPT) {
+      await attempt(task);
+      await write(env, task.journal());
+    } else if (step === WAIT) {
       print(task);
       await sleep(task.wait_seconds() * 1000);
       task.waited();
     } else break;
   }
   print(task);
+  await write(env, task.journal());
   task.free();
 }
 
@@ -96,19 +100,29 @@ export async function runDirect(task) {
  * recorded the handler fails and the batch comes back.
  */
 export async function consume(batch, env) {
-  const settled = await Promise.all(batch.messages.map(async (message) => {
+  const now = Date.now();
+  const handled = await Promise.all(batch.messages.map(async (message) => {
     // Only bytes can be a delivery: `new Uint8Array(x)` of another producer's
     // object would read its `length`, however large.
     const body = message.body instanceof Uint8Array ? message.body
       : message.body instanceof ArrayBuffer ? new Uint8Array(message.body) : undefined;
-    const task = core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id);
+    const task = core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id, now);
     while (task.step() === ATTEMPT) await attempt(task);
     print(task);
-    const decision = task.decision();
+    const outcome = {
+      message, decision: task.decision(), delaySeconds: task.delay_seconds(),
+      journal: task.journal(), acksAfterJournal: task.acks_after_journal(),
+    };
+    task.free();
+    return outcome;
+  }));
+  // The whole batch's log in one D1 batch.
+  const logged = await write(env, handled.flatMap((outcome) => outcome.journal));
+  const settled = handled.map(({ message, decision, delaySeconds, acksAfterJournal }) => {
+    // A dead letter leaves its queue only once the log holds it.
+    if (acksAfterJournal && !logged) decision = RETRY;
     // The queue policy never rests a message itself (the platform does, through
     // max_retries and the dead-letter queue): anything but an ack is retried.
-    const delaySeconds = task.delay_seconds();
-    task.free();
     if (decision === ACK) {
       // One the platform fails to ack is acked when the handler returns.
       try { message.ack(); } catch { /* acked on return */ }
@@ -120,7 +134,7 @@ export async function consume(batch, env) {
     } catch {
       return false;
     }
-  }));
+  });
   const unsettled = settled.filter((done) => !done).length;
   if (unsettled > 0) {
     console.error(core.unsettled(batch.queue, unsettled));

@@ -9,11 +9,17 @@
 import * as core from './glue/index.js';
 import { answer, ingress } from './ingress.mjs';
 import { consume } from './delivery.mjs';
+import { admin, page } from './admin.mjs';
+import { purge } from './journal.mjs';
 
 export { DedupObject } from './dedup-object.mjs';
 
-const INGRESS = 0, HEALTH = 1;
+const INGRESS = 0, HEALTH = 1, ADMIN_PAGE = 3, ADMIN_API = 4, ADMIN_OFF = 5;
 const JSON_TYPE = { 'content-type': 'application/json' };
+
+function refuse(request, env) {
+  return answer(request, core.refused(env, request.method, request.url), Date.now());
+}
 
 export default {
   fetch(request, env, ctx) {
@@ -25,11 +31,24 @@ export default {
         const space = health.indexOf(' ');
         return new Response(health.slice(space + 1), { status: Number(health.slice(0, space)), headers: JSON_TYPE });
       }
+      case ADMIN_API:
+        return admin(request, env, ctx);
+      case ADMIN_PAGE:
+        return page(request, env).then((response) => response ?? refuse(request, env));
+      case ADMIN_OFF:
+        // A browser gets the page that says how to turn the console on, still a 404.
+        if ((request.headers.get('accept') ?? '').includes('text/html')) {
+          return page(request, env, 404).then((response) => response ?? refuse(request, env));
+        }
+        return refuse(request, env);
       default:
-        return answer(request, core.refused(env, request.method, request.url), Date.now());
+        return refuse(request, env);
     }
   },
   queue(batch, env) {
     return consume(batch, env);
+  },
+  scheduled(controller, env, ctx) {
+    ctx.waitUntil(purge(env, Date.now()));
   },
 };

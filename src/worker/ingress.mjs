@@ -3,6 +3,7 @@
 import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
 import { runDirect, sleep } from './delivery.mjs';
+import { write } from './journal.mjs';
 
 const READ_BODY = 0, VERIFY = 1, KV_GET = 2, KV_PUT = 3, OBJECT = 4, WAIT = 5, SEND = 6;
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -90,9 +91,12 @@ async function drive(request, env, ctx, task, guard, started) {
       }
       default: {
         const reply = task.reply();
+        // After the answer: the log never delays it.
+        const journal = reply.journal();
+        if (journal !== undefined) ctx.waitUntil(write(env, journal));
         const deliveries = [];
-        for (let i = 0; i < reply.deliveries(); i++) deliveries.push(reply.delivery(env, i));
-        if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d))));
+        for (let i = 0; i < reply.deliveries(); i++) deliveries.push(reply.delivery(env, i, Date.now()));
+        if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d, env))));
         return answer(request, reply, started);
       }
     }
@@ -146,8 +150,8 @@ async function sendAll(env, task, body) {
 const decoder = new TextDecoder();
 
 /** JSON.parse keeping each number as its source text (JSON.rawJSON), so the queue's JSON.stringify writes it back unchanged: 2^53 + 1 keeps its digits and `1e20` does not grow. */
-function parseKeepingNumbers(body) {
-  const text = decoder.decode(body);
+export function parseKeepingNumbers(body) {
+  const text = typeof body === 'string' ? body : decoder.decode(body);
   if (typeof JSON.rawJSON !== 'function') return JSON.parse(text);
   return JSON.parse(text, (key, value, context) =>
     (typeof value === 'number' && context?.source !== undefined ? JSON.rawJSON(context.source) : value));

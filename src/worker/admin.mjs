@@ -1,0 +1,104 @@
+// The admin API and the console's files: performs each step the core's
+// AdminTask asks for (D1 batches, hand-offs, a test event through the ingress).
+// Who may call, what a call means and what it answers are the core's.
+import * as core from './glue/index.js';
+import { COMPLETE, readCapped } from './body.mjs';
+import { runDirect } from './delivery.mjs';
+import { ingress, parseKeepingNumbers } from './ingress.mjs';
+import { prepare } from './journal.mjs';
+
+const QUERY = 0, DELIVER = 1, INGRESS = 2;
+const JSON_TYPE = { 'content-type': 'application/json' };
+/** Admin request bodies are small JSON objects. */
+const BODY_LIMIT = 64 << 10;
+// A queue's sendBatch takes at most 100 messages and 256 KB.
+const BATCH_MESSAGES = 100, BATCH_BYTES = 250_000;
+
+export async function admin(request, env, ctx) {
+  const url = new URL(request.url);
+  const query = [];
+  for (const [name, value] of url.searchParams) query.push(name, value);
+  let body = '';
+  if (request.method === 'POST') {
+    const declared = request.headers.get('content-length') !== null;
+    const read = await readCapped(request, BODY_LIMIT, declared, false);
+    // Too large or broken: read as no body, which the call then refuses.
+    if (read.result === COMPLETE) body = new TextDecoder().decode(read.bytes);
+  }
+  const nonce = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+  const task = core.AdminTask.start(env, request.method, request.url, query,
+    request.headers.get('authorization') ?? undefined, body, Date.now(), nonce);
+  try {
+    for (;;) {
+      switch (task.step()) {
+        case QUERY:
+          try {
+            const results = await env.EVENTS.batch(prepare(env.EVENTS, task.statements()));
+            task.queried(JSON.stringify(results.map((result) => result.results ?? [])), undefined);
+          } catch (error) {
+            task.queried(undefined, error?.message ?? 'unknown error');
+          }
+          break;
+        case DELIVER:
+          task.handed_off(await deliver(env, ctx, task));
+          break;
+        case INGRESS: {
+          const test = new Request(new URL('/webhooks/leadnest', url), {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-leadnest-signature': task.test_signature() },
+            body: task.test_body(),
+          });
+          const answer = await ingress(test, env, ctx);
+          task.ingress_answered(answer.status, await answer.text());
+          break;
+        }
+        default:
+          return new Response(request.method === 'HEAD' ? null : task.body(), { status: task.status(), headers: JSON_TYPE });
+      }
+    }
+  } finally {
+    task.free();
+  }
+}
+
+/** Hands off every item of a replay; true when every send succeeded. */
+async function deliver(env, ctx, task) {
+  const messages = [];
+  const sends = [];
+  for (let i = 0; i < task.outgoing_count(); i++) {
+    const binding = task.payload_binding(i);
+    if (binding !== undefined) {
+      sends.push(env[binding].send(parseKeepingNumbers(task.payload(i)), { contentType: 'json' }));
+    } else if (task.via_queue()) {
+      messages.push(task.delivery_bytes(i));
+    } else {
+      const direct = task.direct(env, i, Date.now());
+      if (direct !== undefined) ctx.waitUntil(runDirect(direct, env));
+    }
+  }
+  let batch = [], bytes = 0;
+  const flush = () => {
+    if (batch.length > 0) sends.push(env.DELIVERY_QUEUE.sendBatch(batch));
+    batch = [];
+    bytes = 0;
+  };
+  for (const message of messages) {
+    if (batch.length === BATCH_MESSAGES || bytes + message.byteLength > BATCH_BYTES) flush();
+    batch.push({ body: message, contentType: 'v8' });
+    bytes += message.byteLength;
+  }
+  flush();
+  const results = await Promise.allSettled(sends);
+  return results.every((result) => result.status === 'fulfilled');
+}
+
+/** A console file from the static assets, with the console's security headers. */
+export async function page(request, env, status) {
+  if (env.ASSETS === undefined) return undefined;
+  const file = status === 404 ? new Request(new URL('/admin/disabled.html', request.url)) : request;
+  const served = await env.ASSETS.fetch(file);
+  const headers = new Headers(served.headers);
+  const list = core.admin_page_headers();
+  for (let i = 0; i < list.length; i += 2) headers.set(list[i], list[i + 1]);
+  return new Response(served.body, { status: status ?? served.status, headers });
+}
