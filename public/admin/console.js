@@ -95,24 +95,24 @@ function Login({ notice, onToken }) {
 
 function Filters({ filters, routes, onChange, onReplayFailed }) {
   const set = (key) => (e) => onChange({ ...filters, [key]: e.currentTarget.value });
+  const field = (key, label, control) => html`<div class="field"><label for=${`filter-${key}`}>${label}</label>${control}</div>`;
   return html`<form class="filters" onSubmit=${(e) => e.preventDefault()} aria-label="Filters">
-    <label>Status
-      <select value=${filters.status} onChange=${set('status')}>
+    ${field('status', 'Status', html`<select id="filter-status" value=${filters.status} onChange=${set('status')}>
         <option value="">any</option><option value="failed">failed</option><option value="pending">pending</option>
         <option value="delivered">delivered</option><option value="unrouted">unrouted</option>
-      </select></label>
-    <label>Event
-      <input type="search" list="event-patterns" placeholder="email.* or sms.failed" value=${filters.event} onInput=${set('event')} spellcheck="false" /></label>
-    <label>Route
-      <input type="search" list="route-names" placeholder="any" value=${filters.route} onInput=${set('route')} spellcheck="false" /></label>
-    <label>Message id
-      <input type="search" placeholder="msg_…" value=${filters.message_id} onInput=${set('message_id')} spellcheck="false" /></label>
-    <label>Received
-      <select value=${filters.window} onChange=${set('window')}>
+      </select>`)}
+    ${field('event', 'Event', html`<input id="filter-event" type="search" list="event-patterns" placeholder="email.* or sms.failed"
+      value=${filters.event} onInput=${set('event')} spellcheck="false" />`)}
+    ${field('route', 'Route', html`<input id="filter-route" type="search" list="route-names" placeholder="any"
+      value=${filters.route} onInput=${set('route')} spellcheck="false" />`)}
+    ${field('message_id', 'Message id', html`<input id="filter-message_id" type="search" placeholder="msg_…"
+      value=${filters.message_id} onInput=${set('message_id')} spellcheck="false" />`)}
+    ${field('window', 'Received', html`<select id="filter-window" value=${filters.window} onChange=${set('window')}>
         ${WINDOWS.map(([key, label]) => html`<option key=${key} value=${key}>${label}</option>`)}
-      </select></label>
-    ${filters.window === 'custom' && html`<label>From <input type="datetime-local" value=${filters.since} onChange=${set('since')} /></label>
-      <label>To <input type="datetime-local" value=${filters.until} onChange=${set('until')} /></label>`}
+      </select>`)}
+    ${filters.window === 'custom' && html`
+      ${field('since', 'From', html`<input id="filter-since" type="datetime-local" value=${filters.since} onChange=${set('since')} />`)}
+      ${field('until', 'To', html`<input id="filter-until" type="datetime-local" value=${filters.until} onChange=${set('until')} />`)}`}
     <div class="filter-actions">
       <button type="button" onClick=${() => onChange({ ...EMPTY_FILTERS })}>Clear filters</button>
       <button type="button" class="danger" onClick=${onReplayFailed}>Replay failed…</button>

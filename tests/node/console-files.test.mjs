@@ -40,6 +40,13 @@ test('the HTML pages hold no inline script, style or event handler', () => {
   }
 });
 
+test('index.html preloads every module, so they load at once instead of import by import', () => {
+  const html = read(join(ADMIN, 'index.html'));
+  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="\/admin\/([^"]+)">/g)].map((m) => m[1]).sort();
+  const modules = all.filter((f) => f.endsWith('.js') && !f.endsWith('console.js')).map((f) => relative(ADMIN, f)).sort();
+  assert.deepEqual(preloaded, modules);
+});
+
 test('nothing is loaded from another origin', () => {
   for (const file of ours) {
     const text = read(file);
