@@ -5,7 +5,8 @@
 //   e.g. copies of build/ before and after a change)
 // Env: AB_PATHS ("bad signature;duplicate"), AB_SIZES ("1024"), AB_ROUNDS (8),
 //   AB_VARS_A / AB_VARS_B: JSON objects of vars for A or B (e.g. other ROUTES), so one
-//   build can be compared with itself under two configurations.
+//   build can be compared with itself under two configurations; AB_EVENTS: "A", "B" or
+//   "AB", the side(s) whose worker has the event log (D1 bound as EVENTS).
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PATHS, SOURCES, run, startSink, startWorker } from './harness.mjs';
@@ -27,9 +28,10 @@ for (const [name, dir] of [['A', resolve(dirA)], ['B', resolve(dirB)]]) {
 const sink = await startSink();
 const opts = { sink, requests: 10_000, seconds: 1.5, concurrency: 32 };
 const vars = (name) => JSON.parse(process.env[`AB_VARS_${name}`] ?? '{}');
+const events = (name) => (process.env.AB_EVENTS ?? '').includes(name);
 const workers = {
-  A: await startWorker('A', { sinkPort: sink.port, vars: vars('A') }),
-  B: await startWorker('B', { sinkPort: sink.port, vars: vars('B') }),
+  A: await startWorker('A', { sinkPort: sink.port, vars: vars('A'), events: events('A') }),
+  B: await startWorker('B', { sinkPort: sink.port, vars: vars('B'), events: events('B') }),
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const size of sizes) {

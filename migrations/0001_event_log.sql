@@ -11,7 +11,6 @@ CREATE TABLE events (
   timestamp TEXT NOT NULL,          -- as LeadNest sent it
   received_at INTEGER NOT NULL,     -- unix milliseconds
   body TEXT NOT NULL,               -- exactly as received (a verified UTF-8 JSON text)
-  redeliveries INTEGER NOT NULL DEFAULT 0,
   status TEXT NOT NULL DEFAULT 'pending'  -- pending | delivered | failed | unrouted
 );
 CREATE INDEX events_received_at ON events (received_at);
@@ -41,6 +40,19 @@ CREATE TABLE attempts (
   error TEXT,                       -- why there was no answer (timeout, network error, ...)
   PRIMARY KEY (event_id, route, attempt)
 ) WITHOUT ROWID;
+-- The retention purge deletes attempts by age, including any whose event never
+-- reached the log.
+CREATE INDEX attempts_at ON attempts (at);
+
+-- Redeliveries answered `duplicate`, per event: a table of their own, so a count another
+-- isolate writes before the event itself is kept, and an event's late first write is never
+-- taken for a redelivery.
+CREATE TABLE redeliveries (
+  event_id TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  last_at INTEGER NOT NULL          -- unix milliseconds of the latest one
+) WITHOUT ROWID;
+CREATE INDEX redeliveries_last_at ON redeliveries (last_at);
 
 -- Counts per hour: accepted, duplicate, rejected:<code>, delivered, failed.
 CREATE TABLE counts (

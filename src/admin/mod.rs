@@ -19,6 +19,9 @@ use subtle::ConstantTimeEq;
 
 use crate::config::AdminToken;
 
+/// Largest admin request body: its calls take small JSON objects.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// The SHA-256 of a token: what is kept and compared.
 pub fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()

@@ -121,6 +121,12 @@ pub fn parse(
             } else {
                 read_body::<ReplayBody>(body)?.routes
             };
+            // Each named route once.
+            let routes = routes.map(|mut routes| {
+                let mut seen = std::collections::HashSet::new();
+                routes.retain(|route| seen.insert(route.clone()));
+                routes
+            });
             if routes.as_ref().is_some_and(Vec::is_empty) {
                 return Err(AdminError::InvalidRequest(
                     "`routes` is empty: name at least one route, or leave it out to replay every route.".into(),
@@ -477,6 +483,17 @@ mod tests {
             Ok(Call::Replay {
                 id: "msg_00ff".into(),
                 routes: Some(vec!["crm".into()])
+            })
+        );
+        assert_eq!(
+            call(
+                "POST",
+                "/admin/api/events/msg_00ff/replay",
+                r#"{"routes":["crm","q","crm"]}"#
+            ),
+            Ok(Call::Replay {
+                id: "msg_00ff".into(),
+                routes: Some(vec!["crm".into(), "q".into()])
             })
         );
         assert_eq!(

@@ -13,7 +13,8 @@ const ROUTES_OF: &str =
 (SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.route = d.route))) \
 FROM deliveries d WHERE d.event_id = e.id)";
 const LIST_COLUMNS: &str =
-    "e.seq, e.id, e.event, e.message_id, e.timestamp, e.received_at, e.status, e.redeliveries";
+    "e.seq, e.id, e.event, e.message_id, e.timestamp, e.received_at, e.status, \
+COALESCE((SELECT r.count FROM redeliveries r WHERE r.event_id = e.id), 0) AS redeliveries";
 
 /// `WHERE …` for `filters`, its parameters appended to `params`. `routes_in`:
 /// with a status, the route filter asks for a delivery in that status (bulk

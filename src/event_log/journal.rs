@@ -7,17 +7,18 @@
 use super::statement::{Param, Statement};
 use super::time::hour_of;
 
-/// A redelivery that the dedup store let through (two racing first
-/// deliveries) counts as one, not as a second event.
-const INSERT_EVENT: &str =
-    "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET redeliveries = redeliveries + 1";
+/// A second copy the dedup store let through (two racing first deliveries)
+/// is not a second event; it was answered `accepted`, so it is no redelivery
+/// either (SPEC section 8 counts those answered `duplicate`).
+const INSERT_EVENT: &str = "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING";
 /// The dead-letter consumer's: the event as its message carries it, if the
 /// ingress's own write never landed.
 const INSERT_EVENT_IF_MISSING: &str =
     "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') ON CONFLICT (id) DO NOTHING";
-const COUNT_REDELIVERY: &str = "UPDATE events SET redeliveries = redeliveries + 1 WHERE id = ?1";
+const COUNT_REDELIVERIES: &str = "INSERT INTO redeliveries (event_id, count, last_at) VALUES (?1, ?2, ?3) \
+ON CONFLICT (event_id) DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)";
 /// The ingress's: a delivery an attempt already wrote keeps its status.
 const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
@@ -42,13 +43,17 @@ const REPLAY_PENDING: &str =
     "UPDATE deliveries SET status = 'pending' WHERE event_id = ?1 AND route = ?2 \
 AND NOT EXISTS (SELECT 1 FROM attempts WHERE event_id = ?1 AND route = ?2 AND at >= ?3)";
 
-/// Events purged per statement: one purge is many small transactions, not one
+/// Rows purged per statement: one purge is many small transactions, not one
 /// that holds the database.
 pub const PURGE_CHUNK: i64 = 500;
-const PURGE_ATTEMPTS: &str = "DELETE FROM attempts WHERE event_id IN \
-(SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+/// Attempts by age, whatever became of their event: an attempt follows its
+/// event's arrival, so one older than the cutoff belongs to a purged event.
+const PURGE_ATTEMPTS: &str = "DELETE FROM attempts WHERE (event_id, route, attempt) IN \
+(SELECT event_id, route, attempt FROM attempts WHERE at < ?1 LIMIT ?2)";
 const PURGE_DELIVERIES: &str = "DELETE FROM deliveries WHERE event_id IN \
 (SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+const PURGE_REDELIVERIES: &str = "DELETE FROM redeliveries WHERE event_id IN \
+(SELECT event_id FROM redeliveries WHERE last_at < ?1 LIMIT ?2)";
 const PURGE_EVENTS: &str = "DELETE FROM events WHERE seq IN \
 (SELECT seq FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
 const PURGE_COUNTS: &str = "DELETE FROM counts WHERE hour < ?1";
@@ -94,19 +99,46 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// The entry written on its own. [`Pending`](super::Pending) writes many at
+    /// once, counts added up.
     pub fn statements(&self) -> Vec<Statement> {
         match self {
-            Self::Accepted(event) => accepted(event),
-            Self::Duplicate { id, at_ms } => vec![
-                Statement::new(COUNT_REDELIVERY, vec![id.as_str().into()]),
-                count(*at_ms, "duplicate"),
-            ],
+            Self::Accepted(event) => {
+                let mut statements = accepted_rows(event);
+                statements
+                    .extend(accepted_counts(event).map(|name| count(event.received_at_ms, name)));
+                statements
+            }
+            Self::Duplicate { id, at_ms } => {
+                vec![redeliveries(id, 1, *at_ms), count(*at_ms, "duplicate")]
+            }
             Self::Rejected { code, at_ms } => vec![count(*at_ms, &format!("rejected:{code}"))],
         }
     }
 }
 
-fn accepted(event: &AcceptedEvent) -> Vec<Statement> {
+/// The counts an accepted event adds to its hour: itself, and each queue
+/// route's delivery (sent before the answer).
+pub(super) fn accepted_counts(event: &AcceptedEvent) -> impl Iterator<Item = &'static str> + '_ {
+    std::iter::once("accepted").chain(
+        event
+            .routes
+            .iter()
+            .filter(|(_, kind)| *kind == RouteKind::Queue)
+            .map(|_| "delivered"),
+    )
+}
+
+/// `n` more redeliveries of the event `id`, the latest at `last_ms`.
+pub(super) fn redeliveries(id: &str, n: i64, last_ms: i64) -> Statement {
+    Statement::new(
+        COUNT_REDELIVERIES,
+        vec![id.into(), n.into(), last_ms.into()],
+    )
+}
+
+/// The event, its deliveries and a queue route's attempt; not its counts.
+pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let id = || Param::from(event.id.as_str());
     let status = if event.routes.is_empty() {
         "unrouted"
@@ -148,14 +180,12 @@ fn accepted(event: &AcceptedEvent) -> Vec<Statement> {
                     error: None,
                     delivery: "delivered",
                 }));
-                statements.push(count(event.received_at_ms, "delivered"));
             }
         }
     }
     if !event.routes.is_empty() {
         statements.push(Statement::new(EVENT_STATUS, vec![id()]));
     }
-    statements.push(count(event.received_at_ms, "accepted"));
     statements
 }
 
@@ -269,22 +299,31 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
 }
 
 /// One round of the retention purge: up to [`PURGE_CHUNK`] events received
-/// before `cutoff_ms` with their deliveries and attempts, and the counts of
-/// hours before it. The driver repeats it while the last statement deleted a
-/// whole chunk.
+/// before `cutoff_ms` with their deliveries, as many attempts and redelivery
+/// counts older than it, and the counts of hours before it. The driver repeats
+/// it while [`purge_continues`] says so.
 pub fn purge(cutoff_ms: i64) -> Vec<Statement> {
     let args = || vec![Param::Int(cutoff_ms), Param::Int(PURGE_CHUNK)];
     vec![
         Statement::new(PURGE_ATTEMPTS, args()),
+        Statement::new(PURGE_REDELIVERIES, args()),
         Statement::new(PURGE_DELIVERIES, args()),
         Statement::new(PURGE_COUNTS, vec![Param::Int(hour_of(cutoff_ms))]),
         Statement::new(PURGE_EVENTS, args()),
     ]
 }
 
+/// Whether another round is due, given how many rows each statement of the
+/// last one deleted: one of them deleted a whole chunk.
+pub fn purge_continues(deleted: &[i64]) -> bool {
+    deleted.iter().any(|&n| n >= PURGE_CHUNK)
+}
+
 fn count(at_ms: i64, name: &str) -> Statement {
-    Statement::new(
-        COUNT,
-        vec![hour_of(at_ms).into(), name.into(), Param::Int(1)],
-    )
+    counts(hour_of(at_ms), name, 1)
+}
+
+/// `n` more of `name` in the hour starting at `hour` (unix seconds).
+pub(super) fn counts(hour: i64, name: &str, n: i64) -> Statement {
+    Statement::new(COUNT, vec![hour.into(), name.into(), Param::Int(n)])
 }

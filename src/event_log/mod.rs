@@ -6,10 +6,13 @@
 //! fields chosen one by one, as the log lines are.
 
 mod journal;
+mod pending;
 mod statement;
 pub mod time;
 
 pub use journal::{
-    purge, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter, Entry, RouteKind, PURGE_CHUNK,
+    purge, purge_continues, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter, Entry,
+    RouteKind, PURGE_CHUNK,
 };
+pub use pending::{Pending, FLUSH_EVERY_MS};
 pub use statement::{Param, Statement};

@@ -44,7 +44,8 @@ impl AdminTask {
 #[wasm_bindgen]
 impl AdminTask {
     /// A request to the admin API: its method and URL, its query as decoded
-    /// [name, value, …] pairs, its `Authorization` header and body, at `now_ms`;
+    /// [name, value, …] pairs, its `Authorization` header and body (`undefined`
+    /// when it could not be read whole), at `now_ms`;
     /// `nonce` is fresh randomness for a test event's message id.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
@@ -53,7 +54,7 @@ impl AdminTask {
         url: &str,
         query: Vec<String>,
         authorization: Option<String>,
-        body: &str,
+        body: Option<String>,
         now_ms: f64,
         nonce: &str,
     ) -> AdminTask {
@@ -69,7 +70,7 @@ impl AdminTask {
                     path_of(url),
                     &pairs,
                     authorization.as_deref(),
-                    body,
+                    body.as_deref(),
                     now_ms as i64,
                     nonce,
                 )))
@@ -77,6 +78,11 @@ impl AdminTask {
             Err(_) => Inner::Refused(AdminError::NotFound("endpoint")),
         };
         AdminTask { inner }
+    }
+
+    /// The most bytes of body to read.
+    pub fn body_limit() -> usize {
+        crate::admin::MAX_BODY_BYTES
     }
 
     /// What to do next: QUERY 0, DELIVER 1, INGRESS 2, REPLY 3.

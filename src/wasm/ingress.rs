@@ -361,10 +361,12 @@ impl Reply {
         DeliveryTask::direct(env, delivery, now_ms)
     }
 
-    /// What the event log keeps of the request, as statements for D1
-    /// (`[sql, ...params]` each); `undefined` without the log.
-    pub fn journal(&mut self) -> Option<js_sys::Array> {
+    /// Hands what the event log keeps of the request to the isolate's pending
+    /// writes. Returns the wait in ms after which the caller must run the flush
+    /// ([`super::journal::journal_batch`] until empty), or `undefined` when a
+    /// flush is already on its way or there is nothing to write.
+    pub fn keep_journal(&mut self, now_ms: f64) -> Option<f64> {
         let entry = self.reply.journal.take()?;
-        Some(super::journal::statements(entry.statements()))
+        super::journal::keep(entry, now_ms as i64).map(|wait| wait as f64)
     }
 }

@@ -1,10 +1,33 @@
 //! The event log's statements as the driver binds them, and the retention purge.
 
+use std::cell::RefCell;
+
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::env;
-use crate::event_log::{purge, Param, Statement, PURGE_CHUNK};
+use crate::event_log::{purge, purge_continues, Entry, Param, Pending, Statement};
+
+thread_local! {
+    // The ingress's entries not yet written, for the isolate's life.
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+/// Adds `entry`; `Some(wait_ms)` when the caller must schedule the flush.
+pub(crate) fn keep(entry: Entry, now_ms: i64) -> Option<i64> {
+    PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        pending.add(entry);
+        pending.schedule(now_ms)
+    })
+}
+
+/// The next batch of pending writes, `[sql, ...params]` each; empty when all
+/// is written, which ends the flush.
+#[wasm_bindgen]
+pub fn journal_batch(now_ms: f64) -> Array {
+    statements(PENDING.with(|pending| pending.borrow_mut().take(now_ms as i64)))
+}
 use crate::log::WarningLog;
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -37,11 +60,11 @@ pub fn purge_round(env: &JsValue, now_ms: f64) -> Option<Array> {
     Some(statements(purge(cutoff as i64)))
 }
 
-/// Whether another round is due: the last one deleted `deleted` events, a
-/// whole chunk.
+/// Whether another round is due, given the rows each statement of the last
+/// one deleted.
 #[wasm_bindgen]
-pub fn purge_continues(deleted: f64) -> bool {
-    deleted >= PURGE_CHUNK as f64
+pub fn purge_again(deleted: Vec<f64>) -> bool {
+    purge_continues(&deleted.iter().map(|&n| n as i64).collect::<Vec<_>>())
 }
 
 /// The line of a write to the event log that failed: what, how many

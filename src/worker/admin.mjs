@@ -9,8 +9,6 @@ import { prepare } from './journal.mjs';
 
 const QUERY = 0, DELIVER = 1, INGRESS = 2;
 const JSON_TYPE = { 'content-type': 'application/json' };
-/** Admin request bodies are small JSON objects. */
-const BODY_LIMIT = 64 << 10;
 // A queue's sendBatch takes at most 100 messages and 256 KB.
 const BATCH_MESSAGES = 100, BATCH_BYTES = 250_000;
 
@@ -21,9 +19,9 @@ export async function admin(request, env, ctx) {
   let body = '';
   if (request.method === 'POST') {
     const declared = request.headers.get('content-length') !== null;
-    const read = await readCapped(request, BODY_LIMIT, declared, false);
-    // Too large or broken: read as no body, which the call then refuses.
-    if (read.result === COMPLETE) body = new TextDecoder().decode(read.bytes);
+    const read = await readCapped(request, core.AdminTask.body_limit(), declared, false);
+    // Too large or broken: undefined, which the call refuses once the token is checked.
+    body = read.result === COMPLETE ? new TextDecoder().decode(read.bytes) : undefined;
   }
   const nonce = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
   const task = core.AdminTask.start(env, request.method, request.url, query,

@@ -3,7 +3,7 @@
 import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
 import { runDirect, sleep } from './delivery.mjs';
-import { write } from './journal.mjs';
+import { keep } from './journal.mjs';
 
 const READ_BODY = 0, VERIFY = 1, KV_GET = 2, KV_PUT = 3, OBJECT = 4, WAIT = 5, SEND = 6;
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -92,8 +92,7 @@ async function drive(request, env, ctx, task, guard, started) {
       default: {
         const reply = task.reply();
         // After the answer: the log never delays it.
-        const journal = reply.journal();
-        if (journal !== undefined) ctx.waitUntil(write(env, journal));
+        keep(env, ctx, reply);
         const deliveries = [];
         for (let i = 0; i < reply.deliveries(); i++) deliveries.push(reply.delivery(env, i, Date.now()));
         if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d, env))));

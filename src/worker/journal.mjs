@@ -20,7 +20,28 @@ export async function write(env, statements) {
   }
 }
 
-/** The retention purge: rounds of bounded deletes until one deletes less than a whole chunk. */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The ingress's entry for the log: kept by the core with the isolate's other
+ * pending writes, and flushed after `wait` ms in this request's waitUntil when
+ * no flush is on its way (the core says which).
+ */
+export function keep(env, ctx, reply) {
+  const wait = reply.keep_journal(Date.now());
+  if (wait !== undefined) ctx.waitUntil(flush(env, wait));
+}
+
+async function flush(env, wait) {
+  if (wait > 0) await sleep(wait);
+  for (;;) {
+    const batch = core.journal_batch(Date.now());
+    if (batch.length === 0) return;
+    await write(env, batch);
+  }
+}
+
+/** The retention purge: rounds of bounded deletes until the core says it is done. */
 export async function purge(env, now) {
   // A bound on rounds, so a purge that keeps finding work still ends; the next
   // cron run goes on from there.
@@ -28,6 +49,6 @@ export async function purge(env, now) {
     const statements = core.purge_round(env, now);
     if (statements === undefined) return;
     const results = await env.EVENTS.batch(prepare(env.EVENTS, statements));
-    if (!core.purge_continues(results[results.length - 1]?.meta?.changes ?? 0)) return;
+    if (!core.purge_again(results.map((result) => result.meta?.changes ?? 0))) return;
   }
 }

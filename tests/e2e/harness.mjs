@@ -1,5 +1,5 @@
 // Starts the built worker under `wrangler dev` with a configuration of the test's
-// own (fresh local KV and queues, its own secrets), and talks to it over HTTP.
+// own (fresh local KV, queues and D1 event log, its own secrets), and talks to it over HTTP.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -11,6 +11,11 @@ export const SECRET = 'e2e_webhook_secret';
 export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const BUNDLE = join(ROOT, 'build', 'index.js');
+const MIGRATIONS = join(ROOT, 'migrations');
+/** The environment of every wrangler command the harness runs: no metrics, no colour, no prompts. */
+const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' };
+/** The cron of the test workers' trigger (any expression runs the scheduled handler). */
+export const CRON = '17 * * * *';
 
 /** A free TCP port on loopback. */
 export function freePort() {
@@ -62,11 +67,20 @@ function toml(value) {
  *   maxBatchSize: the delivery consumer's batch size (default 10)
  *   keepState: keep the local KV of an earlier worker of the same name
  *   drain: DRAIN_REFUSED_BODIES, as `npm run dev` sets it (default true; false: production's early answers)
+ *   events: bind the event log, a local D1 database EVENTS with migrations/ applied (default
+ *         true; a consumer worker of consumerVars shares it)
+ *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
+ * Whenever the delivery queue is bound, DEAD_LETTER_QUEUE names its dead-letter queue
+ * `<name>-dead-letters`, as wrangler.toml does, unless vars give it.
+ * Every worker runs with --test-scheduled: worker.scheduled() runs its cron handler.
  */
 function workerToml(name, bundle, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
     deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10,
-    consume = true, queuePrefix = name } = options;
+    consume = true, queuePrefix = name, events = true } = options;
+  const allVars = { ...vars };
+  if (deliveryQueue && allVars.DEAD_LETTER_QUEUE === undefined) allVars.DEAD_LETTER_QUEUE = `${queuePrefix}-dead-letters`;
+  if (durable) allVars.DEDUP_MODE = 'durable';
   const lines = [
     `name = ${toml(name)}`,
     `main = ${toml(bundle)}`,
@@ -74,14 +88,19 @@ function workerToml(name, bundle, options) {
     '',
     '[vars]',
     ...(options.drain === false ? [] : ['DRAIN_REFUSED_BODIES = "true"']),
-    ...Object.entries(durable ? { ...vars, DEDUP_MODE: 'durable' } : vars)
-      .map(([key, value]) => `${key} = ${toml(value)}`),
+    ...Object.entries(allVars).map(([key, value]) => `${key} = ${toml(value)}`),
   ];
   if (durable) {
     lines.push('', '[[durable_objects.bindings]]', 'name = "DEDUP_OBJECTS"', 'class_name = "DedupObject"',
       '', '[[migrations]]', 'tag = "v1"', 'new_sqlite_classes = ["DedupObject"]');
   }
   if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
+  if (events) {
+    // One local database per test worker, shared with its consumer companion (same id).
+    lines.push('', '[[d1_databases]]', 'binding = "EVENTS"', `database_name = ${toml(`${queuePrefix}-events`)}`,
+      `database_id = ${toml(`${queuePrefix}-events`)}`, `migrations_dir = ${toml(MIGRATIONS)}`);
+  }
+  lines.push('', '[triggers]', `crons = [${toml(CRON)}]`);
   const producers = { ...queues };
   if (deliveryQueue) producers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
   for (const [binding, queue] of Object.entries(producers)) {
@@ -128,6 +147,7 @@ export async function startWorker(name, options = {}) {
   if (!options.keepState) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const secrets = { WEBHOOK_SECRET: SECRET, ...options.secrets };
+  if (options.adminToken !== undefined) secrets.ADMIN_TOKEN = options.adminToken;
   const envFile = Object.entries(secrets)
     .filter(([, value]) => value !== null)
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
@@ -145,19 +165,30 @@ export async function startWorker(name, options = {}) {
     return ['--config', join(dir, file)];
   });
   writeFileSync(join(dir, '.env'), envFile + '\n');
+  // The schema goes into the database wrangler dev is about to open (the same --persist-to).
+  if (options.events !== false) {
+    try {
+      await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'EVENTS', '--local',
+        '--persist-to', join(dir, 'state'), '--config', join(dir, 'wrangler.toml')], { cwd: dir, env: WRANGLER_ENV });
+    } catch (error) {
+      throw new Error(`worker ${name}: applying migrations/ to its local EVENTS failed:\n${error.stdout}\n${error.stderr}`);
+    }
+  }
   const port = await freePort();
   const inspectorPort = await freePort();
   const child = spawn(WRANGLER, [
     'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
-    '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
+    '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false', '--test-scheduled',
   ], {
     cwd: dir,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' },
+    env: WRANGLER_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
+  worker.dir = dir;
+  worker.adminToken = options.adminToken;
   started.push(worker);
   await worker.ready();
   return worker;
@@ -212,11 +243,60 @@ export class Worker {
     const dir = join(ROOT, '.test', this.name);
     const kv = (...args) => promisify(execFile)(WRANGLER, ['kv', ...args, '--binding', 'DEDUP', '--local',
       '--persist-to', join(dir, 'state'), '--config', join(dir, 'wrangler.toml')],
-    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' } });
+    { cwd: dir, env: WRANGLER_ENV });
     const { stdout } = await kv('key', 'list');
     const keys = JSON.parse(stdout.slice(stdout.indexOf('['))).map((k) => k.name);
     for (const key of keys) await kv('key', 'delete', key);
     return keys.length;
+  }
+
+  /**
+   * Runs one SQL command on the worker's local event log (D1 EVENTS), behind the running
+   * worker's back, and returns the rows of its last statement.
+   */
+  async sql(command) {
+    let stdout;
+    try {
+      ({ stdout } = await promisify(execFile)(WRANGLER, ['d1', 'execute', 'EVENTS', '--local',
+        '--persist-to', join(this.dir, 'state'), '--config', join(this.dir, 'wrangler.toml'),
+        '--command', command, '--json'], { cwd: this.dir, env: WRANGLER_ENV, maxBuffer: 64 * 1024 * 1024 }));
+    } catch (error) {
+      throw new Error(`sql failed: ${command}\n${error.stdout}\n${error.stderr}`);
+    }
+    const results = JSON.parse(stdout.slice(stdout.indexOf('[')));
+    return results.at(-1)?.results ?? [];
+  }
+
+  /** Runs the worker's scheduled handler now (wrangler dev --test-scheduled), as its cron would. */
+  async scheduled(cron = CRON) {
+    const response = await fetch(`${this.url}/__scheduled?cron=${encodeURIComponent(cron)}`);
+    const text = await response.text();
+    if (!response.ok) throw new Error(`/__scheduled answered ${response.status}: ${text.slice(0, 300)}`);
+    return text;
+  }
+
+  /**
+   * Calls the admin API with `Authorization: Bearer <token>` (the worker's adminToken
+   * unless `token` says otherwise; null sends no Authorization header). `body`, when
+   * given, is sent as JSON (a string as it is).
+   */
+  async admin(method, path, body, { token = this.adminToken, headers = {} } = {}) {
+    const allHeaders = { ...headers };
+    if (token !== null && token !== undefined) allHeaders.authorization = `Bearer ${token}`;
+    const init = { method, headers: allHeaders };
+    if (body !== undefined) {
+      allHeaders['content-type'] = 'application/json';
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    }
+    const response = await fetch(`${this.url}${path}`, init);
+    const text = await response.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      throw new Error(`${method} ${path}: ${response.status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 300))}`);
+    }
+    return { status: response.status, headers: response.headers, json };
   }
 
   /** Posts `body` (a string, Buffer or object) to the ingress, signed unless told otherwise. */

@@ -1,7 +1,8 @@
 // Every queue consumer the project ships (wrangler.toml) or tells users to add (the TOML
 // blocks of README.md and docs/*.md) names a dead_letter_queue: Cloudflare deletes a
 // message that spends max_retries without one. And every queue they name is one the docs
-// say to create.
+// say to create. The worker consumes its own dead-letter queue, knows it by
+// DEAD_LETTER_QUEUE, and parks what it cannot record.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +67,7 @@ function sources() {
 test('every queue consumer in wrangler.toml and the docs names a dead_letter_queue of another queue', () => {
   const all = sources().flatMap(({ where, text, line }) => consumers(text, line).map((c) => ({ where, ...c })));
   assert.ok(all.some((c) => c.where === 'wrangler.toml'), 'wrangler.toml has no [[queues.consumers]]');
-  assert.ok(all.some((c) => c.where === 'docs/delivery.md'), 'docs/delivery.md shows no [[queues.consumers]] (the dead-letter drain)');
+  assert.ok(all.some((c) => c.where === 'docs/delivery.md'), 'docs/delivery.md shows no [[queues.consumers]] (the parked redrive)');
   const missing = all.filter((c) => !c.keys.dead_letter_queue || c.keys.dead_letter_queue === c.keys.queue);
   assert.deepEqual(missing.map((c) => `${c.where}:${c.line} consumes ${c.keys.queue} without a dead_letter_queue`), []);
 });
@@ -79,4 +80,20 @@ test('every queue that configuration names is created by the commands in wrangle
   for (const [where, commands] of [['wrangler.toml', created(wrangler)], ['README.md and docs/*.md', created(docs)]]) {
     assert.deepEqual([...named].filter((name) => !commands.has(name)), [], `${where} lacks a \`wrangler queues create\``);
   }
+});
+
+test('wrangler.toml consumes the delivery queue\'s dead-letter queue, names it in DEAD_LETTER_QUEUE, and parks what fails there', () => {
+  const text = read('wrangler.toml');
+  const all = consumers(text);
+  const delivery = all.find((c) => c.keys.queue === 'leadnest-edge-deliveries');
+  assert.ok(delivery, 'wrangler.toml does not consume leadnest-edge-deliveries');
+  const deadLetters = delivery.keys.dead_letter_queue;
+  // The worker tells a dead-letter batch from a delivery batch by this var alone.
+  assert.match(text, new RegExp(`^DEAD_LETTER_QUEUE\\s*=\\s*"${deadLetters}"\\s*$`, 'm'),
+    `[vars] DEAD_LETTER_QUEUE must name ${deadLetters}`);
+  const drain = all.find((c) => c.keys.queue === deadLetters);
+  assert.ok(drain, `wrangler.toml does not consume ${deadLetters}: dead letters would never reach the event log`);
+  assert.equal(drain.keys.dead_letter_queue, 'leadnest-edge-parked');
+  // A record that cannot be written is retried as long as the platform allows (100).
+  assert.ok(Number(drain.keys.max_retries) >= 50, `max_retries ${drain.keys.max_retries} on ${deadLetters}`);
 });

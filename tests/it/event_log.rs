@@ -1,0 +1,620 @@
+//! SPEC section 8, the log: what the ingress, the delivery consumer, the
+//! dead-letter consumer and the retention purge write, run against SQLite with
+//! the schema of `migrations/`, in the orders the platform may run them.
+
+use leadnest_edge::deliver::{Answer, Decision, Delivery};
+use leadnest_edge::delivery_run::Outcome;
+use leadnest_edge::event_log::{purge, purge_continues};
+use leadnest_edge::routes::Destination;
+use serde_json::{json, Value};
+
+use crate::worker::{
+    answered, event_body, signature, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS,
+    DELIVERY_QUEUE_NAME, FIRST_SECRET, HOUR_MS, NOW_MS, SECOND_SECRET,
+};
+
+/// An event's routes as the list shows them, by name: (name, status, attempts).
+fn routes(listed: &Value) -> Vec<(String, String, i64)> {
+    let mut routes: Vec<_> = listed["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|route| {
+            (
+                route["name"].as_str().unwrap().to_string(),
+                route["status"].as_str().unwrap().to_string(),
+                route["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    routes.sort();
+    routes
+}
+
+fn route(name: &str, status: &str, attempts: i64) -> (String, String, i64) {
+    (name.to_string(), status.to_string(), attempts)
+}
+
+/// The attempts of `route` in the event's detail.
+fn attempts(detail: &Value, route: &str) -> Vec<Value> {
+    detail["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|delivery| delivery["route"] == route)
+        .unwrap_or_else(|| panic!("no delivery to {route}"))["attempts"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn numbers_and_outcomes(attempts: &[Value]) -> Vec<(i64, String)> {
+    attempts
+        .iter()
+        .map(|a| {
+            (
+                a["attempt"].as_i64().unwrap(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_accepted_event_is_pending_on_its_routes_until_each_attempt_delivers_it() {
+    let mut worker = Worker::new();
+    // Spacing, escapes and non-ASCII as a sender may write them: kept byte for byte.
+    let body = "{\"event\": \"email.bounced\",  \"timestamp\":\"2025-12-02T13:00:00Z\",\n \"data\":{\"message_id\":\"m-1\",\"reason\":\"Bo\u{ee}te pleine \\u00e9\",\"n\":1.50}}";
+    let posted = worker.post(body);
+    assert_eq!(posted.answer()["status"], "accepted");
+    let id = posted.id();
+
+    let listed = worker.listed(&id);
+    assert_eq!(
+        (&listed["status"], &listed["event"], &listed["message_id"]),
+        (&json!("pending"), &json!("email.bounced"), &json!("m-1"))
+    );
+    assert_eq!(listed["received_at"], "2025-12-02T13:00:00.000Z");
+    // The queue route took it before the answer.
+    assert_eq!(
+        routes(&listed),
+        [
+            route("analytics", "delivered", 1),
+            route("billing", "pending", 0),
+            route("crm", "pending", 0)
+        ]
+    );
+
+    worker.now_ms += 2_000;
+    let ok = answered(200, r#"{"ok":true}"#);
+    assert_eq!(
+        worker.deliver(&posted.message("crm"), 1, ok.clone()),
+        Decision::Ack
+    );
+    assert_eq!(worker.event_status(&id), "pending");
+    worker.deliver(&posted.message("billing"), 1, ok);
+    let listed = worker.listed(&id);
+    assert_eq!(listed["status"], "delivered");
+    assert_eq!(
+        routes(&listed),
+        [
+            route("analytics", "delivered", 1),
+            route("billing", "delivered", 1),
+            route("crm", "delivered", 1)
+        ]
+    );
+
+    let detail = worker.event(&id);
+    assert_eq!(detail["body"].as_str(), Some(body));
+    assert_eq!(detail["status"], "delivered");
+    let crm = attempts(&detail, "crm");
+    assert_eq!(
+        crm,
+        [json!({
+            "attempt": 1, "at": "2025-12-02T13:00:02.000Z", "duration_ms": 35,
+            "outcome": "delivered", "status": 200,
+            "headers": {"content-type": "application/json", "x-request-id": "req-42"},
+            "body": "{\"ok\":true}", "error": null
+        })]
+    );
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "analytics")),
+        [(1, "sent".to_string())]
+    );
+}
+
+#[test]
+fn an_attempt_written_before_the_ingress_entry_still_ends_delivered() {
+    let mut worker = Worker::new();
+    let posted = worker.post_unlogged(&event_body("email.opened", "m-1", NOW_MS));
+    let id = posted.id();
+    // The consumer's write lands first: the ingress writes after its answer.
+    let consumed = worker.run_message(
+        DELIVERY_QUEUE_NAME,
+        &posted.message("crm"),
+        1,
+        answered(200, "ok"),
+    );
+    worker.d1.write(&consumed.journal);
+    worker.keep(&posted);
+
+    let listed = worker.listed(&id);
+    assert_eq!(listed["status"], "delivered");
+    assert_eq!(listed["redeliveries"], 0);
+    assert_eq!(routes(&listed), [route("crm", "delivered", 1)]);
+    let detail = worker.event(&id);
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm")),
+        [(1, "delivered".to_string())]
+    );
+}
+
+#[test]
+fn a_failed_attempt_before_the_ingress_entry_then_a_success_are_numbered_1_and_2() {
+    let mut worker = Worker::new();
+    let body = event_body("email.opened", "m-1", NOW_MS);
+    let posted = worker.post_unlogged(&body);
+    let id = posted.id();
+    let failed = worker.run_message(
+        DELIVERY_QUEUE_NAME,
+        &posted.message("crm"),
+        1,
+        answered(503, "busy"),
+    );
+    assert!(matches!(failed.decision, Decision::Retry { .. }));
+    worker.d1.write(&failed.journal);
+    worker.keep(&posted);
+    assert_eq!(worker.event_status(&id), "pending");
+
+    worker.now_ms += 10_000;
+    worker.deliver(&posted.message("crm"), 2, answered(204, ""));
+    assert_eq!(worker.event_status(&id), "delivered");
+    let detail = worker.event(&id);
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm")),
+        [(1, "retry".to_string()), (2, "delivered".to_string())]
+    );
+}
+
+#[test]
+fn two_failed_attempts_then_a_success_are_numbered_1_to_3_and_pending_between() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    let id = posted.id();
+    let message = posted.message("crm");
+    for attempt in 1..=2 {
+        worker.now_ms += 5_000;
+        let outcome = if attempt == 1 {
+            answered(500, "oops")
+        } else {
+            Outcome::NoAnswer("timeout")
+        };
+        let decision = worker.deliver(&message, attempt, outcome);
+        assert!(matches!(decision, Decision::Retry { .. }), "{decision:?}");
+        assert_eq!(worker.event_status(&id), "pending");
+        assert_eq!(worker.delivery_status(&id, "crm"), "pending");
+    }
+    worker.now_ms += 20_000;
+    assert_eq!(
+        worker.deliver(&message, 3, answered(200, "ok")),
+        Decision::Ack
+    );
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "delivered");
+    let crm = attempts(&detail, "crm");
+    assert_eq!(
+        numbers_and_outcomes(&crm),
+        [
+            (1, "retry".to_string()),
+            (2, "retry".to_string()),
+            (3, "delivered".to_string())
+        ]
+    );
+    assert_eq!(
+        (&crm[0]["status"], &crm[0]["body"]),
+        (&json!(500), &json!("oops"))
+    );
+    assert_eq!(
+        (&crm[1]["status"], &crm[1]["error"], &crm[1]["headers"]),
+        (&json!(null), &json!("timeout"), &json!(null))
+    );
+}
+
+#[test]
+fn a_redelivery_counts_on_its_event_and_adds_no_second_one() {
+    let mut worker = Worker::new();
+    let body = event_body("email.opened", "m-1", NOW_MS);
+    let id = worker.post(&body).id();
+    worker.now_ms += 30_000;
+    let again = worker.post(&body);
+    assert_eq!(again.answer()["status"], "duplicate");
+    assert!(again.messages.is_empty());
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 1);
+    assert_eq!(worker.listed(&id)["redeliveries"], 1);
+    assert_eq!(
+        worker.d1.number("SELECT COUNT(*) FROM deliveries"),
+        1,
+        "no second delivery"
+    );
+}
+
+#[test]
+fn the_same_accepted_entry_written_twice_is_one_event_and_no_redelivery() {
+    let mut worker = Worker::new();
+    // Two racing first deliveries that both passed dedup.
+    let body = event_body("email.bounced", "m-1", NOW_MS);
+    let posted = worker.post_unlogged(&body);
+    worker.keep(&posted);
+    worker.keep(&posted);
+    let id = posted.id();
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 1);
+    let listed = worker.listed(&id);
+    // Both copies were answered `accepted`: SPEC section 8 counts redeliveries
+    // answered `duplicate`.
+    assert_eq!(listed["redeliveries"], 0);
+    assert_eq!(listed["status"], "pending");
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 3);
+}
+
+#[test]
+fn a_dead_letter_marks_its_delivery_and_event_failed_before_it_is_acked() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.bounced", "m-1", NOW_MS));
+    let id = posted.id();
+    worker.deliver(&posted.message("billing"), 1, answered(200, "ok"));
+    worker.deliver(&posted.message("crm"), 1, answered(502, "down"));
+    worker.now_ms += HOUR_MS;
+
+    let consumed = worker.dead_letter(&posted.message("crm"));
+    assert!(!consumed.attempted, "its retries are spent");
+    assert_eq!(consumed.decision, Decision::Ack);
+    assert!(consumed.acks_after_journal);
+    let listed = worker.listed(&id);
+    assert_eq!(listed["status"], "failed");
+    assert_eq!(
+        routes(&listed),
+        [
+            route("analytics", "delivered", 1),
+            route("billing", "delivered", 1),
+            route("crm", "failed", 1)
+        ]
+    );
+    let failed = worker
+        .d1
+        .rows("SELECT hour, count FROM counts WHERE name = 'failed'");
+    assert_eq!(
+        failed,
+        [json!({"hour": (NOW_MS + HOUR_MS) / 1000, "count": 1})]
+    );
+}
+
+#[test]
+fn a_dead_letter_whose_event_never_reached_the_log_writes_the_event_from_its_message() {
+    let mut worker = Worker::new();
+    let body = event_body("email.opened", "m-7", NOW_MS);
+    // The ingress's write never lands.
+    let posted = worker.post_unlogged(&body);
+    let id = posted.id();
+    worker.now_ms += 3 * HOUR_MS;
+    worker.dead_letter(&posted.message("crm"));
+
+    let detail = worker.event(&id);
+    assert_eq!(detail["body"].as_str(), Some(body.as_str()));
+    assert_eq!(
+        (
+            &detail["event"],
+            &detail["message_id"],
+            &detail["timestamp"],
+            &detail["received_at"],
+            &detail["status"]
+        ),
+        (
+            &json!("email.opened"),
+            &json!("m-7"),
+            &json!("2025-12-02T13:00:00Z"),
+            &json!("2025-12-02T13:00:00.000Z"),
+            &json!("failed")
+        )
+    );
+    assert_eq!(
+        detail["deliveries"],
+        json!([{"route": "crm", "status": "failed", "attempts": []}])
+    );
+    assert_eq!(
+        worker
+            .d1
+            .number("SELECT count FROM counts WHERE name = 'failed'"),
+        1
+    );
+}
+
+#[test]
+fn without_the_event_log_a_dead_letter_is_attempted_as_before() {
+    let mut worker = Worker::with(crate::worker::source_with(Some(ADMIN_TOKEN), false));
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    assert!(posted.reply.journal.is_none());
+    let queue = worker.config.dead_letter_queue.clone();
+    let consumed = worker.run_message(&queue, &posted.message("crm"), 1, answered(200, "ok"));
+    assert!(consumed.attempted);
+    assert_eq!(consumed.decision, Decision::Ack);
+    assert!(!consumed.acks_after_journal);
+    assert!(consumed.journal.is_empty());
+}
+
+/// Runs the retention purge as the driver does: rounds while the core says
+/// another is due. The number of rounds.
+fn purge_all(worker: &Worker, cutoff_ms: i64) -> usize {
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let batch = worker.d1.batch(&purge(cutoff_ms)).unwrap();
+        let deleted: Vec<i64> = batch.changes.iter().map(|&n| n as i64).collect();
+        if !purge_continues(&deleted) {
+            return rounds;
+        }
+        assert!(rounds < 100, "the purge does not end");
+    }
+}
+
+#[test]
+fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new_ones() {
+    let mut worker = Worker::new();
+    let old_ms = NOW_MS - 10 * DAY_MS;
+    for i in 0..1_200 {
+        worker.now_ms = old_ms + i * 1_000;
+        let event = if i % 3 == 0 {
+            "email.bounced"
+        } else {
+            "email.opened"
+        };
+        let posted = worker.post(&event_body(event, &format!("old-{i}"), worker.now_ms));
+        worker.deliver(&posted.message("crm"), 1, answered(200, "ok"));
+    }
+    let mut kept = Vec::new();
+    for i in 0..30 {
+        worker.now_ms = NOW_MS + i * 1_000;
+        let posted = worker.post(&event_body(
+            "email.bounced",
+            &format!("new-{i}"),
+            worker.now_ms,
+        ));
+        worker.deliver(&posted.message("crm"), 1, answered(200, "ok"));
+        kept.push(posted.id());
+    }
+
+    // 1,200 events and 1,600 attempts (each crm delivery, and each email.bounced's
+    // queue route): 500 of each a round, until a round deletes less than a chunk
+    // of both.
+    assert_eq!(purge_all(&worker, NOW_MS - 7 * DAY_MS), 4);
+    let ids: Vec<String> = worker
+        .d1
+        .rows("SELECT id FROM events ORDER BY seq")
+        .iter()
+        .map(|row| row["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, kept);
+    // Each new email.bounced: three deliveries; crm and analytics attempted.
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 90);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 60);
+    assert_eq!(
+        worker.d1.number(
+            "SELECT COUNT(*) FROM deliveries WHERE event_id NOT IN (SELECT id FROM events)"
+        ) + worker
+            .d1
+            .number("SELECT COUNT(*) FROM attempts WHERE event_id NOT IN (SELECT id FROM events)"),
+        0
+    );
+    assert_eq!(
+        worker.d1.number("SELECT MIN(hour) FROM counts"),
+        NOW_MS / 1000,
+        "the old hours' counts go too"
+    );
+    // Nothing left to purge: one round that deletes nothing.
+    assert_eq!(purge_all(&worker, NOW_MS - 7 * DAY_MS), 1);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 30);
+}
+
+#[test]
+fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
+    let mut worker = Worker::new();
+    let mut signatures = Vec::new();
+    let mut posted_all = Vec::new();
+    for (i, event) in [
+        "email.bounced",
+        "email.opened",
+        "sms.sent",
+        "subscriber.created",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = event_body(event, &format!("m-{i}"), worker.now_ms);
+        signatures.push(signature(&body));
+        // The second secret signs during a rotation.
+        let posted = if i == 1 {
+            let rotated = leadnest_edge::signature::sign(SECOND_SECRET.as_bytes(), body.as_bytes());
+            signatures.push(rotated.clone());
+            let posted = worker.submit(&body, Some(&rotated));
+            worker.keep(&posted);
+            posted
+        } else {
+            worker.post(&body)
+        };
+        assert_eq!(posted.answer()["status"], "accepted", "{event}");
+        posted_all.push(posted);
+    }
+    let bounced = &posted_all[0];
+    // A duplicate and refusals.
+    worker.post(&event_body("email.bounced", "m-0", NOW_MS));
+    let refused_body = event_body("email.clicked", "m-9", NOW_MS);
+    let wrong = leadnest_edge::signature::sign(b"not the secret", refused_body.as_bytes());
+    signatures.push(wrong.clone());
+    let refused = worker.submit(&refused_body, Some(&wrong));
+    worker.keep(&refused);
+    // Attempts, a dead letter, a replay of both kinds, a bulk replay.
+    // A backend's cookie may be a credential: not kept either.
+    let cookie = "session=c00k1e_v4lue_0f_the_backend";
+    worker.deliver(
+        &bounced.message("billing"),
+        1,
+        Outcome::Answered(Answer {
+            status: 200,
+            headers: vec![
+                ("Set-Cookie".into(), cookie.into()),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            body: b"ok".to_vec(),
+            body_error: None,
+        }),
+    );
+    worker.deliver(&bounced.message("crm"), 1, answered(500, "no"));
+    worker.dead_letter(&bounced.message("crm"));
+    let id = bounced.id();
+    assert_eq!(
+        worker
+            .admin("POST", &format!("events/{id}/replay"), "")
+            .status,
+        202
+    );
+    worker.dead_letter(&bounced.message("crm"));
+    assert_eq!(worker.admin("POST", "replay", "").status, 202);
+    for target in [
+        "events".to_string(),
+        format!("events/{id}"),
+        "stats".to_string(),
+    ] {
+        assert_eq!(worker.get(&target).status, 200, "{target}");
+    }
+    worker.admin("POST", "test", r#"{"event":"email.opened"}"#);
+
+    // The Standard Webhooks signatures the crm route's attempts carried.
+    let Some(Destination::Http { signing_key, .. }) = worker
+        .config
+        .routes
+        .iter()
+        .find(|r| r.name == "crm")
+        .map(|r| &r.destination)
+    else {
+        panic!("no crm route")
+    };
+    let crm = Delivery::decode(&bounced.message("crm")).unwrap();
+    for (name, value) in crm.headers(signing_key.as_ref(), NOW_MS / 1000) {
+        if name == "webhook-signature" {
+            signatures.push(value.trim_start_matches("v1,").to_string());
+        }
+    }
+
+    let mut secrets = vec![
+        FIRST_SECRET.to_string(),
+        SECOND_SECRET.to_string(),
+        CRM_SIGNING_SECRET.to_string(),
+        CRM_SIGNING_SECRET.trim_start_matches("whsec_").to_string(),
+        ADMIN_TOKEN.to_string(),
+        cookie.to_string(),
+    ];
+    for signature in signatures {
+        secrets.push(signature.to_uppercase());
+        secrets.push(signature);
+    }
+    let stored = worker.d1.every_text();
+    assert!(stored.len() > 50, "the flow left too little to scan");
+    for secret in &secrets {
+        for (place, text) in &stored {
+            assert!(!text.contains(secret.as_str()), "{place} holds {secret}");
+        }
+        for answer in &worker.answers {
+            assert!(
+                !answer.contains(secret.as_str()),
+                "an answer holds {secret}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_delivery_queue_the_attempts_after_the_answer_end_failed_when_all_fail() {
+    let mut worker = Worker::with(crate::worker::source_without_delivery_queue());
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    assert!(posted.messages.is_empty());
+    let delivery = posted.reply.after_answer[0].clone();
+    let id = delivery.webhook_id.clone();
+    assert_eq!(worker.event_status(&id), "pending");
+    let decision = worker.deliver_after_answer(delivery, &answered(500, "down"));
+    assert_eq!(decision, Decision::Park);
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "failed");
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm")),
+        [
+            (1, "retry".to_string()),
+            (2, "retry".to_string()),
+            (3, "failed".to_string())
+        ]
+    );
+    assert_eq!(
+        worker
+            .d1
+            .number("SELECT count FROM counts WHERE name = 'failed'"),
+        1
+    );
+    // Replayed, it goes after the answer again: the same way, same id.
+    worker.now_ms += HOUR_MS;
+    let answer = worker.admin("POST", &format!("events/{id}/replay"), "");
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(answer.deliveries()[0].webhook_id, id);
+    assert_eq!(worker.event_status(&id), "pending");
+}
+
+#[test]
+fn a_busy_seconds_entries_are_written_by_one_flush_in_batches_of_whole_events() {
+    let mut worker = Worker::new();
+    worker.flush_at_once = false;
+    // Each email.bounced: its event, two HTTP deliveries, the queue route's
+    // delivery and attempt, its status.
+    const STATEMENTS_PER_EVENT: usize = 6;
+    let first = event_body("email.bounced", "m-0", NOW_MS);
+    let first_id = worker.post(&first).id();
+    for i in 1..150 {
+        worker.post(&event_body("email.bounced", &format!("m-{i}"), NOW_MS));
+    }
+    // Redeliveries of an event accepted in the same second, and refusals.
+    for _ in 0..2 {
+        assert_eq!(worker.post(&first).answer()["status"], "duplicate");
+    }
+    for _ in 0..1_000 {
+        let refused = worker.submit(&first, Some(&"0".repeat(64)));
+        worker.keep(&refused);
+    }
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
+
+    worker.flush();
+    let (last, whole) = worker.flushed.split_last().unwrap();
+    assert!(!whole.is_empty(), "{:?}", worker.flushed);
+    for batch in whole {
+        assert!(
+            *batch <= 200 && batch % STATEMENTS_PER_EVENT == 0,
+            "{batch}"
+        );
+    }
+    // The last: its events, the redeliveries, then one statement per count.
+    assert_eq!(last % STATEMENTS_PER_EVENT, 1 + 4);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 150);
+    assert_eq!(
+        worker
+            .d1
+            .number("SELECT COUNT(*) FROM events WHERE status = 'pending'"),
+        150
+    );
+    assert_eq!(worker.listed(&first_id)["redeliveries"], 2);
+    assert_eq!(
+        worker
+            .d1
+            .rows("SELECT name, count FROM counts ORDER BY name"),
+        [
+            json!({"name": "accepted", "count": 150}),
+            json!({"name": "delivered", "count": 150}),
+            json!({"name": "duplicate", "count": 2}),
+            json!({"name": "rejected:invalid_signature", "count": 1000}),
+        ]
+    );
+}

@@ -1,0 +1,479 @@
+//! The worker's core driven exactly as the JavaScript driver drives it, with
+//! the event log in [`D1`]: the ingress to its reply, then its entry kept with
+//! the isolate's [`Pending`] writes and flushed when the core says; a queue
+//! message through a [`DeliveryRun`], then its journal written; an
+//! [`AdminCall`] to its answer, each query run as one batch.
+
+use std::cell::RefCell;
+
+use leadnest_edge::admin::{AdminCall, AdminNeed, Outgoing};
+use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING, EVENTS_BINDING};
+use leadnest_edge::dedup::RecentKeys;
+use leadnest_edge::deliver::{Answer, Decision, Delivery};
+use leadnest_edge::delivery_run::{DeliveryRun, Outcome, RunNeed};
+use leadnest_edge::event_log::time::rfc3339;
+use leadnest_edge::event_log::{Entry, Pending, Statement};
+use leadnest_edge::ingress::{Ingress, QueueMessage, Reply, RequestHead};
+use leadnest_edge::signature::sign;
+use leadnest_edge::testing::{FakePlatform, FakeSource};
+use serde_json::{json, Value};
+
+use crate::d1::D1;
+
+/// 2025-12-02T13:00:00Z.
+pub const NOW_MS: i64 = 1_764_680_400_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// LeadNest's secrets during a rotation: the first one signs.
+pub const FIRST_SECRET: &str = "lnk_first_9f2c1e7a44b0";
+pub const SECOND_SECRET: &str = "lnk_second_51d0c3aa8e67";
+pub const ADMIN_TOKEN: &str = "adm_7c4e1f0a9b2d8e3f6a5c4b1d0e9f8a7b";
+/// The Standard Webhooks secret of the `crm` route.
+pub const CRM_SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Two HTTP routes and a queue route: `email.opened` goes to crm only,
+/// `email.bounced` to all three, `subscriber.created` to billing, `sms.sent`
+/// to analytics, `whatsapp.read` nowhere.
+pub const ROUTES: &str = r#"[
+  {"name":"crm","url":"https://crm.example.com/hooks","events":["email.*"],"signing_secret":"CRM_SIGNING_SECRET"},
+  {"name":"billing","url":"https://billing.example.com/hooks","events":["email.bounced","subscriber.*"]},
+  {"name":"analytics","queue":"ANALYTICS_QUEUE","events":["sms.*","email.bounced"]}
+]"#;
+
+/// The name of the delivery queue, as a batch names it.
+pub const DELIVERY_QUEUE_NAME: &str = "leadnest-edge-deliveries";
+
+/// The configuration of a worker with the event log, the admin API, a
+/// delivery queue and the routes above.
+pub fn source() -> FakeSource {
+    source_with(Some(ADMIN_TOKEN), true)
+}
+
+/// The same worker with another `ADMIN_TOKEN` (or none), with or without `EVENTS`.
+pub fn source_with(admin_token: Option<&str>, events: bool) -> FakeSource {
+    configured(admin_token, events, true)
+}
+
+/// The same worker delivering after the answer: no `DELIVERY_QUEUE`.
+pub fn source_without_delivery_queue() -> FakeSource {
+    configured(Some(ADMIN_TOKEN), true, false)
+}
+
+fn configured(admin_token: Option<&str>, events: bool, delivery_queue: bool) -> FakeSource {
+    let mut source = FakeSource::new()
+        .with(
+            "WEBHOOK_SECRET",
+            &format!(" {FIRST_SECRET}, {SECOND_SECRET} "),
+        )
+        .with_kv("DEDUP")
+        .with("ROUTES", ROUTES)
+        .with("CRM_SIGNING_SECRET", CRM_SIGNING_SECRET)
+        .with_queue("ANALYTICS_QUEUE");
+    if delivery_queue {
+        source = source.with_queue(DELIVERY_QUEUE_BINDING);
+    }
+    if let Some(token) = admin_token {
+        source = source.with("ADMIN_TOKEN", token);
+    }
+    if events {
+        source = source.with_d1(EVENTS_BINDING);
+    }
+    source
+}
+
+/// `X-LeadNest-Signature` of `body`, as LeadNest signs it.
+pub fn signature(body: &str) -> String {
+    sign(FIRST_SECRET.as_bytes(), body.as_bytes())
+}
+
+/// A LeadNest event stamped `at_ms` (whole seconds).
+pub fn event_body(event: &str, message_id: &str, at_ms: i64) -> String {
+    let timestamp = rfc3339(at_ms.div_euclid(1000) * 1000).replace(".000Z", "Z");
+    json!({"event": event, "timestamp": timestamp,
+           "data": {"message_id": message_id, "email": "user@example.com"}})
+    .to_string()
+}
+
+/// A backend's answer.
+pub fn answered(status: u16, body: &str) -> Outcome {
+    Outcome::Answered(Answer {
+        status,
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("X-Request-Id".into(), "req-42".into()),
+        ],
+        body: body.as_bytes().to_vec(),
+        body_error: None,
+    })
+}
+
+/// What the ingress did with one request.
+#[derive(Debug)]
+pub struct Posted {
+    pub reply: Reply,
+    /// The `DELIVERY_QUEUE` messages it sent, as bytes.
+    pub messages: Vec<Vec<u8>>,
+}
+
+impl Posted {
+    pub fn answer(&self) -> Value {
+        serde_json::from_str(&self.reply.body).unwrap()
+    }
+
+    /// The event's `webhook-id`, as its deliveries carry it.
+    pub fn id(&self) -> String {
+        let bytes = self.messages.first().expect("no delivery was sent");
+        Delivery::decode(bytes).unwrap().webhook_id
+    }
+
+    /// The message for `route`.
+    pub fn message(&self, route: &str) -> Vec<u8> {
+        self.messages
+            .iter()
+            .find(|bytes| Delivery::decode(bytes).unwrap().route == route)
+            .unwrap_or_else(|| panic!("no delivery to {route}"))
+            .clone()
+    }
+}
+
+/// What a queue message's run came to.
+#[derive(Debug)]
+pub struct Consumed {
+    pub decision: Decision,
+    pub journal: Vec<Statement>,
+    pub acks_after_journal: bool,
+    /// Whether an attempt was made.
+    pub attempted: bool,
+}
+
+/// An admin call's answer and what it did on the way.
+#[derive(Debug, Default)]
+pub struct AdminAnswer {
+    pub status: u16,
+    pub text: String,
+    /// Every item handed off, in order.
+    pub outgoing: Vec<Outgoing>,
+    pub queries: usize,
+    pub hand_offs: usize,
+    /// The test event posted to the ingress: body and signature.
+    pub test_event: Option<(String, String)>,
+}
+
+impl AdminAnswer {
+    pub fn body(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+
+    /// The deliveries handed off.
+    pub fn deliveries(&self) -> Vec<&Delivery> {
+        self.outgoing
+            .iter()
+            .filter_map(|item| match item {
+                Outgoing::Delivery(delivery) => Some(delivery),
+                Outgoing::Payload { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// What the ingress answers a test event, in these tests.
+pub const TEST_EVENT_ANSWER: &str = r#"{"status":"accepted","event":"email.opened","message_id":"msg_test_nonce","routes":["crm"]}"#;
+
+/// What happens while a replay hands off: `true` when every send worked.
+pub type HandOff<'h> = &'h mut dyn FnMut(&mut Worker, &[Outgoing]) -> bool;
+
+/// One worker: its configuration, the isolate's memory of recorded keys, the
+/// dedup store, the event log and a clock.
+pub struct Worker {
+    pub config: Config,
+    pub d1: D1,
+    pub now_ms: i64,
+    memory: RefCell<RecentKeys>,
+    platform: FakePlatform<'static>,
+    requests: u64,
+    /// Every admin answer's body.
+    pub answers: Vec<String>,
+    /// The isolate's ingress entries not yet written.
+    pending: Pending,
+    /// Whether a flush the core asks for runs at once (else on [`Worker::flush`]).
+    pub flush_at_once: bool,
+    /// The batches the flushes wrote, by size.
+    pub flushed: Vec<usize>,
+}
+
+impl Worker {
+    pub fn new() -> Self {
+        Self::with(source())
+    }
+
+    pub fn with(source: FakeSource) -> Self {
+        let config = Config::load(&source).unwrap();
+        Self {
+            memory: RefCell::new(RecentKeys::new(config.dedup_memory_keys)),
+            config,
+            d1: D1::migrated(),
+            now_ms: NOW_MS,
+            platform: FakePlatform::new("", NOW_MS),
+            requests: 0,
+            answers: Vec::new(),
+            pending: Pending::default(),
+            flush_at_once: true,
+            flushed: Vec::new(),
+        }
+    }
+
+    /// Posts `body` signed by LeadNest, and keeps what the ingress journals.
+    pub fn post(&mut self, body: &str) -> Posted {
+        let posted = self.post_unlogged(body);
+        self.keep(&posted);
+        posted
+    }
+
+    /// Posts `body` signed by LeadNest; its journal is left to the caller.
+    pub fn post_unlogged(&mut self, body: &str) -> Posted {
+        self.submit(body, Some(&signature(body)))
+    }
+
+    /// What the driver does after the answer: the request's entry joins the
+    /// isolate's pending writes, and a flush runs if the core asks for one.
+    pub fn keep(&mut self, posted: &Posted) {
+        let Some(entry) = posted.reply.journal.clone() else {
+            return;
+        };
+        self.keep_entry(entry);
+    }
+
+    pub fn keep_entry(&mut self, entry: Entry) {
+        self.pending.add(entry);
+        if self.pending.schedule(self.now_ms).is_some() && self.flush_at_once {
+            self.flush();
+        }
+    }
+
+    /// The flush: batches of pending writes until none is left, each written
+    /// as one D1 batch.
+    pub fn flush(&mut self) {
+        loop {
+            let batch = self.pending.take(self.now_ms);
+            if batch.is_empty() {
+                return;
+            }
+            self.flushed.push(batch.len());
+            self.d1.write(&batch);
+        }
+    }
+
+    /// Posts `body` with `signature`; its journal is left to the caller.
+    pub fn submit(&mut self, body: &str, signature: Option<&str>) -> Posted {
+        self.requests += 1;
+        self.platform.body = body.as_bytes().to_vec();
+        self.platform.now_ms = self.now_ms;
+        self.platform.sent.clear();
+        let length = body.len().to_string();
+        let ingress = Ingress::new(
+            &self.config,
+            &self.memory,
+            RequestHead {
+                content_length: Some(&length),
+                signature,
+            },
+            self.now_ms,
+        );
+        let reply = self
+            .platform
+            .drive(ingress, &format!("request-{}", self.requests));
+        let messages = self
+            .platform
+            .sent
+            .iter()
+            .filter_map(|send| match &send.message {
+                QueueMessage::Delivery(bytes) => Some(bytes.clone()),
+                QueueMessage::Payload => None,
+            })
+            .collect();
+        Posted { reply, messages }
+    }
+
+    /// The delivery consumer takes `message` (its `attempts`-th delivery) from
+    /// `queue`; an attempt, if one is asked for, ends with `outcome`. The
+    /// journal is left to the caller.
+    pub fn run_message(
+        &self,
+        queue: &str,
+        message: &[u8],
+        attempts: u32,
+        outcome: Outcome,
+    ) -> Consumed {
+        let mut run = DeliveryRun::queued(
+            &self.config,
+            Some(message),
+            attempts,
+            queue,
+            Some("queue-message-1"),
+            self.now_ms,
+        );
+        let attempted = matches!(run.need(), RunNeed::Attempt { .. });
+        if attempted {
+            run.attempted(outcome, self.now_ms, 35);
+        }
+        let RunNeed::Settle(decision) = run.need() else {
+            panic!("a queued run settles after one attempt")
+        };
+        Consumed {
+            decision,
+            journal: run.take_journal(),
+            acks_after_journal: run.acks_after_journal(),
+            attempted,
+        }
+    }
+
+    /// A delivery attempt from `DELIVERY_QUEUE`, with its journal written.
+    pub fn deliver(&self, message: &[u8], attempts: u32, outcome: Outcome) -> Decision {
+        let consumed = self.run_message(DELIVERY_QUEUE_NAME, message, attempts, outcome);
+        self.d1.write(&consumed.journal);
+        consumed.decision
+    }
+
+    /// A delivery after the answer (no `DELIVERY_QUEUE`), every attempt ending
+    /// with `outcome`, its journal written after each attempt and at the end,
+    /// as the driver writes it. The decision it settles on.
+    pub fn deliver_after_answer(&mut self, delivery: Delivery, outcome: &Outcome) -> Decision {
+        let config = self.config.clone();
+        let mut run = DeliveryRun::direct(&config, delivery, self.now_ms);
+        loop {
+            match run.need() {
+                RunNeed::Attempt { .. } => {
+                    run.attempted(outcome.clone(), self.now_ms, 20);
+                    self.d1.write(&run.take_journal());
+                }
+                RunNeed::Wait { seconds } => {
+                    self.now_ms += i64::try_from(seconds).unwrap() * 1000;
+                    run.waited();
+                }
+                RunNeed::Settle(decision) => {
+                    self.d1.write(&run.take_journal());
+                    return decision;
+                }
+            }
+        }
+    }
+
+    /// `message` arrives on the dead-letter queue; its journal is written.
+    pub fn dead_letter(&self, message: &[u8]) -> Consumed {
+        let queue = self.config.dead_letter_queue.clone();
+        let consumed = self.run_message(&queue, message, 1, answered(500, "unused"));
+        self.d1.write(&consumed.journal);
+        consumed
+    }
+
+    /// An admin call with the token, every hand-off working.
+    pub fn admin(&mut self, method: &str, target: &str, body: &str) -> AdminAnswer {
+        self.admin_as(Some(&format!("Bearer {ADMIN_TOKEN}")), method, target, body)
+    }
+
+    pub fn get(&mut self, target: &str) -> AdminAnswer {
+        self.admin("GET", target, "")
+    }
+
+    pub fn admin_as(
+        &mut self,
+        authorization: Option<&str>,
+        method: &str,
+        target: &str,
+        body: &str,
+    ) -> AdminAnswer {
+        self.admin_with(authorization, method, target, body, &mut |_, _| true)
+    }
+
+    /// An admin call to `target` (a path under `/admin/api/`, with its query),
+    /// driven to its answer; `hand_off` performs each hand-off.
+    pub fn admin_with(
+        &mut self,
+        authorization: Option<&str>,
+        method: &str,
+        target: &str,
+        body: &str,
+        hand_off: HandOff<'_>,
+    ) -> AdminAnswer {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        // The call reads this configuration while the hand-off acts on the worker.
+        let config = self.config.clone();
+        let mut call = AdminCall::new(
+            &config,
+            method,
+            &format!("/admin/api/{path}"),
+            &query,
+            authorization,
+            Some(body),
+            self.now_ms,
+            "nonce",
+        );
+        let mut answer = AdminAnswer::default();
+        for _ in 0..1_000 {
+            match call.need() {
+                AdminNeed::Query(statements) => {
+                    answer.queries += 1;
+                    let results = self.d1.batch(statements).map(|batch| batch.json());
+                    call.queried(results.as_deref().map_err(Clone::clone));
+                }
+                AdminNeed::Deliver { outgoing, .. } => {
+                    answer.hand_offs += 1;
+                    let outgoing = outgoing.to_vec();
+                    let ok = hand_off(self, &outgoing);
+                    answer.outgoing.extend(outgoing);
+                    call.handed_off(ok);
+                }
+                AdminNeed::Ingress { body, signature } => {
+                    answer.test_event = Some((body.to_string(), signature.to_string()));
+                    call.ingress_answered(200, TEST_EVENT_ANSWER.to_string());
+                }
+                AdminNeed::Reply { status, body } => {
+                    answer.status = status;
+                    answer.text = body.to_string();
+                    self.answers.push(answer.text.clone());
+                    return answer;
+                }
+            }
+        }
+        panic!("the admin call never answered")
+    }
+
+    /// An event's row in the list, by id.
+    pub fn listed(&mut self, id: &str) -> Value {
+        let page = self.get("events?limit=200").body();
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|event| event["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not listed"))
+            .clone()
+    }
+
+    /// `GET /admin/api/events/{id}`.
+    pub fn event(&mut self, id: &str) -> Value {
+        let answer = self.get(&format!("events/{id}"));
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.body()
+    }
+
+    /// A delivery's status in the log.
+    pub fn delivery_status(&self, id: &str, route: &str) -> String {
+        let rows = self.d1.rows(&format!(
+            "SELECT status FROM deliveries WHERE event_id = '{id}' AND route = '{route}'"
+        ));
+        rows[0]["status"].as_str().unwrap().to_string()
+    }
+
+    /// An event's status in the log.
+    pub fn event_status(&self, id: &str) -> String {
+        let rows = self
+            .d1
+            .rows(&format!("SELECT status FROM events WHERE id = '{id}'"));
+        rows[0]["status"].as_str().unwrap().to_string()
+    }
+}
