@@ -108,7 +108,11 @@ describe('operator console (SPEC §9) in Chromium', () => {
     for (const messageId of failing) {
       assert.equal((await worker.post(event('email.bounced', { messageId }))).status, 200);
     }
-    assert.equal((await worker.post(event('sms.delivered', { messageId: id('sms') }))).status, 200);
+    const sms = event('sms.delivered', { messageId: id('sms') });
+    assert.equal((await worker.post(sms)).status, 200);
+    // A redelivery and a forgery, for the redeliveries column and the chart.
+    assert.equal((await worker.post(sms)).json.status, 'duplicate');
+    assert.equal((await worker.post(sms, { secret: 'not-the-webhook-secret' })).status, 401);
     assert.equal((await worker.post(event('whatsapp.read', { messageId: id('unrouted') }))).status, 200);
     assert.equal((await worker.post(event('subscriber.created', { messageId: HOSTILE.message_id, data: HOSTILE }))).status, 200);
     // Every delivery so far fails; wait until the log says so.
@@ -160,6 +164,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     }
     assert.match(await row(page, failing[0]).textContent(), /email\.bounced.*failed.*crm/s);
     assert.match(await row(page, id('unrouted')).textContent(), /unrouted.*no route/s);
+    await waitFor(async () => /1$/.test((await row(page, id('sms')).textContent()).trim()), { what: 'the redelivery counted' });
     await page.screenshot({ path: join(SHOTS, 'list.png') });
   });
 
@@ -212,6 +217,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     const response = await attempts.first().locator('details.response').textContent();
     assert.match(response, /x-backend.*console-e2e/s);
     assert.match(response, /backend down for maintenance <b>not html<\/b>/, 'the response body as text');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, 'event.png') });
   });
 
@@ -322,6 +328,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     const { page: phone, record: phoneRecord } = await watchedPage(narrow);
     await signIn(phone, worker);
     assert.equal(await scrollsSideways(phone), false, 'the list');
+    await phone.locator('#events-title').evaluate((heading) => heading.scrollIntoView());
     await phone.screenshot({ path: join(SHOTS, 'list-375.png') });
     await openEvent(phone, HOSTILE.message_id);
     assert.equal(await scrollsSideways(phone), false, 'the open event');
