@@ -31,8 +31,10 @@ function windowBounds(filters, now) {
   return found && found[2] ? { since: new Date(now - found[2]).toISOString(), until: '' } : { since: '', until: '' };
 }
 
+/** The window as words that follow "received": `in the last hour`, `between … and …`. */
 function windowLabel(filters) {
-  if (filters.window !== 'custom') return WINDOWS.find(([key]) => key === filters.window)?.[1] ?? '';
+  if (filters.window === 'all') return 'at any time';
+  if (filters.window !== 'custom') return `in the ${WINDOWS.find(([key]) => key === filters.window)?.[1] ?? ''}`;
   const from = filters.since ? filters.since.replace('T', ' ') : 'the start';
   const to = filters.until ? filters.until.replace('T', ' ') : 'now';
   return `between ${from} and ${to}`;
@@ -200,11 +202,11 @@ function EmptyState({ filters, onClear, onAnyTime }) {
       <p>Widen the time window or <button type="button" class="link" onClick=${onClear}>clear the filters</button>.</p></div>`;
   }
   const anyTime = filters.window === 'all';
-  return html`<div class="empty" data-testid="empty"><h3>${anyTime ? 'No events yet' : `No events ${windowLabel(filters)}`}</h3>
-    ${!anyTime && html`<p><button type="button" class="link" onClick=${onAnyTime}>Show events of any time</button>, or send one.</p>`}
+  return html`<div class="empty" data-testid="empty"><h3>${anyTime ? 'No events yet' : `No events received ${windowLabel(filters)}`}</h3>
+    ${!anyTime && html`<p><button type="button" class="link" onClick=${onAnyTime}>Show events of any time</button>.</p>`}
     <p>Send one with <strong>Send a test event</strong> above, or from a terminal in the project’s folder:</p>
     <pre>npm run send -- email.opened</pre>
-    <p>For real traffic, point LeadNest’s webhook at <code>https://&lt;this worker&gt;/webhooks/leadnest</code>.
+    <p>For real traffic, point LeadNest’s webhook at <code>${'https://<this worker>/webhooks/leadnest'}</code>.
     Events appear here within seconds and are kept for <code>EVENT_RETENTION_DAYS</code> (7 by default).</p></div>`;
 }
 
@@ -467,7 +469,7 @@ function Console({ token, onSignOut }) {
     <${Filters} filters=${filters} routes=${routeNames} onChange=${setFilters} onReplayFailed=${startBulkReplay} />
     <div class="layout">
       <section class="list" aria-labelledby="events-title">
-        <h2 id="events-title" tabindex="-1">Events <span class="muted small">${list.loaded ? `${list.events.length.toLocaleString()} shown, ${windowLabel(filters)}` : ''}</span></h2>
+        <h2 id="events-title" tabindex="-1">Events <span class="muted small">${list.loaded ? `${list.events.length.toLocaleString()} shown, received ${windowLabel(filters)}` : ''}</span></h2>
         ${list.error && html`<p class="error-text" role="alert">${list.error}</p>`}
         ${!list.loaded ? html`<p class="muted">Loading…</p>`
           : list.events.length === 0 ? (list.error ? null : html`<${EmptyState} filters=${filters} onClear=${() => setFilters({ ...EMPTY_FILTERS })}

@@ -192,7 +192,8 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await page.getByLabel('Received', { exact: true }).selectOption('custom');
     await page.getByLabel('To', { exact: true }).fill('2020-01-01T00:00');
     await settle((t) => t.length === 0, 'nothing before 2020');
-    assert.match(await page.locator('[data-testid=empty]').textContent(), /No event/);
+    // The empty state says what to do: how to send an event.
+    assert.match(await page.locator('[data-testid=empty]').textContent(), /No events received between.*npm run send -- email\.opened/s);
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await settle((t) => t.length >= 7, 'every event again');
   });
@@ -323,6 +324,25 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await row(page, messageId).waitFor({ timeout: 15_000 });
   });
 
+  test('a live refresh keeps the scroll position and the open event', async () => {
+    const detail = await openEvent(page, id('sms'));
+    await page.setViewportSize({ width: 1280, height: 600 });
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    const scrolled = await page.evaluate(() => window.scrollY);
+    assert.ok(scrolled > 0, 'the page scrolls');
+    // An event arrives from elsewhere while the page sits there.
+    const response = await fetch(`${worker.url}/admin/api/test`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ event: 'sms.sent' }),
+    });
+    const { message_id: messageId } = await response.json();
+    await row(page, messageId).waitFor({ state: 'attached', timeout: 15_000 });
+    assert.ok(await page.evaluate(() => window.scrollY) >= scrolled, 'the scroll position was not reset');
+    assert.match(await detail.locator('.facts').textContent(), new RegExp(id('sms')), 'the open event stays open');
+    await page.keyboard.press('Escape');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   test('375 px wide: no sideways scroll, on the list and on an open event', async () => {
     const narrow = await browser.newContext({ viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
     const { page: phone, record: phoneRecord } = await watchedPage(narrow);
@@ -342,15 +362,26 @@ describe('operator console (SPEC §9) in Chromium', () => {
   });
 
   test('time to first list, with the token already in the tab', async (t) => {
-    const times = [];
+    const runs = [];
     for (let i = 0; i < 5; i += 1) {
       await page.reload();
       await page.locator('[data-testid=event-row]').first().waitFor();
-      times.push(await page.evaluate(() => performance.getEntriesByName('first-list')[0].startTime));
+      runs.push(await page.evaluate(() => {
+        const list = performance.getEntriesByType('resource').find((e) => e.name.includes('/admin/api/events'));
+        return {
+          firstList: performance.getEntriesByName('first-list')[0].startTime,
+          html: performance.getEntriesByType('navigation')[0].responseEnd,
+          modules: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+          listCall: list ? list.responseEnd - list.startTime : NaN,
+        };
+      }));
     }
-    times.sort((a, b) => a - b);
-    t.diagnostic(`time to first list (navigation start to rows shown), median of 5: ${Math.round(times[2])} ms`);
-    assert.ok(times[2] < 3000, `${times[2]} ms`);
+    runs.sort((a, b) => a.firstList - b.firstList);
+    const median = runs[2];
+    const ms = (v) => `${Math.round(v)} ms`;
+    t.diagnostic(`time to first list (navigation start to rows shown), median of 5: ${ms(median.firstList)} `
+      + `(HTML by ${ms(median.html)}, styles and modules by ${ms(median.modules)}, the list call ${ms(median.listCall)})`);
+    assert.ok(median.firstList < 3000, ms(median.firstList));
   });
 
   test('nothing broke the rules while the console ran: no dialog, error or CSP violation', () => {
