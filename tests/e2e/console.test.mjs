@@ -14,6 +14,8 @@ import { launchBrowser, scrollsSideways, watchedPage } from './browser.mjs';
 import { event, everyLineWasJson, startWorker, waitFor } from './harness.mjs';
 
 const TOKEN = 'console-e2e-admin-token-0123456789abcdef';
+/** A test that hangs fails instead, naming itself. */
+const LIMIT = { timeout: 90_000 };
 const RUN = Date.now().toString(36);
 const id = (label) => `msg_${RUN}_${label}`;
 const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'console') : join(ROOT, '.test', 'console-screenshots');
@@ -49,7 +51,8 @@ async function switchableBackend(healthy = false) {
 
 /** The admin API, called directly: to wait for the state the browser should then show. */
 async function adminApi(worker, path) {
-  const response = await fetch(`${worker.url}/admin/api${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const response = await fetch(`${worker.url}/admin/api${path}`,
+    { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) });
   assert.equal(response.status, 200, `GET /admin/api${path}: ${response.status}`);
   return response.json();
 }
@@ -122,8 +125,9 @@ describe('operator console (SPEC §9) in Chromium', () => {
     }, { timeoutMs: 60_000, intervalMs: 500, what: 'the failing deliveries to be recorded as failed' });
     mkdirSync(SHOTS, { recursive: true });
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: worker.url });
     ({ page, record } = await watchedPage(context));
-  });
+  }, { timeout: 240_000 });
 
   after(async () => {
     await browser?.close();
@@ -131,7 +135,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await Promise.all([backend?.close(), analytics?.close()]);
   });
 
-  test('the page is served with a strict CSP and frame-ancestors none', async () => {
+  test('the page is served with a strict CSP and frame-ancestors none', LIMIT, async () => {
     const response = await fetch(`${worker.url}/admin/`);
     assert.equal(response.status, 200);
     const csp = response.headers.get('content-security-policy') ?? '';
@@ -141,7 +145,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await response.arrayBuffer();
   });
 
-  test('sign-in: a wrong token is refused and says so, the right one shows the list', async () => {
+  test('sign-in: a wrong token is refused and says so, the right one shows the list', LIMIT, async () => {
     await page.goto(`${worker.url}/admin`);
     await page.locator('#token').fill('not-the-admin-token-but-long-enough-0000');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -158,7 +162,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.deepEqual(record.urls.filter((url) => url.includes(TOKEN)), []);
   });
 
-  test('the list shows the events this test sent, with status and routes', async () => {
+  test('the list shows the events this test sent, with status and routes', LIMIT, async () => {
     for (const messageId of [...failing, id('sms'), id('unrouted')]) {
       await row(page, messageId).waitFor();
     }
@@ -168,7 +172,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'list.png') });
   });
 
-  test('filters: status, event pattern, route, message id and time window', async () => {
+  test('filters: status, event pattern, route, message id and time window', LIMIT, async () => {
     const rows = page.locator('[data-testid=event-row]');
     const texts = async () => rows.allTextContents();
     const settle = (check, what) => waitFor(async () => check(await texts()), { what, timeoutMs: 10_000 });
@@ -198,7 +202,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await settle((t) => t.length >= 7, 'every event again');
   });
 
-  test('opening an event: the body pretty-printed and each attempt with its response', async () => {
+  test('opening an event: the body pretty-printed and each attempt with its response', LIMIT, async () => {
     const detail = await openEvent(page, failing[0]);
     assert.match(await detail.locator('h2').textContent(), /email\.bounced/);
     const body = detail.locator('ul.json');
@@ -220,9 +224,18 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.match(response, /backend down for maintenance <b>not html<\/b>/, 'the response body as text');
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, 'event.png') });
+
+    // Copy: the webhook-id and the body as received, byte for byte.
+    const webhookId = (await detail.locator('.fact', { hasText: 'webhook-id' }).locator('dd').textContent()).trim();
+    await detail.getByRole('button', { name: 'Copy webhook-id' }).click();
+    await waitFor(async () => /Copied the webhook-id/.test(await page.locator('[data-testid=notice]').textContent()), { what: 'the copy notice' });
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), webhookId);
+    await detail.getByRole('button', { name: 'Copy body' }).click();
+    const { body: received } = await adminApi(worker, `/events/${encodeURIComponent(webhookId)}`);
+    await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === received, { what: 'the body copied' });
   });
 
-  test('replaying a failed event after its backend recovers shows it delivered', async () => {
+  test('replaying a failed event after its backend recovers shows it delivered', LIMIT, async () => {
     backend.healthy = true;
     const detail = page.locator('[data-testid=event-detail]');
     await detail.getByRole('button', { name: 'Replay to every route' }).click();
@@ -236,7 +249,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await page.keyboard.press('Escape');
   });
 
-  test('an event body with markup, a script end tag and 10,000 characters shows as text', async () => {
+  test('an event body with markup, a script end tag and 10,000 characters shows as text', LIMIT, async () => {
     const before = await page.evaluate(() => ({ scripts: document.scripts.length, images: document.images.length }));
     const detail = await openEvent(page, HOSTILE.message_id);
     const body = detail.locator('ul.json');
@@ -264,7 +277,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await page.keyboard.press('Escape');
   });
 
-  test('keyboard only: open a failed event and replay it', async () => {
+  test('keyboard only: open a failed event and replay it', LIMIT, async () => {
     const target = failing[1];
     await page.getByRole('heading', { name: /^Events/ }).waitFor();
     await page.evaluate(() => document.activeElement?.blur());
@@ -294,7 +307,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
       'focus returns to the row');
   });
 
-  test('replay every failed event in the window, after a confirmation that counts them', async () => {
+  test('replay every failed event in the window, after a confirmation that counts them', LIMIT, async () => {
     await page.getByRole('button', { name: 'Replay failed…' }).click();
     const dialog = page.locator('[data-testid=replay-dialog]');
     await dialog.locator('[data-testid=replay-count]').waitFor();
@@ -308,14 +321,14 @@ describe('operator console (SPEC §9) in Chromium', () => {
     }
   });
 
-  test('counts per hour: the chart and its numbers', async () => {
+  test('counts per hour: the chart and its numbers', LIMIT, async () => {
     const legend = await page.locator('.legend').textContent();
     const accepted = Number(/accepted\s*(\d+)/.exec(legend)?.[1]);
     assert.ok(accepted >= 7, `accepted ${accepted}`);
     assert.ok(await page.locator('.chart-svg rect.s-accepted').count() >= 1);
   });
 
-  test('send a test event from the form and watch it arrive', async () => {
+  test('send a test event from the form and watch it arrive', LIMIT, async () => {
     await page.getByLabel('Event type', { exact: true }).selectOption('whatsapp.replied');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     const result = page.locator('[data-testid=send-result]');
@@ -324,7 +337,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await row(page, messageId).waitFor({ timeout: 15_000 });
   });
 
-  test('a live refresh keeps the scroll position and the open event', async () => {
+  test('a live refresh keeps the scroll position and the open event', LIMIT, async () => {
     const detail = await openEvent(page, id('sms'));
     await page.setViewportSize({ width: 1280, height: 600 });
     await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
@@ -343,7 +356,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
-  test('375 px wide: no sideways scroll, on the list and on an open event', async () => {
+  test('375 px wide: no sideways scroll, on the list and on an open event', LIMIT, async () => {
     const narrow = await browser.newContext({ viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
     const { page: phone, record: phoneRecord } = await watchedPage(narrow);
     await signIn(phone, worker);
@@ -361,7 +374,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await narrow.close();
   });
 
-  test('time to first list, with the token already in the tab', async (t) => {
+  test('time to first list, with the token already in the tab', LIMIT, async (t) => {
     const runs = [];
     for (let i = 0; i < 5; i += 1) {
       await page.reload();
@@ -384,7 +397,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.ok(median.firstList < 3000, ms(median.firstList));
   });
 
-  test('nothing broke the rules while the console ran: no dialog, error or CSP violation', () => {
+  test('nothing broke the rules while the console ran: no dialog, error or CSP violation', LIMIT, () => {
     assert.deepEqual(record.dialogs, []);
     assert.deepEqual(record.errors, []);
     assert.deepEqual(record.cspViolations, []);
@@ -392,7 +405,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.deepEqual(record.urls.filter((url) => !url.startsWith(worker.url)), [], 'nothing from elsewhere');
   });
 
-  test('without ADMIN_TOKEN, /admin is a 404 page that says how to set it', async () => {
+  test('without ADMIN_TOKEN, /admin is a 404 page that says how to set it', LIMIT, async () => {
     const response = await fetch(`${disabled.url}/admin`, { headers: { accept: 'text/html' } });
     assert.equal(response.status, 404);
     assert.match(response.headers.get('content-type') ?? '', /text\/html/);
@@ -404,5 +417,5 @@ describe('operator console (SPEC §9) in Chromium', () => {
     await off.close();
   });
 
-  test('every line the workers printed is one JSON object', () => everyLineWasJson());
+  test('every line the workers printed is one JSON object', LIMIT, () => everyLineWasJson());
 });
