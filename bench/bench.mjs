@@ -143,12 +143,15 @@ const ACK = {
   check: PATHS['new, 1 HTTP route'].check,
 };
 const direct = await start('rust', { queue: false });
-for (const [label, w] of [['rust', workers.rust], ['baseline', workers.baseline], ['rust, no DELIVERY_QUEUE', direct]]) {
+// The event log writes after the answer: the answer must not wait for it.
+const logged = await start('rust', { events: true });
+for (const [label, w] of [['rust', workers.rust], ['baseline', workers.baseline], ['rust, no DELIVERY_QUEUE', direct],
+  ['rust, event log (EVENTS)', logged]]) {
   ack[label] = await run(w, ACK, 1024, { requests: 2 * ACK_REQUESTS, seconds: 300, concurrency: 1 });
 }
 
-const stdio = Object.fromEntries(Object.entries({ ...workers, direct }).map(([k, w]) => [k, w.stdio]));
-await Promise.all([...Object.values(workers), direct].map((w) => w.mf.dispose()));
+const stdio = Object.fromEntries(Object.entries({ ...workers, direct, logged }).map(([k, w]) => [k, w.stdio]));
+await Promise.all([...Object.values(workers), direct, logged].map((w) => w.mf.dispose()));
 sink.stop();
 
 // ---------------------------------------------------------------- the table

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::error::AdminError;
-use super::render::{self, AttemptRow, CountRow, DeliveryRow, EventRow};
+use super::render::{self, JsonRow};
 use super::request::{parse, Call, ListQuery, ReplayQuery};
 use super::sample::sample;
 use super::sql;
@@ -237,29 +237,31 @@ impl<'c> AdminCall<'c> {
         let unreadable = || AdminError::Unavailable("The event log");
         Ok(match state {
             State::List(query, _) => {
-                let (rows,): (Vec<EventRow>,) =
+                let (rows,): (Vec<JsonRow>,) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
                 done(200, render::list(&rows, query.limit))
             }
             State::Get(_) => {
-                let (events, deliveries, attempts): (
-                    Vec<EventRow>,
-                    Vec<DeliveryRow>,
-                    Vec<AttemptRow>,
-                ) = serde_json::from_str(text).map_err(|_| unreadable())?;
-                let row = events.first().ok_or(AdminError::NotFound("event"))?;
-                done(200, render::event(row, &deliveries, &attempts))
+                let (rows,): (Vec<JsonRow>,) =
+                    serde_json::from_str(text).map_err(|_| unreadable())?;
+                let row = rows
+                    .into_iter()
+                    .next()
+                    .ok_or(AdminError::NotFound("event"))?;
+                done(200, row.j)
             }
             State::Stats(_) => {
-                let (rows,): (Vec<CountRow>,) =
+                let (rows,): (Vec<JsonRow>,) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
                 done(200, render::stats(&rows))
             }
             State::ReplayLoad { routes, .. } => {
-                let (events, deliveries): (Vec<ReplayRow>, Vec<DeliveryRow>) =
+                let (events,): (Vec<ReplayRow>,) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
                 let event = events.first().ok_or(AdminError::NotFound("event"))?;
-                let known: Vec<String> = deliveries.into_iter().map(|d| d.route).collect();
+                let known: Vec<String> =
+                    serde_json::from_str(event.routes.as_deref().unwrap_or("[]"))
+                        .map_err(|_| unreadable())?;
                 let routes = match routes {
                     None => known,
                     Some(asked) => {

@@ -1,6 +1,6 @@
 //! What an admin request asks for, read and checked whole before any query runs.
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::error::AdminError;
 use crate::event_log::time;
@@ -116,11 +116,7 @@ pub fn parse(
             only("POST")?;
             no_query(query)?;
             let id = event_id(id)?;
-            let routes = if body.trim().is_empty() {
-                None
-            } else {
-                read_body::<ReplayBody>(body)?.routes
-            };
+            let routes = Body::read(body, &["routes"])?.texts("routes")?;
             // Each named route once.
             let routes = routes.map(|mut routes| {
                 let mut seen = std::collections::HashSet::new();
@@ -137,11 +133,6 @@ pub fn parse(
         ["replay"] => {
             only("POST")?;
             no_query(query)?;
-            let body: BulkBody = if body.trim().is_empty() {
-                BulkBody::default()
-            } else {
-                read_body(body)?
-            };
             bulk(body)
         }
         ["stats"] => {
@@ -155,14 +146,16 @@ pub fn parse(
         ["test"] => {
             only("POST")?;
             no_query(query)?;
-            let body: TestBody = read_body(body)?;
-            if !super::SAMPLE_EVENTS.contains(&body.event.as_str()) {
+            let event = Body::read(body, &["event"])?
+                .text("event")?
+                .unwrap_or_default();
+            if !super::SAMPLE_EVENTS.contains(&event.as_str()) {
                 return Err(AdminError::InvalidRequest(format!(
                     "`event` must be one of LeadNest's events: {}.",
                     super::SAMPLE_EVENTS.join(", ")
                 )));
             }
-            Ok(Call::Test { event: body.event })
+            Ok(Call::Test { event })
         }
         _ => Err(AdminError::NotFound("admin endpoint")),
     }
@@ -187,46 +180,93 @@ fn no_query(query: &[(String, String)]) -> Result<(), AdminError> {
     Params::read(query, &[]).map(|_| ())
 }
 
-fn read_body<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, AdminError> {
-    serde_json::from_str(body).map_err(|e| {
-        AdminError::InvalidRequest(format!("The body is not the JSON this call takes: {e}."))
-    })
+/// A JSON object body whose fields are all among `known`.
+struct Body(serde_json::Map<String, Value>);
+
+impl Body {
+    fn read(text: &str, known: &[&str]) -> Result<Self, AdminError> {
+        if text.trim().is_empty() {
+            return Ok(Self(serde_json::Map::new()));
+        }
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
+            return Err(AdminError::InvalidRequest(
+                "The body is not a JSON object.".into(),
+            ));
+        };
+        if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(AdminError::InvalidRequest(format!(
+                "Unknown field `{}`; this call takes {}.",
+                unknown.chars().take(40).collect::<String>(),
+                known.join(", ")
+            )));
+        }
+        Ok(Self(fields))
+    }
+
+    fn wrong(name: &str, what: &str) -> AdminError {
+        AdminError::InvalidRequest(format!("`{name}` is {what}."))
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, AdminError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(Self::wrong(name, "text")),
+        }
+    }
+
+    fn texts(&self, name: &str) -> Result<Option<Vec<String>>, AdminError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| Self::wrong(name, "a list of route names")),
+            Some(_) => Err(Self::wrong(name, "a list of route names")),
+        }
+    }
+
+    fn number(&self, name: &str) -> Result<Option<u64>, AdminError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| Self::wrong(name, "a whole number")),
+        }
+    }
+
+    /// RFC 3339 text or unix seconds; unix milliseconds.
+    fn time(&self, name: &str) -> Result<Option<i64>, AdminError> {
+        let wrong = || {
+            Self::wrong(
+                name,
+                "an RFC 3339 time (2026-12-02T13:00:00Z) or unix seconds",
+            )
+        };
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => time::parse(text).map(Some).ok_or_else(wrong),
+            Some(value) => value
+                .as_u64()
+                .and_then(|s| i64::try_from(s).ok())
+                .and_then(|s| s.checked_mul(1000))
+                .map(Some)
+                .ok_or_else(wrong),
+        }
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReplayBody {
-    routes: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestBody {
-    event: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct BulkBody {
-    status: Option<String>,
-    route: Option<String>,
-    event: Option<String>,
-    since: Option<TimeValue>,
-    until: Option<TimeValue>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-/// A time in a JSON body: RFC 3339 text or unix seconds.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TimeValue {
-    Seconds(u64),
-    Text(String),
-}
-
-fn bulk(body: BulkBody) -> Result<Call, AdminError> {
-    let status = match body.status.as_deref().unwrap_or("failed") {
+fn bulk(body: &str) -> Result<Call, AdminError> {
+    let body = Body::read(
+        body,
+        &[
+            "status", "route", "event", "since", "until", "limit", "cursor",
+        ],
+    )?;
+    let status = match body.text("status")?.as_deref().unwrap_or("failed") {
         "unrouted" => {
             return Err(AdminError::InvalidRequest(
                 "An unrouted event has no delivery to replay; `status` is failed, pending or delivered.".into(),
@@ -238,26 +278,11 @@ fn bulk(body: BulkBody) -> Result<Call, AdminError> {
             )
         })?,
     };
-    let time = |name: &str, value: Option<TimeValue>| -> Result<Option<i64>, AdminError> {
-        value
-            .map(|value| {
-                match value {
-                    TimeValue::Seconds(seconds) => i64::try_from(seconds)
-                        .ok()
-                        .and_then(|s| s.checked_mul(1000)),
-                    TimeValue::Text(text) => time::parse(&text),
-                }
-                .ok_or_else(|| {
-                    AdminError::InvalidRequest(format!(
-                        "`{name}` is an RFC 3339 time (2026-12-02T13:00:00Z) or unix seconds."
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let limit = match body.limit {
+    let limit = match body.number("limit")? {
         None => MAX_REPLAY_LIMIT,
-        Some(n) if (1..=MAX_REPLAY_LIMIT).contains(&n) => n,
+        Some(n) if (1..=u64::from(MAX_REPLAY_LIMIT)).contains(&n) => {
+            u32::try_from(n).unwrap_or(MAX_REPLAY_LIMIT)
+        }
         Some(_) => {
             return Err(AdminError::InvalidRequest(format!(
                 "`limit` is from 1 to {MAX_REPLAY_LIMIT}."
@@ -267,12 +292,12 @@ fn bulk(body: BulkBody) -> Result<Call, AdminError> {
     Ok(Call::BulkReplay(ReplayQuery {
         filters: Filters {
             status: Some(status),
-            event: body.event.as_deref().map(pattern).transpose()?,
-            route: body.route,
+            event: body.text("event")?.as_deref().map(pattern).transpose()?,
+            route: body.text("route")?,
             message_id: None,
-            since_ms: time("since", body.since)?,
-            until_ms: time("until", body.until)?,
-            cursor: body.cursor.as_deref().map(cursor).transpose()?,
+            since_ms: body.time("since")?,
+            until_ms: body.time("until")?,
+            cursor: body.text("cursor")?.as_deref().map(cursor).transpose()?,
         },
         limit,
     }))

@@ -7,14 +7,53 @@ use super::request::Filters;
 use crate::event_log::{Param, Statement};
 use crate::routes::Pattern;
 
-/// Each route of an event with its status and how many attempts it has had.
-const ROUTES_OF: &str =
-    "(SELECT json_group_array(json_object('name', d.route, 'status', d.status, 'attempts', \
-(SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.route = d.route))) \
-FROM deliveries d WHERE d.event_id = e.id)";
-const LIST_COLUMNS: &str =
-    "e.seq, e.id, e.event, e.message_id, e.timestamp, e.received_at, e.status, \
-COALESCE((SELECT r.count FROM redeliveries r WHERE r.event_id = e.id), 0) AS redeliveries";
+// The answers are built by SQLite's JSON functions, so the worker only joins
+// them: a row is `{"seq":…,"j":"<the event's JSON>"}`. `json(…)` around a
+// subquery keeps its result JSON rather than text.
+
+/// A unix-milliseconds column as RFC 3339 with milliseconds, in integers only.
+macro_rules! time {
+    ($column:literal) => {
+        concat!(
+            "(strftime('%Y-%m-%dT%H:%M:%S', ",
+            $column,
+            " / 1000, 'unixepoch') || printf('.%03dZ', ",
+            $column,
+            " % 1000))"
+        )
+    };
+}
+
+/// The fields of an event in the list, each route with its status and how many
+/// attempts it has had.
+const EVENT_FIELDS: &str = concat!(
+    "'id', e.id, 'event', e.event, 'message_id', e.message_id, 'timestamp', e.timestamp, ",
+    "'received_at', ", time!("e.received_at"), ", 'status', e.status, ",
+    "'redeliveries', COALESCE((SELECT r.count FROM redeliveries r WHERE r.event_id = e.id), 0), ",
+    "'routes', json((SELECT json_group_array(json_object('name', d.route, 'status', d.status, 'attempts', ",
+    "(SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.route = d.route))) ",
+    "FROM (SELECT * FROM deliveries WHERE event_id = e.id ORDER BY route) d))"
+);
+
+/// Each delivery of an event with every attempt, in order.
+const DELIVERIES: &str = concat!(
+    "'deliveries', json((SELECT json_group_array(json_object('route', d.route, 'status', d.status, ",
+    "'attempts', json((SELECT json_group_array(json_object('attempt', a.attempt, 'at', ", time!("a.at"), ", ",
+    "'duration_ms', a.duration_ms, 'outcome', a.outcome, 'status', a.status, 'headers', json(a.headers), ",
+    "'body', a.body, 'error', a.error)) ",
+    "FROM (SELECT * FROM attempts WHERE event_id = d.event_id AND route = d.route ORDER BY attempt) a)))) ",
+    "FROM (SELECT * FROM deliveries WHERE event_id = e.id ORDER BY route) d))"
+);
+
+/// An hour's counts, each kind summed, rejections per code.
+const HOUR_FIELDS: &str = concat!(
+    "'hour', ", time!("(c.hour * 1000)"), ", ",
+    "'accepted', SUM(CASE WHEN c.name = 'accepted' THEN c.count ELSE 0 END), ",
+    "'duplicate', SUM(CASE WHEN c.name = 'duplicate' THEN c.count ELSE 0 END), ",
+    "'rejected', json(COALESCE(json_group_object(substr(c.name, 10), c.count) FILTER (WHERE c.name LIKE 'rejected:%'), '{}')), ",
+    "'delivered', SUM(CASE WHEN c.name = 'delivered' THEN c.count ELSE 0 END), ",
+    "'failed', SUM(CASE WHEN c.name = 'failed' THEN c.count ELSE 0 END)"
+);
 
 /// `WHERE …` for `filters`, its parameters appended to `params`. `routes_in`:
 /// with a status, the route filter asks for a delivery in that status (bulk
@@ -84,7 +123,7 @@ pub fn list(filters: &Filters, limit: u32) -> Statement {
     params.push(Param::Int(i64::from(limit) + 1));
     Statement {
         sql: Cow::Owned(format!(
-            "SELECT {LIST_COLUMNS}, {ROUTES_OF} AS routes FROM events e{filter} ORDER BY e.seq DESC LIMIT ?{}",
+            "SELECT e.seq AS seq, json_object({EVENT_FIELDS}) AS j FROM events e{filter} ORDER BY e.seq DESC LIMIT ?{}",
             params.len()
         )),
         params,
@@ -93,37 +132,22 @@ pub fn list(filters: &Filters, limit: u32) -> Statement {
 
 /// One event with its body, its deliveries and every attempt.
 pub fn event(id: &str) -> Vec<Statement> {
-    vec![
-        Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {LIST_COLUMNS}, {ROUTES_OF} AS routes, e.body FROM events e WHERE e.id = ?1"
-            )),
-            params: vec![id.into()],
-        },
-        Statement::new(
-            "SELECT route, status FROM deliveries WHERE event_id = ?1 ORDER BY route",
-            vec![id.into()],
-        ),
-        Statement::new(
-            "SELECT route, attempt, at, duration_ms, outcome, status, headers, body, error \
-FROM attempts WHERE event_id = ?1 ORDER BY route, attempt",
-            vec![id.into()],
-        ),
-    ]
+    vec![Statement {
+        sql: Cow::Owned(format!(
+            "SELECT e.seq AS seq, json_object({EVENT_FIELDS}, 'body', e.body, {DELIVERIES}) AS j FROM events e WHERE e.id = ?1"
+        )),
+        params: vec![id.into()],
+    }]
 }
 
-/// What a replay of one event needs: its text and its routes.
+/// What a replay of one event needs: its text and the names of its routes.
 pub fn replay_one(id: &str) -> Vec<Statement> {
-    vec![
-        Statement::new(
-            "SELECT seq, id, event, body, received_at FROM events WHERE id = ?1",
-            vec![id.into()],
-        ),
-        Statement::new(
-            "SELECT route, status FROM deliveries WHERE event_id = ?1 ORDER BY route",
-            vec![id.into()],
-        ),
-    ]
+    vec![Statement::new(
+        "SELECT e.seq, e.id, e.event, e.body, e.received_at, \
+(SELECT json_group_array(route) FROM (SELECT route FROM deliveries WHERE event_id = e.id ORDER BY route)) AS routes \
+FROM events e WHERE e.id = ?1",
+        vec![id.into()],
+    )]
 }
 
 /// The next `chunk` events of a bulk replay (one more, to know whether there
@@ -155,8 +179,11 @@ pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
 
 /// The counts of the hours from `since_hour` to before `until_hour` (unix seconds).
 pub fn stats(since_hour: i64, until_hour: i64) -> Statement {
-    Statement::new(
-        "SELECT hour, name, count FROM counts WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, name",
-        vec![since_hour.into(), until_hour.into()],
-    )
+    Statement {
+        sql: Cow::Owned(format!(
+            "SELECT c.hour AS seq, json_object({HOUR_FIELDS}) AS j FROM counts c \
+WHERE c.hour >= ?1 AND c.hour < ?2 GROUP BY c.hour ORDER BY c.hour"
+        )),
+        params: vec![since_hour.into(), until_hour.into()],
+    }
 }

@@ -10,7 +10,8 @@ use super::time::hour_of;
 /// A second copy the dedup store let through (two racing first deliveries)
 /// is not a second event; it was answered `accepted`, so it is no redelivery
 /// either (SPEC section 8 counts those answered `duplicate`).
-const INSERT_EVENT: &str = "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
+const INSERT_EVENT: &str =
+    "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING";
 /// The dead-letter consumer's: the event as its message carries it, if the
 /// ingress's own write never landed.

@@ -797,3 +797,48 @@ fn a_route_named_twice_is_replayed_once() {
         .collect();
     assert_eq!(routes, ["crm", "billing"]);
 }
+
+#[test]
+fn an_event_reads_back_in_the_shape_spec_section_8_gives_it() {
+    let mut worker = Worker::new();
+    worker.now_ms = NOW_MS + 123;
+    let body = event_body("email.opened", "m-1", NOW_MS);
+    let posted = worker.post(&body);
+    let id = posted.id();
+    let again = worker.post(&body);
+    assert_eq!(again.answer()["status"], "duplicate");
+    worker.now_ms = NOW_MS + 2_007;
+    worker.deliver(&posted.message("crm"), 1, answered(200, "fine"));
+
+    let answer = worker.get(&format!("events/{id}"));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let mut event = answer.body();
+    let at = event["deliveries"][0]["attempts"][0]["at"].clone();
+    assert!(
+        at.as_str()
+            .is_some_and(|at| at.starts_with("2025-12-02T13:00:02.")),
+        "{at}"
+    );
+    event["deliveries"][0]["attempts"][0]["at"] = json!("…");
+    event["deliveries"][0]["attempts"][0]["duration_ms"] = json!(0);
+    assert_eq!(
+        event,
+        json!({
+            "id": id, "event": "email.opened", "message_id": "m-1",
+            "timestamp": "2025-12-02T13:00:00Z", "received_at": "2025-12-02T13:00:00.123Z",
+            "status": "delivered", "redeliveries": 1,
+            "routes": [{"name": "crm", "status": "delivered", "attempts": 1}],
+            "body": body,
+            "deliveries": [{"route": "crm", "status": "delivered", "attempts": [{
+                "attempt": 1, "at": "…", "duration_ms": 0, "outcome": "delivered", "status": 200,
+                "headers": {"content-type": "application/json", "x-request-id": "req-42"},
+                "body": "fine", "error": null
+            }]}]
+        })
+    );
+    // The list holds the same fields but the body and the attempts.
+    let listed = worker.listed(&id);
+    assert_eq!(listed["received_at"], "2025-12-02T13:00:00.123Z");
+    assert_eq!(listed["routes"], event["routes"]);
+    assert!(listed.get("body").is_none() && listed.get("deliveries").is_none());
+}
