@@ -43,15 +43,15 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-# playwright-core drives a Chromium it does not bring: Playwright's own browser
-# download cannot be used here, Debian's package can.
+# playwright-core brings no browser: the console's tests drive Debian's chromium
+# rather than Playwright's own download, so everything comes from the usual registries.
 chromium="${CHROMIUM_BIN:-/usr/bin/chromium}"
 if $browser && [ ! -x "$chromium" ]; then
   say "installing Debian's chromium for the console's browser tests"
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  as_root=(env DEBIAN_FRONTEND=noninteractive)
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo "${as_root[@]}")
   "${as_root[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >&2
+  "${as_root[@]}" apt-get install -y -qq chromium >&2
 fi
 
 printf 'export WASM_BINDGEN_BIN=%q\n' "$wasm_bindgen"

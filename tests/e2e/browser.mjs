@@ -1,5 +1,5 @@
-// A real Chromium for the console's tests: Debian's build (scripts/setup.sh installs
-// it), driven by playwright-core. Playwright's own browser download cannot be used here.
+// A real Chromium for the console's tests: Debian's build (`scripts/setup.sh --browser`
+// installs it when missing), driven by playwright-core, which brings no browser itself.
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
