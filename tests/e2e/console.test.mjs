@@ -98,13 +98,14 @@ describe('operator console (SPEC §9) in Chromium', () => {
     [worker, disabled, browser] = await Promise.all([
       startWorker('console', {
         adminToken: TOKEN,
+        assets: true,
         // One retry a second later, then the dead-letter queue, whose consumer records
         // the failure in the event log: failed within seconds, as deployed but faster.
         vars: { ROUTES: routes, DELIVERY_RETRY_BASE_SECONDS: '1' },
         maxRetries: 1,
         deadLetterConsumer: true,
       }),
-      startWorker('console-disabled', { vars: { ROUTES: routes } }),
+      startWorker('console-disabled', { vars: { ROUTES: routes }, assets: true }),
       launchBrowser(),
     ]);
     // Events the tests look for: failures to replay, an event per family, the hostile body.

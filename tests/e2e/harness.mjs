@@ -70,10 +70,12 @@ function toml(value) {
  *   events: bind the event log, a local D1 database EVENTS with migrations/ applied (default
  *         true; a consumer worker of consumerVars shares it)
  *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
+ *   assets: serve public/ (the console's files) as static assets, ASSETS with the worker
+ *         first, as wrangler.toml does (default false: the other tests need none, and
+ *         wrangler dev puts its assets router in front of a worker that has them)
  * Whenever the delivery queue is bound, DEAD_LETTER_QUEUE names its dead-letter queue
  * `<name>-dead-letters`, as wrangler.toml does, unless vars give it.
- * Every worker runs with --test-scheduled: worker.scheduled() runs its cron handler, and
- * serves public/ as its static assets (ASSETS, the worker first), as wrangler.toml does.
+ * Every worker runs with --test-scheduled: worker.scheduled() runs its cron handler.
  */
 function workerToml(name, bundle, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
@@ -102,8 +104,9 @@ function workerToml(name, bundle, options) {
       `database_id = ${toml(`${queuePrefix}-events`)}`, `migrations_dir = ${toml(MIGRATIONS)}`);
   }
   lines.push('', '[triggers]', `crons = [${toml(CRON)}]`);
-  // The console's files, served as wrangler.toml serves them: the worker first.
-  lines.push('', '[assets]', `directory = ${toml(join(ROOT, 'public'))}`, 'binding = "ASSETS"', 'run_worker_first = true');
+  if (options.assets) {
+    lines.push('', '[assets]', `directory = ${toml(join(ROOT, 'public'))}`, 'binding = "ASSETS"', 'run_worker_first = true');
+  }
   const producers = { ...queues };
   if (deliveryQueue) producers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
   for (const [binding, queue] of Object.entries(producers)) {
