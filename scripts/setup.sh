@@ -2,8 +2,11 @@
 # Finds or installs every tool the build needs, then prints `export` lines naming
 # them: wasm-bindgen from crates.io (at the Cargo.lock version), esbuild and
 # wasm-opt from npm. Nothing is downloaded from GitHub.
-# Usage: eval "$(scripts/setup.sh)"   (progress goes to stderr)
+# With --browser, also Debian's chromium for the console's browser tests.
+# Usage: eval "$(scripts/setup.sh [--browser])"   (progress goes to stderr)
 set -euo pipefail
+browser=false
+[ "${1:-}" = "--browser" ] && browser=true
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -40,6 +43,18 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
+# playwright-core brings no browser: the console's tests drive Debian's chromium
+# rather than Playwright's own download, so everything comes from the usual registries.
+chromium="${CHROMIUM_BIN:-/usr/bin/chromium}"
+if $browser && [ ! -x "$chromium" ]; then
+  say "installing Debian's chromium for the console's browser tests"
+  as_root=(env DEBIAN_FRONTEND=noninteractive)
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo "${as_root[@]}")
+  "${as_root[@]}" apt-get update -qq >&2
+  "${as_root[@]}" apt-get install -y -qq chromium >&2
+fi
+
 printf 'export WASM_BINDGEN_BIN=%q\n' "$wasm_bindgen"
 printf 'export ESBUILD_BIN=%q\n' "$root/node_modules/.bin/esbuild"
 printf 'export WASM_OPT_BIN=%q\n' "$root/node_modules/.bin/wasm-opt"
+if $browser; then printf 'export CHROMIUM_BIN=%q\n' "$chromium"; fi

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every test: the native Rust tests, the tests that need no worker (tests/node: the
-# tools, the docs' links, the queue configuration), then the built worker under
-# wrangler dev (tests/e2e: each file starts its own, with fresh local KV and queues).
+# tools, the docs' links, the queue configuration, the console's files), then the built
+# worker under wrangler dev (tests/e2e: each file starts its own, with fresh local KV and
+# queues; console.test.mjs drives it in Chromium).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-eval "$(bash scripts/setup.sh)"
+eval "$(bash scripts/setup.sh --browser)"
 cargo test
 bash scripts/build.sh
 export WRANGLER_SEND_METRICS=false

@@ -70,6 +70,9 @@ function toml(value) {
  *   events: bind the event log, a local D1 database EVENTS with migrations/ applied (default
  *         true; a consumer worker of consumerVars shares it)
  *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
+ *   assets: serve public/ (the console's files) as static assets, ASSETS with the worker
+ *         first, as wrangler.toml does (default false: the other tests need none, and
+ *         wrangler dev puts its assets router in front of a worker that has them)
  * Whenever the delivery queue is bound, DEAD_LETTER_QUEUE names its dead-letter queue
  * `<name>-dead-letters`, as wrangler.toml does, unless vars give it.
  * Every worker runs with --test-scheduled: worker.scheduled() runs its cron handler.
@@ -101,6 +104,9 @@ function workerToml(name, bundle, options) {
       `database_id = ${toml(`${queuePrefix}-events`)}`, `migrations_dir = ${toml(MIGRATIONS)}`);
   }
   lines.push('', '[triggers]', `crons = [${toml(CRON)}]`);
+  if (options.assets) {
+    lines.push('', '[assets]', `directory = ${toml(join(ROOT, 'public'))}`, 'binding = "ASSETS"', 'run_worker_first = true');
+  }
   const producers = { ...queues };
   if (deliveryQueue) producers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
   for (const [binding, queue] of Object.entries(producers)) {
