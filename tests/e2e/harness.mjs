@@ -262,12 +262,19 @@ export class Worker {
    */
   async sql(command) {
     let stdout;
-    try {
-      ({ stdout } = await promisify(execFile)(WRANGLER, ['d1', 'execute', 'EVENTS', '--local',
-        '--persist-to', join(this.dir, 'state'), '--config', join(this.dir, 'wrangler.toml'),
-        '--command', command, '--json'], { cwd: this.dir, env: WRANGLER_ENV, maxBuffer: 64 * 1024 * 1024 }));
-    } catch (error) {
-      throw new Error(`sql failed: ${command}\n${error.stdout}\n${error.stderr}`);
+    // A second process on the running worker's SQLite file: it is busy now and then
+    // (SQLITE_BUSY) while the worker writes; try again, as SQLite's own callers do.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        ({ stdout } = await promisify(execFile)(WRANGLER, ['d1', 'execute', 'EVENTS', '--local',
+          '--persist-to', join(this.dir, 'state'), '--config', join(this.dir, 'wrangler.toml'),
+          '--command', command, '--json'], { cwd: this.dir, env: WRANGLER_ENV, maxBuffer: 64 * 1024 * 1024 }));
+        break;
+      } catch (error) {
+        const busy = /SQLITE_BUSY|database is locked/.test(`${error.stdout}${error.stderr}`);
+        if (!busy || attempt === 5) throw new Error(`sql failed: ${command}\n${error.stdout}\n${error.stderr}`);
+        await sleep(500 * attempt);
+      }
     }
     const results = JSON.parse(stdout.slice(stdout.indexOf('[')));
     return results.at(-1)?.results ?? [];
