@@ -90,6 +90,7 @@ describe('the event log and the admin API', () => {
     }));
     const route = (name, events) => ({ name, url: backends[name].url, events, signing_secret: 'CRM_SIGNING_SECRET' });
     worker = await startWorker('event-log', {
+      scheduled: true,
       maxRetries: 2,
       deadLetterConsumer: true,
       adminToken: TOKEN,

@@ -75,7 +75,8 @@ function toml(value) {
  *         wrangler dev puts its assets router in front of a worker that has them)
  * Whenever the delivery queue is bound, DEAD_LETTER_QUEUE names its dead-letter queue
  * `<name>-dead-letters`, as wrangler.toml does, unless vars give it.
- * Every worker runs with --test-scheduled: worker.scheduled() runs its cron handler.
+ * scheduled: run wrangler dev with --test-scheduled, so worker.scheduled() runs its cron
+ *         handler (only where a test needs it: it slows wrangler's proxy under load).
  */
 function workerToml(name, bundle, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
@@ -185,7 +186,8 @@ export async function startWorker(name, options = {}) {
   const child = spawn(WRANGLER, [
     'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
-    '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false', '--test-scheduled',
+    '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
+    ...(options.scheduled ? ['--test-scheduled'] : []),
   ], {
     cwd: dir,
     env: WRANGLER_ENV,

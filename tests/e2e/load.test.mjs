@@ -9,7 +9,7 @@ import { sign } from '../../tools/lib/leadnest.mjs';
 import { SECRET } from './harness.mjs';
 import { startBackend } from '../../tools/backend.mjs';
 
-const TOTAL = Number(process.env.LOAD_EVENTS ?? 10_000);
+const TOTAL = Number(process.env.LOAD_EVENTS ?? 5_000);
 const REDELIVERED = Math.round(TOTAL * 0.2);
 const CONCURRENCY = 50;
 
