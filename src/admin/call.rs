@@ -386,21 +386,8 @@ impl<'c> AdminCall<'c> {
                             binding: binding.clone(),
                             body: event.body.clone(),
                         });
-                        marks.extend(
-                            AttemptEntry {
-                                event_id: event.id.clone(),
-                                route: route.clone(),
-                                at_ms: self.now_ms,
-                                duration_ms: 0,
-                                outcome: "sent",
-                                status: None,
-                                headers: None,
-                                body: None,
-                                error: None,
-                                delivery: "delivered",
-                            }
-                            .statements(),
-                        );
+                        marks
+                            .extend(AttemptEntry::sent(&event.id, route, self.now_ms).statements());
                     }
                     // A route no longer configured goes the normal way too: its
                     // attempt says so, and it is retried until the route is back.

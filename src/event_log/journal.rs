@@ -138,6 +138,18 @@ pub(super) fn redeliveries(id: &str, n: i64, last_ms: i64) -> Statement {
     )
 }
 
+/// `?1` to `?6` of both event inserts: the event as the log keeps it.
+fn event_params(event: &AcceptedEvent) -> Vec<Param> {
+    vec![
+        event.id.as_str().into(),
+        event.event.as_str().into(),
+        event.message_id.as_deref().into(),
+        event.timestamp.as_str().into(),
+        event.received_at_ms.into(),
+        event.body.as_str().into(),
+    ]
+}
+
 /// The event, its deliveries and a queue route's attempt; not its counts.
 pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let id = || Param::from(event.id.as_str());
@@ -146,18 +158,9 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     } else {
         "pending"
     };
-    let mut statements = vec![Statement::new(
-        INSERT_EVENT,
-        vec![
-            id(),
-            event.event.as_str().into(),
-            event.message_id.as_deref().into(),
-            event.timestamp.as_str().into(),
-            event.received_at_ms.into(),
-            event.body.as_str().into(),
-            status.into(),
-        ],
-    )];
+    let mut params = event_params(event);
+    params.push(status.into());
+    let mut statements = vec![Statement::new(INSERT_EVENT, params)];
     for (route, kind) in &event.routes {
         match kind {
             RouteKind::Http => statements.push(Statement::new(
@@ -169,18 +172,11 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
                     SET_DELIVERY,
                     vec![id(), route.as_str().into(), "delivered".into()],
                 ));
-                statements.push(attempt_row(&AttemptEntry {
-                    event_id: event.id.clone(),
-                    route: route.clone(),
-                    at_ms: event.received_at_ms,
-                    duration_ms: 0,
-                    outcome: "sent",
-                    status: None,
-                    headers: None,
-                    body: None,
-                    error: None,
-                    delivery: "delivered",
-                }));
+                statements.push(attempt_row(&AttemptEntry::sent(
+                    &event.id,
+                    route,
+                    event.received_at_ms,
+                )));
             }
         }
     }
@@ -208,6 +204,24 @@ pub struct AttemptEntry {
     pub error: Option<&'static str>,
     /// `pending`, `delivered` or `failed`.
     pub delivery: &'static str,
+}
+
+impl AttemptEntry {
+    /// A queue route's send: delivered once the send succeeded.
+    pub fn sent(event_id: &str, route: &str, at_ms: i64) -> Self {
+        Self {
+            event_id: event_id.to_string(),
+            route: route.to_string(),
+            at_ms,
+            duration_ms: 0,
+            outcome: "sent",
+            status: None,
+            headers: None,
+            body: None,
+            error: None,
+            delivery: "delivered",
+        }
+    }
 }
 
 fn attempt_row(entry: &AttemptEntry) -> Statement {
@@ -263,17 +277,7 @@ impl DeadLetter {
         let event = &self.event;
         let id = || Param::from(event.id.as_str());
         vec![
-            Statement::new(
-                INSERT_EVENT_IF_MISSING,
-                vec![
-                    id(),
-                    event.event.as_str().into(),
-                    event.message_id.as_deref().into(),
-                    event.timestamp.as_str().into(),
-                    event.received_at_ms.into(),
-                    event.body.as_str().into(),
-                ],
-            ),
+            Statement::new(INSERT_EVENT_IF_MISSING, event_params(event)),
             Statement::new(
                 SET_DELIVERY,
                 vec![id(), self.route.as_str().into(), "failed".into()],
