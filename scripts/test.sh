@@ -9,5 +9,7 @@ eval "$(bash scripts/setup.sh --browser)"
 cargo test
 bash scripts/build.sh
 export WRANGLER_SEND_METRICS=false
-# One file at a time: each runs wrangler dev, and the machine has two cores.
-node --test --test-concurrency=1 tests/node/ tests/e2e/
+# One file at a time: each runs wrangler dev, and the machine has two cores. A test that
+# hangs fails after 20 minutes, and a file ends when its tests do, even if something it
+# started still holds a handle open: a stuck test fails the run, never stalls it.
+node --test --test-concurrency=1 --test-timeout=1200000 --test-force-exit tests/node/ tests/e2e/

@@ -343,18 +343,32 @@ export class Worker {
       && (webhookId === undefined || line.webhook_id === webhookId));
   }
 
+  /**
+   * Stops wrangler and everything it started: the whole process group, even when wrangler
+   * itself is already gone (a workerd it left behind would hold this file's pipes open,
+   * and with them the test run). What the worker printed stays in `.test/<name>/output.log`.
+   */
   async stop() {
-    if (this.child.exitCode === null) {
-      try { process.kill(-this.child.pid, 'SIGTERM'); } catch { /* already gone */ }
-      const timer = setTimeout(() => { try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    const signal = (name) => { try { process.kill(-this.child.pid, name); } catch { /* none left */ } };
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), 5000);
+    if (this.child.exitCode === null && this.child.signalCode === null) await this.exited;
+    clearTimeout(timer);
+    signal('SIGKILL');
+    this.child.stdout.destroy();
+    this.child.stderr.destroy();
+    try { writeFileSync(join(this.dir, 'output.log'), this.output); } catch { /* the directory is gone */ }
   }
 }
 
 /** Every worker this test file started. */
 const started = [];
+// However the file ends, no wrangler or workerd of its own outlives it.
+process.on('exit', () => {
+  for (const worker of started) {
+    try { process.kill(-worker.child.pid, 'SIGKILL'); } catch { /* none left */ }
+  }
+});
 
 // What wrangler and workerd print themselves, around the worker's own lines.
 const PLATFORM_LINE = [

@@ -4,12 +4,15 @@
 // the Durable Object mode claims atomically and must let none through.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
+import { event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../tools/lib/leadnest.mjs';
 import { SECRET } from './harness.mjs';
 import { startBackend } from '../../tools/backend.mjs';
 
-const TOTAL = Number(process.env.LOAD_EVENTS ?? 5_000);
+// 3,000 by default: wrangler dev relays each log line and each fetch of the worker to its
+// inspector, and wrangler and its proxy grow over a run (here 0.6 GB more at 10,000 events), so a
+// long run on a loaded machine says more about wrangler than about the worker.
+const TOTAL = Number(process.env.LOAD_EVENTS ?? 3_000);
 const REDELIVERED = Math.round(TOTAL * 0.2);
 const CONCURRENCY = 50;
 
@@ -31,25 +34,32 @@ function plan(tag) {
   return { distinct, requests: requests.concat(late) };
 }
 
-/** Posts one event as LeadNest does: a connection error or a 5xx is retried. */
+const ATTEMPTS = 6;
+
+/** Posts one event as LeadNest does: a connection error or a 5xx is retried, backing off. */
 async function deliver(worker, body, counts) {
   for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) await sleep(250 * 2 ** (attempt - 2));
+    let reason;
     try {
       const response = await fetch(`${worker.url}/webhooks/leadnest`, {
         method: 'POST', body, headers: { 'x-leadnest-signature': sign(body, SECRET) },
       });
       const text = await response.text();
       if (response.status === 200) return JSON.parse(text).status;
-      if (response.status < 500 || attempt === 5) return `${response.status} ${text.slice(0, 60)}`;
+      if (response.status < 500 || attempt === ATTEMPTS) return `${response.status} ${text.slice(0, 60)}`;
+      reason = `${response.status} ${text.slice(0, 60)}`;
     } catch (error) {
-      if (attempt === 5) return String(error.cause ?? error);
+      if (attempt === ATTEMPTS) return String(error.cause ?? error);
+      reason = String(error.cause ?? error);
     }
     counts.retried += 1;
+    counts.retries[reason] = (counts.retries[reason] ?? 0) + 1;
   }
 }
 
 async function run(worker, requests) {
-  const counts = { accepted: 0, duplicate: 0, retried: 0, other: {} };
+  const counts = { accepted: 0, duplicate: 0, retried: 0, retries: {}, other: {} };
   let next = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -86,14 +96,14 @@ for (const mode of ['kv', 'durable']) {
       await backend?.close();
     });
 
-    test('every distinct event reaches the backend; redeliveries that got through are counted', { timeout: 900_000 }, async (t) => {
+    test('every distinct event reaches the backend; redeliveries that got through are counted', { timeout: 600_000 }, async (t) => {
       const { distinct, requests } = plan(mode);
       const counts = await run(worker, requests);
       assert.deepEqual(counts.other, {}, 'every event is answered 200, retried as LeadNest would');
       assert.equal(counts.accepted + counts.duplicate, TOTAL);
       // A retried request whose first try was processed can count as a leak too (KV).
       const leaked = counts.accepted - distinct;
-      t.diagnostic(`${mode}: ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${leaked} redeliveries leaked, ${counts.retried} requests retried after a connection error or 5xx, ${(TOTAL / counts.seconds).toFixed(0)} req/s`);
+      t.diagnostic(`${mode}: ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${leaked} redeliveries leaked, ${counts.retried} requests retried after a connection error or 5xx ${JSON.stringify(counts.retries)}, ${(TOTAL / counts.seconds).toFixed(0)} req/s`);
       assert.ok(leaked >= 0);
       if (mode === 'durable') assert.equal(leaked, 0, 'strict dedup lets no redelivery through');
 
