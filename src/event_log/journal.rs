@@ -53,6 +53,11 @@ const PURGE_ATTEMPTS: &str = "DELETE FROM attempts WHERE (event_id, route, attem
 (SELECT event_id, route, attempt FROM attempts WHERE at < ?1 LIMIT ?2)";
 const PURGE_DELIVERIES: &str = "DELETE FROM deliveries WHERE event_id IN \
 (SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+/// Deliveries whose event never reached the log (its isolate died before the
+/// flush), found through their attempts as those age out: run before them.
+const PURGE_ORPHAN_DELIVERIES: &str = "DELETE FROM deliveries WHERE (event_id, route) IN \
+(SELECT a.event_id, a.route FROM attempts a WHERE a.at < ?1 \
+AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) LIMIT ?2)";
 const PURGE_REDELIVERIES: &str = "DELETE FROM redeliveries WHERE event_id IN \
 (SELECT event_id FROM redeliveries WHERE last_at < ?1 LIMIT ?2)";
 const PURGE_EVENTS: &str = "DELETE FROM events WHERE seq IN \
@@ -304,12 +309,14 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
 }
 
 /// One round of the retention purge: up to [`PURGE_CHUNK`] events received
-/// before `cutoff_ms` with their deliveries, as many attempts and redelivery
-/// counts older than it, and the counts of hours before it. The driver repeats
-/// it while [`purge_continues`] says so.
+/// before `cutoff_ms` with their deliveries, as many attempts (with the
+/// deliveries of any whose event never reached the log) and redelivery counts
+/// older than it, and the counts of hours before it. The driver repeats it
+/// while [`purge_continues`] says so.
 pub fn purge(cutoff_ms: i64) -> Vec<Statement> {
     let args = || vec![Param::Int(cutoff_ms), Param::Int(PURGE_CHUNK)];
     vec![
+        Statement::new(PURGE_ORPHAN_DELIVERIES, args()),
         Statement::new(PURGE_ATTEMPTS, args()),
         Statement::new(PURGE_REDELIVERIES, args()),
         Statement::new(PURGE_DELIVERIES, args()),

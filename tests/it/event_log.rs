@@ -415,6 +415,32 @@ fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new
 }
 
 #[test]
+fn the_purge_removes_deliveries_whose_event_never_reached_the_log() {
+    let mut worker = Worker::new();
+    // An isolate that died before its flush: the consumer's writes landed, the
+    // ingress's never did.
+    worker.now_ms = NOW_MS - 10 * DAY_MS;
+    let lost = worker.post_unlogged(&event_body("email.opened", "lost", worker.now_ms));
+    worker.deliver(&lost.message("crm"), 1, answered(500, "down"));
+    worker.deliver(&lost.message("crm"), 2, answered(200, "ok"));
+    // The same, recent: kept until its attempts age out.
+    worker.now_ms = NOW_MS;
+    let recent = worker.post_unlogged(&event_body("email.opened", "recent", worker.now_ms));
+    worker.deliver(&recent.message("crm"), 1, answered(200, "ok"));
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 2);
+
+    purge_all(&worker, NOW_MS - 7 * DAY_MS);
+    let left: Vec<String> = worker
+        .d1
+        .rows("SELECT event_id FROM deliveries")
+        .iter()
+        .map(|row| row["event_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, vec![recent.id()]);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 1);
+}
+
+#[test]
 fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
     let mut worker = Worker::new();
     let mut signatures = Vec::new();
