@@ -11,6 +11,22 @@ import { EventList } from './lib/event-list.js';
 import { EVENT_PATTERNS, EVENT_TYPES, fromLocalInput, plural, shortTime, toLocalInput } from './lib/format.js';
 
 const PAGE = 50;
+/** Rows the list keeps before it falls back to the newest page alone. */
+const MAX_ROWS = 1000;
+
+/**
+ * A refreshed first page merged with the list shown: rows below the page's last one
+ * stay (older pages loaded, and rows that new arrivals pushed down), so nothing the
+ * reader has in view vanishes; past MAX_ROWS, the newest page alone, with its cursor.
+ * A page with no cursor is the whole list: nothing below it is kept.
+ */
+function merged(prev, fresh, nextCursor, reset) {
+  const at = reset || fresh.length === 0 || nextCursor === null ? -1 : prev.events.findIndex((e) => e.id === fresh[fresh.length - 1].id);
+  const ids = new Set(fresh.map((e) => e.id));
+  const tail = at < 0 ? [] : prev.events.slice(at + 1).filter((e) => !ids.has(e.id));
+  if (tail.length === 0 || fresh.length + tail.length > MAX_ROWS) return { events: fresh, nextCursor };
+  return { events: fresh.concat(tail), nextCursor: prev.nextCursor };
+}
 const LIST_EVERY_MS = 3000;
 const STATS_EVERY_MS = 30_000;
 /** After an action (a replay, a test event), refresh every second for this long. */
@@ -254,17 +270,10 @@ function Console({ token, onSignOut }) {
       const data = await api.events(token, { ...listParams(f, Date.now()), limit: Math.min(200, Math.max(PAGE, shown)) });
       if (mine !== generation.current) return;
       const fresh = data.events || [];
-      const prev = current.current.list;
-      const freshIds = new Set(fresh.map((e) => e.id));
-      // Pages loaded beyond the refreshed ones stay, below the refreshed page.
-      let tail = [];
-      if (!reset && prev.events.length > fresh.length && fresh.length > 0) {
-        const at = prev.events.findIndex((e) => e.id === fresh[fresh.length - 1].id);
-        if (at >= 0) tail = prev.events.slice(at + 1).filter((e) => !freshIds.has(e.id));
-      }
-      const known = new Set(prev.events.map((e) => e.id));
-      setNewIds(new Set(!reset && prev.loaded ? fresh.filter((e) => !known.has(e.id)).map((e) => e.id) : []));
-      setList({ events: fresh.concat(tail), nextCursor: tail.length ? prev.nextCursor : data.next_cursor ?? null, loaded: true, error: null });
+      const known = new Set(current.current.list.events.map((e) => e.id));
+      setNewIds(new Set(!reset && current.current.list.loaded ? fresh.filter((e) => !known.has(e.id)).map((e) => e.id) : []));
+      // Merged with the list as it is now (an older page may have come in meanwhile).
+      setList((prev) => ({ ...merged(prev, fresh, data.next_cursor ?? null, reset), loaded: true, error: null }));
       setUpdated(new Date());
       if (!performance.getEntriesByName('first-list').length) performance.mark('first-list');
     } catch (err) {
