@@ -26,6 +26,8 @@ const COUNT = 'INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) '
 // driver runs rounds while any statement deleted a whole chunk.
 const PURGE_CHUNK = 500;
 const PURGE = [
+  'DELETE FROM deliveries WHERE (event_id, route) IN (SELECT a.event_id, a.route FROM attempts a WHERE a.at < ?1 '
+    + 'AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) LIMIT ?2)',
   'DELETE FROM attempts WHERE (event_id, route, attempt) IN (SELECT event_id, route, attempt FROM attempts WHERE at < ?1 LIMIT ?2)',
   'DELETE FROM redeliveries WHERE event_id IN (SELECT event_id FROM redeliveries WHERE last_at < ?1 LIMIT ?2)',
   'DELETE FROM deliveries WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)',
