@@ -10,8 +10,8 @@ import { SECRET } from './harness.mjs';
 import { startBackend } from '../../tools/backend.mjs';
 
 // 3,000 by default: wrangler dev relays each log line and each fetch of the worker to its
-// inspector, and wrangler and its proxy grow over a run (here 0.6 GB more at 10,000 events), so a
-// long run on a loaded machine says more about wrangler than about the worker.
+// inspector, and wrangler and its proxy grow over a run (0.6 GB more at 10,000 events
+// here), so a long run on a loaded machine says more about wrangler than the worker.
 const TOTAL = Number(process.env.LOAD_EVENTS ?? 3_000);
 const REDELIVERED = Math.round(TOTAL * 0.2);
 const CONCURRENCY = 50;
