@@ -181,25 +181,35 @@ export async function startWorker(name, options = {}) {
       throw new Error(`worker ${name}: applying migrations/ to its local EVENTS failed:\n${error.stdout}\n${error.stderr}`);
     }
   }
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const child = spawn(WRANGLER, [
-    'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
-    '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
-    ...(options.scheduled ? ['--test-scheduled'] : []),
-  ], {
-    cwd: dir,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
-  worker.dir = dir;
-  worker.adminToken = options.adminToken;
-  started.push(worker);
-  await worker.ready();
-  return worker;
+  // A port found free can be taken before wrangler binds it (by another worker's own
+  // ports): such a start is tried again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const inspectorPort = await freePort();
+    const child = spawn(WRANGLER, [
+      'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
+      '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
+      '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
+      ...(options.scheduled ? ['--test-scheduled'] : []),
+    ], {
+      cwd: dir,
+      env: WRANGLER_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
+    worker.dir = dir;
+    worker.adminToken = options.adminToken;
+    started.push(worker);
+    try {
+      await worker.ready();
+      return worker;
+    } catch (error) {
+      if (attempt === 3 || !/Address already in use/.test(worker.output)) throw error;
+      await worker.stop();
+      started.splice(started.indexOf(worker), 1);
+    }
+  }
 }
 
 export class Worker {
