@@ -2,6 +2,7 @@
 // own (fresh local KV, queues and D1 event log, its own secrets), and talks to it over HTTP.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +13,15 @@ export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const BUNDLE = join(ROOT, 'build', 'index.js');
 const MIGRATIONS = join(ROOT, 'migrations');
+/**
+ * Where the test workers keep their local KV, queues, Durable Objects and D1: in memory
+ * (/dev/shm) where the machine has it, one folder per checkout. workerd syncs each local
+ * KV write to disk, and on a machine whose disk is slow to sync that alone made a load
+ * test crawl; in memory the tests measure the worker, not the disk.
+ */
+const STATE_ROOT = process.env.E2E_STATE_DIR
+  ?? (existsSync('/dev/shm') ? join('/dev/shm', `leadnest-edge-e2e-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`)
+    : join(ROOT, '.test', 'state'));
 /** The environment of every wrangler command the harness runs: no metrics, no colour, no prompts. */
 const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' };
 /** The cron of the test workers' trigger (any expression runs the scheduled handler). */
@@ -150,9 +160,14 @@ function companionTomls(name, bundle, options) {
 export async function startWorker(name, options = {}) {
   if (!existsSync(BUNDLE)) throw new Error('build/index.js is missing: run `npm run build` first');
   const dir = join(ROOT, '.test', name);
+  const state = join(STATE_ROOT, name);
   // keepState: start again on the previous run's local KV (a restarted worker).
-  if (!options.keepState) rmSync(dir, { recursive: true, force: true });
+  if (!options.keepState) {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  }
   mkdirSync(dir, { recursive: true });
+  mkdirSync(state, { recursive: true });
   const secrets = { WEBHOOK_SECRET: SECRET, ...options.secrets };
   if (options.adminToken !== undefined) secrets.ADMIN_TOKEN = options.adminToken;
   const envFile = Object.entries(secrets)
@@ -176,7 +191,7 @@ export async function startWorker(name, options = {}) {
   if (options.events !== false) {
     try {
       await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'EVENTS', '--local',
-        '--persist-to', join(dir, 'state'), '--config', join(dir, 'wrangler.toml')], { cwd: dir, env: WRANGLER_ENV });
+        '--persist-to', state, '--config', join(dir, 'wrangler.toml')], { cwd: dir, env: WRANGLER_ENV });
     } catch (error) {
       throw new Error(`worker ${name}: applying migrations/ to its local EVENTS failed:\n${error.stdout}\n${error.stderr}`);
     }
@@ -188,7 +203,7 @@ export async function startWorker(name, options = {}) {
     const inspectorPort = await freePort();
     const child = spawn(WRANGLER, [
       'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
-      '--inspector-port', String(inspectorPort), '--persist-to', join(dir, 'state'),
+      '--inspector-port', String(inspectorPort), '--persist-to', state,
       '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
       ...(options.scheduled ? ['--test-scheduled'] : []),
     ], {
@@ -199,6 +214,7 @@ export async function startWorker(name, options = {}) {
     });
     const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
     worker.dir = dir;
+    worker.state = state;
     worker.adminToken = options.adminToken;
     started.push(worker);
     try {
@@ -258,10 +274,9 @@ export class Worker {
    * worker's back (as a key expiring or a write from elsewhere would).
    */
   async forgetDedupKeys() {
-    const dir = join(ROOT, '.test', this.name);
     const kv = (...args) => promisify(execFile)(WRANGLER, ['kv', ...args, '--binding', 'DEDUP', '--local',
-      '--persist-to', join(dir, 'state'), '--config', join(dir, 'wrangler.toml')],
-    { cwd: dir, env: WRANGLER_ENV });
+      '--persist-to', this.state, '--config', join(this.dir, 'wrangler.toml')],
+    { cwd: this.dir, env: WRANGLER_ENV });
     const { stdout } = await kv('key', 'list');
     const keys = JSON.parse(stdout.slice(stdout.indexOf('['))).map((k) => k.name);
     for (const key of keys) await kv('key', 'delete', key);
@@ -279,7 +294,7 @@ export class Worker {
     for (let attempt = 1; ; attempt++) {
       try {
         ({ stdout } = await promisify(execFile)(WRANGLER, ['d1', 'execute', 'EVENTS', '--local',
-          '--persist-to', join(this.dir, 'state'), '--config', join(this.dir, 'wrangler.toml'),
+          '--persist-to', this.state, '--config', join(this.dir, 'wrangler.toml'),
           '--command', command, '--json'], { cwd: this.dir, env: WRANGLER_ENV, maxBuffer: 64 * 1024 * 1024 }));
         break;
       } catch (error) {
