@@ -128,6 +128,17 @@ impl D1 {
         row.values().next().unwrap().as_i64().unwrap()
     }
 
+    /// The one text column `sql` selects, row by row.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        self.rows(sql)
+            .iter()
+            .map(|row| {
+                let value = row.as_object().unwrap().values().next().unwrap();
+                value.as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
     /// Every text value in every column of every table, with where it is.
     pub fn every_text(&self) -> Vec<(String, String)> {
         let mut found = Vec::new();

@@ -386,13 +386,7 @@ fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new
     // queue route): 500 of each a round, until a round deletes less than a chunk
     // of both.
     assert_eq!(purge_all(&worker, NOW_MS - 7 * DAY_MS), 4);
-    let ids: Vec<String> = worker
-        .d1
-        .rows("SELECT id FROM events ORDER BY seq")
-        .iter()
-        .map(|row| row["id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, kept);
+    assert_eq!(worker.d1.texts("SELECT id FROM events ORDER BY seq"), kept);
     // Each new email.bounced: three deliveries; crm and analytics attempted.
     assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 90);
     assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 60);
@@ -430,13 +424,10 @@ fn the_purge_removes_deliveries_whose_event_never_reached_the_log() {
     assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 2);
 
     purge_all(&worker, NOW_MS - 7 * DAY_MS);
-    let left: Vec<String> = worker
-        .d1
-        .rows("SELECT event_id FROM deliveries")
-        .iter()
-        .map(|row| row["event_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(left, vec![recent.id()]);
+    assert_eq!(
+        worker.d1.texts("SELECT event_id FROM deliveries"),
+        vec![recent.id()]
+    );
     assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 1);
 }
 
