@@ -13,6 +13,18 @@ import { EVENT_PATTERNS, EVENT_TYPES, fromLocalInput, plural, shortTime, toLocal
 const PAGE = 50;
 /** Rows the list keeps before it falls back to the newest page alone. */
 const MAX_ROWS = 1000;
+const LIST_EVERY_MS = 3000;
+const STATS_EVERY_MS = 30_000;
+/** After an action (a replay, a test event), refresh every second for this long. */
+const WATCH_MS = 20_000;
+const HOUR = 3600_000;
+
+const WINDOWS = [
+  ['15m', 'last 15 minutes', 15 * 60_000], ['1h', 'last hour', HOUR], ['6h', 'last 6 hours', 6 * HOUR],
+  ['24h', 'last 24 hours', 24 * HOUR], ['7d', 'last 7 days', 7 * 24 * HOUR], ['all', 'any time', null],
+  ['custom', 'between…', null],
+];
+const EMPTY_FILTERS = { status: '', event: '', route: '', message_id: '', window: '24h', since: '', until: '' };
 
 /**
  * A refreshed first page merged with the list shown: rows below the page's last one
@@ -27,18 +39,6 @@ function merged(prev, fresh, nextCursor, reset) {
   if (tail.length === 0 || fresh.length + tail.length > MAX_ROWS) return { events: fresh, nextCursor };
   return { events: fresh.concat(tail), nextCursor: prev.nextCursor };
 }
-const LIST_EVERY_MS = 3000;
-const STATS_EVERY_MS = 30_000;
-/** After an action (a replay, a test event), refresh every second for this long. */
-const WATCH_MS = 20_000;
-const HOUR = 3600_000;
-
-const WINDOWS = [
-  ['15m', 'last 15 minutes', 15 * 60_000], ['1h', 'last hour', HOUR], ['6h', 'last 6 hours', 6 * HOUR],
-  ['24h', 'last 24 hours', 24 * HOUR], ['7d', 'last 7 days', 7 * 24 * HOUR], ['all', 'any time', null],
-  ['custom', 'between…', null],
-];
-const EMPTY_FILTERS = { status: '', event: '', route: '', message_id: '', window: '24h', since: '', until: '' };
 
 /** The window as RFC 3339 bounds ('' for open), fixed at `now`. */
 function windowBounds(filters, now) {

@@ -374,7 +374,7 @@ export class Worker {
    * and with them the test run). What the worker printed stays in `.test/<name>/output.log`.
    */
   async stop() {
-    const signal = (name) => { try { process.kill(-this.child.pid, name); } catch { /* none left */ } };
+    const signal = (name) => killGroup(this.child, name);
     signal('SIGTERM');
     const timer = setTimeout(() => signal('SIGKILL'), 5000);
     if (this.child.exitCode === null && this.child.signalCode === null) await this.exited;
@@ -386,13 +386,16 @@ export class Worker {
   }
 }
 
+/** Sends `signal` to every process of `child`'s group (wrangler, its workerd). */
+function killGroup(child, signal) {
+  try { process.kill(-child.pid, signal); } catch { /* none left */ }
+}
+
 /** Every worker this test file started. */
 const started = [];
 // However the file ends, no wrangler or workerd of its own outlives it.
 process.on('exit', () => {
-  for (const worker of started) {
-    try { process.kill(-worker.child.pid, 'SIGKILL'); } catch { /* none left */ }
-  }
+  for (const worker of started) killGroup(worker.child, 'SIGKILL');
 });
 
 // What wrangler and workerd print themselves, around the worker's own lines.
