@@ -146,6 +146,8 @@ pub struct ConfigError {
     /// for `wrangler dev`, whose proxy breaks the next request after an early
     /// answer. Kept here too, as a misconfigured worker still refuses bodies.
     pub drain_refused_bodies: bool,
+    /// `EVENTS` is bound: a misconfigured worker's refusals are still counted.
+    pub event_log: bool,
 }
 
 impl ConfigError {
@@ -322,6 +324,7 @@ impl Config {
             _ => Err(ConfigError {
                 problems,
                 drain_refused_bodies,
+                event_log: source.has_d1(EVENTS_BINDING),
             }),
         }
     }

@@ -176,6 +176,15 @@ impl RetryPolicy {
             last_attempt: Some(DIRECT_ATTEMPTS),
         }
     }
+
+    /// A replay without a queue: one attempt, whose outcome is final, so many
+    /// replays fit one invocation and none is left half-done when it ends.
+    pub fn direct_replay() -> Self {
+        Self {
+            base_seconds: 1,
+            last_attempt: Some(1),
+        }
+    }
 }
 
 /// What to do with a handled delivery.
@@ -358,6 +367,9 @@ mod tests {
             (Failed, 2, direct, retry(2)),
             (Failed, 3, direct, Park),
             (Failed, 4, direct, Park),
+            // A replay without a queue: one attempt, then failed.
+            (Delivered, 1, RetryPolicy::direct_replay(), Ack),
+            (Failed, 1, RetryPolicy::direct_replay(), Park),
             (RouteRemoved, 1, direct, Park),
             (Malformed, 1, direct, Park),
             (ConfigInvalid, 1, direct, Park),

@@ -140,6 +140,19 @@ impl<'c> DeliveryRun<'c> {
         )
     }
 
+    /// A replay without a queue: one attempt after the answer, its outcome
+    /// written as final (see [`RetryPolicy::direct_replay`]).
+    pub fn direct_replay(config: &'c Config, delivery: Delivery, now_ms: i64) -> Self {
+        Self::start(
+            config,
+            RetryPolicy::direct_replay(),
+            true,
+            1,
+            Some(delivery),
+            now_ms,
+        )
+    }
+
     fn dead_lettered(
         config: &'c Config,
         policy: RetryPolicy,

@@ -157,6 +157,21 @@ struct Outcome {
 }
 
 impl Reply {
+    /// With the event log on, a refusal on the ingress path (one with a log
+    /// line) takes its count in `/stats`, whichever step refused it.
+    pub fn count_rejection(&mut self, event_log: bool, now_ms: i64) {
+        if event_log && self.journal.is_none() {
+            self.journal =
+                self.log
+                    .as_ref()
+                    .and_then(|log| log.reason)
+                    .map(|code| Entry::Rejected {
+                        code,
+                        at_ms: now_ms,
+                    });
+        }
+    }
+
     /// A refusal, SPEC section 2's error body. `logged`: on the ingress path.
     pub fn refusal(rejection: &Rejection, unread: Option<Unread>, logged: bool) -> Self {
         let allow = match rejection {
@@ -378,17 +393,7 @@ impl<'c> Ingress<'c> {
     pub fn into_reply(self) -> Option<Reply> {
         match self.state {
             State::Done(mut reply) => {
-                if self.config.event_log && reply.journal.is_none() {
-                    reply.journal =
-                        reply
-                            .log
-                            .as_ref()
-                            .and_then(|log| log.reason)
-                            .map(|code| Entry::Rejected {
-                                code,
-                                at_ms: self.now_ms,
-                            });
-                }
+                reply.count_rejection(self.config.event_log, self.now_ms);
                 Some(reply)
             }
             _ => None,

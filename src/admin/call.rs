@@ -5,13 +5,14 @@ use serde::Deserialize;
 
 use super::error::AdminError;
 use super::render::{self, JsonRow};
-use super::request::{parse, Call, ListQuery, ReplayQuery};
+use super::request::{target, BodyCall, Call, ListQuery, ReplayQuery, Target};
 use super::sample::sample;
 use super::sql;
 use crate::config::Config;
 use crate::deliver::Delivery;
 use crate::event_log::time::hour_of;
 use crate::event_log::{replay_pending, AttemptEntry, Statement};
+use crate::ingress::{check_declared_length, BodyRead, Unread};
 use crate::routes::Destination;
 use crate::signature::sign;
 
@@ -20,6 +21,11 @@ use crate::signature::sign;
 const REPLAY_CHUNK: u32 = 100;
 /// The stats' default window.
 const DAY_MS: i64 = 86_400_000;
+/// Deliveries one replay call starts without a queue. They run after the
+/// answer, in the 30 s the platform gives `waitUntil` work, over at most six
+/// connections at once; each makes one attempt of at most 8 s, so two rounds
+/// of six end in about 16 s. What a call leaves stays `failed`, for the next.
+pub const DIRECT_REPLAY_DELIVERIES: usize = 12;
 
 /// One thing to hand off for a replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,9 +36,29 @@ pub enum Outgoing {
     Payload { binding: String, body: String },
 }
 
+/// An admin request as it arrives, before any of its body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminRequest<'a> {
+    pub method: &'a str,
+    /// The path as sent, under `/admin/api/`.
+    pub path: &'a str,
+    /// The query's decoded pairs.
+    pub query: &'a [(String, String)],
+    pub authorization: Option<&'a str>,
+    pub content_length: Option<&'a str>,
+}
+
 /// What the call needs next.
 #[derive(Debug)]
 pub enum AdminNeed<'a> {
+    /// Read the body, at most `limit` bytes (stop past it, then let the rest go
+    /// as `unread` says); report with [`AdminCall::body_read`]. `declared`: a
+    /// `Content-Length` within the limit was sent.
+    ReadBody {
+        limit: usize,
+        declared: bool,
+        unread: Unread,
+    },
     /// Run the statements as one D1 batch; report with [`AdminCall::queried`].
     Query(&'a [Statement]),
     /// Hand every item off (deliveries through `DELIVERY_QUEUE` when
@@ -44,12 +70,19 @@ pub enum AdminNeed<'a> {
     /// Post `body`, signed with `signature`, to the ingress; report with
     /// [`AdminCall::ingress_answered`].
     Ingress { body: &'a str, signature: &'a str },
-    /// Answer.
-    Reply { status: u16, body: &'a str },
+    /// Answer; `allow` is a 405's `Allow` header; `unread`, what to do with a
+    /// body the call did not read.
+    Reply {
+        status: u16,
+        body: &'a str,
+        allow: Option<&'static str>,
+        unread: Option<Unread>,
+    },
 }
 
 #[derive(Debug)]
 enum State {
+    ReadBody(BodyCall),
     List(ListQuery, Vec<Statement>),
     Get(Vec<Statement>),
     ReplayLoad {
@@ -83,6 +116,8 @@ enum State {
         more: Option<i64>,
         statements: Vec<Statement>,
     },
+    /// A dry run: how many events a bulk replay would take.
+    BulkCount(Vec<Statement>),
     Stats(Vec<Statement>),
     Test {
         body: String,
@@ -91,6 +126,8 @@ enum State {
     Done {
         status: u16,
         body: String,
+        allow: Option<&'static str>,
+        unread: Option<Unread>,
     },
 }
 
@@ -106,66 +143,93 @@ struct Plan {
 pub struct AdminCall<'c> {
     config: &'c Config,
     now_ms: i64,
+    /// Makes a test event's message id unique.
+    nonce: String,
+    declared: bool,
     state: State,
 }
 
 impl<'c> AdminCall<'c> {
-    /// A request to `path` under `/admin/api/`, at `now_ms`; `body` is `None`
-    /// when it could not be read whole (too large, or broken). `nonce` makes a
-    /// test event's message id unique.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        config: &'c Config,
-        method: &str,
-        path: &str,
-        query: &[(String, String)],
-        authorization: Option<&str>,
-        body: Option<&str>,
-        now_ms: i64,
-        nonce: &str,
-    ) -> Self {
+    /// A request at `now_ms`. Who may call, which call it is and a declared
+    /// length are checked here, before any of the body is read: an anonymous
+    /// caller cannot make the isolate buffer anything.
+    pub fn new(config: &'c Config, request: AdminRequest<'_>, now_ms: i64, nonce: &str) -> Self {
         let mut call = Self {
             config,
             now_ms,
+            nonce: nonce.to_string(),
+            declared: request.content_length.is_some(),
             state: State::Done {
                 status: 0,
                 body: String::new(),
+                allow: None,
+                unread: None,
             },
         };
-        call.state = match call.begin(method, path, query, authorization, body, nonce) {
+        call.state = match call.begin(&request) {
             Ok(state) => state,
-            Err(error) => refused(&error),
+            Err(error) => call.refused_unread(&error),
         };
         call
     }
 
-    fn begin(
-        &self,
-        method: &str,
-        path: &str,
-        query: &[(String, String)],
-        authorization: Option<&str>,
-        body: Option<&str>,
-        nonce: &str,
-    ) -> Result<State, AdminError> {
+    fn unread(&self) -> Unread {
+        Unread::of(self.config.drain_refused_bodies)
+    }
+
+    /// A refusal before the body was read: the body is let go of.
+    fn refused_unread(&self, error: &AdminError) -> State {
+        State::Done {
+            status: error.status(),
+            body: error.body(),
+            allow: error.allow(),
+            unread: Some(self.unread()),
+        }
+    }
+
+    fn begin(&self, request: &AdminRequest<'_>) -> Result<State, AdminError> {
         let Some(token) = &self.config.admin_token else {
             return Err(AdminError::NotFound("endpoint"));
         };
         // Before anything about the request is looked at.
-        if !super::authorized(token, authorization) {
+        if !super::authorized(token, request.authorization) {
             return Err(AdminError::Unauthorized);
         }
-        // Never read as no body: an empty replay body means every route.
-        let body = body.ok_or_else(|| {
-            AdminError::InvalidRequest(format!(
-                "The body could not be read whole; admin calls take JSON of at most {} bytes.",
-                super::MAX_BODY_BYTES
-            ))
-        })?;
-        let call = parse(method, path, query, body)?;
-        if !self.config.event_log && !matches!(call, Call::Test { .. }) {
+        let target = target(request.method, request.path, request.query)?;
+        let needs_log = !matches!(target, Target::WithBody(BodyCall::Test));
+        if needs_log && !self.config.event_log {
             return Err(AdminError::LogDisabled);
         }
+        match target {
+            Target::Ready(call) => self.start(call),
+            Target::WithBody(call) => {
+                check_declared_length(request.content_length, super::MAX_BODY_BYTES)
+                    .map_err(|_| AdminError::PayloadTooLarge)?;
+                Ok(State::ReadBody(call))
+            }
+        }
+    }
+
+    /// The body as read: the call it completes starts.
+    pub fn body_read(&mut self, read: BodyRead, body: &[u8]) {
+        let State::ReadBody(call) = &self.state else {
+            return;
+        };
+        let call = call.clone();
+        let started = match read {
+            BodyRead::Complete { len } if len <= super::MAX_BODY_BYTES => std::str::from_utf8(body)
+                .map_err(|_| AdminError::InvalidRequest("The body is not a JSON object.".into()))
+                .and_then(|text| call.read(text))
+                .and_then(|call| self.start(call)),
+            BodyRead::Complete { .. } | BodyRead::TooLarge => Err(AdminError::PayloadTooLarge),
+            BodyRead::Broken => Err(AdminError::InvalidRequest(
+                "The body could not be read to its end; send it again.".into(),
+            )),
+        };
+        self.state = started.unwrap_or_else(|error| refused(&error));
+    }
+
+    fn start(&self, call: Call) -> Result<State, AdminError> {
         Ok(match call {
             Call::List(query) => {
                 let statement = sql::list(&query.filters, query.limit);
@@ -176,7 +240,10 @@ impl<'c> AdminCall<'c> {
                 routes,
                 statements: sql::replay_one(&id),
             },
-            Call::BulkReplay(query) => bulk_load(query, 0),
+            Call::BulkReplay(query) if query.dry_run => {
+                State::BulkCount(vec![sql::replay_count(&query.filters)])
+            }
+            Call::BulkReplay(query) => self.bulk_load(query, 0),
             Call::Stats { since_ms, until_ms } => {
                 let until = until_ms.unwrap_or(self.now_ms + 1);
                 let since = since_ms.unwrap_or(until - DAY_MS);
@@ -185,7 +252,7 @@ impl<'c> AdminCall<'c> {
                 State::Stats(vec![sql::stats(hour_of(since), until_hour)])
             }
             Call::Test { event } => {
-                let body = sample(&event, self.now_ms, nonce)
+                let body = sample(&event, self.now_ms, &self.nonce)
                     .ok_or(AdminError::NotFound("sample event"))?;
                 let secret = self.config.secrets.raw_keys().next().unwrap_or_default();
                 State::Test {
@@ -198,9 +265,15 @@ impl<'c> AdminCall<'c> {
 
     pub fn need(&self) -> AdminNeed<'_> {
         match &self.state {
+            State::ReadBody(_) => AdminNeed::ReadBody {
+                limit: super::MAX_BODY_BYTES,
+                declared: self.declared,
+                unread: self.unread(),
+            },
             State::List(_, statements)
             | State::Get(statements)
             | State::Stats(statements)
+            | State::BulkCount(statements)
             | State::ReplayLoad { statements, .. }
             | State::ReplayOneMark { statements, .. }
             | State::BulkLoad { statements, .. }
@@ -210,9 +283,16 @@ impl<'c> AdminCall<'c> {
                 via_queue: self.config.delivery_queue,
             },
             State::Test { body, signature } => AdminNeed::Ingress { body, signature },
-            State::Done { status, body } => AdminNeed::Reply {
+            State::Done {
+                status,
+                body,
+                allow,
+                unread,
+            } => AdminNeed::Reply {
                 status: *status,
                 body,
+                allow: *allow,
+                unread: *unread,
             },
         }
     }
@@ -255,6 +335,12 @@ impl<'c> AdminCall<'c> {
                     serde_json::from_str(text).map_err(|_| unreadable())?;
                 done(200, render::stats(&rows))
             }
+            State::BulkCount(_) => {
+                let (rows,): (Vec<CountRow>,) =
+                    serde_json::from_str(text).map_err(|_| unreadable())?;
+                let count = rows.first().map_or(0, |row| row.n);
+                done(200, render::would_replay(count))
+            }
             State::ReplayLoad { routes, .. } => {
                 let (events,): (Vec<ReplayRow>,) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
@@ -290,20 +376,37 @@ impl<'c> AdminCall<'c> {
             } => {
                 let (rows,): (Vec<ReplayRow>,) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
-                let chunk = chunk_of(&query, count);
+                let chunk = self.chunk_of(&query, count);
                 let chunk = usize::try_from(chunk).unwrap_or(usize::MAX);
                 let page = rows.get(..chunk.min(rows.len())).unwrap_or_default();
-                let more = (rows.len() > chunk)
+                let mut more = (rows.len() > chunk)
                     .then(|| page.last().map(|r| r.seq))
                     .flatten();
-                let picked: Vec<(&ReplayRow, Vec<String>)> = page
-                    .iter()
-                    .filter_map(|row| {
-                        let routes: Vec<String> =
-                            serde_json::from_str(row.routes.as_deref().unwrap_or("[]")).ok()?;
-                        (!routes.is_empty()).then_some((row, routes))
-                    })
-                    .collect();
+                let mut picked: Vec<(&ReplayRow, Vec<String>)> = Vec::new();
+                let mut deliveries = 0;
+                for (i, row) in page.iter().enumerate() {
+                    let Ok(routes) =
+                        serde_json::from_str::<Vec<String>>(row.routes.as_deref().unwrap_or("[]"))
+                    else {
+                        continue;
+                    };
+                    // Without a queue, what one invocation can send: the
+                    // rest stays failed, behind the answer's cursor.
+                    deliveries += routes.len();
+                    if !self.config.delivery_queue
+                        && deliveries > DIRECT_REPLAY_DELIVERIES
+                        && !picked.is_empty()
+                    {
+                        more = i
+                            .checked_sub(1)
+                            .and_then(|last| page.get(last))
+                            .map(|r| r.seq);
+                        break;
+                    }
+                    if !routes.is_empty() {
+                        picked.push((row, routes));
+                    }
+                }
                 State::BulkDeliver {
                     events: picked.len(),
                     plan: self.plan(&picked),
@@ -318,7 +421,7 @@ impl<'c> AdminCall<'c> {
                 done: count,
                 more,
                 ..
-            } => bulk_next(query, count, more),
+            } => self.bulk_next(query, count, more),
             // Not a query state: nothing to do with rows.
             state => state,
         })
@@ -346,7 +449,7 @@ impl<'c> AdminCall<'c> {
                 more,
             } => {
                 if plan.marks.is_empty() {
-                    bulk_next(query, count + events, more)
+                    self.bulk_next(query, count + events, more)
                 } else {
                     State::BulkMark {
                         query,
@@ -368,7 +471,10 @@ impl<'c> AdminCall<'c> {
     }
 
     /// What replaying `routes` of each event hands off and then writes: HTTP
-    /// routes back to pending, a queue route's send as a delivered attempt.
+    /// routes back to pending under a queue, a queue route's send as a
+    /// delivered attempt. Without a queue an HTTP route keeps its status until
+    /// its one attempt writes the new one: a run the platform cuts off leaves
+    /// it `failed`, for the next replay to find, never `pending` forever.
     fn plan(&self, events: &[(&ReplayRow, Vec<String>)]) -> Plan {
         let secret = self.config.secrets.raw_keys().next().unwrap_or_default();
         let mut outgoing = Vec::new();
@@ -404,7 +510,7 @@ impl<'c> AdminCall<'c> {
                     }
                 }
             }
-            if !http.is_empty() {
+            if !http.is_empty() && self.config.delivery_queue {
                 marks.extend(replay_pending(&event.id, &http, self.now_ms));
             }
         }
@@ -425,39 +531,69 @@ struct ReplayRow {
     routes: Option<String>,
 }
 
+/// `SELECT COUNT(*) AS n`.
+#[derive(Debug, Deserialize)]
+struct CountRow {
+    n: usize,
+}
+
+/// A refusal once the body was read (or never needed).
 fn refused(error: &AdminError) -> State {
-    done(error.status(), error.body())
-}
-
-fn done(status: u16, body: String) -> State {
-    State::Done { status, body }
-}
-
-fn chunk_of(query: &ReplayQuery, done: usize) -> u32 {
-    let left = u32::try_from(done)
-        .map(|done| query.limit.saturating_sub(done))
-        .unwrap_or(0);
-    left.min(REPLAY_CHUNK)
-}
-
-fn bulk_load(query: ReplayQuery, done: usize) -> State {
-    let statements = vec![sql::replay_chunk(&query.filters, chunk_of(&query, done))];
-    State::BulkLoad {
-        query,
-        done,
-        statements,
+    State::Done {
+        status: error.status(),
+        body: error.body(),
+        allow: error.allow(),
+        unread: None,
     }
 }
 
-/// After a chunk: the next one while there are more and the limit allows,
-/// else the answer, with a cursor when events were left.
-fn bulk_next(mut query: ReplayQuery, done: usize, more: Option<i64>) -> State {
-    match more {
-        Some(seq) if chunk_of(&query, done) > 0 => {
-            query.filters.cursor = Some(seq);
-            bulk_load(query, done)
+fn done(status: u16, body: String) -> State {
+    State::Done {
+        status,
+        body,
+        allow: None,
+        unread: None,
+    }
+}
+
+impl AdminCall<'_> {
+    /// Events to load next: what the limit leaves, a chunk at a time; without a
+    /// queue, no more than one call can send (each event has a delivery at least).
+    fn chunk_of(&self, query: &ReplayQuery, done: usize) -> u32 {
+        let left = u32::try_from(done)
+            .map(|done| query.limit.saturating_sub(done))
+            .unwrap_or(0);
+        let chunk = if self.config.delivery_queue {
+            REPLAY_CHUNK
+        } else {
+            u32::try_from(DIRECT_REPLAY_DELIVERIES).unwrap_or(REPLAY_CHUNK)
+        };
+        left.min(chunk)
+    }
+
+    fn bulk_load(&self, query: ReplayQuery, done: usize) -> State {
+        let statements = vec![sql::replay_chunk(
+            &query.filters,
+            self.chunk_of(&query, done),
+        )];
+        State::BulkLoad {
+            query,
+            done,
+            statements,
         }
-        more => self::done(202, render::replayed_count(done, more)),
+    }
+
+    /// After a chunk: the next one while there are more and the limit allows
+    /// (one chunk only without a queue), else the answer, with a cursor when
+    /// events were left.
+    fn bulk_next(&self, mut query: ReplayQuery, done: usize, more: Option<i64>) -> State {
+        match more {
+            Some(seq) if self.config.delivery_queue && self.chunk_of(&query, done) > 0 => {
+                query.filters.cursor = Some(seq);
+                self.bulk_load(query, done)
+            }
+            more => self::done(202, render::replayed_count(done, more)),
+        }
     }
 }
 
@@ -477,32 +613,156 @@ mod tests {
         .unwrap()
     }
 
-    fn reply(call: &AdminCall<'_>) -> Option<(u16, String)> {
+    fn reply(call: &AdminCall<'_>) -> Option<(u16, String, Option<&'static str>, Option<Unread>)> {
         match call.need() {
-            AdminNeed::Reply { status, body } => Some((status, body.to_string())),
+            AdminNeed::Reply {
+                status,
+                body,
+                allow,
+                unread,
+            } => Some((status, body.to_string(), allow, unread)),
             _ => None,
         }
     }
 
+    fn request<'a>(
+        method: &'a str,
+        path: &'a str,
+        authorization: Option<&'a str>,
+        content_length: Option<&'a str>,
+    ) -> AdminRequest<'a> {
+        AdminRequest {
+            method,
+            path,
+            query: &[],
+            authorization,
+            content_length,
+        }
+    }
+
+    fn reads_body(call: &AdminCall<'_>) -> bool {
+        matches!(call.need(), AdminNeed::ReadBody { .. })
+    }
+
     #[test]
-    fn a_body_not_read_whole_is_refused_after_the_token_never_taken_as_empty() {
+    fn nothing_of_the_body_is_read_before_the_token() {
+        let config = config();
+        let wrong = format!("Bearer {TOKEN}x");
+        for authorization in [None, Some(wrong.as_str()), Some(TOKEN)] {
+            for length in [Some("50000000"), Some("10"), None] {
+                let call = AdminCall::new(
+                    &config,
+                    request("POST", "/admin/api/replay", authorization, length),
+                    0,
+                    "n",
+                );
+                let (status, body, _, unread) = reply(&call).unwrap();
+                assert_eq!((status, unread), (401, Some(Unread::Cancel)));
+                assert!(body.contains("unauthorized"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_over_64_kib_is_413_declared_before_it_is_read_or_streamed_once_past_it() {
         let config = config();
         let bearer = format!("Bearer {TOKEN}");
-        let call = |authorization: Option<&str>| {
+        let post = |length| {
             AdminCall::new(
                 &config,
-                "POST",
-                "/admin/api/events/msg_00/replay",
-                &[],
-                authorization,
-                None,
+                request("POST", "/admin/api/replay", Some(&bearer), length),
                 0,
                 "n",
             )
         };
-        assert_eq!(reply(&call(None)).map(|(status, _)| status), Some(401));
-        let (status, body) = reply(&call(Some(&bearer))).unwrap();
-        assert_eq!(status, 400);
-        assert!(body.contains("invalid_request") && body.contains("65536"));
+        for length in ["65537", "50000000", "99999999999999999999999"] {
+            let (status, body, _, unread) = reply(&post(Some(length))).unwrap();
+            assert_eq!((status, unread), (413, Some(Unread::Cancel)), "{length}");
+            assert!(body.contains("payload_too_large"));
+        }
+        assert!(reads_body(&post(Some("65536"))));
+        let mut streamed = post(None);
+        assert!(matches!(
+            streamed.need(),
+            AdminNeed::ReadBody {
+                limit: 65_536,
+                declared: false,
+                ..
+            }
+        ));
+        streamed.body_read(BodyRead::TooLarge, &[]);
+        let (status, body, _, unread) = reply(&streamed).unwrap();
+        assert_eq!((status, unread), (413, None));
+        assert!(body.contains("payload_too_large"));
+    }
+
+    #[test]
+    fn a_body_not_read_whole_or_not_text_is_400_never_taken_as_empty() {
+        let config = config();
+        let bearer = format!("Bearer {TOKEN}");
+        for (read, bytes) in [
+            (BodyRead::Broken, &b""[..]),
+            (BodyRead::Complete { len: 2 }, &b"\xff{"[..]),
+        ] {
+            let mut call = AdminCall::new(
+                &config,
+                request(
+                    "POST",
+                    "/admin/api/events/msg_00/replay",
+                    Some(&bearer),
+                    None,
+                ),
+                0,
+                "n",
+            );
+            call.body_read(read, bytes);
+            let (status, body, ..) = reply(&call).unwrap();
+            assert_eq!(status, 400);
+            assert!(body.contains("invalid_request"), "{body}");
+        }
+    }
+
+    #[test]
+    fn every_admin_path_answers_another_method_405_with_allow_before_reading() {
+        let config = config();
+        let bearer = format!("Bearer {TOKEN}");
+        for (method, path, allow) in [
+            ("DELETE", "/admin/api/events/msg_1", "GET"),
+            ("POST", "/admin/api/events", "GET"),
+            ("PUT", "/admin/api/events", "GET"),
+            ("POST", "/admin/api/stats", "GET"),
+            ("GET", "/admin/api/events/msg_1/replay", "POST"),
+            ("GET", "/admin/api/replay", "POST"),
+            ("DELETE", "/admin/api/replay", "POST"),
+            ("GET", "/admin/api/test", "POST"),
+        ] {
+            let call = AdminCall::new(
+                &config,
+                request(method, path, Some(&bearer), Some("100000")),
+                0,
+                "n",
+            );
+            let (status, body, allowed, unread) = reply(&call).unwrap();
+            assert_eq!(
+                (status, allowed, unread),
+                (405, Some(allow), Some(Unread::Cancel)),
+                "{method} {path}"
+            );
+            assert!(body.contains("method_not_allowed"));
+        }
+    }
+
+    #[test]
+    fn reads_ask_for_no_body() {
+        let config = config();
+        let bearer = format!("Bearer {TOKEN}");
+        for path in [
+            "/admin/api/events",
+            "/admin/api/events/msg_1",
+            "/admin/api/stats",
+        ] {
+            let call = AdminCall::new(&config, request("GET", path, Some(&bearer), None), 0, "n");
+            assert!(matches!(call.need(), AdminNeed::Query(_)), "{path}");
+        }
     }
 }

@@ -17,6 +17,8 @@ pub enum AdminError {
     MethodNotAllowed {
         allow: &'static str,
     },
+    /// A body over [`MAX_BODY_BYTES`](super::MAX_BODY_BYTES), declared or read.
+    PayloadTooLarge,
     /// `EVENTS` is not bound.
     LogDisabled,
     /// D1 or a queue failed; retry.
@@ -36,6 +38,7 @@ impl AdminError {
             Self::NotFound(_) => 404,
             Self::InvalidQuery(_) | Self::InvalidRequest(_) => 400,
             Self::MethodNotAllowed { .. } => 405,
+            Self::PayloadTooLarge => 413,
             Self::LogDisabled | Self::Unavailable(_) => 503,
         }
     }
@@ -47,6 +50,7 @@ impl AdminError {
             Self::InvalidQuery(_) => "invalid_query",
             Self::InvalidRequest(_) => "invalid_request",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::LogDisabled | Self::Unavailable(_) => "event_log_unavailable",
         }
     }
@@ -59,10 +63,22 @@ impl AdminError {
             Self::NotFound(what) => format!("No such {what}."),
             Self::InvalidQuery(why) | Self::InvalidRequest(why) => why.clone(),
             Self::MethodNotAllowed { allow } => format!("Use {allow} here."),
+            Self::PayloadTooLarge => format!(
+                "The body is larger than {} bytes; admin calls take small JSON objects.",
+                super::MAX_BODY_BYTES
+            ),
             Self::LogDisabled => {
                 "The event log is off: bind a D1 database as EVENTS in wrangler.toml and apply the migrations (README, \"Event log\").".into()
             }
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry later."),
+        }
+    }
+
+    /// The `Allow` header of a 405.
+    pub fn allow(&self) -> Option<&'static str> {
+        match self {
+            Self::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
         }
     }
 

@@ -66,3 +66,8 @@ pub fn replayed_count(count: usize, next_cursor: Option<i64>) -> String {
         next_cursor: next_cursor.map(|seq| seq.to_string()),
     })
 }
+
+/// `{"would_replay":N}`: a bulk replay's dry run.
+pub fn would_replay(count: usize) -> String {
+    format!("{{\"would_replay\":{count}}}")
+}

@@ -40,9 +40,11 @@ pub struct ListQuery {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayQuery {
-    /// `status` is always set: the deliveries in that status are replayed.
+    /// `status` is always `failed`: the deliveries that failed are replayed.
     pub filters: Filters,
     pub limit: u32,
+    /// Only count the events the replay would take.
+    pub dry_run: bool,
 }
 
 /// One admin call.
@@ -67,6 +69,22 @@ pub enum Call {
     },
 }
 
+/// What a request's method and path ask for, known before any of its body is
+/// read: a call complete as it stands, or one its body completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Ready(Call),
+    WithBody(BodyCall),
+}
+
+/// A call that takes a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyCall {
+    Replay { id: String },
+    BulkReplay,
+    Test,
+}
+
 /// Reads a request to `path` (under `/admin/api/`), with its query's decoded
 /// pairs and its body.
 pub fn parse(
@@ -75,6 +93,15 @@ pub fn parse(
     query: &[(String, String)],
     body: &str,
 ) -> Result<Call, AdminError> {
+    match target(method, path, query)? {
+        Target::Ready(call) => Ok(call),
+        Target::WithBody(call) => call.read(body),
+    }
+}
+
+/// What `method` on `path` is, with its query checked: everything that can be
+/// refused without the body.
+pub fn target(method: &str, path: &str, query: &[(String, String)]) -> Result<Target, AdminError> {
     let rest = path
         .strip_prefix(API_PREFIX)
         .ok_or(AdminError::NotFound("admin endpoint"))?;
@@ -85,6 +112,11 @@ pub fn parse(
         } else {
             Err(AdminError::MethodNotAllowed { allow })
         }
+    };
+    let with_body = |call: BodyCall| -> Result<Target, AdminError> {
+        only("POST")?;
+        no_query(query)?;
+        Ok(Target::WithBody(call))
     };
     match parts.as_slice() {
         ["events"] => {
@@ -102,62 +134,67 @@ pub fn parse(
                     "cursor",
                 ],
             )?;
-            Ok(Call::List(ListQuery {
+            Ok(Target::Ready(Call::List(ListQuery {
                 filters: params.filters()?,
                 limit: params.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?,
-            }))
+            })))
         }
         ["events", id] => {
             only("GET")?;
             no_query(query)?;
-            Ok(Call::Get { id: event_id(id)? })
+            Ok(Target::Ready(Call::Get { id: event_id(id)? }))
         }
         ["events", id, "replay"] => {
             only("POST")?;
-            no_query(query)?;
-            let id = event_id(id)?;
-            let routes = Body::read(body, &["routes"])?.texts("routes")?;
-            // Each named route once.
-            let routes = routes.map(|mut routes| {
-                let mut seen = std::collections::HashSet::new();
-                routes.retain(|route| seen.insert(route.clone()));
-                routes
-            });
-            if routes.as_ref().is_some_and(Vec::is_empty) {
-                return Err(AdminError::InvalidRequest(
-                    "`routes` is empty: name at least one route, or leave it out to replay every route.".into(),
-                ));
-            }
-            Ok(Call::Replay { id, routes })
+            with_body(BodyCall::Replay { id: event_id(id)? })
         }
-        ["replay"] => {
-            only("POST")?;
-            no_query(query)?;
-            bulk(body)
-        }
+        ["replay"] => with_body(BodyCall::BulkReplay),
         ["stats"] => {
             only("GET")?;
             let params = Params::read(query, &["since", "until"])?;
-            Ok(Call::Stats {
+            Ok(Target::Ready(Call::Stats {
                 since_ms: params.time("since")?,
                 until_ms: params.time("until")?,
-            })
+            }))
         }
-        ["test"] => {
-            only("POST")?;
-            no_query(query)?;
-            let event = Body::read(body, &["event"])?
-                .text("event")?
-                .unwrap_or_default();
-            if !super::SAMPLE_EVENTS.contains(&event.as_str()) {
-                return Err(AdminError::InvalidRequest(format!(
-                    "`event` must be one of LeadNest's events: {}.",
-                    super::SAMPLE_EVENTS.join(", ")
-                )));
-            }
-            Ok(Call::Test { event })
-        }
+        ["test"] => with_body(BodyCall::Test),
         _ => Err(AdminError::NotFound("admin endpoint")),
+    }
+}
+
+impl BodyCall {
+    /// The call, completed by its body.
+    pub fn read(self, body: &str) -> Result<Call, AdminError> {
+        match self {
+            Self::Replay { id } => {
+                let routes = Body::read(body, &["routes"])?.texts("routes")?;
+                // Each named route once.
+                let routes = routes.map(|mut routes| {
+                    let mut seen = std::collections::HashSet::new();
+                    routes.retain(|route| seen.insert(route.clone()));
+                    routes
+                });
+                if routes.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(AdminError::InvalidRequest(
+                        "`routes` is empty: name at least one route, or leave it out to replay every route.".into(),
+                    ));
+                }
+                Ok(Call::Replay { id, routes })
+            }
+            Self::BulkReplay => bulk(body),
+            Self::Test => {
+                let event = Body::read(body, &["event"])?
+                    .text("event")?
+                    .unwrap_or_default();
+                if !super::SAMPLE_EVENTS.contains(&event.as_str()) {
+                    return Err(AdminError::InvalidRequest(format!(
+                        "`event` must be one of LeadNest's events: {}.",
+                        super::SAMPLE_EVENTS.join(", ")
+                    )));
+                }
+                Ok(Call::Test { event })
+            }
+        }
     }
 }
 
@@ -228,6 +265,14 @@ impl Body {
         }
     }
 
+    fn flag(&self, name: &str) -> Result<bool, AdminError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(flag)) => Ok(*flag),
+            Some(_) => Err(Self::wrong(name, "true or false")),
+        }
+    }
+
     fn number(&self, name: &str) -> Result<Option<u64>, AdminError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -263,20 +308,18 @@ fn bulk(body: &str) -> Result<Call, AdminError> {
     let body = Body::read(
         body,
         &[
-            "status", "route", "event", "since", "until", "limit", "cursor",
+            "status", "route", "event", "since", "until", "limit", "cursor", "dry_run",
         ],
     )?;
-    let status = match body.text("status")?.as_deref().unwrap_or("failed") {
-        "unrouted" => {
+    // Only failures are re-sent in bulk: one mistaken call must never re-send
+    // delivered events to a backend, nor duplicate deliveries still retrying.
+    let status = match body.0.get("status").and_then(Value::as_str) {
+        Some("failed") => "failed",
+        _ => {
             return Err(AdminError::InvalidRequest(
-                "An unrouted event has no delivery to replay; `status` is failed, pending or delivered.".into(),
+                "A bulk replay takes `\"status\":\"failed\"`: only failed deliveries are re-sent in bulk; replay any other event one at a time.".into(),
             ))
         }
-        text => status(text).map_err(|_| {
-            AdminError::InvalidRequest(
-                "`status` is failed, pending or delivered.".into(),
-            )
-        })?,
     };
     let limit = match body.number("limit")? {
         None => MAX_REPLAY_LIMIT,
@@ -300,6 +343,7 @@ fn bulk(body: &str) -> Result<Call, AdminError> {
             cursor: body.text("cursor")?.as_deref().map(cursor).transpose()?,
         },
         limit,
+        dry_run: body.flag("dry_run")?,
     }))
 }
 
@@ -568,14 +612,53 @@ mod tests {
     }
 
     #[test]
-    fn bulk_replay_defaults_to_failed_and_1000() {
-        let Ok(Call::BulkReplay(replay)) = parse("POST", "/admin/api/replay", &[], "") else {
+    fn bulk_replay_takes_only_failed_and_1000_by_default() {
+        let Ok(Call::BulkReplay(replay)) =
+            parse("POST", "/admin/api/replay", &[], r#"{"status":"failed"}"#)
+        else {
             panic!("not a bulk replay");
         };
         assert_eq!(
-            (replay.filters.status, replay.limit),
-            (Some("failed"), 1000)
+            (replay.filters.status, replay.limit, replay.dry_run),
+            (Some("failed"), 1000, false)
         );
+        // Anything but failed re-sends nothing: delivered events, deliveries
+        // still retrying, or a call that forgot to say.
+        for body in [
+            "",
+            "{}",
+            r#"{"status":"delivered"}"#,
+            r#"{"status":"pending"}"#,
+            r#"{"status":"unrouted"}"#,
+            r#"{"status":"FAILED"}"#,
+            r#"{"status":null}"#,
+            r#"{"status":["failed"]}"#,
+        ] {
+            let error = parse("POST", "/admin/api/replay", &[], body).unwrap_err();
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "invalid_request"),
+                "{body}"
+            );
+            assert!(error.message().contains("failed"), "{body}");
+        }
+        let Ok(Call::BulkReplay(count)) = parse(
+            "POST",
+            "/admin/api/replay",
+            &[],
+            r#"{"status":"failed","dry_run":true}"#,
+        ) else {
+            panic!("not a bulk replay");
+        };
+        assert!(count.dry_run);
+        let error = parse(
+            "POST",
+            "/admin/api/replay",
+            &[],
+            r#"{"status":"failed","dry_run":"yes"}"#,
+        )
+        .unwrap_err();
+        assert!(error.message().contains("dry_run"));
         let Ok(Call::BulkReplay(replay)) = parse(
             "POST",
             "/admin/api/replay",

@@ -177,6 +177,17 @@ pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
     }
 }
 
+/// How many events a bulk replay of `filters` would take (a dry run): the
+/// same events as [`replay_chunk`], counted.
+pub fn replay_count(filters: &Filters) -> Statement {
+    let mut params = Vec::new();
+    let filter = where_clause(filters, &mut params, true);
+    Statement {
+        sql: Cow::Owned(format!("SELECT COUNT(*) AS n FROM events e{filter}")),
+        params,
+    }
+}
+
 /// The counts of the hours from `since_hour` to before `until_hour` (unix seconds).
 pub fn stats(since_hour: i64, until_hour: i64) -> Statement {
     Statement {

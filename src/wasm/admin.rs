@@ -5,14 +5,15 @@ use wasm_bindgen::prelude::*;
 
 use super::env;
 use super::journal::statements;
-use crate::admin::{AdminCall, AdminError, AdminNeed, Outgoing};
-use crate::ingress::path_of;
+use crate::admin::{AdminCall, AdminError, AdminNeed, AdminRequest, Outgoing};
+use crate::ingress::{path_of, BodyRead, Unread};
 
 /// The steps, as [`AdminTask::step`] numbers them.
 const QUERY: u8 = 0;
 const DELIVER: u8 = 1;
 const INGRESS: u8 = 2;
 const REPLY: u8 = 3;
+const READ_BODY: u8 = 4;
 
 enum Inner {
     Call(Box<AdminCall<'static>>),
@@ -43,10 +44,10 @@ impl AdminTask {
 
 #[wasm_bindgen]
 impl AdminTask {
-    /// A request to the admin API: its method and URL, its query as decoded
-    /// [name, value, …] pairs, its `Authorization` header and body (`undefined`
-    /// when it could not be read whole), at `now_ms`;
-    /// `nonce` is fresh randomness for a test event's message id.
+    /// A request to the admin API, before any of its body is read: its method
+    /// and URL, its query as decoded [name, value, …] pairs, its
+    /// `Authorization` and `Content-Length` headers, at `now_ms`; `nonce` is
+    /// fresh randomness for a test event's message id.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         env: &JsValue,
@@ -54,7 +55,7 @@ impl AdminTask {
         url: &str,
         query: Vec<String>,
         authorization: Option<String>,
-        body: Option<String>,
+        content_length: Option<String>,
         now_ms: f64,
         nonce: &str,
     ) -> AdminTask {
@@ -64,13 +65,16 @@ impl AdminTask {
                     .chunks(2)
                     .filter_map(|pair| Some((pair.first()?.clone(), pair.get(1)?.clone())))
                     .collect();
+                let request = AdminRequest {
+                    method,
+                    path: path_of(url),
+                    query: &pairs,
+                    authorization: authorization.as_deref(),
+                    content_length: content_length.as_deref(),
+                };
                 Inner::Call(Box::new(AdminCall::new(
                     config,
-                    method,
-                    path_of(url),
-                    &pairs,
-                    authorization.as_deref(),
-                    body.as_deref(),
+                    request,
                     now_ms as i64,
                     nonce,
                 )))
@@ -80,18 +84,54 @@ impl AdminTask {
         AdminTask { inner }
     }
 
-    /// The most bytes of body to read.
-    pub fn body_limit() -> usize {
-        crate::admin::MAX_BODY_BYTES
-    }
-
-    /// What to do next: QUERY 0, DELIVER 1, INGRESS 2, REPLY 3.
+    /// What to do next: QUERY 0, DELIVER 1, INGRESS 2, REPLY 3, READ_BODY 4.
     pub fn step(&self) -> u8 {
         match self.need() {
+            Some(AdminNeed::ReadBody { .. }) => READ_BODY,
             Some(AdminNeed::Query(_)) => QUERY,
             Some(AdminNeed::Deliver { .. }) => DELIVER,
             Some(AdminNeed::Ingress { .. }) => INGRESS,
             _ => REPLY,
+        }
+    }
+
+    /// READ_BODY: the most bytes to read.
+    pub fn limit(&self) -> usize {
+        match self.need() {
+            Some(AdminNeed::ReadBody { limit, .. }) => limit,
+            _ => 0,
+        }
+    }
+
+    /// READ_BODY: a `Content-Length` was sent (and is within the limit).
+    pub fn declared(&self) -> bool {
+        matches!(
+            self.need(),
+            Some(AdminNeed::ReadBody { declared: true, .. })
+        )
+    }
+
+    /// READ_BODY: past the limit, read the rest out (under wrangler dev) rather
+    /// than cancel it.
+    pub fn drain(&self) -> bool {
+        matches!(
+            self.need(),
+            Some(AdminNeed::ReadBody {
+                unread: Unread::Drain,
+                ..
+            })
+        )
+    }
+
+    /// READ_BODY's result: 0 complete (`body`), 1 too large, 2 broken.
+    pub fn body_read(&mut self, result: u8, body: &[u8]) {
+        if let Inner::Call(call) = &mut self.inner {
+            let read = match result {
+                0 => BodyRead::Complete { len: body.len() },
+                1 => BodyRead::TooLarge,
+                _ => BodyRead::Broken,
+            };
+            call.body_read(read, body);
         }
     }
 
@@ -147,7 +187,7 @@ impl AdminTask {
     ) -> Option<super::delivery::DeliveryTask> {
         match self.outgoing(i)? {
             Outgoing::Delivery(delivery) => {
-                super::delivery::DeliveryTask::direct(env, delivery.clone(), now_ms)
+                super::delivery::DeliveryTask::direct_replay(env, delivery.clone(), now_ms)
             }
             Outgoing::Payload { .. } => None,
         }
@@ -196,6 +236,28 @@ impl AdminTask {
     pub fn ingress_answered(&mut self, status: u16, body: String) {
         if let Inner::Call(call) = &mut self.inner {
             call.ingress_answered(status, body);
+        }
+    }
+
+    /// REPLY: a 405's `Allow` header.
+    pub fn allow(&self) -> Option<String> {
+        match (&self.inner, self.need()) {
+            (_, Some(AdminNeed::Reply { allow, .. })) => allow.map(str::to_string),
+            (Inner::Refused(error), _) => error.allow().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// REPLY: what to do with a body left unread: 0 nothing, 1 cancel, 2 drain.
+    pub fn unread(&self) -> u8 {
+        match self.need() {
+            Some(AdminNeed::Reply { unread, .. }) => match unread {
+                None => 0,
+                Some(Unread::Cancel) => 1,
+                Some(Unread::Drain) => 2,
+            },
+            // No configuration: nothing was read.
+            _ => 1,
         }
     }
 

@@ -36,6 +36,17 @@ impl DeliveryTask {
         })
     }
 
+    pub(crate) fn direct_replay(env: &JsValue, delivery: Delivery, now_ms: f64) -> Option<Self> {
+        let config = env::config(env).as_ref().ok()?;
+        Some(Self {
+            inner: Inner::Run(Box::new(DeliveryRun::direct_replay(
+                config,
+                delivery,
+                now_ms as i64,
+            ))),
+        })
+    }
+
     fn need(&self) -> Option<RunNeed<'_>> {
         match &self.inner {
             Inner::Run(run) => Some(run.need()),

@@ -14,8 +14,11 @@ use ingress::Reply;
 
 use wasm_bindgen::prelude::*;
 
-use crate::endpoint::{admin_enabled, endpoint, health, refusal, Endpoint, ADMIN_PAGE_HEADERS};
+use crate::endpoint::{
+    admin_enabled, endpoint, health, refusal, unread, Endpoint, ADMIN_PAGE_HEADERS,
+};
 use crate::ingress::path_of;
+use crate::ingress::Unread;
 
 /// What a request is for: 0 the ingress, 1 the health check, 2 refused (then
 /// [`refused`] gives the reply), 3 a console file, 4 the admin API, 5 the
@@ -43,14 +46,33 @@ pub fn admin_page_headers() -> Vec<String> {
         .collect()
 }
 
-/// The reply of a request [`route`] refused (or the ingress of a misconfigured worker).
+/// What to do with a body the worker will not read: 1 cancel, 2 drain.
 #[wasm_bindgen]
-pub fn refused(env: &JsValue, method: &str, url: &str) -> Reply {
+pub fn unread_mode(env: &JsValue) -> u8 {
+    match unread(env::config(env)) {
+        Unread::Cancel => 1,
+        Unread::Drain => 2,
+    }
+}
+
+/// The reply of a request [`route`] refused (or the ingress of a misconfigured
+/// worker) at `now_ms`.
+#[wasm_bindgen]
+pub fn refused(env: &JsValue, method: &str, url: &str, now_ms: f64) -> Reply {
     let loaded = env::config(env);
     let endpoint = endpoint(method, path_of(url));
-    Reply::new(refusal(&endpoint, loaded).unwrap_or_else(|| {
+    let mut reply = refusal(&endpoint, loaded).unwrap_or_else(|| {
         crate::ingress::Reply::refusal(&crate::error::Rejection::NotFound, None, false)
-    }))
+    });
+    reply.count_rejection(event_log(loaded), now_ms as i64);
+    Reply::new(reply)
+}
+
+fn event_log(loaded: &Result<crate::config::Config, crate::config::ConfigError>) -> bool {
+    match loaded {
+        Ok(config) => config.event_log,
+        Err(error) => error.event_log,
+    }
 }
 
 /// The webhook secrets' bytes, in order, for the platform's HMAC.
@@ -66,14 +88,16 @@ pub fn secrets(env: &JsValue) -> js_sys::Array {
     }
 }
 
-/// The answer when the driver itself failed: 503, so LeadNest retries.
+/// The answer when the driver itself failed at `now_ms`: 503, so LeadNest retries.
 #[wasm_bindgen]
-pub fn unavailable() -> Reply {
-    Reply::new(crate::ingress::Reply::refusal(
+pub fn unavailable(env: &JsValue, now_ms: f64) -> Reply {
+    let mut reply = crate::ingress::Reply::refusal(
         &crate::error::Rejection::Unavailable("The ingress"),
         None,
         true,
-    ))
+    );
+    reply.count_rejection(event_log(env::config(env)), now_ms as i64);
+    Reply::new(reply)
 }
 
 /// `/health`: the status, then the JSON body, as `"200 {…}"`.

@@ -2,12 +2,12 @@
 // AdminTask asks for (D1 batches, hand-offs, a test event through the ingress).
 // Who may call, what a call means and what it answers are the core's.
 import * as core from './glue/index.js';
-import { COMPLETE, readCapped } from './body.mjs';
+import { discard, readCapped } from './body.mjs';
 import { runDirect } from './delivery.mjs';
 import { ingress, parseKeepingNumbers } from './ingress.mjs';
 import { prepare } from './journal.mjs';
 
-const QUERY = 0, DELIVER = 1, INGRESS = 2;
+const QUERY = 0, DELIVER = 1, INGRESS = 2, READ_BODY = 4;
 const JSON_TYPE = { 'content-type': 'application/json' };
 // A queue's sendBatch takes at most 100 messages and 256 KB.
 const BATCH_MESSAGES = 100, BATCH_BYTES = 250_000;
@@ -16,19 +16,20 @@ export async function admin(request, env, ctx) {
   const url = new URL(request.url);
   const query = [];
   for (const [name, value] of url.searchParams) query.push(name, value);
-  let body = '';
-  if (request.method === 'POST') {
-    const declared = request.headers.get('content-length') !== null;
-    const read = await readCapped(request, core.AdminTask.body_limit(), declared, false);
-    // Too large or broken: undefined, which the call refuses once the token is checked.
-    body = read.result === COMPLETE ? new TextDecoder().decode(read.bytes) : undefined;
-  }
   const nonce = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+  // The token, the path and a declared length are checked before any of the
+  // body is read; the core asks for the body only then.
   const task = core.AdminTask.start(env, request.method, request.url, query,
-    request.headers.get('authorization') ?? undefined, body, Date.now(), nonce);
+    request.headers.get('authorization') ?? undefined,
+    request.headers.get('content-length') ?? undefined, Date.now(), nonce);
   try {
     for (;;) {
       switch (task.step()) {
+        case READ_BODY: {
+          const read = await readCapped(request, task.limit(), task.declared(), task.drain());
+          task.body_read(read.result, read.bytes ?? new Uint8Array(0));
+          break;
+        }
         case QUERY:
           try {
             const results = await env.EVENTS.batch(prepare(env.EVENTS, task.statements()));
@@ -50,8 +51,13 @@ export async function admin(request, env, ctx) {
           task.ingress_answered(answer.status, await answer.text());
           break;
         }
-        default:
-          return new Response(request.method === 'HEAD' ? null : task.body(), { status: task.status(), headers: JSON_TYPE });
+        default: {
+          const unread = task.unread();
+          if (unread !== 0) await discard(request, unread);
+          const allow = task.allow();
+          const headers = allow === undefined ? JSON_TYPE : { ...JSON_TYPE, allow };
+          return new Response(request.method === 'HEAD' ? null : task.body(), { status: task.status(), headers });
+        }
       }
     }
   } finally {
@@ -93,7 +99,11 @@ async function deliver(env, ctx, task) {
 /** A console file from the static assets, with the console's security headers. */
 export async function page(request, env, status) {
   if (env.ASSETS === undefined) return undefined;
-  const file = status === 404 ? new Request(new URL('/admin/disabled.html', request.url)) : request;
+  // A file is asked for by method, URL and headers alone: a body sent with it
+  // is never read, only let go of.
+  if (request.body !== null) await discard(request, core.unread_mode(env));
+  const file = status === 404 ? new Request(new URL('/admin/disabled.html', request.url))
+    : new Request(request.url, { method: request.method, headers: request.headers });
   const served = await env.ASSETS.fetch(file);
   const headers = new Headers(served.headers);
   const list = core.admin_page_headers();

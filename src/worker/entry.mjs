@@ -17,8 +17,9 @@ export { DedupObject } from './dedup-object.mjs';
 const INGRESS = 0, HEALTH = 1, ADMIN_PAGE = 3, ADMIN_API = 4, ADMIN_OFF = 5;
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-function refuse(request, env) {
-  return answer(request, core.refused(env, request.method, request.url), Date.now());
+function refuse(request, env, ctx) {
+  const now = Date.now();
+  return answer(request, env, ctx, core.refused(env, request.method, request.url, now), now);
 }
 
 export default {
@@ -34,15 +35,15 @@ export default {
       case ADMIN_API:
         return admin(request, env, ctx);
       case ADMIN_PAGE:
-        return page(request, env).then((response) => response ?? refuse(request, env));
+        return page(request, env).then((response) => response ?? refuse(request, env, ctx));
       case ADMIN_OFF:
         // A browser gets the page that says how to turn the console on, still a 404.
         if ((request.headers.get('accept') ?? '').includes('text/html')) {
-          return page(request, env, 404).then((response) => response ?? refuse(request, env));
+          return page(request, env, 404).then((response) => response ?? refuse(request, env, ctx));
         }
-        return refuse(request, env);
+        return refuse(request, env, ctx);
       default:
-        return refuse(request, env);
+        return refuse(request, env, ctx);
     }
   },
   queue(batch, env) {

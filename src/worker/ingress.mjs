@@ -8,8 +8,10 @@ import { keep } from './journal.mjs';
 const READ_BODY = 0, VERIFY = 1, KV_GET = 2, KV_PUT = 3, OBJECT = 4, WAIT = 5, SEND = 6;
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-/** The answer of a Reply, after its lines are printed and its body let go of. */
-export async function answer(request, reply, started) {
+/** The answer of a Reply, after its lines are printed, its count kept for the event log and its body let go of. */
+export async function answer(request, env, ctx, reply, started) {
+  // After the answer: the log never delays it.
+  keep(env, ctx, reply);
   const unread = reply.unread();
   if (unread !== 0) await discard(request, unread);
   const warnings = reply.warnings();
@@ -28,7 +30,7 @@ export async function ingress(request, env, ctx) {
   const headers = request.headers;
   const task = core.IngressTask.start(env, headers.get('content-length') ?? undefined,
     headers.get('x-leadnest-signature') ?? undefined, started);
-  if (task === undefined) return answer(request, core.refused(env, request.method, request.url), started);
+  if (task === undefined) return answer(request, env, ctx, core.refused(env, request.method, request.url, started), started);
   // From its first dedup step on, the request runs to its end under waitUntil:
   // a connection LeadNest cuts must not stop a claimed event between its
   // hand-off and its record (or release), or its retry would wait on a claim
@@ -41,7 +43,7 @@ export async function ingress(request, env, ctx) {
     return await drive(request, env, ctx, task, guard, started);
   } catch {
     // A fault of this driver, never expected: 503, so LeadNest retries.
-    return answer(request, core.unavailable(), started);
+    return answer(request, env, ctx, core.unavailable(env, Date.now()), started);
   } finally {
     finished?.();
   }
@@ -91,12 +93,10 @@ async function drive(request, env, ctx, task, guard, started) {
       }
       default: {
         const reply = task.reply();
-        // After the answer: the log never delays it.
-        keep(env, ctx, reply);
         const deliveries = [];
         for (let i = 0; i < reply.deliveries(); i++) deliveries.push(reply.delivery(env, i, Date.now()));
         if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d, env))));
-        return answer(request, reply, started);
+        return answer(request, env, ctx, reply, started);
       }
     }
   }

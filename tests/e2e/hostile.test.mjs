@@ -187,6 +187,53 @@ describe('early answers, as deployed', () => {
   });
 });
 
+// The admin API, as deployed: who may call, which call it is and a declared
+// length are settled before any of the body is read (SPEC section 8).
+describe('the admin API refuses before it reads, as deployed', () => {
+  const TOKEN = `hostile-admin-token-${'0123456789abcdef'.repeat(2)}`;
+  let admin;
+  before(async () => {
+    admin = await startWorker('hostile-admin', { deliveryQueue: false, drain: false, adminToken: TOKEN, assets: true });
+  });
+  after(() => admin?.stop());
+
+  const bearer = `Authorization: Bearer ${TOKEN}`;
+  for (const [what, request, headers, status, code] of [
+    ['anonymous, a declared 50 MB', 'POST /admin/api/replay', ['Content-Length: 50000000'], 401, 'unauthorized'],
+    ['a wrong token, a declared 50 MB', 'POST /admin/api/events/msg_00/replay', ['Content-Length: 50000000', `${bearer}x`], 401, 'unauthorized'],
+    ['the token, a declared 50 MB', 'POST /admin/api/replay', ['Content-Length: 50000000', bearer], 413, 'payload_too_large'],
+    ['the token, 64 KiB and one byte declared', 'POST /admin/api/test', ['Content-Length: 65537', bearer], 413, 'payload_too_large'],
+    ['DELETE of an event', 'DELETE /admin/api/events/msg_00', ['Content-Length: 50000000', bearer], 405, 'method_not_allowed'],
+  ]) {
+    test(`${what}: ${status} before any more of the body is sent`, async () => {
+      const { answer } = await earlyAnswer(admin, request, headers, { body: 'x'.repeat(1024) });
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), `no early answer: ${JSON.stringify(answer)}`);
+      // The server closes on the unsent rest, and the reset that follows can
+      // drop the body's segment before this client reads it: the status and
+      // headers are the early answer; the body, when it arrives, names the code.
+      const body = answer.split('\r\n\r\n')[1];
+      if (body) assert.match(body, new RegExp(`"error":"${code}"`));
+      if (status === 405) assert.match(answer, /\r\nallow: GET\r\n/i);
+    });
+  }
+
+  test('a console file is served with a declared 50 MB body never read', async () => {
+    const { answer } = await earlyAnswer(admin, 'GET /admin/', ['Content-Length: 50000000', 'Accept: text/html'],
+      { body: 'x'.repeat(1024), until: /<\/html>/ });
+    assert.match(answer, /^HTTP\/1\.1 200 /, `no early answer: ${JSON.stringify(answer.slice(0, 200))}`);
+    assert.match(answer, /content-security-policy/i);
+  });
+
+  // Last: the request after a cancelled body may meet wrangler dev's proxy's 503.
+  test('the token, a chunked body that never ends: 413 once past 64 KiB', async () => {
+    const { answer, sent } = await earlyAnswer(admin, 'POST /admin/api/replay', ['Transfer-Encoding: chunked', bearer],
+      { chunk: 'x'.repeat(4096) });
+    assert.match(answer, /^HTTP\/1\.1 413 /, `no answer while streaming: ${JSON.stringify(answer)}`);
+    assert.match(answer, /"error":"payload_too_large"/);
+    assert.ok(sent > 65_536, `answered after ${sent} bytes, before the cap was passed`);
+  });
+});
+
 test('nothing refused was forwarded', async () => {
   // Every accepted request above was forwarded; wait for those, then compare.
   await sleep(1500);
@@ -227,7 +274,7 @@ test('with the drain on, an endless body is read at most 16 MiB, then the worker
  * finishing its body, how it ended (`answer`: a whole JSON answer; `closed`: by
  * the other side; `timeout`) and how many body bytes were written by then.
  */
-function earlyAnswer(target, request, headers, { body = '', chunk, everyMs = 5, withinMs = 2000 } = {}) {
+function earlyAnswer(target, request, headers, { body = '', chunk, everyMs = 5, withinMs = 2000, until = /\r\n\r\n[^]*\}$/ } = {}) {
   const { hostname, port, host } = new URL(target.url);
   const head = [`${request} HTTP/1.1`, `Host: ${host}`, 'Content-Type: application/json', ...headers, '', ''].join('\r\n');
   const framed = chunk && Buffer.from(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
@@ -256,7 +303,7 @@ function earlyAnswer(target, request, headers, { body = '', chunk, everyMs = 5, 
     };
     socket.setEncoding('utf8').on('data', (data) => {
       answer += data;
-      if (/\r\n\r\n[^]*\}$/.test(answer)) finish('answer');
+      if (until.test(answer)) finish('answer');
     });
     socket.on('error', () => finish('closed'));
     socket.on('close', () => finish('closed'));

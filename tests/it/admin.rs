@@ -10,9 +10,17 @@ use leadnest_edge::signature::sign;
 use serde_json::{json, Value};
 
 use crate::worker::{
-    answered, event_body, source_with, Posted, Worker, ADMIN_TOKEN, FIRST_SECRET, HOUR_MS, NOW_MS,
-    TEST_EVENT_ANSWER,
+    answered, event_body, source_with, source_without_delivery_queue, Posted, SentBody, Worker,
+    ADMIN_TOKEN, FIRST_SECRET, HOUR_MS, NOW_MS, TEST_EVENT_ANSWER,
 };
+use leadnest_edge::admin::DIRECT_REPLAY_DELIVERIES;
+use leadnest_edge::config::Config;
+use leadnest_edge::error::Rejection;
+use leadnest_edge::event_log::Entry;
+use leadnest_edge::testing::FakeSource;
+
+/// The body of every bulk replay: only failed events are replayed in bulk.
+const FAILED: &str = r#"{"status":"failed"}"#;
 
 fn error_code(answer: &crate::worker::AdminAnswer) -> String {
     answer.body()["error"].as_str().unwrap().to_string()
@@ -66,6 +74,20 @@ fn failed_events(worker: &mut Worker, n: usize) -> Vec<String> {
                 worker.now_ms,
             ));
             worker.dead_letter(&posted.message("crm"));
+            posted.id()
+        })
+        .collect()
+}
+
+/// `n` events whose every delivery after the answer (no queue) failed.
+fn failed_after_answer(worker: &mut Worker, event: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let posted = worker.post(&event_body(event, &format!("d-{i}"), worker.now_ms));
+            for delivery in posted.reply.after_answer.clone() {
+                let decision = worker.deliver_after_answer(delivery, &answered(500, "down"));
+                assert_eq!(decision, leadnest_edge::deliver::Decision::Park);
+            }
             posted.id()
         })
         .collect()
@@ -259,7 +281,7 @@ fn a_bulk_replay_replays_every_failed_event_once_in_chunks() {
     worker.post(&event_body("email.opened", "fine", worker.now_ms));
     worker.now_ms += HOUR_MS;
 
-    let answer = worker.admin("POST", "replay", "");
+    let answer = worker.admin("POST", "replay", FAILED);
     assert_eq!(answer.status, 202, "{}", answer.text);
     assert_eq!(answer.body(), json!({"replayed": 250, "next_cursor": null}));
     // Three chunks of at most 100: a load and a write each.
@@ -287,8 +309,8 @@ fn a_bulk_replay_with_a_limit_answers_a_cursor_that_resumes_it() {
     let mut calls = Vec::new();
     loop {
         let body = match &cursor {
-            Value::String(cursor) => json!({"limit": 100, "cursor": cursor}),
-            _ => json!({"limit": 100}),
+            Value::String(cursor) => json!({"status": "failed", "limit": 100, "cursor": cursor}),
+            _ => json!({"status": "failed", "limit": 100}),
         };
         let answer = worker.admin("POST", "replay", &body.to_string());
         assert_eq!(answer.status, 202, "{}", answer.text);
@@ -333,7 +355,11 @@ fn a_bulk_replay_of_one_route_replays_only_that_routes_failed_deliveries() {
 
     // The events stay failed (crm), so only the cursor moves a call on.
     let mut seen = Vec::new();
-    let first = worker.admin("POST", "replay", r#"{"route":"billing","limit":100}"#);
+    let first = worker.admin(
+        "POST",
+        "replay",
+        r#"{"status":"failed","route":"billing","limit":100}"#,
+    );
     assert_eq!(first.status, 202, "{}", first.text);
     assert_eq!(first.body()["replayed"], 100);
     seen.extend(replayed_ids(&first));
@@ -341,7 +367,8 @@ fn a_bulk_replay_of_one_route_replays_only_that_routes_failed_deliveries() {
     let rest = worker.admin(
         "POST",
         "replay",
-        &json!({"route": "billing", "limit": 100, "cursor": cursor}).to_string(),
+        &json!({"status": "failed", "route": "billing", "limit": 100, "cursor": cursor})
+            .to_string(),
     );
     assert_eq!(rest.body(), json!({"replayed": 20, "next_cursor": null}));
     seen.extend(replayed_ids(&rest));
@@ -365,6 +392,260 @@ fn a_bulk_replay_of_one_route_replays_only_that_routes_failed_deliveries() {
     for id in &crm_only {
         assert_eq!(worker.delivery_status(id, "crm"), "failed");
     }
+}
+
+#[test]
+fn a_bulk_replay_re_sends_only_failed_events_and_any_other_status_is_400() {
+    let mut worker = Worker::new();
+    let failed = crm_failed(&mut worker, "f-1").id();
+    let delivered = worker.post(&event_body("email.opened", "d-1", worker.now_ms));
+    worker.deliver(&delivered.message("crm"), 1, answered(200, "ok"));
+    // Still retrying.
+    worker.post(&event_body("email.opened", "p-1", worker.now_ms));
+    worker.now_ms += HOUR_MS;
+    for body in [
+        "",
+        "{}",
+        r#"{"status":"delivered"}"#,
+        r#"{"status":"pending"}"#,
+        r#"{"status":"unrouted"}"#,
+        r#"{"route":"crm"}"#,
+    ] {
+        let answer = worker.admin("POST", "replay", body);
+        assert_eq!(
+            (answer.status, error_code(&answer).as_str()),
+            (400, "invalid_request"),
+            "{body}"
+        );
+        assert_eq!((answer.queries, answer.hand_offs), (0, 0), "{body}");
+    }
+    assert_eq!(worker.event_status(&delivered.id()), "delivered");
+    let answer = worker.admin("POST", "replay", FAILED);
+    assert_eq!(replayed_ids(&answer), [failed]);
+}
+
+#[test]
+fn a_dry_run_counts_the_events_the_replay_then_takes() {
+    let mut worker = Worker::new();
+    // crm failed and billing delivered: a billing replay takes none of these.
+    for i in 0..5 {
+        crm_failed(&mut worker, &format!("c-{i}"));
+    }
+    for i in 0..7 {
+        let posted = worker.post(&event_body(
+            "email.bounced",
+            &format!("b-{i}"),
+            worker.now_ms,
+        ));
+        worker.dead_letter(&posted.message("crm"));
+        worker.dead_letter(&posted.message("billing"));
+    }
+    worker.now_ms += HOUR_MS;
+    for (scope, expected) in [
+        (json!({"status": "failed"}), 12),
+        (json!({"status": "failed", "route": "billing"}), 7),
+        (json!({"status": "failed", "route": "crm"}), 12),
+        (json!({"status": "failed", "event": "sms.*"}), 0),
+    ] {
+        let mut dry = scope.clone();
+        dry["dry_run"] = json!(true);
+        let counted = worker.admin("POST", "replay", &dry.to_string());
+        assert_eq!(counted.status, 200, "{}", counted.text);
+        assert_eq!(counted.body(), json!({"would_replay": expected}), "{scope}");
+        assert_eq!(counted.hand_offs, 0, "a dry run sends nothing");
+    }
+    let taken = worker.admin("POST", "replay", r#"{"status":"failed","route":"billing"}"#);
+    assert_eq!(taken.body()["replayed"], 7);
+}
+
+#[test]
+fn without_a_queue_a_bulk_replay_takes_what_one_invocation_can_send_and_leaves_the_rest_failed() {
+    let mut worker = Worker::with(source_without_delivery_queue());
+    let failed = failed_after_answer(&mut worker, "email.opened", 30);
+    worker.now_ms += HOUR_MS;
+    let mut cursor = Value::Null;
+    let mut calls = Vec::new();
+    let mut seen = Vec::new();
+    loop {
+        let mut body = json!({"status": "failed"});
+        if !cursor.is_null() {
+            body["cursor"] = cursor.clone();
+        }
+        let answer = worker.admin("POST", "replay", &body.to_string());
+        assert_eq!(answer.status, 202, "{}", answer.text);
+        let taken = replayed_ids(&answer);
+        assert_eq!(answer.body()["replayed"], taken.len());
+        calls.push(taken.len());
+        // Nothing was set to pending: the runs were cut off before any attempt
+        // (never run here), so every event is still failed for the next call.
+        for id in &failed {
+            assert_eq!(worker.event_status(id), "failed");
+        }
+        seen.extend(taken);
+        cursor = answer.body()["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(
+        calls,
+        [
+            DIRECT_REPLAY_DELIVERIES,
+            DIRECT_REPLAY_DELIVERIES,
+            30 - 2 * DIRECT_REPLAY_DELIVERIES
+        ]
+    );
+    assert_eq!(
+        seen.iter().collect::<BTreeSet<_>>(),
+        failed.iter().collect::<BTreeSet<_>>()
+    );
+    // A new call finds every one of them again.
+    let again = worker.admin("POST", "replay", FAILED);
+    assert_eq!(again.deliveries().len(), DIRECT_REPLAY_DELIVERIES);
+}
+
+#[test]
+fn without_a_queue_the_budget_counts_deliveries_not_events() {
+    let mut worker = Worker::with(source_without_delivery_queue());
+    failed_after_answer(&mut worker, "email.bounced", 10);
+    worker.now_ms += HOUR_MS;
+    let answer = worker.admin("POST", "replay", FAILED);
+    // Two HTTP routes an event: half as many events.
+    assert_eq!(answer.deliveries().len(), DIRECT_REPLAY_DELIVERIES);
+    assert_eq!(answer.body()["replayed"], DIRECT_REPLAY_DELIVERIES / 2);
+    assert!(answer.body()["next_cursor"].is_string());
+}
+
+// The edges: refused before the body is read.
+
+#[test]
+fn the_token_and_a_declared_length_are_checked_before_the_body_is_read() {
+    let mut worker = Worker::new();
+    let id = crm_failed(&mut worker, "m-1").id();
+    let replay = format!("events/{id}/replay");
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let none = &mut |_: &mut Worker, _: &[Outgoing]| true;
+    // Anonymous, with a 50 MB body declared or streamed: 401, nothing read.
+    for length in [Some("50000000"), None] {
+        let answer = worker.admin_sent(None, "POST", "replay", length, SentBody::TooLarge, none);
+        assert_eq!((answer.status, answer.body_read), (401, false));
+        assert!(answer.unread.is_some(), "the body is let go of");
+    }
+    // With the token: a declared 50 MB is 413 unread; a streamed one 413 once past 64 KiB.
+    let declared = worker.admin_sent(
+        Some(&bearer),
+        "POST",
+        &replay,
+        Some("50000000"),
+        SentBody::TooLarge,
+        none,
+    );
+    assert_eq!(
+        (
+            declared.status,
+            error_code(&declared).as_str(),
+            declared.body_read
+        ),
+        (413, "payload_too_large", false)
+    );
+    let streamed = worker.admin_sent(
+        Some(&bearer),
+        "POST",
+        &replay,
+        None,
+        SentBody::TooLarge,
+        none,
+    );
+    assert_eq!(
+        (
+            streamed.status,
+            error_code(&streamed).as_str(),
+            streamed.body_read
+        ),
+        (413, "payload_too_large", true)
+    );
+    let broken = worker.admin_sent(Some(&bearer), "POST", &replay, None, SentBody::Broken, none);
+    assert_eq!(
+        (broken.status, error_code(&broken).as_str()),
+        (400, "invalid_request")
+    );
+    assert_eq!(worker.delivery_status(&id, "crm"), "failed");
+    // A read asks for no body.
+    assert!(!worker.get("events").body_read);
+}
+
+#[test]
+fn another_method_on_any_admin_path_is_405_with_allow() {
+    let mut worker = Worker::new();
+    for (method, target, allow) in [
+        (
+            "DELETE",
+            "events/msg_00000000000000000000000000000000",
+            "GET",
+        ),
+        ("PATCH", "events", "GET"),
+        ("POST", "stats", "GET"),
+        (
+            "GET",
+            "events/msg_00000000000000000000000000000000/replay",
+            "POST",
+        ),
+        ("PUT", "replay", "POST"),
+        ("GET", "test", "POST"),
+    ] {
+        let answer = worker.admin(method, target, "");
+        assert_eq!(
+            (answer.status, error_code(&answer).as_str(), answer.allow),
+            (405, "method_not_allowed", Some(allow)),
+            "{method} {target}"
+        );
+        assert!(!answer.body_read);
+    }
+}
+
+#[test]
+fn every_refusal_on_the_ingress_path_is_counted_under_its_code() {
+    let mut worker = Worker::new();
+    let loaded = Ok(worker.config.clone());
+    let method = Endpoint::Refused {
+        rejection: Rejection::MethodNotAllowed { allow: "POST" },
+        logged: true,
+    };
+    let mut refusals = vec![refusal(&method, &loaded).unwrap()];
+    // A misconfigured worker with the log bound.
+    let broken = Config::load(&FakeSource::new().with_d1("EVENTS"));
+    assert!(broken.as_ref().is_err_and(|error| error.event_log));
+    refusals.push(refusal(&Endpoint::Ingress, &broken).unwrap());
+    // The driver's own 503.
+    refusals.push(leadnest_edge::ingress::Reply::refusal(
+        &Rejection::Unavailable("The ingress"),
+        None,
+        true,
+    ));
+    for mut reply in refusals {
+        reply.count_rejection(true, worker.now_ms);
+        let Some(entry) = reply.journal.take() else {
+            panic!("{} is not counted", reply.status);
+        };
+        assert!(matches!(entry, Entry::Rejected { .. }));
+        worker.keep_entry(entry);
+    }
+    // Paths other than the ingress are not LeadNest's requests: not counted.
+    let mut other = refusal(
+        &Endpoint::Refused {
+            rejection: Rejection::NotFound,
+            logged: false,
+        },
+        &loaded,
+    )
+    .unwrap();
+    other.count_rejection(true, worker.now_ms);
+    assert!(other.journal.is_none());
+    let stats = worker.get("stats").body();
+    assert_eq!(
+        stats["hours"][0]["rejected"],
+        json!({"method_not_allowed": 1, "misconfigured": 1, "unavailable": 1})
+    );
 }
 
 // The list.
@@ -686,7 +967,7 @@ fn a_bulk_replay_whose_hand_off_fails_midway_is_503_and_a_second_call_replays_th
         Some(&format!("Bearer {ADMIN_TOKEN}")),
         "POST",
         "replay",
-        "",
+        FAILED,
         &mut second_chunk_fails,
     );
     assert_eq!(broken.status, 503, "{}", broken.text);
@@ -698,7 +979,7 @@ fn a_bulk_replay_whose_hand_off_fails_midway_is_503_and_a_second_call_replays_th
         150,
         "the first chunk's marks stand, the second's were never written"
     );
-    let again = worker.admin("POST", "replay", "");
+    let again = worker.admin("POST", "replay", FAILED);
     assert_eq!(again.body(), json!({"replayed": 150, "next_cursor": null}));
     let mut all: Vec<String> = first_chunk;
     all.extend(replayed_ids(&again));
@@ -723,6 +1004,7 @@ fn a_bulk_replay_takes_only_the_events_of_its_event_pattern_and_window() {
     let late = crm_failed(&mut worker, "e-3").id();
 
     let window = json!({
+        "status": "failed",
         "event": "email.bounced",
         "since": "2025-12-02T14:00:00Z",
         "until": (NOW_MS + 2 * HOUR_MS) / 1000,
@@ -731,7 +1013,7 @@ fn a_bulk_replay_takes_only_the_events_of_its_event_pattern_and_window() {
     assert_eq!(answer.body(), json!({"replayed": 1, "next_cursor": null}));
     assert_eq!(replayed_ids(&answer), [in_window]);
 
-    let family = worker.admin("POST", "replay", r#"{"event":"email.*"}"#);
+    let family = worker.admin("POST", "replay", r#"{"status":"failed","event":"email.*"}"#);
     let mut replayed = replayed_ids(&family);
     replayed.sort();
     let mut expected = vec![early, late, opened.id()];

@@ -494,7 +494,12 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
         202
     );
     worker.dead_letter(&bounced.message("crm"));
-    assert_eq!(worker.admin("POST", "replay", "").status, 202);
+    assert_eq!(
+        worker
+            .admin("POST", "replay", r#"{"status":"failed"}"#)
+            .status,
+        202
+    );
     for target in [
         "events".to_string(),
         format!("events/{id}"),
@@ -574,12 +579,30 @@ fn without_a_delivery_queue_the_attempts_after_the_answer_end_failed_when_all_fa
             .number("SELECT count FROM counts WHERE name = 'failed'"),
         1
     );
-    // Replayed, it goes after the answer again: the same way, same id.
+    // Replayed, it goes after the answer again, same id, in one attempt whose
+    // outcome is final: it stays failed until that attempt says otherwise, so
+    // a run the platform cuts off leaves nothing pending.
     worker.now_ms += HOUR_MS;
     let answer = worker.admin("POST", &format!("events/{id}/replay"), "");
     assert_eq!(answer.status, 202, "{}", answer.text);
-    assert_eq!(answer.deliveries()[0].webhook_id, id);
-    assert_eq!(worker.event_status(&id), "pending");
+    let replayed = answer.deliveries()[0].clone();
+    assert_eq!(replayed.webhook_id, id);
+    assert_eq!(worker.event_status(&id), "failed");
+    assert_eq!(
+        worker.replay_after_answer(replayed.clone(), &answered(500, "still down")),
+        Decision::Park
+    );
+    assert_eq!(worker.event_status(&id), "failed");
+    assert_eq!(
+        worker.replay_after_answer(replayed, &answered(200, "ok")),
+        Decision::Ack
+    );
+    assert_eq!(worker.event_status(&id), "delivered");
+    let detail = worker.event(&id);
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm"))[3..],
+        [(4, "failed".to_string()), (5, "delivered".to_string())]
+    );
 }
 
 #[test]

@@ -6,14 +6,14 @@
 
 use std::cell::RefCell;
 
-use leadnest_edge::admin::{AdminCall, AdminNeed, Outgoing};
+use leadnest_edge::admin::{AdminCall, AdminNeed, AdminRequest, Outgoing};
 use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING, EVENTS_BINDING};
 use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::deliver::{Answer, Decision, Delivery};
 use leadnest_edge::delivery_run::{DeliveryRun, Outcome, RunNeed};
 use leadnest_edge::event_log::time::rfc3339;
 use leadnest_edge::event_log::{Entry, Pending, Statement};
-use leadnest_edge::ingress::{Ingress, QueueMessage, Reply, RequestHead};
+use leadnest_edge::ingress::{BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread};
 use leadnest_edge::signature::sign;
 use leadnest_edge::testing::{FakePlatform, FakeSource};
 use serde_json::{json, Value};
@@ -123,6 +123,9 @@ impl Posted {
 
     /// The event's `webhook-id`, as its deliveries carry it.
     pub fn id(&self) -> String {
+        if let Some(delivery) = self.reply.after_answer.first() {
+            return delivery.webhook_id.clone();
+        }
         let bytes = self.messages.first().expect("no delivery was sent");
         Delivery::decode(bytes).unwrap().webhook_id
     }
@@ -158,6 +161,20 @@ pub struct AdminAnswer {
     pub hand_offs: usize,
     /// The test event posted to the ingress: body and signature.
     pub test_event: Option<(String, String)>,
+    /// Whether the call asked for its body.
+    pub body_read: bool,
+    /// A 405's `Allow`.
+    pub allow: Option<&'static str>,
+    /// What the driver does with a body the call did not read.
+    pub unread: Option<Unread>,
+}
+
+/// A request body as the driver reads it: the bytes, or how reading ended.
+#[derive(Debug, Clone, Copy)]
+pub enum SentBody<'a> {
+    Text(&'a str),
+    TooLarge,
+    Broken,
 }
 
 impl AdminAnswer {
@@ -340,7 +357,19 @@ impl Worker {
     /// as the driver writes it. The decision it settles on.
     pub fn deliver_after_answer(&mut self, delivery: Delivery, outcome: &Outcome) -> Decision {
         let config = self.config.clone();
-        let mut run = DeliveryRun::direct(&config, delivery, self.now_ms);
+        self.run_after_answer(DeliveryRun::direct(&config, delivery, self.now_ms), outcome)
+    }
+
+    /// A replay without `DELIVERY_QUEUE`, run as the driver runs it.
+    pub fn replay_after_answer(&mut self, delivery: Delivery, outcome: &Outcome) -> Decision {
+        let config = self.config.clone();
+        self.run_after_answer(
+            DeliveryRun::direct_replay(&config, delivery, self.now_ms),
+            outcome,
+        )
+    }
+
+    fn run_after_answer(&mut self, mut run: DeliveryRun<'_>, outcome: &Outcome) -> Decision {
         loop {
             match run.need() {
                 RunNeed::Attempt { .. } => {
@@ -396,25 +425,57 @@ impl Worker {
         body: &str,
         hand_off: HandOff<'_>,
     ) -> AdminAnswer {
+        let length = body.len().to_string();
+        self.admin_sent(
+            authorization,
+            method,
+            target,
+            Some(&length),
+            SentBody::Text(body),
+            hand_off,
+        )
+    }
+
+    /// An admin call as it arrives: its `Content-Length` (if any) and what
+    /// reading its body gives, should the call ask for it.
+    pub fn admin_sent(
+        &mut self,
+        authorization: Option<&str>,
+        method: &str,
+        target: &str,
+        content_length: Option<&str>,
+        body: SentBody<'_>,
+        hand_off: HandOff<'_>,
+    ) -> AdminAnswer {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
         // The call reads this configuration while the hand-off acts on the worker.
         let config = self.config.clone();
-        let mut call = AdminCall::new(
-            &config,
+        let path = format!("/admin/api/{path}");
+        let request = AdminRequest {
             method,
-            &format!("/admin/api/{path}"),
-            &query,
+            path: &path,
+            query: &query,
             authorization,
-            Some(body),
-            self.now_ms,
-            "nonce",
-        );
+            content_length,
+        };
+        let mut call = AdminCall::new(&config, request, self.now_ms, "nonce");
         let mut answer = AdminAnswer::default();
         for _ in 0..1_000 {
             match call.need() {
+                AdminNeed::ReadBody { .. } => {
+                    assert!(!answer.body_read, "the body is read once");
+                    answer.body_read = true;
+                    match body {
+                        SentBody::Text(text) => {
+                            call.body_read(BodyRead::Complete { len: text.len() }, text.as_bytes())
+                        }
+                        SentBody::TooLarge => call.body_read(BodyRead::TooLarge, &[]),
+                        SentBody::Broken => call.body_read(BodyRead::Broken, &[]),
+                    }
+                }
                 AdminNeed::Query(statements) => {
                     answer.queries += 1;
                     let results = self.d1.batch(statements).map(|batch| batch.json());
@@ -431,9 +492,16 @@ impl Worker {
                     answer.test_event = Some((body.to_string(), signature.to_string()));
                     call.ingress_answered(200, TEST_EVENT_ANSWER.to_string());
                 }
-                AdminNeed::Reply { status, body } => {
+                AdminNeed::Reply {
+                    status,
+                    body,
+                    allow,
+                    unread,
+                } => {
                     answer.status = status;
                     answer.text = body.to_string();
+                    answer.allow = allow;
+                    answer.unread = unread;
                     self.answers.push(answer.text.clone());
                     return answer;
                 }
