@@ -10,7 +10,7 @@ fixtures=../fixtures/events
 secret=leadnest_dev_secret
 whsec=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw # the Standard Webhooks test vector's
 
-targets=(signature payload dedup routes standard_webhooks delivery config filter)
+targets=(signature payload dedup routes standard_webhooks delivery config filter scrub)
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   rm -f "corpus/$t"/seed-*
@@ -223,3 +223,13 @@ filter_seed raw-utf8 '{"clé":{"$in":["é","日本"]}}' '{"clé":"日本","\u00e
 filter_seed duplicate-keys '{"a":1,"a":{"$exist":false}}' '{"a":1,"a":2}'
 filter_seed lone-surrogate '{"a":"\ud800"}' '{"a":"\udfff"}'
 filter_seed not-json-payload '{"a":1}' '{"a":1'
+
+# Answers echoing the signatures sent: the signature line, then the answer's text.
+scrub_seed() { printf '%s\n%s' "$2" "$3" | seed scrub "$1"; }
+b64=g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= # the Standard Webhooks vector's
+escaped="${b64//\//\\u002F}"
+scrub_seed json-escaped "v1,$b64" "{\"sig\":\"v1,${b64//\//\\/}\",\"u\":\"${escaped//+/\\u002b}\"}"
+scrub_seed upper-case "sha256=$sig" "{\"echo\":\"SHA256=${sig^^}\"}"
+scrub_seed cut-body "$sig" "$(printf 'x%.0s' {1..2000})${sig:0:48}"
+scrub_seed non-ascii "v1,$b64" "é${b64}日本${b64:0:20}"
+scrub_seed overlapping "$(printf 'ab%.0s' {1..32})" "$(printf 'AbaB%.0s' {1..40})"

@@ -14,6 +14,8 @@ use crate::deliver::{
 use crate::event_log::{AcceptedEvent, AttemptEntry, DeadLetter, Statement};
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
+use crate::scrub::{self, scrub};
+use crate::signature::SIGNATURE_HEADER;
 use crate::standard_webhooks::SigningKey;
 
 /// How one attempt ended, as the glue saw it.
@@ -297,10 +299,9 @@ impl<'c> DeliveryRun<'c> {
         let headers = delivery.headers(signing_key, now);
         self.sent_signatures = headers
             .iter()
-            .filter(|(name, _)| *name == "x-leadnest-signature" || *name == "webhook-signature")
-            // `v1,<base64>`: the base64 alone, which covers the whole too.
-            .map(|(_, value)| value.rsplit(',').next().unwrap_or(value).to_string())
-            .filter(|value| value.len() >= 16)
+            .filter(|(name, _)| *name == SIGNATURE_HEADER || *name == "webhook-signature")
+            .flat_map(|(_, value)| scrub::signatures(value))
+            .map(str::to_string)
             .collect();
         headers
     }
@@ -335,14 +336,14 @@ impl<'c> DeliveryRun<'c> {
             return;
         };
         if self.config.event_log {
-            let mut entry = attempt_entry(delivery, outcome, decision, at_ms, duration_ms);
-            for signature in &self.sent_signatures {
-                for text in [&mut entry.headers, &mut entry.body].into_iter().flatten() {
-                    if text.contains(signature.as_str()) {
-                        *text = text.replace(signature.as_str(), "(signature)");
-                    }
-                }
-            }
+            let entry = attempt_entry(
+                delivery,
+                outcome,
+                decision,
+                at_ms,
+                duration_ms,
+                &self.sent_signatures,
+            );
             self.journal.extend(entry.statements());
         }
         let (status, error) = match outcome {
@@ -366,19 +367,21 @@ impl<'c> DeliveryRun<'c> {
     }
 }
 
-/// One attempt as the event log keeps it.
+/// One attempt as the event log keeps it, without the signatures it sent
+/// (`sent_signatures`, which a backend may echo in its answer).
 fn attempt_entry(
     delivery: &Delivery,
     outcome: &Outcome,
     decision: Decision,
     at_ms: i64,
     duration_ms: u64,
+    sent_signatures: &[String],
 ) -> AttemptEntry {
     let (status, headers, body, error) = match outcome {
         Outcome::Answered(answer) => (
             Some(answer.status),
-            Some(headers_json(&answer.headers)),
-            Some(String::from_utf8_lossy(&answer.body).into_owned()),
+            Some(headers_json(&answer.headers, sent_signatures)),
+            Some(scrub(&String::from_utf8_lossy(&answer.body), sent_signatures).into_owned()),
             answer.body_error,
         ),
         Outcome::NoAnswer(why) => (None, None, None, Some(*why)),
@@ -403,15 +406,17 @@ fn attempt_entry(
 
 /// Response headers kept by the log, as a JSON object. A repeated name keeps its
 /// values joined as the Fetch standard joins them; a cookie a backend sets is
-/// not kept, since it may be a credential.
-fn headers_json(headers: &[(String, String)]) -> String {
+/// not kept, since it may be a credential. Names and values are scrubbed of
+/// `sent_signatures` before they are encoded, so the object stays valid JSON
+/// (the admin API reads it with SQL's `json()`).
+fn headers_json(headers: &[(String, String)], sent_signatures: &[String]) -> String {
     let mut object = serde_json::Map::new();
     for (name, value) in headers {
-        let name = name.to_ascii_lowercase();
+        let name = scrub(&name.to_ascii_lowercase(), sent_signatures).into_owned();
         let value = if name == "set-cookie" {
             "(not kept)".to_string()
         } else {
-            value.clone()
+            scrub(value, sent_signatures).into_owned()
         };
         match object.get_mut(&name) {
             Some(serde_json::Value::String(kept)) if name != "set-cookie" => {
@@ -719,5 +724,87 @@ mod tests {
         assert!(!stored.contains(&signature), "{stored}");
         let base64 = webhook_signature.trim_start_matches("v1,");
         assert!(!stored.contains(base64), "{stored}");
+    }
+
+    #[test]
+    fn signatures_echoed_in_another_spelling_stay_out_of_the_log() {
+        use crate::deliver::RESPONSE_BODY_KEPT_BYTES;
+        use crate::event_log::Param;
+
+        let source = FakeSource::minimal()
+            .with(
+                "ROUTES",
+                r#"[{"name":"crm","url":"https://crm.example.com/hook","signing_secret":"CRM_KEY"}]"#,
+            )
+            .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .with_d1("EVENTS");
+        let config = Config::load(&source).unwrap();
+        let hex = "9fa3".repeat(16);
+        // Forwarded as received: with its label.
+        let forwarded = format!("sha256={hex}");
+        let mut run = DeliveryRun::direct(
+            &config,
+            Delivery {
+                signature: forwarded.clone(),
+                ..delivery("crm")
+            },
+            0,
+        );
+        let headers = run.request_headers(1_614_265_330);
+        let webhook_signature = headers
+            .iter()
+            .find(|(name, _)| *name == "webhook-signature")
+            .map(|(_, value)| value.clone())
+            .unwrap();
+        let base64 = webhook_signature.trim_start_matches("v1,").to_string();
+        // A JSON body echoing both, upper-cased and `\/`-escaped, then the hex again,
+        // cut by the kept bytes.
+        let mut body = format!(
+            r#"{{"hex":"{}","sig":"v1,{}","pad":""#,
+            hex.to_uppercase(),
+            base64.replace('/', "\\/"),
+        );
+        body.push_str(&"x".repeat(RESPONSE_BODY_KEPT_BYTES - body.len() - 30));
+        body.push_str(&hex);
+        let mut answer = Answer {
+            status: 500,
+            headers: vec![
+                ("X-Echo".into(), forwarded.clone()),
+                ("X-Echo-Upper".into(), webhook_signature.to_uppercase()),
+                (
+                    "X-Quoted".into(),
+                    format!("\"{}\"", base64.replace('/', "\\/")),
+                ),
+            ],
+            ..Answer::default()
+        };
+        assert!(answer.keep(body.as_bytes()));
+        run.attempted(Outcome::Answered(answer), 0, 5);
+
+        let journal = run.take_journal();
+        let texts: Vec<String> = journal
+            .iter()
+            .flat_map(|statement| &statement.params)
+            .filter_map(|param| match param {
+                Param::Text(text) => Some(text.to_lowercase()),
+                _ => None,
+            })
+            .collect();
+        let stored = texts.join("\n");
+        assert!(stored.contains("(signature)"), "{stored}");
+        let base64 = base64.trim_end_matches('=').to_lowercase();
+        for form in [
+            hex.clone(),
+            base64.clone(),
+            base64.replace('/', "\\/"),
+            hex[..16].to_string(),
+            base64[..16].to_string(),
+        ] {
+            assert!(!stored.contains(&form), "{form} in {stored}");
+        }
+        // The headers are still a JSON object.
+        let headers = texts.iter().find(|text| text.contains("x-echo")).unwrap();
+        let headers: Value = serde_json::from_str(headers).unwrap();
+        assert_eq!(headers["x-echo"], "sha256=(signature)");
     }
 }

@@ -18,6 +18,7 @@ pub mod key_table;
 pub mod log;
 pub mod payload;
 pub mod routes;
+pub mod scrub;
 pub mod signature;
 pub mod standard_webhooks;
 #[cfg(any(test, feature = "testing"))]
