@@ -29,24 +29,27 @@ const DAY_MS = 86_400_000;
  */
 async function backend(answer = () => ({ status: 200 })) {
   const received = [];
+  const self = { delay: 0 };
   const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const request = { headers: req.headers, body: Buffer.concat(chunks) };
     const { status = 200, headers = { 'content-type': 'application/json' }, body = '{"ok":true}' } = answer(request, received.length + 1);
+    // A slow backend answers after `delay` ms.
+    if (self.delay > 0) await sleep(self.delay);
     received.push({ ...request, status });
     res.writeHead(status, headers);
     res.end(body);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  return Object.assign(self, {
     url: `http://127.0.0.1:${server.address().port}/hook`,
     received,
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
-  };
+  });
 }
 
 const messageIdOf = (request) => {
@@ -86,7 +89,11 @@ describe('the event log and the admin API', () => {
         'x-echo-a': request.headers['x-leadnest-signature'] ?? '',
         'x-echo-b': request.headers['webhook-signature'] ?? '',
       },
-      body: JSON.stringify({ received_headers: request.headers }),
+      // Echoed as-is, upper-cased, and JSON-escaped as some encoders write a `/`.
+      body: JSON.stringify({
+        received_headers: request.headers,
+        loud: (request.headers['x-leadnest-signature'] ?? '').toUpperCase(),
+      }).replace('"loud"', `"escaped":"${(request.headers['webhook-signature'] ?? '').replaceAll('/', '\\/')}","loud"`),
     }));
     const route = (name, events) => ({ name, url: backends[name].url, events, signing_secret: 'CRM_SIGNING_SECRET' });
     worker = await startWorker('event-log', {
@@ -418,6 +425,10 @@ describe('the event log and the admin API', () => {
   test('stats count accepted, duplicate, rejected per code, delivered and failed', async () => {
     assert.equal((await post(event('email.opened', { messageId: id('forged') }), { signature: 'f'.repeat(64) })).status, 401);
     assert.equal((await post(event('email.opened', { messageId: id('unsigned') }), { signature: null })).status, 401);
+    // A refusal before the ingress proper runs (another method) is counted too.
+    const put = await fetch(`${worker.url}/webhooks/leadnest`, { method: 'PUT', body: '{}' });
+    assert.equal(put.status, 405);
+    tally.rejected[(await put.json()).error] = 1;
     const hours = async () => {
       const { status, json } = await admin('GET', `/admin/api/stats?since=${Math.floor(started / 1000) - 3600}`);
       assert.equal(status, 200, JSON.stringify(json));
@@ -443,7 +454,7 @@ describe('the event log and the admin API', () => {
     // Every delivered attempt counts once; the one dead letter is the one failure.
     const [{ n: delivered }] = await worker.sql("SELECT count(*) AS n FROM attempts WHERE outcome = 'delivered'");
     assert.deepEqual({ delivered: sum.delivered, failed: sum.failed }, { delivered, failed: 1 });
-    assert.deepEqual(tally.rejected, { invalid_signature: 1, missing_signature: 1 });
+    assert.deepEqual(tally.rejected, { invalid_signature: 1, missing_signature: 1, method_not_allowed: 1 });
   });
 
   /** Every secret and every signature this file's workers saw, and the stored rows. */
@@ -456,8 +467,12 @@ describe('the event log and the admin API', () => {
     const stored = {};
     for (const table of ['events', 'deliveries', 'attempts', 'redeliveries', 'counts']) stored[table] = await worker.sql(`SELECT * FROM ${table}`);
     assert.ok(stored.attempts.length > 0);
-    const found = (text) => [...secrets, ...signatures, ...webhookSignatures].filter((value) => text.includes(value))
-      .map((value) => (secrets.includes(value) ? `secret ${value.slice(0, 6)}…` : `signature ${value.slice(0, 12)}…`));
+    // In any case and with `/` escaped: a backend may echo a signature so.
+    const found = (raw) => {
+      const text = raw.replace(/\\+\//g, '/').toLowerCase();
+      return [...secrets, ...signatures, ...webhookSignatures].filter((value) => text.includes(value.toLowerCase()))
+        .map((value) => (secrets.includes(value) ? `secret ${value.slice(0, 6)}…` : `signature ${value.slice(0, 12)}…`));
+    };
     return { stored, found };
   }
 
@@ -507,6 +522,61 @@ describe('the event log and the admin API', () => {
     assert.equal((await detail(kept.id)).id, kept.id);
     assert.ok((await worker.sql(`SELECT count(*) AS n FROM attempts WHERE event_id = '${kept.id}'`))[0].n === 3);
     assert.equal((await admin('GET', `/admin/api/events?message_id=${id('first')}`)).json.events.length, 1);
+  });
+});
+
+// Without DELIVERY_QUEUE a replay runs after the answer, within what one invocation
+// may do: a bulk call takes at most 12 deliveries, each one final attempt, and a
+// delivery is never set to pending, so a run the platform cuts off leaves it failed.
+describe('replays without a delivery queue', () => {
+  const EVENTS = 20;
+  let worker;
+  let target;
+  let healthy = false;
+  before(async () => {
+    // Down (fast) until healthy; then slow (target.delay).
+    target = await backend(() => (healthy ? { status: 200 } : { status: 500 }));
+    worker = await startWorker('event-log-direct', {
+      deliveryQueue: false,
+      adminToken: TOKEN,
+      vars: { ROUTES: [{ name: 'slow', url: target.url, events: ['email.sent'] }] },
+    });
+  });
+  after(async () => {
+    await worker?.stop();
+    await target?.close();
+  });
+
+  const api = (method, path, body) => worker.admin(method, path, body);
+  const failedCount = async () => (await api('POST', '/admin/api/replay', { status: 'failed', dry_run: true })).json.would_replay;
+  const pendingCount = async () => (await api('GET', '/admin/api/events?status=pending&limit=200')).json.events.length;
+
+  test('a bulk replay takes one invocation\'s worth, leaves the rest failed with a cursor, and nothing pending', async () => {
+    for (let i = 0; i < EVENTS; i++) {
+      const answer = await worker.post(JSON.stringify(event('email.sent', { messageId: id(`direct-${i}`) })));
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    }
+    await waitFor(async () => (await failedCount()) === EVENTS, { timeoutMs: 60_000, intervalMs: 500, what: `${EVENTS} failed events` });
+    const before = target.received.length;
+    healthy = true;
+    target.delay = 1500;
+    const first = await api('POST', '/admin/api/replay', { status: 'failed' });
+    assert.equal(first.status, 202, JSON.stringify(first.json));
+    assert.equal(first.json.replayed, 12);
+    assert.ok(first.json.next_cursor, 'a cursor for the rest');
+    // While the slow attempts run: nothing is pending, ever.
+    await waitFor(async () => {
+      assert.equal(await pendingCount(), 0, 'a replayed delivery was set to pending');
+      return (await failedCount()) === EVENTS - 12;
+    }, { timeoutMs: 45_000, intervalMs: 300, what: '12 replays delivered' });
+    const rest = await api('POST', '/admin/api/replay', { status: 'failed', cursor: first.json.next_cursor });
+    assert.deepEqual(rest.json, { replayed: EVENTS - 12, next_cursor: null });
+    await waitFor(async () => (await failedCount()) === 0, { timeoutMs: 45_000, intervalMs: 300, what: 'every replay delivered' });
+    assert.equal(await pendingCount(), 0);
+    // Each event reached the backend once more, exactly once.
+    const replayed = target.received.slice(before).map(messageIdOf);
+    assert.equal(replayed.length, EVENTS);
+    assert.equal(new Set(replayed).size, EVENTS);
   });
 });
 
