@@ -41,6 +41,8 @@ pub const MAX_DEDUP_MEMORY_KEYS: usize = 200_000;
 const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 /// Default of `EVENT_RETENTION_DAYS`.
 pub const DEFAULT_RETENTION_DAYS: u64 = 7;
+/// Default of `FAILED_RETENTION_DAYS`: a failed event is what an operator needs.
+pub const DEFAULT_FAILED_RETENTION_DAYS: u64 = 30;
 /// Default of `DEAD_LETTER_QUEUE`: the delivery consumer's `dead_letter_queue`.
 pub const DEFAULT_DEAD_LETTER_QUEUE: &str = "leadnest-edge-dead-letters";
 /// Shortest `ADMIN_TOKEN`: a bearer token is all that guards the event log.
@@ -118,6 +120,9 @@ pub struct Config {
     pub event_log: bool,
     /// `EVENT_RETENTION_DAYS`: older events are purged.
     pub retention_days: u64,
+    /// `FAILED_RETENTION_DAYS`: events with a failed delivery are kept this long
+    /// (at least `retention_days`), unless a replay delivers them.
+    pub failed_retention_days: u64,
     /// `DEAD_LETTER_QUEUE`: batches from this queue are dead letters.
     pub dead_letter_queue: String,
     /// The admin API and console, when `ADMIN_TOKEN` is set and long enough.
@@ -226,6 +231,17 @@ impl Config {
 
         let test_handoff_delay_ms = number("TEST_HANDOFF_DELAY_MS", 0, 0, 10_000);
         let retention_days = number("EVENT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, 1, 3_650);
+        let failed_retention_days = number(
+            "FAILED_RETENTION_DAYS",
+            DEFAULT_FAILED_RETENTION_DAYS.max(retention_days),
+            1,
+            3_650,
+        );
+        if failed_retention_days < retention_days {
+            problems.push(format!(
+                "FAILED_RETENTION_DAYS ({failed_retention_days}) must be at least EVENT_RETENTION_DAYS ({retention_days}): failed events are kept longer, never shorter."
+            ));
+        }
 
         // A key must outlive the window in which its event can still be replayed.
         if dedup_ttl_seconds < tolerance_seconds {
@@ -317,6 +333,7 @@ impl Config {
                 drain_refused_bodies,
                 event_log: source.has_d1(EVENTS_BINDING),
                 retention_days,
+                failed_retention_days,
                 dead_letter_queue,
                 admin_token,
                 notices,
@@ -351,6 +368,34 @@ mod tests {
         assert_eq!(config.dedup_memory_keys, 10_000);
         assert_eq!(config.test_handoff_delay_ms, 0);
         assert!(!config.drain_refused_bodies);
+    }
+
+    #[test]
+    fn failed_events_are_kept_30_days_and_never_shorter_than_the_others() {
+        let load = |pairs: &[(&str, &str)]| {
+            let mut source = FakeSource::minimal();
+            for (name, value) in pairs {
+                source = source.with(name, value);
+            }
+            Config::load(&source)
+        };
+        let days = |pairs: &[(&str, &str)]| {
+            let config = load(pairs).unwrap();
+            (config.retention_days, config.failed_retention_days)
+        };
+        assert_eq!(days(&[]), (7, 30));
+        assert_eq!(days(&[("EVENT_RETENTION_DAYS", "60")]), (60, 60));
+        assert_eq!(days(&[("FAILED_RETENTION_DAYS", "90")]), (7, 90));
+        let problems = load(&[
+            ("EVENT_RETENTION_DAYS", "14"),
+            ("FAILED_RETENTION_DAYS", "10"),
+        ])
+        .unwrap_err()
+        .problems;
+        assert!(
+            problems[0].contains("FAILED_RETENTION_DAYS (10)"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -13,6 +13,26 @@ pub const DIRECT_ATTEMPTS: u32 = 3;
 /// Longest wait for a backend's answer without a queue: all attempts must end
 /// within the 30 s that `waitUntil` work may run after the answer.
 pub const DIRECT_ATTEMPT_TIMEOUT_SECONDS: u64 = 8;
+/// A dead letter whose record cannot be written waits this long before its
+/// first retry; each later one doubles, capped at [`DEAD_LETTER_RETRY_MAX_SECONDS`].
+pub const DEAD_LETTER_RETRY_BASE_SECONDS: u64 = 60;
+/// The longest wait between two tries to record a dead letter: with the
+/// dead-letter consumer's `max_retries` (100) every try ends within about
+/// 48 hours, half of [`QUEUE_RETENTION_SECONDS`], before the platform could
+/// delete the message; then it rests in the parked queue.
+pub const DEAD_LETTER_RETRY_MAX_SECONDS: u64 = 1_800;
+/// How long a queue keeps a message by default (4 days), whatever retries it
+/// has left.
+pub const QUEUE_RETENTION_SECONDS: u64 = 4 * 86_400;
+
+/// The wait before the next try to record a dead letter, after `attempt` tries.
+pub fn dead_letter_retry_delay(attempt: u32) -> u64 {
+    let doublings = attempt.saturating_sub(1).min(31);
+    DEAD_LETTER_RETRY_BASE_SECONDS
+        .saturating_mul(1 << doublings)
+        .min(DEAD_LETTER_RETRY_MAX_SECONDS)
+}
+
 /// How much of a backend's response body an attempt keeps; the rest is cancelled
 /// unread, so the connection is released at once.
 pub const RESPONSE_BODY_KEPT_BYTES: usize = 2048;

@@ -8,7 +8,7 @@
 
 use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
 use crate::deliver::{
-    decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
+    dead_letter_retry_delay, decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
 use crate::event_log::{AcceptedEvent, AttemptEntry, DeadLetter, Statement};
@@ -326,9 +326,20 @@ impl<'c> DeliveryRun<'c> {
 
     /// Whether the settle decision stands only once the journal is written (a
     /// dead letter: it must not leave its queue without a trace). If the write
-    /// fails, the message is retried instead.
+    /// fails, the driver says so with [`journal_unwritten`](Self::journal_unwritten).
     pub fn acks_after_journal(&self) -> bool {
         self.dead_letter
+    }
+
+    /// The journal of a dead letter could not be written: the message is
+    /// retried on [`dead_letter_retry_delay`]'s schedule, which ends well
+    /// within the queue's retention.
+    pub fn journal_unwritten(&mut self) {
+        if self.dead_letter {
+            self.state = State::Done(Decision::Retry {
+                delay_seconds: dead_letter_retry_delay(self.attempt),
+            });
+        }
     }
 
     fn log_attempt(&mut self, outcome: &Outcome, decision: Decision, at_ms: i64, duration_ms: u64) {
@@ -522,6 +533,54 @@ mod tests {
             received_at_ms: 0,
             body: b"{}".to_vec(),
         }
+    }
+
+    #[test]
+    fn a_dead_letter_not_recorded_is_retried_on_a_schedule_that_ends_inside_the_retention() {
+        let config = Config::load(
+            &FakeSource::minimal()
+                .with(
+                    "ROUTES",
+                    r#"[{"name":"crm","url":"https://crm.example.com/hook"}]"#,
+                )
+                .with_d1("EVENTS"),
+        )
+        .unwrap();
+        let message = delivery("crm").encode();
+        let queue = config.dead_letter_queue.clone();
+        let retried = |attempt: u32| {
+            let mut run = DeliveryRun::queued(&config, Some(&message), attempt, &queue, None, 0);
+            assert!(run.acks_after_journal());
+            assert!(matches!(run.need(), RunNeed::Settle(Decision::Ack)));
+            run.journal_unwritten();
+            match run.need() {
+                RunNeed::Settle(Decision::Retry { delay_seconds }) => delay_seconds,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            [1, 2, 3, 6, 7, 100].map(retried),
+            [60, 120, 240, 1_800, 1_800, 1_800]
+        );
+        // Every try the dead-letter consumer's max_retries allows, before the
+        // platform deletes the message: half of its retention at most.
+        let toml = include_str!("../wrangler.toml");
+        let consumer = toml
+            .split("[[queues.consumers]]")
+            .find(|block| block.contains(&format!("queue = \"{queue}\"")))
+            .unwrap();
+        let max_retries: u32 = consumer
+            .lines()
+            .find_map(|line| line.strip_prefix("max_retries = "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let spanned: u64 = (1..=max_retries).map(retried).sum();
+        assert!(
+            spanned <= crate::deliver::QUEUE_RETENTION_SECONDS / 2,
+            "{max_retries} tries span {spanned} s"
+        );
     }
 
     fn answered(status: u16) -> Outcome {

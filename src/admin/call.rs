@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::error::AdminError;
 use super::render::{self, JsonRow};
-use super::request::{target, BodyCall, Call, ListQuery, ReplayQuery, Target};
+use super::request::{target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
 use super::sample::sample;
 use super::sql;
 use crate::config::Config;
@@ -108,12 +108,12 @@ enum State {
         done: usize,
         plan: Plan,
         events: usize,
-        more: Option<i64>,
+        more: Option<Cursor>,
     },
     BulkMark {
         query: ReplayQuery,
         done: usize,
-        more: Option<i64>,
+        more: Option<Cursor>,
         statements: Vec<Statement>,
     },
     /// A dry run: how many events a bulk replay would take.
@@ -380,7 +380,7 @@ impl<'c> AdminCall<'c> {
                 let chunk = usize::try_from(chunk).unwrap_or(usize::MAX);
                 let page = rows.get(..chunk.min(rows.len())).unwrap_or_default();
                 let mut more = (rows.len() > chunk)
-                    .then(|| page.last().map(|r| r.seq))
+                    .then(|| page.last().map(ReplayRow::cursor))
                     .flatten();
                 let mut picked: Vec<(&ReplayRow, Vec<String>)> = Vec::new();
                 let mut deliveries = 0;
@@ -400,7 +400,7 @@ impl<'c> AdminCall<'c> {
                         more = i
                             .checked_sub(1)
                             .and_then(|last| page.get(last))
-                            .map(|r| r.seq);
+                            .map(ReplayRow::cursor);
                         break;
                     }
                     if !routes.is_empty() {
@@ -531,6 +531,15 @@ struct ReplayRow {
     routes: Option<String>,
 }
 
+impl ReplayRow {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            received_at: self.received_at,
+            seq: self.seq,
+        }
+    }
+}
+
 /// `SELECT COUNT(*) AS n`.
 #[derive(Debug, Deserialize)]
 struct CountRow {
@@ -586,10 +595,10 @@ impl AdminCall<'_> {
     /// After a chunk: the next one while there are more and the limit allows
     /// (one chunk only without a queue), else the answer, with a cursor when
     /// events were left.
-    fn bulk_next(&self, mut query: ReplayQuery, done: usize, more: Option<i64>) -> State {
+    fn bulk_next(&self, mut query: ReplayQuery, done: usize, more: Option<Cursor>) -> State {
         match more {
-            Some(seq) if self.config.delivery_queue && self.chunk_of(&query, done) > 0 => {
-                query.filters.cursor = Some(seq);
+            Some(cursor) if self.config.delivery_queue && self.chunk_of(&query, done) > 0 => {
+                query.filters.cursor = Some(cursor);
                 self.bulk_load(query, done)
             }
             more => self::done(202, render::replayed_count(done, more)),

@@ -11,7 +11,7 @@ mod sql;
 
 pub use call::{AdminCall, AdminNeed, AdminRequest, Outgoing, DIRECT_REPLAY_DELIVERIES};
 pub use error::AdminError;
-pub use request::{parse, target, BodyCall, Call, ListQuery, ReplayQuery, Target};
+pub use request::{parse, target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
 pub use sample::{sample, SAMPLE_EVENTS};
 
 use sha2::{Digest, Sha256};

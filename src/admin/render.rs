@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::request::Cursor;
 use crate::error::json;
 
 /// A row of a query that builds its JSON: `j`, and the event's `seq` (the
@@ -10,6 +11,9 @@ use crate::error::json;
 #[derive(Debug, Deserialize)]
 pub struct JsonRow {
     pub seq: i64,
+    /// An event's `received_at`: with `seq`, the cursor.
+    #[serde(default)]
+    pub at: i64,
     pub j: String,
 }
 
@@ -31,7 +35,13 @@ pub fn list(rows: &[JsonRow], limit: u32) -> String {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let page = rows.get(..limit.min(rows.len())).unwrap_or_default();
     let next_cursor = match (rows.len() > limit, page.last()) {
-        (true, Some(last)) => format!("\"{}\"", last.seq),
+        (true, Some(last)) => format!(
+            "\"{}\"",
+            Cursor {
+                received_at: last.at,
+                seq: last.seq
+            }
+        ),
         _ => "null".to_string(),
     };
     format!(
@@ -55,7 +65,7 @@ pub fn replayed_routes(routes: &[String]) -> String {
 }
 
 /// `{"replayed":N,"next_cursor":…}`.
-pub fn replayed_count(count: usize, next_cursor: Option<i64>) -> String {
+pub fn replayed_count(count: usize, next_cursor: Option<Cursor>) -> String {
     #[derive(Serialize)]
     struct Replayed {
         replayed: usize,
@@ -63,7 +73,7 @@ pub fn replayed_count(count: usize, next_cursor: Option<i64>) -> String {
     }
     json(&Replayed {
         replayed: count,
-        next_cursor: next_cursor.map(|seq| seq.to_string()),
+        next_cursor: next_cursor.map(|cursor| cursor.to_string()),
     })
 }
 

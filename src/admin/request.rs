@@ -28,8 +28,23 @@ pub struct Filters {
     pub since_ms: Option<i64>,
     /// Received before, unix ms.
     pub until_ms: Option<i64>,
-    /// Only events older than this cursor (an event's `seq`).
-    pub cursor: Option<i64>,
+    /// Only events after this one in the list's order.
+    pub cursor: Option<Cursor>,
+}
+
+/// A place in the list's order, newest first: when the event was received,
+/// then the order it was written in. An event written late (the dead-letter
+/// consumer's, say) takes its place by when it was received, not at the top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub received_at: i64,
+    pub seq: i64,
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.received_at, self.seq)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,10 +380,18 @@ fn pattern(text: &str) -> Result<Pattern, AdminError> {
     })
 }
 
-fn cursor(text: &str) -> Result<i64, AdminError> {
-    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        AdminError::InvalidQuery("`cursor` is the next_cursor of an earlier answer.".into())
-    })
+fn cursor(text: &str) -> Result<Cursor, AdminError> {
+    let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n > 0);
+    text.split_once('-')
+        .and_then(|(received_at, seq)| {
+            Some(Cursor {
+                received_at: number(received_at)?,
+                seq: number(seq)?,
+            })
+        })
+        .ok_or_else(|| {
+            AdminError::InvalidQuery("`cursor` is the next_cursor of an earlier answer.".into())
+        })
 }
 
 /// A query's parameters, each at most once and each one known.
@@ -476,7 +499,7 @@ mod tests {
             ("since", "2026-12-01T00:00:00Z"),
             ("until", "1764720000"),
             ("limit", "200"),
-            ("cursor", "42"),
+            ("cursor", "1764720000000-42"),
         ]) else {
             panic!("not a list");
         };
@@ -485,7 +508,13 @@ mod tests {
         assert_eq!(list.filters.event, Some(Pattern::Family("email".into())));
         assert_eq!(list.filters.since_ms, Some(1_796_083_200_000));
         assert_eq!(list.filters.until_ms, Some(1_764_720_000_000));
-        assert_eq!(list.filters.cursor, Some(42));
+        assert_eq!(
+            list.filters.cursor,
+            Some(Cursor {
+                received_at: 1_764_720_000_000,
+                seq: 42
+            })
+        );
         // Blank form fields are no filter.
         assert_eq!(
             list_default(&[("status", ""), ("event", "")]),
@@ -514,6 +543,8 @@ mod tests {
             (vec![("limit", "201")], "limit"),
             (vec![("cursor", "abc")], "cursor"),
             (vec![("cursor", "-1")], "cursor"),
+            (vec![("cursor", "42")], "cursor"),
+            (vec![("cursor", "1-x")], "cursor"),
             (vec![("limit", "1"), ("limit", "2")], "limit"),
             (vec![("stauts", "failed")], "Unknown"),
         ] {
@@ -663,13 +694,13 @@ mod tests {
             "POST",
             "/admin/api/replay",
             &[],
-            r#"{"status":"failed","route":"crm","event":"sms.*","since":1764547200,"until":"2026-12-02T00:00:00Z","limit":10,"cursor":"7"}"#,
+            r#"{"status":"failed","route":"crm","event":"sms.*","since":1764547200,"until":"2026-12-02T00:00:00Z","limit":10,"cursor":"1764547200000-7"}"#,
         ) else {
             panic!("not a bulk replay");
         };
         assert_eq!(replay.limit, 10);
         assert_eq!(replay.filters.route.as_deref(), Some("crm"));
         assert_eq!(replay.filters.since_ms, Some(1_764_547_200_000));
-        assert_eq!(replay.filters.cursor, Some(7));
+        assert_eq!(replay.filters.cursor.map(|c| c.seq), Some(7));
     }
 }

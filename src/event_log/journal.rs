@@ -26,6 +26,13 @@ const INSERT_DELIVERY: &str =
 ON CONFLICT (event_id, route) DO NOTHING";
 const SET_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
 ON CONFLICT (event_id, route) DO UPDATE SET status = excluded.status";
+/// A dead letter's: failed, unless the delivery's latest attempt delivered it
+/// (a replay that succeeded before the dead letter of an earlier run arrived).
+/// A later record turns a delivered delivery back to failed only when it comes
+/// from a later attempt.
+const DEAD_LETTER_FAILED: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, 'failed') \
+ON CONFLICT (event_id, route) DO UPDATE SET status = 'failed' \
+WHERE COALESCE((SELECT outcome FROM attempts WHERE event_id = ?1 AND route = ?2 ORDER BY attempt DESC LIMIT 1), '') != 'delivered'";
 /// Attempts are numbered per delivery, so a replay's continue the count.
 const INSERT_ATTEMPT: &str = "INSERT INTO attempts (event_id, route, attempt, at, duration_ms, outcome, status, headers, body, error) \
 VALUES (?1, ?2, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE event_id = ?1 AND route = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -47,21 +54,61 @@ AND NOT EXISTS (SELECT 1 FROM attempts WHERE event_id = ?1 AND route = ?2 AND at
 /// Rows purged per statement: one purge is many small transactions, not one
 /// that holds the database.
 pub const PURGE_CHUNK: i64 = 500;
-/// Attempts by age, whatever became of their event: an attempt follows its
-/// event's arrival, so one older than the cutoff belongs to a purged event.
-const PURGE_ATTEMPTS: &str = "DELETE FROM attempts WHERE (event_id, route, attempt) IN \
-(SELECT event_id, route, attempt FROM attempts WHERE at < ?1 LIMIT ?2)";
-const PURGE_DELIVERIES: &str = "DELETE FROM deliveries WHERE event_id IN \
-(SELECT id FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+/// Every purge statement takes `?1` the cutoff, `?2` the chunk and `?3` the
+/// failed events' cutoff: an event with a failed delivery is kept until then
+/// (its dead letter was acked once logged, so the log is its only copy), or
+/// until a replay delivers it.
+macro_rules! purged_event {
+    ($e:literal) => {
+        concat!(
+            $e,
+            ".received_at < ?1 AND (",
+            $e,
+            ".status != 'failed' OR ",
+            $e,
+            ".received_at < ?3)"
+        )
+    };
+}
+/// Whether the event `id` is a failed one the purge keeps.
+macro_rules! kept_failed {
+    ($id:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM events k WHERE k.id = ",
+            $id,
+            " AND k.status = 'failed' AND k.received_at >= ?3)"
+        )
+    };
+}
+/// Attempts by age, unless their event is a kept failure: an attempt follows
+/// its event's arrival, so one older than the cutoff belongs to a purged event.
+const PURGE_ATTEMPTS: &str = concat!(
+    "DELETE FROM attempts WHERE (event_id, route, attempt) IN \
+(SELECT a.event_id, a.route, a.attempt FROM attempts a WHERE a.at < ?1 AND NOT ",
+    kept_failed!("a.event_id"),
+    " LIMIT ?2)"
+);
+const PURGE_DELIVERIES: &str = concat!(
+    "DELETE FROM deliveries WHERE event_id IN (SELECT e.id FROM events e WHERE ",
+    purged_event!("e"),
+    " ORDER BY e.seq LIMIT ?2)"
+);
 /// Deliveries whose event never reached the log (its isolate died before the
 /// flush), found through their attempts as those age out: run before them.
 const PURGE_ORPHAN_DELIVERIES: &str = "DELETE FROM deliveries WHERE (event_id, route) IN \
 (SELECT a.event_id, a.route FROM attempts a WHERE a.at < ?1 \
 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) LIMIT ?2)";
-const PURGE_REDELIVERIES: &str = "DELETE FROM redeliveries WHERE event_id IN \
-(SELECT event_id FROM redeliveries WHERE last_at < ?1 LIMIT ?2)";
-const PURGE_EVENTS: &str = "DELETE FROM events WHERE seq IN \
-(SELECT seq FROM events WHERE received_at < ?1 ORDER BY seq LIMIT ?2)";
+const PURGE_REDELIVERIES: &str = concat!(
+    "DELETE FROM redeliveries WHERE event_id IN \
+(SELECT r.event_id FROM redeliveries r WHERE r.last_at < ?1 AND NOT ",
+    kept_failed!("r.event_id"),
+    " LIMIT ?2)"
+);
+const PURGE_EVENTS: &str = concat!(
+    "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE ",
+    purged_event!("e"),
+    " ORDER BY e.seq LIMIT ?2)"
+);
 const PURGE_COUNTS: &str = "DELETE FROM counts WHERE hour < ?1";
 
 /// How a route takes an event.
@@ -283,10 +330,7 @@ impl DeadLetter {
         let id = || Param::from(event.id.as_str());
         vec![
             Statement::new(INSERT_EVENT_IF_MISSING, event_params(event)),
-            Statement::new(
-                SET_DELIVERY,
-                vec![id(), self.route.as_str().into(), "failed".into()],
-            ),
+            Statement::new(DEAD_LETTER_FAILED, vec![id(), self.route.as_str().into()]),
             Statement::new(EVENT_STATUS, vec![id()]),
             count(self.at_ms, "failed"),
         ]
@@ -311,12 +355,22 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
 /// One round of the retention purge: up to [`PURGE_CHUNK`] events received
 /// before `cutoff_ms` with their deliveries, as many attempts (with the
 /// deliveries of any whose event never reached the log) and redelivery counts
-/// older than it, and the counts of hours before it. The driver repeats it
-/// while [`purge_continues`] says so.
-pub fn purge(cutoff_ms: i64) -> Vec<Statement> {
-    let args = || vec![Param::Int(cutoff_ms), Param::Int(PURGE_CHUNK)];
+/// older than it, and the counts of hours before it. An event with a failed
+/// delivery stays, with its rows, until `failed_cutoff_ms`. The driver repeats
+/// it while [`purge_continues`] says so.
+pub fn purge(cutoff_ms: i64, failed_cutoff_ms: i64) -> Vec<Statement> {
+    let args = || {
+        vec![
+            Param::Int(cutoff_ms),
+            Param::Int(PURGE_CHUNK),
+            Param::Int(failed_cutoff_ms.min(cutoff_ms)),
+        ]
+    };
     vec![
-        Statement::new(PURGE_ORPHAN_DELIVERIES, args()),
+        Statement::new(
+            PURGE_ORPHAN_DELIVERIES,
+            vec![Param::Int(cutoff_ms), Param::Int(PURGE_CHUNK)],
+        ),
         Statement::new(PURGE_ATTEMPTS, args()),
         Statement::new(PURGE_REDELIVERIES, args()),
         Statement::new(PURGE_DELIVERIES, args()),

@@ -210,6 +210,14 @@ impl DeliveryTask {
         }
     }
 
+    /// The journal of a message that [`acks_after_journal`](Self::acks_after_journal)
+    /// could not be written: its decision becomes a retry on the core's schedule.
+    pub fn journal_unwritten(&mut self) {
+        if let Inner::Run(run) = &mut self.inner {
+            run.journal_unwritten();
+        }
+    }
+
     /// How much of an answer's body an attempt keeps: read this much, cancel the rest.
     pub fn kept_bytes() -> usize {
         crate::deliver::RESPONSE_BODY_KEPT_BYTES

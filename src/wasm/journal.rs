@@ -57,7 +57,8 @@ pub(crate) fn statements(statements: Vec<Statement>) -> Array {
 pub fn purge_round(env: &JsValue, now_ms: f64) -> Option<Array> {
     let config = env::config(env).as_ref().ok().filter(|c| c.event_log)?;
     let cutoff = now_ms - config.retention_days as f64 * DAY_MS;
-    Some(statements(purge(cutoff as i64)))
+    let failed_cutoff = now_ms - config.failed_retention_days as f64 * DAY_MS;
+    Some(statements(purge(cutoff as i64, failed_cutoff as i64)))
 }
 
 /// Whether another round is due, given the rows each statement of the last

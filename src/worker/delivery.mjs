@@ -109,18 +109,17 @@ export async function consume(batch, env) {
     const task = core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id, now);
     while (task.step() === ATTEMPT) await attempt(task);
     print(task);
-    const outcome = {
-      message, decision: task.decision(), delaySeconds: task.delay_seconds(),
-      journal: task.journal(), acksAfterJournal: task.acks_after_journal(),
-    };
-    task.free();
-    return outcome;
+    return { message, task, journal: task.journal() };
   }));
   // The whole batch's log in one D1 batch.
   const logged = await write(env, handled.flatMap((outcome) => outcome.journal));
-  const settled = handled.map(({ message, decision, delaySeconds, acksAfterJournal }) => {
-    // A dead letter leaves its queue only once the log holds it.
-    if (acksAfterJournal && !logged) decision = RETRY;
+  const settled = handled.map(({ message, task }) => {
+    // A dead letter leaves its queue only once the log holds it; the core
+    // says when to try again.
+    if (!logged) task.journal_unwritten();
+    const decision = task.decision();
+    const delaySeconds = task.delay_seconds();
+    task.free();
     // The queue policy never rests a message itself (the platform does, through
     // max_retries and the dead-letter queue): anything but an ack is retried.
     if (decision === ACK) {

@@ -196,6 +196,30 @@ fn a_replayed_delivery_already_settled_by_its_attempt_is_not_set_back_to_pending
 }
 
 #[test]
+fn a_late_dead_letter_never_turns_a_delivery_a_later_attempt_delivered_back_to_failed() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.opened", "m-1", worker.now_ms));
+    let id = posted.id();
+    let message = posted.message("crm");
+    // Its retries fail; before its dead letter is consumed, an operator
+    // replays it and the replay is delivered.
+    worker.deliver(&message, 1, answered(503, "busy"));
+    worker.now_ms += HOUR_MS;
+    let replay = worker.admin("POST", &format!("events/{id}/replay"), "");
+    assert_eq!(replay.status, 202, "{}", replay.text);
+    worker.deliver(&replay.deliveries()[0].encode(), 1, answered(200, "ok"));
+    assert_eq!(worker.delivery_status(&id, "crm"), "delivered");
+    worker.dead_letter(&message);
+    assert_eq!(worker.delivery_status(&id, "crm"), "delivered");
+    assert_eq!(worker.event_status(&id), "delivered");
+    // A dead letter that follows a later failed attempt does turn it failed.
+    worker.deliver(&message, 2, answered(500, "down again"));
+    worker.dead_letter(&message);
+    assert_eq!(worker.delivery_status(&id, "crm"), "failed");
+    assert_eq!(worker.event_status(&id), "failed");
+}
+
+#[test]
 fn a_replay_whose_hand_off_fails_is_503_and_marks_nothing() {
     let mut worker = Worker::new();
     let id = crm_failed(&mut worker, "m-1").id();
@@ -753,6 +777,66 @@ fn paging_with_the_cursor_sees_every_event_once_newest_first_while_new_ones_arri
     }
     let newest_first: Vec<String> = old.iter().rev().cloned().collect();
     assert_eq!(seen, newest_first);
+}
+
+#[test]
+fn an_event_the_dead_letter_consumer_writes_late_is_listed_by_when_it_was_received() {
+    let mut worker = Worker::new();
+    // Its isolate died before the flush: only its dead letter reaches the log.
+    let lost = worker.post_unlogged(&event_body("email.opened", "lost", worker.now_ms));
+    worker.now_ms += HOUR_MS;
+    let later = worker
+        .post(&event_body("email.opened", "later", worker.now_ms))
+        .id();
+    worker.now_ms += HOUR_MS;
+    worker.dead_letter(&lost.message("crm"));
+    let page = worker.get("events?limit=1").body();
+    assert_eq!(ids(&page), [later]);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let rest = worker
+        .get(&format!("events?limit=1&cursor={cursor}"))
+        .body();
+    assert_eq!(ids(&rest), [lost.id()]);
+    assert!(rest["next_cursor"].is_null());
+}
+
+#[test]
+fn the_list_walks_an_index_in_its_order_for_each_filter_never_every_event() {
+    let mut worker = Worker::new();
+    // (filter, its index, whether the page is sorted apart: a family is a range
+    // of names, so its events come from the index in name order.)
+    for (target, index, sorted) in [
+        ("events", "events_received_at", false),
+        ("events?status=failed", "events_status", false),
+        ("events?event=email.opened", "events_event", false),
+        ("events?event=email.*", "events_event", true),
+        ("events?message_id=m-1", "events_message_id", true),
+        ("events?route=crm", "deliveries_route", true),
+    ] {
+        let answer = worker.get(target);
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let plan = worker.d1.plan(&answer.statements[0]).join("\n");
+        assert!(
+            plan.contains(&format!("USING COVERING INDEX {index}"))
+                || plan.contains(&format!("USING INDEX {index}")),
+            "{target}:\n{plan}"
+        );
+        assert!(
+            !plan.contains("SCAN e\n"),
+            "{target} scans every event:\n{plan}"
+        );
+        // The outer query reads the page's rows by their key, never a scan.
+        assert!(
+            plan.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+            "{target}:\n{plan}"
+        );
+        if !sorted {
+            assert!(
+                plan.matches("TEMP B-TREE").count() <= 1,
+                "{target} sorts its matches:\n{plan}"
+            );
+        }
+    }
 }
 
 #[test]

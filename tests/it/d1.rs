@@ -110,6 +110,20 @@ impl D1 {
         Ok((objects, changes))
     }
 
+    /// How SQLite runs `statement`: its query plan's lines.
+    pub fn plan(&self, statement: &Statement) -> Vec<String> {
+        let explained = Statement {
+            sql: format!("EXPLAIN QUERY PLAN {}", statement.sql).into(),
+            params: statement.params.clone(),
+        };
+        self.run(&explained)
+            .unwrap_or_else(|e| panic!("{e} in {}", statement.sql))
+            .0
+            .iter()
+            .map(|row| row["detail"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// A test's own look at the tables: the rows of `sql`.
     pub fn rows(&self, sql: &str) -> Vec<Value> {
         let statement = Statement {

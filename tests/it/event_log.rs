@@ -344,10 +344,17 @@ fn without_the_event_log_a_dead_letter_is_attempted_as_before() {
 /// Runs the retention purge as the driver does: rounds while the core says
 /// another is due. The number of rounds.
 fn purge_all(worker: &Worker, cutoff_ms: i64) -> usize {
+    purge_all_keeping_failed(worker, cutoff_ms, cutoff_ms - 23 * DAY_MS)
+}
+
+fn purge_all_keeping_failed(worker: &Worker, cutoff_ms: i64, failed_cutoff_ms: i64) -> usize {
     let mut rounds = 0;
     loop {
         rounds += 1;
-        let batch = worker.d1.batch(&purge(cutoff_ms)).unwrap();
+        let batch = worker
+            .d1
+            .batch(&purge(cutoff_ms, failed_cutoff_ms))
+            .unwrap();
         let deleted: Vec<i64> = batch.changes.iter().map(|&n| n as i64).collect();
         if !purge_continues(&deleted) {
             return rounds;
@@ -406,6 +413,54 @@ fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new
     // Nothing left to purge: one round that deletes nothing.
     assert_eq!(purge_all(&worker, NOW_MS - 7 * DAY_MS), 1);
     assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 30);
+}
+
+#[test]
+fn a_failed_event_outlives_the_retention_until_failed_retention_days_or_a_replay_delivers_it() {
+    let mut worker = Worker::new();
+    // Received 10 and 40 days ago; each crm delivery ends as the test says.
+    let at = |days: i64| NOW_MS - days * DAY_MS;
+    let post = |worker: &mut Worker, days: i64, label: &str| {
+        worker.now_ms = at(days);
+        worker.post(&event_body("email.opened", label, worker.now_ms))
+    };
+    let delivered = post(&mut worker, 10, "delivered");
+    worker.deliver(&delivered.message("crm"), 1, answered(200, "ok"));
+    let failed = post(&mut worker, 10, "failed");
+    worker.deliver(&failed.message("crm"), 1, answered(500, "down"));
+    // Its failure recorded minutes ago: its retries spanned days.
+    worker.now_ms = NOW_MS - 60_000;
+    worker.dead_letter(&failed.message("crm"));
+    let replayed = post(&mut worker, 10, "replayed");
+    worker.dead_letter(&replayed.message("crm"));
+    let ancient = post(&mut worker, 40, "ancient");
+    worker.dead_letter(&ancient.message("crm"));
+    worker.now_ms = NOW_MS;
+    let answer = worker.admin("POST", &format!("events/{}/replay", replayed.id()), "");
+    worker.deliver(&answer.deliveries()[0].encode(), 1, answered(200, "ok"));
+
+    // EVENT_RETENTION_DAYS 7, FAILED_RETENTION_DAYS 30.
+    purge_all_keeping_failed(&worker, NOW_MS - 7 * DAY_MS, NOW_MS - 30 * DAY_MS);
+    assert_eq!(
+        worker.d1.texts("SELECT id FROM events ORDER BY seq"),
+        [failed.id()]
+    );
+    // Kept whole: its delivery, its attempts, and the admin API shows it.
+    let detail = worker.event(&failed.id());
+    assert_eq!(detail["status"], "failed");
+    assert_eq!(attempts(&detail, "crm").len(), 1);
+    assert_eq!(
+        worker.get("events?status=failed").body()["events"][0]["id"],
+        failed.id()
+    );
+    // Once past FAILED_RETENTION_DAYS it goes too.
+    purge_all_keeping_failed(&worker, NOW_MS - 7 * DAY_MS, NOW_MS - 5 * DAY_MS);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
+    let left = format!(
+        "SELECT COUNT(*) FROM attempts WHERE event_id = '{}'",
+        failed.id()
+    );
+    assert_eq!(worker.d1.number(&left), 0);
 }
 
 #[test]

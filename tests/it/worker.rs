@@ -163,6 +163,8 @@ pub struct AdminAnswer {
     pub test_event: Option<(String, String)>,
     /// Whether the call asked for its body.
     pub body_read: bool,
+    /// Every statement it ran, in order.
+    pub statements: Vec<Statement>,
     /// A 405's `Allow`.
     pub allow: Option<&'static str>,
     /// What the driver does with a body the call did not read.
@@ -478,6 +480,7 @@ impl Worker {
                 }
                 AdminNeed::Query(statements) => {
                     answer.queries += 1;
+                    answer.statements.extend(statements.iter().cloned());
                     let results = self.d1.batch(statements).map(|batch| batch.json());
                     call.queried(results.as_deref().map_err(Clone::clone));
                 }
