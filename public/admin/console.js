@@ -176,35 +176,45 @@ function SendTest({ token, onSent, onUnauthorized }) {
   </form>`;
 }
 
-function ReplayDialog({ state, onConfirm, onCancel }) {
+function ReplayDialog({ state, onConfirm, onStop, onClose }) {
   const dialog = useRef(null);
-  const confirm = useRef(null);
+  const action = useRef(null);
   useEffect(() => {
     const el = dialog.current;
     if (state && !el.open) el.showModal();
     if (!state && el.open) el.close();
   }, [state]);
-  // The count arrives after the dialog opened: Enter must then mean "replay".
+  // The action of each step takes focus as it appears: Enter then means "go on".
   const phase = state?.phase;
-  useEffect(() => { if (phase === 'confirm') confirm.current?.focus(); }, [phase]);
+  useEffect(() => { action.current?.focus(); }, [phase]);
   const s = state || {};
   const scope = s.scope || {};
   const where = [scope.event && `event ${scope.event}`, scope.route && `route ${scope.route}`].filter(Boolean).join(', ');
-  return html`<dialog ref=${dialog} class="card" aria-labelledby="replay-title" onClose=${onCancel} data-testid="replay-dialog">
+  const of = `${(s.replayed ?? 0).toLocaleString()} of ${plural(Math.max(s.count ?? 0, s.replayed ?? 0), 'event')}`;
+  // Escape while replaying stops the run instead of hiding it.
+  const cancel = (e) => { if (phase === 'running') { e.preventDefault(); onStop(); } };
+  return html`<dialog ref=${dialog} class="card" aria-labelledby="replay-title" onCancel=${cancel} onClose=${onClose} data-testid="replay-dialog">
     <h2 id="replay-title">Replay failed events</h2>
-    ${s.phase === 'counting' && html`<p>Counting the failed events ${s.label}…</p>`}
-    ${s.phase === 'confirm' && (s.count === 0
+    ${phase === 'counting' && html`<p>Counting the failed events ${s.label}…</p>`}
+    ${phase === 'confirm' && (s.count === 0
       ? html`<p>No failed event ${s.label}${where ? ` (${where})` : ''}: nothing to replay.</p>`
-      : html`<p data-testid="replay-count">Replay <strong>${s.more ? `more than ${plural(s.count, 'failed event')}` : plural(s.count, 'failed event')}</strong>
+      : html`<p data-testid="replay-count">Replay <strong>${plural(s.count, 'failed event')}</strong>
           received ${s.label}${where ? ` (${where})` : ''}? Each goes again to the routes where it failed, under the same webhook-id.</p>`)}
-    ${s.phase === 'confirm' && s.ignoredMessageId && html`<p class="muted small">The message id filter does not narrow a bulk replay.</p>`}
-    ${s.phase === 'running' && html`<p>Replaying…</p>`}
-    ${s.phase === 'done' && html`<p role="status">${plural(s.replayed, 'event')} sent to be delivered again.</p>`}
+    ${phase === 'confirm' && s.ignoredMessageId && html`<p class="muted small">The message id filter does not narrow a bulk replay.</p>`}
+    ${phase === 'running' && html`<p role="status" data-testid="replay-progress">Replayed ${of}…${s.stopping ? ' Stopping after the current call.' : ''}</p>
+      <progress max=${Math.max(1, s.count)} value=${s.replayed} aria-label="Replay progress"></progress>`}
+    ${phase === 'stopped' && html`<p role="status" data-testid="replay-stopped">${s.error ? 'The replay stopped on an error' : 'Stopped'} with ${of} replayed:
+      <strong>${plural(s.remaining, 'failed event')} not replayed yet</strong>. Continue from where it stopped, or close and replay them later.</p>`}
+    ${phase === 'done' && html`<p role="status">${plural(s.replayed, 'event')} sent to be delivered again.</p>`}
     ${s.error && html`<p class="error-text" role="alert">${s.error}</p>`}
     <form method="dialog" class="row end">
-      ${s.phase === 'confirm' && s.count > 0 && html`<button type="button" class="danger" ref=${confirm} onClick=${onConfirm}>
-        Replay ${s.more ? 'all' : plural(s.count, 'event')}</button>`}
-      <button type="submit">${s.phase === 'done' ? 'Close' : 'Cancel'}</button>
+      ${phase === 'confirm' && s.count > 0 && html`<button type="button" class="danger" ref=${action} onClick=${onConfirm}>
+        Replay ${plural(s.count, 'event')}</button>`}
+      ${phase === 'stopped' && html`<button type="button" class="danger" ref=${action} onClick=${onConfirm}>
+        Continue: ${plural(s.remaining, 'event')} left</button>`}
+      ${phase === 'running'
+        ? html`<button type="button" ref=${action} onClick=${onStop}>${s.stopping ? 'Stopping…' : 'Stop'}</button>`
+        : html`<button type="submit" ref=${phase === 'done' ? action : undefined}>${phase === 'done' || phase === 'stopped' ? 'Close' : 'Cancel'}</button>`}
     </form>
   </dialog>`;
 }
@@ -393,50 +403,76 @@ function Console({ token, onSignOut }) {
     }
   };
 
+  // One bulk replay at a time; Stop and closing the dialog tell the running loop.
+  const replayRun = useRef(null);
+  const replayBody = (scope, cursor, dryRun) => Object.fromEntries(Object.entries({ ...scope, cursor, dry_run: dryRun }).filter(([, v]) => v));
+  // The dry run counts exactly what the replay takes (only deliveries that failed).
+  const wouldReplay = async (scope, cursor) => (await api.replayFailed(token, replayBody(scope, cursor, true))).would_replay ?? 0;
+
   const startBulkReplay = async () => {
     const f = current.current.filters;
-    const { since, until } = windowBounds(f, Date.now());
-    // The window is fixed now, so the count and the replay cover the same events.
-    const scope = { status: 'failed', event: f.event.trim(), route: f.route.trim(), since, until };
-    const state = { phase: 'counting', scope, label: windowLabel(f), ignoredMessageId: Boolean(f.message_id.trim()) };
+    const now = Date.now();
+    const { since, until } = windowBounds(f, now);
+    // The window is fixed now, its end included, so the count and the replay cover the same events.
+    const scope = { status: 'failed', event: f.event.trim(), route: f.route.trim(), since, until: until || new Date(now).toISOString() };
+    const state = { phase: 'counting', scope, label: windowLabel(f), ignoredMessageId: Boolean(f.message_id.trim()), replayed: 0, cursor: null };
     setReplay(state);
     try {
-      let count = 0;
-      let cursor = null;
-      let pages = 0;
-      do {
-        const data = await api.events(token, { ...scope, limit: 200, cursor });
-        count += (data.events || []).length;
-        cursor = data.next_cursor ?? null;
-        pages += 1;
-      } while (cursor && pages < 5);
-      setReplay({ ...state, phase: 'confirm', count, more: Boolean(cursor) });
+      const count = await wouldReplay(scope, null);
+      setReplay((shown) => shown && { ...state, phase: 'confirm', count });
     } catch (err) {
-      if (!failed(err)) setReplay({ ...state, phase: 'confirm', count: 0, error: err.message });
+      if (!failed(err)) setReplay((shown) => shown && { ...state, phase: 'confirm', count: 0, error: err.message });
     }
   };
 
-  const confirmBulkReplay = async () => {
-    const state = replay;
-    setReplay({ ...state, phase: 'running' });
-    let replayed = 0;
+  // Replays call after call until no cursor is left; a stop or an error keeps the
+  // cursor, so "Continue" picks up where it ended.
+  const runBulkReplay = async () => {
+    const run = { stop: false, closed: false };
+    replayRun.current = run;
+    let s = { ...replay, phase: 'running', stopping: false, error: null };
+    const show = (next) => { if (!run.closed) setReplay(next); };
+    show(s);
+    let finished = false;
     try {
-      let cursor = null;
-      let calls = 0;
-      do {
-        const body = Object.fromEntries(Object.entries({ ...state.scope, cursor }).filter(([, v]) => v));
-        const data = await api.replayFailed(token, body);
-        replayed += data.replayed || 0;
-        cursor = data.next_cursor ?? null;
-        calls += 1;
-      } while (cursor && calls < 50);
-      setReplay({ ...state, phase: 'done', replayed });
-      setNotice(`${plural(replayed, 'failed event')} sent to be delivered again.`);
-      watch();
-      refreshList();
+      while (!run.stop) {
+        const data = await api.replayFailed(token, replayBody(s.scope, s.cursor, false));
+        s = { ...s, replayed: s.replayed + (data.replayed || 0), cursor: data.next_cursor ?? null };
+        finished = !s.cursor;
+        if (finished) break;
+        show({ ...s, stopping: run.stop });
+      }
     } catch (err) {
-      if (!failed(err)) setReplay({ ...state, phase: 'done', replayed, error: err.message });
+      if (failed(err)) return;
+      s = { ...s, error: err.message };
     }
+    watch();
+    refreshList();
+    if (!finished) {
+      const remaining = await wouldReplay(s.scope, s.cursor).catch(() => Math.max(0, s.count - s.replayed));
+      finished = remaining === 0;
+      s = { ...s, remaining };
+    }
+    if (finished) {
+      show({ ...s, phase: 'done' });
+      setNotice(`${plural(s.replayed, 'failed event')} sent to be delivered again.`);
+    } else {
+      show({ ...s, phase: 'stopped' });
+      setNotice(`Bulk replay stopped: ${s.replayed.toLocaleString()} replayed, ${plural(s.remaining, 'failed event')} not replayed yet.`);
+    }
+    if (replayRun.current === run) replayRun.current = null;
+  };
+
+  const stopBulkReplay = () => {
+    if (!replayRun.current) return;
+    replayRun.current.stop = true;
+    setReplay((shown) => shown && { ...shown, stopping: true });
+  };
+
+  const closeBulkReplay = () => {
+    // Closed while running (the browser may force it): stop, and say the outcome in the notice.
+    if (replayRun.current) Object.assign(replayRun.current, { stop: true, closed: true });
+    setReplay(null);
   };
 
   const copy = async (text, what) => {
@@ -489,7 +525,7 @@ function Console({ token, onSignOut }) {
       ${openId && html`<${EventDetail} id=${openId} summary=${summary} detail=${detail.data} error=${detail.error}
         busy=${busy} onClose=${close} onReplay=${replayOne} onCopy=${copy} />`}
     </div>
-    <${ReplayDialog} state=${replay} onConfirm=${confirmBulkReplay} onCancel=${() => setReplay(null)} />
+    <${ReplayDialog} state=${replay} onConfirm=${runBulkReplay} onStop=${stopBulkReplay} onClose=${closeBulkReplay} />
   </div>`;
 }
 

@@ -1,6 +1,8 @@
 // SPEC §9, the operator console, in a real browser (Chromium driven by playwright-core)
 // against the built worker under wrangler dev: its static files, the admin API on a
-// local D1 event log, and a real local backend that is down and then comes back.
+// local D1 event log, and a real local backend that is down and then comes back. A second
+// worker, without a delivery queue (a replay call takes 12 deliveries there), shows the
+// bulk replay's count and a replay that takes more than one call.
 //
 // UPDATE_SCREENSHOTS=1 writes the README's screenshots to docs/console/; otherwise
 // they go to .test/console-screenshots/ so a test run leaves the work tree as it was.
@@ -29,13 +31,18 @@ const HOSTILE = {
   long: 'A'.repeat(10_000),
 };
 
-/** A backend that answers 500 (with a body and a header to show) until it is made healthy. */
+/**
+ * A backend that answers 500 (with a body and a header to show) until it is made healthy;
+ * `delivered` lists the message id of each event it answered 200.
+ */
 async function switchableBackend(healthy = false) {
-  const state = { healthy, received: 0 };
+  const state = { healthy, received: 0, delivered: [] };
   const server = createServer(async (req, res) => {
-    for await (const chunk of req) void chunk;
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
     state.received += 1;
     if (state.healthy) {
+      try { state.delivered.push(JSON.parse(Buffer.concat(chunks).toString()).data?.message_id); } catch { /* not an event */ }
       res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': 'console-e2e' });
       res.end('ok, stored');
     } else {
@@ -89,13 +96,21 @@ describe('operator console (SPEC §9) in Chromium', () => {
   let page;
   let record;
   const failing = ['mouse', 'keyboard', 'bulk1', 'bulk2'].map((label) => id(`fail_${label}`));
+  // The worker without a delivery queue: 15 events whose delivery to crm fails, 3 of them
+  // (email.clicked) delivered to analytics too; more than one replay call's 12 deliveries.
+  let direct;
+  let directBackend;
+  let directPage;
+  let directRecord;
+  const directFailing = Array.from({ length: 15 }, (_, i) => id(`direct_${i}`));
+  const directClicked = directFailing.slice(0, 3);
 
   before(async () => {
     // crm is down until a test brings it back; analytics always answers 200.
-    [backend, analytics] = await Promise.all([switchableBackend(false), switchableBackend(true)]);
+    [backend, analytics, directBackend] = await Promise.all([switchableBackend(false), switchableBackend(true), switchableBackend(false)]);
     const routes = [{ name: 'crm', url: backend.url, events: ['email.*'] },
       { name: 'analytics', url: analytics.url, events: ['sms.*', 'subscriber.*'] }];
-    [worker, disabled, browser] = await Promise.all([
+    [worker, disabled, direct, browser] = await Promise.all([
       startWorker('console', {
         adminToken: TOKEN,
         assets: true,
@@ -106,8 +121,20 @@ describe('operator console (SPEC §9) in Chromium', () => {
         deadLetterConsumer: true,
       }),
       startWorker('console-disabled', { vars: { ROUTES: routes }, assets: true }),
+      startWorker('console-direct', {
+        adminToken: TOKEN,
+        assets: true,
+        deliveryQueue: false,
+        vars: { ROUTES: [{ name: 'crm', url: directBackend.url, events: ['email.*'] },
+          { name: 'analytics', url: analytics.url, events: ['email.clicked'] }] },
+      }),
       launchBrowser(),
     ]);
+    // Their three attempts each (a few seconds) run while the tests below do.
+    for (const messageId of directFailing) {
+      const name = directClicked.includes(messageId) ? 'email.clicked' : 'email.bounced';
+      assert.equal((await direct.post(event(name, { messageId }))).status, 200);
+    }
     // Events the tests look for: failures to replay, an event per family, the hostile body.
     for (const messageId of failing) {
       assert.equal((await worker.post(event('email.bounced', { messageId }))).status, 200);
@@ -132,8 +159,8 @@ describe('operator console (SPEC §9) in Chromium', () => {
 
   after(async () => {
     await browser?.close();
-    await Promise.all([worker?.stop(), disabled?.stop()]);
-    await Promise.all([backend?.close(), analytics?.close()]);
+    await Promise.all([worker?.stop(), disabled?.stop(), direct?.stop()]);
+    await Promise.all([backend?.close(), analytics?.close(), directBackend?.close()]);
   });
 
   test('the page is served with a strict CSP and frame-ancestors none', LIMIT, async () => {
@@ -308,6 +335,23 @@ describe('operator console (SPEC §9) in Chromium', () => {
       'focus returns to the row');
   });
 
+  test('a click anywhere on a row opens its event: on its message id, on its time', LIMIT, async () => {
+    const detail = page.locator('[data-testid=event-detail]');
+    const opened = (messageId) => waitFor(async () => (await detail.count()) === 1
+      && (await detail.locator('.facts').textContent()).includes(messageId), { what: `${messageId} open` });
+    await row(page, id('sms')).locator('td[data-label="message id"]').click();
+    await opened(id('sms'));
+    assert.match(await detail.locator('h2').textContent(), /sms\.delivered/);
+    await page.keyboard.press('Escape');
+    assert.match(await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? ''), new RegExp(id('sms')),
+      'focus goes to the row\'s button, the way back in by keyboard');
+    await row(page, id('unrouted')).locator('td[data-label="received"] time').click();
+    await opened(id('unrouted'));
+    assert.match(await detail.locator('h2').textContent(), /whatsapp\.read/);
+    await page.keyboard.press('Escape');
+    assert.equal(await detail.count(), 0);
+  });
+
   test('replay every failed event in the window, after a confirmation that counts them', LIMIT, async () => {
     await page.getByRole('button', { name: 'Replay failed…' }).click();
     const dialog = page.locator('[data-testid=replay-dialog]');
@@ -437,12 +481,73 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.equal(await older.count(), 0, 'nothing to load again');
   });
 
+  test('the bulk replay counts what the replay takes (its dry run), not every failed event listed on the route', LIMIT, async () => {
+    await waitFor(async () => (await adminApi(direct, '/events?status=failed&limit=200')).events.length === directFailing.length,
+      { timeoutMs: 30_000, intervalMs: 500, what: 'the direct deliveries to crm recorded as failed' });
+    ({ page: directPage, record: directRecord } = await watchedPage(context));
+    await signIn(directPage, direct);
+    // Failed events (on crm) that analytics delivered: listed under analytics, nothing to replay there.
+    assert.equal((await adminApi(direct, '/events?status=failed&route=analytics')).events.length, directClicked.length);
+    const dryRun = async (scope) => (await direct.admin('POST', '/admin/api/replay', { status: 'failed', ...scope, dry_run: true })).json.would_replay;
+    assert.equal(await dryRun({ route: 'analytics' }), 0);
+    const dialog = directPage.locator('[data-testid=replay-dialog]');
+    await directPage.getByLabel('Route', { exact: true }).fill('analytics');
+    await directPage.getByRole('button', { name: 'Replay failed…' }).click();
+    await waitFor(async () => /nothing to replay/.test(await dialog.textContent()), { what: 'nothing to replay on analytics' });
+    assert.match(await dialog.textContent(), /No failed event in the last 24 hours \(route analytics\)/);
+    assert.equal(await dialog.locator('[data-testid=replay-count]').count(), 0);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    await directPage.getByLabel('Route', { exact: true }).fill('');
+    const all = await dryRun({});
+    assert.equal(all, directFailing.length);
+    await directPage.getByRole('button', { name: 'Replay failed…' }).click();
+    await dialog.locator('[data-testid=replay-count]').waitFor();
+    assert.match(await dialog.textContent(), new RegExp(`Replay ${all} failed events`));
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  test('a bulk replay of more than one call goes on to the end: progress, Stop with what remains, Continue', LIMIT, async () => {
+    directBackend.healthy = true;
+    // The first replay call waits here until Stop is pressed, so the stop lands mid-run.
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let calls = 0;
+    await directPage.route('**/admin/api/replay', async (route) => {
+      if (!route.request().postDataJSON().dry_run && calls++ === 0) await held;
+      await route.continue();
+    });
+    const dialog = directPage.locator('[data-testid=replay-dialog]');
+    await directPage.getByRole('button', { name: 'Replay failed…' }).click();
+    await dialog.getByRole('button', { name: 'Replay 15 events' }).click();
+    const progress = dialog.locator('[data-testid=replay-progress]');
+    await waitFor(async () => /Replayed 0 of 15 events/.test(await progress.textContent()), { what: 'the progress' });
+    await dialog.getByRole('button', { name: 'Stop' }).click();
+    await waitFor(async () => /Stopping after the current call/.test(await progress.textContent()), { what: 'the stop taken' });
+    release();
+    // Without a queue a call takes 12 deliveries: the other 3 stay failed, behind the cursor.
+    const stopped = dialog.locator('[data-testid=replay-stopped]');
+    await stopped.waitFor({ timeout: 20_000 });
+    assert.match(await stopped.textContent(), /Stopped with 12 of 15 events replayed:\s*3 failed events not replayed yet/);
+    await dialog.getByRole('button', { name: 'Continue: 3 events left' }).click();
+    await waitFor(async () => /15 events sent to be delivered again/.test(await dialog.textContent()), { what: 'the rest replayed' });
+    assert.equal(calls, 2, 'one call for 12 deliveries, one from its cursor for the rest');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await directPage.unroute('**/admin/api/replay');
+    // Every event was delivered again, each exactly once, and none is failed now.
+    await waitFor(async () => (await adminApi(direct, '/events?status=failed')).events.length === 0,
+      { timeoutMs: 30_000, intervalMs: 500, what: 'no failed event left' });
+    assert.deepEqual([...directBackend.delivered].sort(), [...directFailing].sort());
+  });
+
   test('nothing broke the rules while the console ran: no dialog, error or CSP violation', LIMIT, () => {
-    assert.deepEqual(record.dialogs, []);
-    assert.deepEqual(record.errors, []);
-    assert.deepEqual(record.cspViolations, []);
-    assert.deepEqual(record.urls.filter((url) => url.includes(TOKEN)), []);
-    assert.deepEqual(record.urls.filter((url) => !url.startsWith(worker.url)), [], 'nothing from elsewhere');
+    for (const [seen, origin] of [[record, worker.url], [directRecord, direct.url]]) {
+      assert.deepEqual(seen.dialogs, []);
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(seen.cspViolations, []);
+      assert.deepEqual(seen.urls.filter((url) => url.includes(TOKEN)), []);
+      assert.deepEqual(seen.urls.filter((url) => !url.startsWith(origin)), [], 'nothing from elsewhere');
+    }
   });
 
   test('without ADMIN_TOKEN, /admin is a 404 page that says how to set it', LIMIT, async () => {

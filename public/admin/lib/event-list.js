@@ -12,11 +12,23 @@ function Routes({ routes }) {
     <span class="chip-attempts">×${String(r.attempts ?? 0)}</span></li>`)}</ul>`;
 }
 
+/** Whether text inside `row` is selected: a drag to copy a value, not a click to open. */
+function selecting(row) {
+  const selection = window.getSelection();
+  return Boolean(selection && !selection.isCollapsed && row.contains(selection.anchorNode));
+}
+
 function Row({ event, selected, isNew, watched, onOpen }) {
   const classes = ['event-row', selected && 'is-selected', isNew && 'is-new', watched && 'is-watched'].filter(Boolean).join(' ');
-  return html`<tr class=${classes} data-testid="event-row" aria-current=${selected ? 'true' : undefined}>
+  // A click anywhere on the row opens the event. The button is the way in for keyboards
+  // and screen readers; its click (Enter included) bubbles up to here, so it opens once.
+  const click = (e) => {
+    if (!e.target.closest('button') && selecting(e.currentTarget)) return;
+    onOpen(event.id, e.currentTarget.querySelector('button.event-name'));
+  };
+  return html`<tr class=${classes} data-testid="event-row" aria-current=${selected ? 'true' : undefined} onClick=${click}>
     <td data-label="received"><time datetime=${event.received_at} title=${fullTime(event.received_at)}>${shortTime(event.received_at)}</time></td>
-    <td data-label="event"><button type="button" class="link event-name" onClick=${(e) => onOpen(event.id, e.currentTarget)}
+    <td data-label="event"><button type="button" class="link event-name"
       aria-label=${`Open ${event.event} event ${event.message_id ?? event.id}`}>${event.event}</button></td>
     <td data-label="message id" class="mono clip" title=${event.message_id ?? ''}>${event.message_id ?? html`<span class="muted">—</span>`}</td>
     <td data-label="status"><${Badge} status=${event.status} /></td>
