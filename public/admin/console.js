@@ -8,7 +8,7 @@ import { copyText } from './lib/bits.js';
 import { fillHours, HourlyChart } from './lib/chart.js';
 import { EventDetail } from './lib/event-detail.js';
 import { EventList } from './lib/event-list.js';
-import { EVENT_PATTERNS, EVENT_TYPES, fromLocalInput, plural, shortTime, toLocalInput } from './lib/format.js';
+import { bytes, EVENT_PATTERNS, EVENT_TYPES, fromLocalInput, fullTime, plural, shortTime, toLocalInput } from './lib/format.js';
 
 const PAGE = 50;
 /** Rows the list keeps before it falls back to the newest page alone. */
@@ -109,6 +109,17 @@ function Login({ notice, onToken }) {
 }
 
 // ---------------------------------------------------------------------------------
+// What the log holds and costs, as /stats meters it; a loss is never left unsaid.
+function Storage({ storage: s }) {
+  const parts = [`log: ${s.bytes_stored == null ? 'size unknown' : bytes(s.bytes_stored)}, ${plural(s.events_kept ?? 0, 'event')}`
+    + ` in ${plural(s.shards ?? 1, 'database')}`];
+  if (s.oldest_event) parts.push(`oldest ${shortTime(s.oldest_event)}`);
+  if (s.rows_written_per_event != null && s.rows_written > 0) parts.push(`${s.rows_written_per_event} rows written an event`);
+  return html`<p class="muted small" data-testid="storage">${parts.join('; ')}
+    ${s.log_writes_lost > 0 && html`<br /><strong class="error-text" data-testid="lost" title=${s.lost_since ? fullTime(s.lost_since) : ''}>
+      ${plural(s.log_writes_lost, 'log write')} lost since ${s.lost_since ? shortTime(s.lost_since) : 'the oldest count kept'}</strong>`}</p>`;
+}
+
 // Filters, the send-test form, the bulk replay dialog
 
 function Filters({ filters, routes, onChange, onReplayFailed }) {
@@ -333,7 +344,7 @@ function Console({ token, onSignOut }) {
     }
     try {
       const data = await api.stats(token, { since, until });
-      setStats({ rows: fillHours(data.hours, Date.parse(since), until ? Date.parse(until) : now) });
+      setStats({ rows: fillHours(data.hours, Date.parse(since), until ? Date.parse(until) : now), storage: data.storage });
     } catch (err) {
       if (!failed(err)) setStats((prev) => ({ rows: prev?.rows || [], error: err.message }));
     }
@@ -508,6 +519,7 @@ function Console({ token, onSignOut }) {
         <h2 id="traffic-title">Traffic per hour</h2>
         ${stats?.error && html`<p class="error-text">${stats.error}</p>`}
         ${stats ? html`<${HourlyChart} rows=${stats.rows} />` : html`<p class="muted">Loading…</p>`}
+        ${stats?.storage && html`<${Storage} storage=${stats.storage} />`}
       </section>
       <${SendTest} token=${token} onSent=${onSent} onUnauthorized=${() => failed(new ApiError(401, 'unauthorized', ''))} />
     </div>

@@ -145,6 +145,8 @@ pub struct AdminCall<'c> {
     now_ms: i64,
     /// Makes a test event's message id unique.
     nonce: String,
+    /// The database's size as the platform metered the last query.
+    database_bytes: Option<u64>,
     declared: bool,
     state: State,
 }
@@ -158,6 +160,7 @@ impl<'c> AdminCall<'c> {
             config,
             now_ms,
             nonce: nonce.to_string(),
+            database_bytes: None,
             declared: request.content_length.is_some(),
             state: State::Done {
                 status: 0,
@@ -249,7 +252,7 @@ impl<'c> AdminCall<'c> {
                 let since = since_ms.unwrap_or(until - DAY_MS);
                 // Whole hours: an hour is counted when any of it is in the window.
                 let until_hour = hour_of(until - 1) + 3_600;
-                State::Stats(vec![sql::stats(hour_of(since), until_hour)])
+                State::Stats(sql::stats(hour_of(since), until_hour))
             }
             Call::Test { event } => {
                 let body = sample(&event, self.now_ms, &self.nonce)
@@ -297,6 +300,12 @@ impl<'c> AdminCall<'c> {
         }
     }
 
+    /// The database's size in bytes, as the platform reported it with the
+    /// batch's results (D1's `meta.size_after`), before [`queried`](Self::queried).
+    pub fn database_size(&mut self, bytes: u64) {
+        self.database_bytes = Some(bytes);
+    }
+
     /// The batch's results: per statement, its rows, as JSON (`[[{…},…],…]`),
     /// or why it failed.
     pub fn queried(&mut self, results: Result<&str, String>) {
@@ -331,9 +340,10 @@ impl<'c> AdminCall<'c> {
                 done(200, row.j)
             }
             State::Stats(_) => {
-                let (rows,): (Vec<JsonRow>,) =
+                let (hours, storage): (Vec<JsonRow>, Vec<JsonRow>) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
-                done(200, render::stats(&rows))
+                let storage = storage.first().ok_or_else(unreadable)?;
+                done(200, render::stats(&hours, &storage.j, self.database_bytes))
             }
             State::BulkCount(_) => {
                 let (rows,): (Vec<CountRow>,) =

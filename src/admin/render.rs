@@ -50,9 +50,17 @@ pub fn list(rows: &[JsonRow], limit: u32) -> String {
     )
 }
 
-/// `{"hours":[…]}`, oldest first, one entry per hour that has a count.
-pub fn stats(rows: &[JsonRow]) -> String {
-    format!("{{\"hours\":{}}}", array(rows.iter()))
+/// `{"hours":[…],"storage":{…}}`: the hours oldest first, one entry per hour
+/// that has a count; `storage` as SQLite built it, with the bytes the
+/// platform metered.
+pub fn stats(rows: &[JsonRow], storage: &str, bytes: Option<u64>) -> String {
+    let bytes = bytes.map_or_else(|| "null".to_string(), |n| n.to_string());
+    let storage = storage.strip_suffix('}').unwrap_or(storage);
+    let separator = if storage.ends_with('{') { "" } else { "," };
+    format!(
+        "{{\"hours\":{},\"storage\":{storage}{separator}\"bytes_stored\":{bytes}}}}}",
+        array(rows.iter())
+    )
 }
 
 /// `{"replayed":[routes]}`.

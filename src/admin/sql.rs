@@ -52,7 +52,27 @@ const HOUR_FIELDS: &str = concat!(
     "'duplicate', SUM(CASE WHEN c.name = 'duplicate' THEN c.count ELSE 0 END), ",
     "'rejected', json(COALESCE(json_group_object(substr(c.name, 10), c.count) FILTER (WHERE c.name LIKE 'rejected:%'), '{}')), ",
     "'delivered', SUM(CASE WHEN c.name = 'delivered' THEN c.count ELSE 0 END), ",
-    "'failed', SUM(CASE WHEN c.name = 'failed' THEN c.count ELSE 0 END)"
+    "'failed', SUM(CASE WHEN c.name = 'failed' THEN c.count ELSE 0 END), ",
+    "'log_writes_lost', SUM(CASE WHEN c.name = 'lost' THEN c.count ELSE 0 END)"
+);
+
+/// What the log holds and what it cost, from its own tables: the events kept,
+/// the oldest of them, rows written (as the platform metered each write) and
+/// events accepted in the window, and log writes lost since the first one.
+/// `?1`/`?2` the window's hours. The bytes stored come from the platform's
+/// meter of the query itself (D1's `size_after`).
+const STORAGE: &str = concat!(
+    "SELECT 0 AS seq, json_object(",
+    "'shards', 1, ",
+    "'events_kept', (SELECT COUNT(*) FROM events), ",
+    "'oldest_event', (SELECT ", time!("MIN(received_at)"), " FROM events), ",
+    "'rows_written', w.written, 'events_accepted', w.accepted, ",
+    "'rows_written_per_event', CASE WHEN w.accepted > 0 THEN round(1.0 * w.written / w.accepted, 2) END, ",
+    "'log_writes_lost', (SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'lost'), ",
+    "'lost_since', (SELECT ", time!("(MIN(hour) * 1000)"), " FROM counts WHERE name = 'lost')",
+    ") AS j FROM (SELECT ",
+    "(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'rows_written' AND hour >= ?1 AND hour < ?2) AS written, ",
+    "(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted' AND hour >= ?1 AND hour < ?2) AS accepted) w"
 );
 
 /// The list's order: by when events were received, ties in the order written.
@@ -195,13 +215,18 @@ pub fn replay_count(filters: &Filters) -> Statement {
     }
 }
 
-/// The counts of the hours from `since_hour` to before `until_hour` (unix seconds).
-pub fn stats(since_hour: i64, until_hour: i64) -> Statement {
-    Statement {
-        sql: Cow::Owned(format!(
-            "SELECT c.hour AS seq, json_object({HOUR_FIELDS}) AS j FROM counts c \
+/// The counts of the hours from `since_hour` to before `until_hour` (unix
+/// seconds), then what the log holds ([`STORAGE`]).
+pub fn stats(since_hour: i64, until_hour: i64) -> Vec<Statement> {
+    let window = || vec![since_hour.into(), until_hour.into()];
+    vec![
+        Statement {
+            sql: Cow::Owned(format!(
+                "SELECT c.hour AS seq, json_object({HOUR_FIELDS}) AS j FROM counts c \
 WHERE c.hour >= ?1 AND c.hour < ?2 GROUP BY c.hour ORDER BY c.hour"
-        )),
-        params: vec![since_hour.into(), until_hour.into()],
-    }
+            )),
+            params: window(),
+        },
+        Statement::new(STORAGE, window()),
+    ]
 }

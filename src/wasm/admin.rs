@@ -143,9 +143,13 @@ impl AdminTask {
         }
     }
 
-    /// QUERY's result: the rows of each statement as JSON, or why it failed.
-    pub fn queried(&mut self, rows: Option<String>, error: Option<String>) {
+    /// QUERY's result: the rows of each statement as JSON, or why it failed;
+    /// `bytes`, the database's size the platform reported with them.
+    pub fn queried(&mut self, rows: Option<String>, error: Option<String>, bytes: Option<f64>) {
         if let Inner::Call(call) = &mut self.inner {
+            if let Some(bytes) = bytes.filter(|b| b.is_finite() && *b >= 0.0) {
+                call.database_size(bytes as u64);
+            }
             call.queried(rows.as_deref().ok_or(error.unwrap_or_default()));
         }
     }

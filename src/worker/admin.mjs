@@ -33,9 +33,11 @@ export async function admin(request, env, ctx) {
         case QUERY:
           try {
             const results = await env.EVENTS.batch(prepare(env.EVENTS, task.statements()));
-            task.queried(JSON.stringify(results.map((result) => result.results ?? [])), undefined);
+            const sizes = results.map((result) => result.meta?.size_after).filter((n) => typeof n === 'number');
+            task.queried(JSON.stringify(results.map((result) => result.results ?? [])), undefined,
+              sizes.length > 0 ? Math.max(...sizes) : undefined);
           } catch (error) {
-            task.queried(undefined, error?.message ?? 'unknown error');
+            task.queried(undefined, error?.message ?? 'unknown error', undefined);
           }
           break;
         case DELIVER:

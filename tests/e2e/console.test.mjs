@@ -373,6 +373,21 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.ok(await page.locator('.chart-svg rect.s-accepted').count() >= 1);
   });
 
+  test('the log\'s size and cost, and writes lost, are shown with the counts', LIMIT, async () => {
+    const storage = page.locator('[data-testid=storage]');
+    await storage.waitFor();
+    const kept = (await adminApi(worker, '/stats')).storage;
+    assert.ok(kept.events_kept >= 7 && kept.shards === 1, JSON.stringify(kept));
+    assert.match(await storage.textContent(), /log: [\d.]+ (KB|MB|GB|bytes), \d+ events in 1 database/);
+    assert.equal(await page.locator('[data-testid=lost]').count(), 0);
+    // Writes the worker gave up on are counted in the log and said, never hidden.
+    const hour = Math.floor(Date.now() / 3_600_000) * 3600;
+    await worker.sql(`INSERT INTO counts (hour, name, count) VALUES (${hour}, 'lost', 3)`);
+    await waitFor(async () => /3 log writes lost since/.test((await page.locator('[data-testid=lost]').textContent().catch(() => '')) ?? ''),
+      { timeoutMs: 40_000, intervalMs: 250, what: 'the lost writes shown (the counts refresh every 30 s)' });
+    await worker.sql(`DELETE FROM counts WHERE name = 'lost'`);
+  });
+
   test('send a test event from the form and watch it arrive', LIMIT, async () => {
     await page.getByLabel('Event type', { exact: true }).selectOption('whatsapp.replied');
     await page.getByRole('button', { name: 'Send', exact: true }).click();

@@ -902,15 +902,38 @@ fn stats_count_each_hour_what_was_accepted_duplicate_rejected_delivered_and_fail
     ));
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(
-        answer.body(),
-        json!({"hours": [
+        answer.body()["hours"],
+        json!([
             {"hour": "2025-12-02T13:00:00.000Z", "accepted": 2, "duplicate": 1,
              "rejected": {"invalid_signature": 2, "missing_signature": 1},
-             "delivered": 1, "failed": 1},
+             "delivered": 1, "failed": 1, "log_writes_lost": 0},
             {"hour": "2025-12-02T14:00:00.000Z", "accepted": 1, "duplicate": 0,
-             "rejected": {"stale_timestamp": 1}, "delivered": 1, "failed": 0}
-        ]})
+             "rejected": {"stale_timestamp": 1}, "delivered": 1, "failed": 0,
+             "log_writes_lost": 0}
+        ])
     );
+    // What the log holds, from its own tables and the platform's meter of the
+    // database's size.
+    let storage = &answer.body()["storage"];
+    assert_eq!(
+        (
+            &storage["shards"],
+            &storage["events_kept"],
+            &storage["events_accepted"],
+            &storage["oldest_event"],
+            &storage["log_writes_lost"],
+            &storage["lost_since"],
+        ),
+        (
+            &json!(1),
+            &json!(3),
+            &json!(3),
+            &json!("2025-12-02T13:01:00.000Z"),
+            &json!(0),
+            &Value::Null
+        )
+    );
+    assert_eq!(storage["bytes_stored"], worker.d1.size());
     // The window takes whole hours: 14:30 to 14:31 is the 14:00 hour.
     let answer = worker.get("stats?since=2025-12-02T14:30:00Z&until=2025-12-02T14:31:00Z");
     let hours: Vec<Value> = answer.body()["hours"].as_array().unwrap().clone();

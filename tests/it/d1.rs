@@ -124,6 +124,19 @@ impl D1 {
             .collect()
     }
 
+    /// The database's size in bytes, as D1 reports it (`meta.size_after`).
+    pub fn size(&self) -> u64 {
+        let pages: u64 = self
+            .db
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .unwrap();
+        let page_size: u64 = self
+            .db
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .unwrap();
+        pages * page_size
+    }
+
     /// A test's own look at the tables: the rows of `sql`.
     pub fn rows(&self, sql: &str) -> Vec<Value> {
         let statement = Statement {

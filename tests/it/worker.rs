@@ -482,6 +482,7 @@ impl Worker {
                     answer.queries += 1;
                     answer.statements.extend(statements.iter().cloned());
                     let results = self.d1.batch(statements).map(|batch| batch.json());
+                    call.database_size(self.d1.size());
                     call.queried(results.as_deref().map_err(Clone::clone));
                 }
                 AdminNeed::Deliver { outgoing, .. } => {

@@ -53,6 +53,18 @@ export function ago(value, now = Date.now()) {
   return `${Math.floor(seconds / 86400)} d ago`;
 }
 
+/** A size in bytes as people read it: 3.1 GB, 840 KB. */
+export function bytes(n) {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
 export function plural(n, one, many = `${one}s`) {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
