@@ -123,6 +123,9 @@ pub struct Config {
     /// `FAILED_RETENTION_DAYS`: events with a failed delivery are kept this long
     /// (at least `retention_days`), unless a replay delivers them.
     pub failed_retention_days: u64,
+    /// `LOG_RESPONSES=all`: a delivered attempt keeps the backend's headers and
+    /// body too; by default only an attempt that did not deliver keeps them.
+    pub log_all_responses: bool,
     /// `DEAD_LETTER_QUEUE`: batches from this queue are dead letters.
     pub dead_letter_queue: String,
     /// The admin API and console, when `ADMIN_TOKEN` is set and long enough.
@@ -270,6 +273,17 @@ impl Config {
             _ => {}
         }
 
+        let log_all_responses = match source.text("LOG_RESPONSES").as_deref().map(str::trim) {
+            None | Some("" | "failures") => false,
+            Some("all") => true,
+            Some(_) => {
+                problems.push(
+                    "LOG_RESPONSES must be \"failures\" (the default: what a backend answered is kept for attempts that did not deliver) or \"all\".".into(),
+                );
+                false
+            }
+        };
+
         // Off unless set: production answers a refusal without reading on.
         let drain_refused_bodies = match source
             .text("DRAIN_REFUSED_BODIES")
@@ -334,6 +348,7 @@ impl Config {
                 event_log: source.has_d1(EVENTS_BINDING),
                 retention_days,
                 failed_retention_days,
+                log_all_responses,
                 dead_letter_queue,
                 admin_token,
                 notices,
@@ -368,6 +383,24 @@ mod tests {
         assert_eq!(config.dedup_memory_keys, 10_000);
         assert_eq!(config.test_handoff_delay_ms, 0);
         assert!(!config.drain_refused_bodies);
+    }
+
+    #[test]
+    fn responses_are_logged_for_failures_unless_all_is_asked() {
+        let load = |value: &str| Config::load(&FakeSource::minimal().with("LOG_RESPONSES", value));
+        assert!(
+            !Config::load(&FakeSource::minimal())
+                .unwrap()
+                .log_all_responses
+        );
+        assert!(!load("failures").unwrap().log_all_responses);
+        assert!(load("all").unwrap().log_all_responses);
+        let problems = load("everything").unwrap_err().problems;
+        assert!(
+            problems[0].starts_with("LOG_RESPONSES must be"),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("everything"));
     }
 
     #[test]

@@ -347,7 +347,7 @@ impl<'c> DeliveryRun<'c> {
             return;
         };
         if self.config.event_log {
-            let entry = attempt_entry(
+            let mut entry = attempt_entry(
                 delivery,
                 outcome,
                 decision,
@@ -355,6 +355,12 @@ impl<'c> DeliveryRun<'c> {
                 duration_ms,
                 &self.sent_signatures,
             );
+            // What a backend answered matters when it did not take the event;
+            // a delivered attempt keeps its status and duration (SPEC section 8).
+            if decision == Decision::Ack && !self.config.log_all_responses {
+                entry.headers = None;
+                entry.body = None;
+            }
             self.journal.extend(entry.statements());
         }
         let (status, error) = match outcome {
@@ -509,6 +515,7 @@ pub fn http_route<'c>(config: &'c Config, name: &str) -> Option<(&'c str, Option
 mod tests {
     use super::*;
     use crate::deliver::MAX_RETRY_DELAY_SECONDS;
+    use crate::event_log::Param;
     use crate::testing::FakeSource;
     use serde_json::Value;
 
@@ -743,6 +750,48 @@ mod tests {
     }
 
     #[test]
+    fn a_delivered_attempt_keeps_its_status_and_duration_and_a_failed_one_the_answer_too() {
+        let stored = |log_responses: &str, status: u16| {
+            let source = FakeSource::minimal()
+                .with(
+                    "ROUTES",
+                    r#"[{"name":"crm","url":"https://crm.example.com/hook"}]"#,
+                )
+                .with("LOG_RESPONSES", log_responses)
+                .with_d1("EVENTS");
+            let config = Config::load(&source).unwrap();
+            let mut run = DeliveryRun::direct(&config, delivery("crm"), 0);
+            let answer = Answer {
+                status,
+                headers: vec![("x-backend".into(), "crm-7".into())],
+                body: b"stored, thanks".to_vec(),
+                body_error: None,
+            };
+            run.attempted(Outcome::Answered(answer), 0, 5);
+            let attempt = run.take_journal().into_iter().next().unwrap();
+            // status, headers, body
+            (
+                attempt.params[5].clone(),
+                attempt.params[6].clone(),
+                attempt.params[7].clone(),
+            )
+        };
+        let kept = |status: u16| {
+            (
+                Param::Int(i64::from(status)),
+                Param::Text(r#"{"x-backend":"crm-7"}"#.into()),
+                Param::Text("stored, thanks".into()),
+            )
+        };
+        assert_eq!(
+            stored("failures", 200),
+            (Param::Int(200), Param::Null, Param::Null)
+        );
+        assert_eq!(stored("failures", 500), kept(500));
+        assert_eq!(stored("all", 200), kept(200));
+    }
+
+    #[test]
     fn signatures_a_backend_echoes_stay_out_of_the_log() {
         let source = FakeSource::minimal()
             .with(
@@ -750,6 +799,8 @@ mod tests {
                 r#"[{"name":"crm","url":"https://crm.example.com/hook","signing_secret":"CRM_KEY"}]"#,
             )
             .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            // Delivered attempts keep the answer too, so it is scrubbed.
+            .with("LOG_RESPONSES", "all")
             .with_d1("EVENTS");
         let config = Config::load(&source).unwrap();
         let signature = "9f".repeat(32);
@@ -796,6 +847,8 @@ mod tests {
                 r#"[{"name":"crm","url":"https://crm.example.com/hook","signing_secret":"CRM_KEY"}]"#,
             )
             .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            // Delivered attempts keep the answer too, so it is scrubbed.
+            .with("LOG_RESPONSES", "all")
             .with_d1("EVENTS");
         let config = Config::load(&source).unwrap();
         let hex = "9fa3".repeat(16);

@@ -104,6 +104,8 @@ describe('the event log and the admin API', () => {
       secrets: { CRM_SIGNING_SECRET: SIGNING_SECRET },
       vars: {
         DELIVERY_RETRY_BASE_SECONDS: '1',
+        // Delivered attempts keep what the backend answered too: the tests below read it.
+        LOG_RESPONSES: 'all',
         ROUTES: [
           route('ok', ['email.opened']),
           route('flaky', ['sms.failed']),
@@ -577,6 +579,13 @@ describe('replays without a delivery queue', () => {
     const replayed = target.received.slice(before).map(messageIdOf);
     assert.equal(replayed.length, EVENTS);
     assert.equal(new Set(replayed).size, EVENTS);
+    // By default (LOG_RESPONSES unset) an attempt that did not deliver keeps the
+    // backend's answer and a delivered one only its status and duration.
+    const [one] = (await api('GET', `/admin/api/events?message_id=${id('direct-0')}`)).json.events;
+    const attempts = (await api('GET', `/admin/api/events/${one.id}`)).json.deliveries[0].attempts;
+    const [delivered, ...failed] = [attempts.at(-1), ...attempts.slice(0, -1)];
+    assert.deepEqual([delivered.outcome, delivered.status, delivered.headers, delivered.body], ['delivered', 200, null, null]);
+    assert.ok(failed.length >= 3 && failed.every((a) => a.status === 500 && a.headers !== null && a.body !== null), JSON.stringify(failed));
   });
 });
 

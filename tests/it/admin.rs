@@ -1220,8 +1220,7 @@ fn an_event_reads_back_in_the_shape_spec_section_8_gives_it() {
             "body": body,
             "deliveries": [{"route": "crm", "status": "delivered", "attempts": [{
                 "attempt": 1, "at": "…", "duration_ms": 0, "outcome": "delivered", "status": 200,
-                "headers": {"content-type": "application/json", "x-request-id": "req-42"},
-                "body": "fine", "error": null
+                "headers": null, "body": null, "error": null
             }]}]
         })
     );
