@@ -11,7 +11,7 @@ use crate::deliver::{
     dead_letter_retry_delay, decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
-use crate::event_log::{AcceptedEvent, AttemptEntry, DeadLetter, Statement};
+use crate::event_log::{AcceptedEvent, AttemptEntry, DeadLetter, Statement, Unwritten};
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
 use crate::scrub::{self, scrub};
@@ -81,6 +81,8 @@ pub struct DeliveryRun<'c> {
     lines: Vec<String>,
     /// What to write to the event log so far (only with the log on).
     journal: Vec<Statement>,
+    /// What the journal last taken holds, counted lost if its write fails.
+    taken: Unwritten,
     /// A dead letter: acked only once its journal is written.
     dead_letter: bool,
     /// The signatures the last attempt sent: a backend that echoes them must
@@ -219,6 +221,7 @@ impl<'c> DeliveryRun<'c> {
             state: State::Attempt,
             lines: Vec::new(),
             journal: Vec::new(),
+            taken: Unwritten::default(),
             dead_letter: false,
             sent_signatures: Vec::new(),
         }
@@ -321,7 +324,12 @@ impl<'c> DeliveryRun<'c> {
 
     /// What to write to the event log so far.
     pub fn take_journal(&mut self) -> Vec<Statement> {
-        std::mem::take(&mut self.journal)
+        let journal = std::mem::take(&mut self.journal);
+        // A dead letter's is not lost when unwritten: its message is retried.
+        if !self.dead_letter {
+            self.taken = Unwritten::of(&journal);
+        }
+        journal
     }
 
     /// Whether the settle decision stands only once the journal is written (a
@@ -331,15 +339,18 @@ impl<'c> DeliveryRun<'c> {
         self.dead_letter
     }
 
-    /// The journal of a dead letter could not be written: the message is
-    /// retried on [`dead_letter_retry_delay`]'s schedule, which ends well
-    /// within the queue's retention.
-    pub fn journal_unwritten(&mut self) {
+    /// The journal last taken could not be written, even after the last try.
+    /// A dead letter's message is retried on [`dead_letter_retry_delay`]'s
+    /// schedule, which ends well within the queue's retention; anything else
+    /// is lost, and what it held is returned to be counted
+    /// ([`Pending::lose`](crate::event_log::Pending::lose)).
+    pub fn journal_unwritten(&mut self) -> Unwritten {
         if self.dead_letter {
             self.state = State::Done(Decision::Retry {
                 delay_seconds: dead_letter_retry_delay(self.attempt),
             });
         }
+        std::mem::take(&mut self.taken)
     }
 
     fn log_attempt(&mut self, outcome: &Outcome, decision: Decision, at_ms: i64, duration_ms: u64) {

@@ -78,6 +78,9 @@ pub struct WarningLog<'a> {
     /// The platform's description of the failure; never a key, a value or a body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
+    /// When what failed is tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<i64>,
 }
 
 impl WarningLog<'_> {

@@ -385,6 +385,47 @@ pub fn purge_continues(deleted: &[i64]) -> bool {
     deleted.iter().any(|&n| n >= PURGE_CHUNK)
 }
 
+/// What a batch that could not be written takes with it, read from its
+/// statements: the records it held (accepted events and delivery attempts, a
+/// queue route's send included), counted `lost` where the log shows its
+/// counts; and its counts and redeliveries, which are only sums, so
+/// [`Pending`](super::Pending) adds them up again and writes them with the
+/// next flush.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Unwritten {
+    pub(super) records: i64,
+    pub(super) counts: Vec<(i64, String, i64)>,
+    pub(super) redeliveries: Vec<(String, i64, i64)>,
+}
+
+impl Unwritten {
+    pub fn of(statements: &[Statement]) -> Self {
+        let mut unwritten = Self::default();
+        for statement in statements {
+            match (&*statement.sql, statement.params.as_slice()) {
+                (INSERT_EVENT | INSERT_ATTEMPT, _) => unwritten.records += 1,
+                (COUNT, [Param::Int(hour), Param::Text(name), Param::Int(n)]) => {
+                    unwritten.counts.push((*hour, name.clone(), *n));
+                }
+                (COUNT_REDELIVERIES, [Param::Text(id), Param::Int(n), Param::Int(last)]) => {
+                    unwritten.redeliveries.push((id.clone(), *n, *last));
+                }
+                _ => {}
+            }
+        }
+        unwritten
+    }
+
+    /// How many records were lost.
+    pub fn records(&self) -> i64 {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0 && self.counts.is_empty() && self.redeliveries.is_empty()
+    }
+}
+
 fn count(at_ms: i64, name: &str) -> Statement {
     counts(hour_of(at_ms), name, 1)
 }

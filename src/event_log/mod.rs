@@ -12,7 +12,7 @@ pub mod time;
 
 pub use journal::{
     purge, purge_continues, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter, Entry,
-    RouteKind, PURGE_CHUNK,
+    RouteKind, Unwritten, PURGE_CHUNK,
 };
-pub use pending::{Pending, FLUSH_EVERY_MS};
+pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use statement::{Param, Statement};

@@ -1,22 +1,48 @@
-//! What the ingress leaves in the log, gathered per isolate and written at most
-//! once a second, in one D1 batch: a request adds its entry and goes, and under
-//! load a thousand rejections are one counter update, not a thousand writes.
-//! Each flush runs in the `waitUntil` of the request that found none scheduled,
-//! so the isolate lives until it is written.
+//! What the log's writers leave to write, gathered per isolate and written by
+//! flushes: a request adds its entry and goes. A flush writes what is pending in
+//! D1 batches, back to back; the next starts at least a second after it began.
+//! Counts of rejected requests go with verified traffic (events, redeliveries,
+//! attempts' losses), or, alone, at most once every 20 s: a flood of forged
+//! requests costs one write every 20 s, not one a second.
+//!
+//! Flushes run in a loop, in the `waitUntil` of the request that scheduled it,
+//! which the core paces: the driver asks [`Pending::wait`], sleeps that long,
+//! writes [`Pending::take`]'s batch, trying again on [`retry_wait`]'s schedule,
+//! and reports with [`Pending::written`]. A batch still unwritten after the
+//! last try is counted `lost`, never dropped silently.
 
 use std::collections::BTreeMap;
 
-use super::journal::{accepted_counts, accepted_rows, counts, redeliveries, Entry};
+use super::journal::{accepted_counts, accepted_rows, counts, redeliveries, Entry, Unwritten};
 use super::statement::Statement;
 use super::time::hour_of;
 
-/// Least time between two flushes of one isolate.
+/// Least time from the start of one flush to the start of the next.
 pub const FLUSH_EVERY_MS: i64 = 1_000;
-/// A flush that made no progress for this long is taken for dead (its request's
-/// `waitUntil` ended early): the next request schedules another.
+/// Least time a rejection count waits for verified traffic to go with before
+/// it is written on its own: a `waitUntil` lasts 30 s after the answer, so the
+/// flush that waits it still has time to write.
+pub const REJECTIONS_EVERY_MS: i64 = 20_000;
+/// A loop is scheduled at its request's answer, and a `waitUntil` ends 30 s
+/// after it: by then the loop is over, finished or cut off, and the next
+/// request schedules another.
 const STALE_MS: i64 = 30_000;
+/// A loop starts no flush later than this after it was scheduled, so that the
+/// flush and its retries end inside the 30 s; what is left then goes with the
+/// loop of the next request.
+const LOOP_STARTS_WITHIN_MS: i64 = 20_000;
 /// Most statements of events one batch carries; the counts follow the last one.
 const BATCH_STATEMENTS: usize = 200;
+/// The waits before the second and the third try of a failed write: about 3 s
+/// of a batch's 10 s left after the last flush a loop may start.
+const RETRY_WAITS_MS: [i64; 2] = [1_000, 2_000];
+
+/// After `failed_tries` failed tries of a write to the log: how long to wait
+/// before the next, or `None` when that was the last.
+pub fn retry_wait(failed_tries: u32) -> Option<i64> {
+    let retry = usize::try_from(failed_tries).ok()?.checked_sub(1)?;
+    RETRY_WAITS_MS.get(retry).copied()
+}
 
 #[derive(Debug, Default)]
 pub struct Pending {
@@ -24,9 +50,32 @@ pub struct Pending {
     counts: BTreeMap<(i64, String), i64>,
     /// Per event: how many, and when the latest.
     redeliveries: BTreeMap<String, (i64, i64)>,
-    /// When the flush on its way was scheduled or last took a batch.
-    scheduled: Option<i64>,
-    last_flush_ms: i64,
+    /// Whether anything but rejection counts is pending: it is written within
+    /// a second.
+    verified: bool,
+    /// When the oldest rejection count pending was kept.
+    rejections_since: Option<i64>,
+    /// When the last flush began.
+    last_flush_ms: Option<i64>,
+    /// The loop on its way.
+    flush: Option<Loop>,
+    /// The last loop's number.
+    loops: u32,
+}
+
+/// A flush loop, known to its driver by its number: one that was replaced
+/// finds out at its next call and ends.
+#[derive(Debug)]
+struct Loop {
+    id: u32,
+    since_ms: i64,
+    /// When its driver, asleep, calls next; `None` while it writes.
+    asleep_until: Option<i64>,
+    /// How many rows of the flush under way are still to take; `None` between
+    /// flushes.
+    rows_left: Option<usize>,
+    /// What the batch being written holds, until the driver reports.
+    in_flight: Option<Unwritten>,
 }
 
 impl Pending {
@@ -38,46 +87,115 @@ impl Pending {
                     *self.counts.entry((hour, name.to_string())).or_default() += 1;
                 }
                 self.rows.extend(accepted_rows(&event));
+                self.verified = true;
             }
             Entry::Duplicate { id, at_ms } => {
-                let (n, last) = self.redeliveries.entry(id).or_default();
-                *n += 1;
-                *last = (*last).max(at_ms);
-                *self
-                    .counts
-                    .entry((hour_of(at_ms), "duplicate".to_string()))
-                    .or_default() += 1;
+                self.redeliver(id, 1, at_ms);
+                self.count(hour_of(at_ms), "duplicate", 1);
+                self.verified = true;
             }
             Entry::Rejected { code, at_ms } => {
-                *self
-                    .counts
-                    .entry((hour_of(at_ms), format!("rejected:{code}")))
-                    .or_default() += 1;
+                self.count(hour_of(at_ms), &format!("rejected:{code}"), 1);
+                self.rejected(at_ms);
             }
         }
     }
 
-    /// After [`add`](Self::add): `Some(wait_ms)` when the caller must schedule
-    /// the flush (none is), after that long; `None` when one is on its way.
-    pub fn schedule(&mut self, now_ms: i64) -> Option<i64> {
-        let alive = self
-            .scheduled
-            .is_some_and(|at| now_ms.saturating_sub(at) < STALE_MS);
-        if alive || self.is_empty() {
-            return None;
+    /// A batch that could not be written, at `now_ms`: its records are counted
+    /// `lost` in this hour, its counts and redeliveries are pending again.
+    pub fn lose(&mut self, unwritten: Unwritten, now_ms: i64) {
+        if unwritten.records > 0 {
+            self.count(hour_of(now_ms), "lost", unwritten.records);
+            self.verified = true;
         }
-        self.scheduled = Some(now_ms);
-        Some((self.last_flush_ms + FLUSH_EVERY_MS - now_ms).clamp(0, FLUSH_EVERY_MS))
+        for (hour, name, n) in unwritten.counts {
+            if name.starts_with("rejected:") {
+                self.rejected(now_ms);
+            } else {
+                self.verified = true;
+            }
+            self.count(hour, &name, n);
+        }
+        for (id, n, last_ms) in unwritten.redeliveries {
+            self.redeliver(id, n, last_ms);
+            self.verified = true;
+        }
     }
 
-    /// The next batch to write; empty when all is written, which ends the
-    /// scheduled flush. Rows of events come first, so the redeliveries of an
-    /// event accepted in the same second find it.
-    pub fn take(&mut self, now_ms: i64) -> Vec<Statement> {
-        self.last_flush_ms = now_ms;
-        self.scheduled = Some(now_ms);
-        if self.rows.len() > BATCH_STATEMENTS {
-            // Whole events only: cut after an event's status statement.
+    /// After [`add`](Self::add) or [`lose`](Self::lose): `Some(loop)` when the
+    /// caller must run a flush loop, numbered so; `None` when one on its way
+    /// will write what is pending in time. A loop asleep until a rejection
+    /// flush is replaced when verified traffic arrives, which is written
+    /// within a second.
+    pub fn schedule(&mut self, now_ms: i64) -> Option<u32> {
+        if self.is_empty() {
+            return None;
+        }
+        let due = self.due(now_ms);
+        if let Some(flush) = &mut self.flush {
+            let over = now_ms.saturating_sub(flush.since_ms) >= STALE_MS;
+            let late = flush.asleep_until.is_some_and(|until| until > due);
+            if !over && !late {
+                return None;
+            }
+            // Cut off while it wrote: that batch may never have landed.
+            if let Some(unwritten) = flush.in_flight.take() {
+                self.flush = None;
+                self.lose(unwritten, now_ms);
+            }
+        }
+        if self.loops == 0 {
+            // Numbers unlike those of an instance before this one (the module
+            // is instantiated again after a trap), whose loops may still call.
+            self.loops = u32::try_from(now_ms.rem_euclid(1 << 31)).unwrap_or(0);
+        }
+        self.loops = self.loops.wrapping_add(1);
+        self.flush = Some(Loop {
+            id: self.loops,
+            since_ms: now_ms,
+            asleep_until: None,
+            rows_left: None,
+            in_flight: None,
+        });
+        Some(self.loops)
+    }
+
+    /// What the loop `id` does next: `Some(0)` write [`take`](Self::take)'s
+    /// batch, `Some(ms)` sleep that long and ask again, `None` end.
+    pub fn wait(&mut self, id: u32, now_ms: i64) -> Option<i64> {
+        let due = self.due(now_ms);
+        let empty = self.is_empty();
+        let flush = self.flush.as_mut().filter(|flush| flush.id == id)?;
+        if flush.rows_left.is_some() {
+            // The flush under way: its batches go back to back.
+            return Some(0);
+        }
+        if empty || due.saturating_sub(flush.since_ms) > LOOP_STARTS_WITHIN_MS {
+            self.flush = None;
+            return None;
+        }
+        let wait = due.saturating_sub(now_ms).max(0);
+        flush.asleep_until = (wait > 0).then_some(due);
+        Some(wait)
+    }
+
+    /// The loop `id`'s next batch to write; empty if it is not the loop on its
+    /// way. A flush takes what is pending when it begins, in batches of whole
+    /// events; its last batch carries the counts and redeliveries.
+    pub fn take(&mut self, id: u32, now_ms: i64) -> Vec<Statement> {
+        let Some(flush) = self.flush.as_mut().filter(|flush| flush.id == id) else {
+            return Vec::new();
+        };
+        flush.asleep_until = None;
+        let left = match flush.rows_left {
+            Some(left) => left,
+            None => {
+                self.last_flush_ms = Some(now_ms);
+                self.rows.len()
+            }
+        };
+        let batch: Vec<Statement> = if left > BATCH_STATEMENTS {
+            // Whole events only: cut before the last event that starts in it.
             let cut = self
                 .rows
                 .iter()
@@ -85,23 +203,71 @@ impl Pending {
                 .rposition(|s| s.sql.starts_with("INSERT INTO events"))
                 .filter(|&at| at > 0)
                 .unwrap_or(BATCH_STATEMENTS);
-            return self.rows.drain(..cut).collect();
-        }
-        let mut batch = std::mem::take(&mut self.rows);
-        batch.extend(
-            std::mem::take(&mut self.redeliveries)
-                .into_iter()
-                .map(|(id, (n, last))| redeliveries(&id, n, last)),
-        );
-        batch.extend(
-            std::mem::take(&mut self.counts)
-                .into_iter()
-                .map(|((hour, name), n)| counts(hour, &name, n)),
-        );
-        if batch.is_empty() {
-            self.scheduled = None;
-        }
+            flush.rows_left = Some(left - cut);
+            self.rows.drain(..cut).collect()
+        } else {
+            flush.rows_left = None;
+            let mut batch: Vec<Statement> = self.rows.drain(..left).collect();
+            batch.extend(
+                std::mem::take(&mut self.redeliveries)
+                    .into_iter()
+                    .map(|(id, (n, last))| redeliveries(&id, n, last)),
+            );
+            batch.extend(
+                std::mem::take(&mut self.counts)
+                    .into_iter()
+                    .map(|((hour, name), n)| counts(hour, &name, n)),
+            );
+            // What came during the flush: rows only, until the next.
+            self.verified = !self.rows.is_empty();
+            self.rejections_since = None;
+            batch
+        };
+        flush.in_flight = Some(Unwritten::of(&batch));
         batch
+    }
+
+    /// The loop `id`'s batch was written, or not even after the last try
+    /// ([`retry_wait`]): then it is [`lose`](Self::lose)n at `now_ms`.
+    pub fn written(&mut self, id: u32, written: bool, now_ms: i64) {
+        let Some(flush) = self.flush.as_mut().filter(|flush| flush.id == id) else {
+            return;
+        };
+        if let Some(unwritten) = flush.in_flight.take() {
+            if !written {
+                self.lose(unwritten, now_ms);
+            }
+        }
+    }
+
+    /// When the next flush may start: a second after the last began, and with
+    /// only rejection counts pending, 20 s after the oldest was kept. A clock
+    /// that went back counts as now.
+    fn due(&self, now_ms: i64) -> i64 {
+        let next = self.last_flush_ms.map_or(i64::MIN, |last| {
+            last.min(now_ms).saturating_add(FLUSH_EVERY_MS)
+        });
+        match self.rejections_since {
+            Some(since) if !self.verified => {
+                next.max(since.min(now_ms).saturating_add(REJECTIONS_EVERY_MS))
+            }
+            _ => next,
+        }
+    }
+
+    fn count(&mut self, hour: i64, name: &str, n: i64) {
+        *self.counts.entry((hour, name.to_string())).or_default() += n;
+    }
+
+    fn redeliver(&mut self, id: String, n: i64, at_ms: i64) {
+        let (count, last) = self.redeliveries.entry(id).or_default();
+        *count += n;
+        *last = (*last).max(at_ms);
+    }
+
+    fn rejected(&mut self, at_ms: i64) {
+        let since = self.rejections_since.get_or_insert(at_ms);
+        *since = (*since).min(at_ms);
     }
 
     fn is_empty(&self) -> bool {
@@ -112,7 +278,9 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event_log::{AcceptedEvent, RouteKind};
+    use crate::event_log::{AcceptedEvent, Param, RouteKind};
+
+    const RECEIVED_MS: i64 = 1_796_216_400_000;
 
     fn accepted(id: &str) -> Entry {
         Entry::Accepted(AcceptedEvent {
@@ -120,86 +288,212 @@ mod tests {
             event: "email.opened".into(),
             message_id: None,
             timestamp: "2026-12-02T13:00:00Z".into(),
-            received_at_ms: 1_796_216_400_000,
+            received_at_ms: RECEIVED_MS,
             body: "{}".into(),
             routes: vec![("crm".into(), RouteKind::Http)],
         })
     }
 
+    fn rejected(at_ms: i64) -> Entry {
+        Entry::Rejected {
+            code: "invalid_signature",
+            at_ms,
+        }
+    }
+
+    /// The count `name` of `hour` in `batch`, if it holds one.
+    fn count_in(batch: &[Statement], hour: i64, name: &str) -> Option<i64> {
+        batch.iter().find_map(|s| match s.params.as_slice() {
+            [Param::Int(h), Param::Text(n), Param::Int(count)]
+                if s.sql.starts_with("INSERT INTO counts") && *h == hour && n == name =>
+            {
+                Some(*count)
+            }
+            _ => None,
+        })
+    }
+
+    fn events_in(batch: &[Statement]) -> usize {
+        batch
+            .iter()
+            .filter(|s| s.sql.starts_with("INSERT INTO events"))
+            .count()
+    }
+
     #[test]
-    fn one_flush_at_a_time_at_most_once_a_second() {
+    fn one_loop_at_a_time_and_a_flush_a_second_after_the_last_began() {
         let mut pending = Pending::default();
         assert_eq!(pending.schedule(5_000), None, "nothing to write");
         pending.add(accepted("msg_1"));
-        assert_eq!(pending.schedule(5_000), Some(0), "idle: at once");
+        let id = pending.schedule(5_000).unwrap();
         pending.add(accepted("msg_2"));
-        assert_eq!(pending.schedule(5_000), None, "already scheduled");
-        assert!(!pending.take(5_000).is_empty());
-        assert!(pending.take(5_010).is_empty());
+        assert_eq!(pending.schedule(5_000), None, "one on its way");
+        assert_eq!(pending.wait(id, 5_000), Some(0), "idle: at once");
+        assert_eq!(events_in(&pending.take(id, 5_000)), 2);
+        pending.written(id, true, 5_300);
+        // Traffic while it wrote waits for the next flush, a second after.
         pending.add(accepted("msg_3"));
+        assert_eq!(pending.schedule(5_200), None, "the loop goes on");
+        assert_eq!(pending.wait(id, 5_300), Some(700));
+        assert_eq!(pending.wait(id, 6_000), Some(0));
+        assert_eq!(events_in(&pending.take(id, 6_000)), 1);
+        pending.written(id, true, 6_100);
+        assert_eq!(pending.wait(id, 6_100), None, "all written: over");
+        pending.add(accepted("msg_4"));
+        let next = pending.schedule(6_500).unwrap();
+        assert_ne!(next, id);
+        assert_eq!(pending.wait(id, 6_500), None);
+        assert_eq!(pending.wait(next, 6_500), Some(500));
+    }
+
+    #[test]
+    fn a_write_is_tried_three_times_1_s_then_2_s_apart() {
+        let waits: Vec<_> = (0..5).map(retry_wait).collect();
+        assert_eq!(waits, [None, Some(1_000), Some(2_000), None, None]);
+    }
+
+    #[test]
+    fn a_batch_lost_is_counted_and_its_counts_go_with_the_next_flush() {
+        let mut pending = Pending::default();
+        pending.add(accepted("msg_1"));
+        pending.add(accepted("msg_2"));
+        pending.add(rejected(RECEIVED_MS));
+        let id = pending.schedule(0).unwrap();
+        assert_eq!(pending.wait(id, 0), Some(0));
+        pending.take(id, 0);
+        let lost_at = RECEIVED_MS + 3_600_000;
+        pending.written(id, false, lost_at);
         assert_eq!(
-            pending.schedule(5_200),
-            Some(810),
-            "a second after the last write"
+            pending.wait(id, lost_at),
+            Some(0),
+            "verified: within a second"
+        );
+        let batch = pending.take(id, lost_at);
+        let hour = hour_of(RECEIVED_MS);
+        assert_eq!(count_in(&batch, hour_of(lost_at), "lost"), Some(2));
+        assert_eq!(count_in(&batch, hour, "accepted"), Some(2));
+        assert_eq!(
+            count_in(&batch, hour, "rejected:invalid_signature"),
+            Some(1)
+        );
+        assert_eq!(events_in(&batch), 0, "the rows are gone");
+        pending.written(id, true, lost_at);
+        assert_eq!(pending.wait(id, lost_at), None);
+    }
+
+    #[test]
+    fn rejections_alone_wait_20_s_and_verified_traffic_does_not_wait_with_them() {
+        let mut pending = Pending::default();
+        pending.add(rejected(0));
+        let slow = pending.schedule(0).unwrap();
+        assert_eq!(pending.wait(slow, 0), Some(REJECTIONS_EVERY_MS));
+        pending.add(rejected(5_000));
+        assert_eq!(pending.schedule(5_000), None, "they wait together");
+        pending.add(accepted("msg_1"));
+        let prompt = pending.schedule(10_000).unwrap();
+        assert_eq!(pending.wait(prompt, 10_000), Some(0));
+        let batch = pending.take(prompt, 10_000);
+        assert_eq!(events_in(&batch), 1);
+        assert_eq!(count_in(&batch, 0, "rejected:invalid_signature"), Some(2));
+        pending.written(prompt, true, 10_050);
+        assert_eq!(pending.wait(slow, 20_000), None, "replaced");
+        // The next rejections wait 20 s from the first of them.
+        pending.add(rejected(10_100));
+        assert_eq!(pending.wait(prompt, 10_100), None, "over: past its 20 s");
+        let next = pending.schedule(10_100).unwrap();
+        assert_eq!(pending.wait(next, 10_100), Some(REJECTIONS_EVERY_MS));
+    }
+
+    #[test]
+    fn a_loop_that_died_is_replaced_after_30_s_and_its_batch_counted_lost() {
+        let mut pending = Pending::default();
+        pending.add(rejected(100_000));
+        let slow = pending.schedule(100_000).unwrap();
+        assert_eq!(pending.wait(slow, 100_000), Some(20_000));
+        pending.add(rejected(125_000));
+        assert_eq!(pending.schedule(125_000), None, "asleep 20 s, alive");
+        pending.add(accepted("msg_1"));
+        let id = pending.schedule(125_000).unwrap();
+        assert_eq!(pending.wait(id, 125_000), Some(0));
+        pending.take(id, 125_000);
+        // Cut off while it wrote: never reported.
+        pending.add(accepted("msg_2"));
+        assert_eq!(pending.schedule(154_999), None);
+        let next = pending.schedule(155_000).unwrap();
+        assert_eq!(pending.wait(next, 155_000), Some(0));
+        let batch = pending.take(next, 155_000);
+        assert_eq!(events_in(&batch), 1);
+        assert_eq!(count_in(&batch, hour_of(155_000), "lost"), Some(1));
+        assert_eq!(count_in(&batch, hour_of(RECEIVED_MS), "accepted"), Some(2));
+        pending.written(id, false, 155_100);
+        pending.written(next, true, 155_100);
+        assert_eq!(
+            pending.wait(next, 155_100),
+            None,
+            "the dead loop's report changes nothing"
         );
     }
 
     #[test]
-    fn a_flush_that_died_is_replaced() {
+    fn a_loop_starts_no_flush_past_20_s_and_the_next_request_takes_over() {
         let mut pending = Pending::default();
-        pending.add(accepted("msg_1"));
-        assert_eq!(pending.schedule(100_000), Some(0));
-        pending.add(accepted("msg_2"));
-        assert_eq!(pending.schedule(129_999), None);
-        assert_eq!(pending.schedule(130_000), Some(0));
+        pending.add(accepted("msg_0"));
+        let id = pending.schedule(0).unwrap();
+        for second in 0..=20 {
+            let now = second * 1_000;
+            pending.add(accepted(&format!("msg_{second}")));
+            assert_eq!(pending.wait(id, now), Some(0), "{second}");
+            pending.take(id, now);
+            pending.written(id, true, now + 100);
+        }
+        pending.add(accepted("msg_21"));
+        assert_eq!(pending.wait(id, 20_100), None);
+        let next = pending.schedule(20_500).unwrap();
+        assert_eq!(pending.wait(next, 20_500), Some(500));
     }
 
     #[test]
     fn counts_add_up_into_one_statement_each() {
         let mut pending = Pending::default();
         for _ in 0..1000 {
-            pending.add(Entry::Rejected {
-                code: "invalid_signature",
-                at_ms: 1_796_216_400_000,
-            });
+            pending.add(rejected(RECEIVED_MS));
         }
         for _ in 0..3 {
             pending.add(Entry::Duplicate {
                 id: "msg_1".into(),
-                at_ms: 1_796_216_400_000,
+                at_ms: RECEIVED_MS,
             });
         }
-        pending.schedule(0);
-        let batch = pending.take(0);
+        let id = pending.schedule(0).unwrap();
+        assert_eq!(pending.wait(id, 0), Some(0), "redeliveries are verified");
+        let batch = pending.take(id, 0);
         assert_eq!(batch.len(), 3, "{batch:#?}");
         assert!(batch.iter().any(|s| s.params.contains(&1000.into())));
         assert!(batch
             .iter()
-            .any(|s| s.params == vec!["msg_1".into(), 3.into(), 1_796_216_400_000.into()]));
+            .any(|s| s.params == vec!["msg_1".into(), 3.into(), RECEIVED_MS.into()]));
     }
 
     #[test]
-    fn large_backlogs_go_in_batches_of_whole_events() {
+    fn large_backlogs_go_back_to_back_in_batches_of_whole_events() {
         let mut pending = Pending::default();
         for i in 0..150 {
             pending.add(accepted(&format!("msg_{i}")));
         }
-        pending.schedule(0);
+        let id = pending.schedule(0).unwrap();
         let mut events = 0;
         let mut batches = 0;
-        loop {
-            let batch = pending.take(0);
-            if batch.is_empty() {
-                break;
-            }
+        while pending.wait(id, 10) == Some(0) {
+            let batch = pending.take(id, 10);
             assert!(batch.len() <= BATCH_STATEMENTS + 1);
             assert!(batch[0].sql.starts_with("INSERT INTO events"));
-            events += batch
-                .iter()
-                .filter(|s| s.sql.starts_with("INSERT INTO events"))
-                .count();
+            events += events_in(&batch);
             batches += 1;
+            // Traffic while it writes waits for the next flush.
+            pending.add(accepted("later"));
+            pending.written(id, true, 10);
         }
         assert_eq!((events, batches), (150, 3));
+        assert_eq!(pending.wait(id, 10), Some(FLUSH_EVERY_MS));
     }
 }

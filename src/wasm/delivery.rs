@@ -210,12 +210,16 @@ impl DeliveryTask {
         }
     }
 
-    /// The journal of a message that [`acks_after_journal`](Self::acks_after_journal)
-    /// could not be written: its decision becomes a retry on the core's schedule.
-    pub fn journal_unwritten(&mut self) {
-        if let Inner::Run(run) = &mut self.inner {
-            run.journal_unwritten();
-        }
+    /// The journal last taken could not be written, even after the last try,
+    /// at `now_ms`. A message that [`acks_after_journal`](Self::acks_after_journal)
+    /// is retried on the core's schedule instead; what any other held is
+    /// counted lost with the isolate's pending writes. Returns the number of
+    /// the flush loop the caller must run, if one is needed.
+    pub fn journal_unwritten(&mut self, now_ms: f64) -> Option<u32> {
+        let Inner::Run(run) = &mut self.inner else {
+            return None;
+        };
+        super::journal::lose(run.journal_unwritten(), now_ms as i64)
     }
 
     /// How much of an answer's body an attempt keeps: read this much, cancel the rest.

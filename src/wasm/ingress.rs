@@ -362,11 +362,11 @@ impl Reply {
     }
 
     /// Hands what the event log keeps of the request to the isolate's pending
-    /// writes. Returns the wait in ms after which the caller must run the flush
-    /// ([`super::journal::journal_batch`] until empty), or `undefined` when a
-    /// flush is already on its way or there is nothing to write.
-    pub fn keep_journal(&mut self, now_ms: f64) -> Option<f64> {
+    /// writes. Returns the number of the flush loop the caller must run
+    /// ([`super::journal::journal_wait`]), or `undefined` when one on its way
+    /// writes it or there is nothing to write.
+    pub fn keep_journal(&mut self, now_ms: f64) -> Option<u32> {
         let entry = self.reply.journal.take()?;
-        super::journal::keep(entry, now_ms as i64).map(|wait| wait as f64)
+        super::journal::keep(entry, now_ms as i64)
     }
 }

@@ -6,15 +6,17 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::env;
-use crate::event_log::{purge, purge_continues, Entry, Param, Pending, Statement};
+use crate::event_log::{
+    purge, purge_continues, retry_wait, Entry, Param, Pending, Statement, Unwritten,
+};
 
 thread_local! {
-    // The ingress's entries not yet written, for the isolate's life.
+    // What the log's writers left to write, for the isolate's life.
     static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
 }
 
-/// Adds `entry`; `Some(wait_ms)` when the caller must schedule the flush.
-pub(crate) fn keep(entry: Entry, now_ms: i64) -> Option<i64> {
+/// Adds `entry`; `Some(loop)` when the caller must run that flush loop.
+pub(crate) fn keep(entry: Entry, now_ms: i64) -> Option<u32> {
     PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
         pending.add(entry);
@@ -22,12 +24,51 @@ pub(crate) fn keep(entry: Entry, now_ms: i64) -> Option<i64> {
     })
 }
 
-/// The next batch of pending writes, `[sql, ...params]` each; empty when all
-/// is written, which ends the flush.
-#[wasm_bindgen]
-pub fn journal_batch(now_ms: f64) -> Array {
-    statements(PENDING.with(|pending| pending.borrow_mut().take(now_ms as i64)))
+/// Counts what a write that failed its last try held; `Some(loop)` when the
+/// caller must run that flush loop.
+pub(crate) fn lose(unwritten: Unwritten, now_ms: i64) -> Option<u32> {
+    if unwritten.is_empty() {
+        return None;
+    }
+    PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        pending.lose(unwritten, now_ms);
+        pending.schedule(now_ms)
+    })
 }
+
+/// What the flush loop `id` does next: 0 write [`journal_batch`], more sleep
+/// that many ms and ask again, `undefined` end.
+#[wasm_bindgen]
+pub fn journal_wait(id: u32, now_ms: f64) -> Option<f64> {
+    PENDING.with(|pending| {
+        pending
+            .borrow_mut()
+            .wait(id, now_ms as i64)
+            .map(|ms| ms as f64)
+    })
+}
+
+/// The flush loop `id`'s next batch, `[sql, ...params]` each, to write and
+/// report with [`journal_written`].
+#[wasm_bindgen]
+pub fn journal_batch(id: u32, now_ms: f64) -> Array {
+    statements(PENDING.with(|pending| pending.borrow_mut().take(id, now_ms as i64)))
+}
+
+/// Whether the flush loop `id`'s batch was written, retries included.
+#[wasm_bindgen]
+pub fn journal_written(id: u32, written: bool, now_ms: f64) {
+    PENDING.with(|pending| pending.borrow_mut().written(id, written, now_ms as i64));
+}
+
+/// After `failed_tries` failed tries of a write to the log: the ms to wait
+/// before the next, or `undefined` when that was the last.
+#[wasm_bindgen]
+pub fn journal_retry_wait(failed_tries: u32) -> Option<f64> {
+    retry_wait(failed_tries).map(|ms| ms as f64)
+}
+
 use crate::log::WarningLog;
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -69,9 +110,10 @@ pub fn purge_again(deleted: Vec<f64>) -> bool {
 }
 
 /// The line of a write to the event log that failed: what, how many
-/// statements, and the platform's message.
+/// statements, the platform's message, and when it is tried again (none after
+/// the last try).
 #[wasm_bindgen]
-pub fn journal_failed(statements: usize, error: &str) -> String {
+pub fn journal_failed(statements: usize, error: &str, retry_in_ms: Option<f64>) -> String {
     WarningLog {
         warning: "event_log_write_failed",
         failed: Some(u32::try_from(statements).unwrap_or(u32::MAX)),
@@ -80,6 +122,7 @@ pub fn journal_failed(statements: usize, error: &str) -> String {
                 .get(..error.floor_char_boundary(200))
                 .unwrap_or_default(),
         ),
+        retry_in_ms: retry_in_ms.map(|ms| ms as i64),
         ..Default::default()
     }
     .line()

@@ -79,7 +79,7 @@ async function deliver(env, ctx, task) {
       messages.push(task.delivery_bytes(i));
     } else {
       const direct = task.direct(env, i, Date.now());
-      if (direct !== undefined) ctx.waitUntil(runDirect(direct, env));
+      if (direct !== undefined) ctx.waitUntil(runDirect(direct, env, ctx));
     }
   }
   let batch = [], bytes = 0;

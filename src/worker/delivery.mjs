@@ -2,7 +2,7 @@
 // wait, ack or retry). Which route, which timeout, what counts as delivered and
 // what comes next are the core's.
 import * as core from './glue/index.js';
-import { write } from './journal.mjs';
+import { later, write } from './journal.mjs';
 
 const ATTEMPT = 0, WAIT = 1;
 const ACK = 0, RETRY = 1;
@@ -74,13 +74,18 @@ function print(task) {
   for (const line of task.lines()) console.log(line);
 }
 
+/** Writes the task's journal; one still unwritten after the last try is counted lost by the core. */
+async function journal(task, env, ctx) {
+  if (!(await write(env, task.journal()))) later(env, ctx, task.journal_unwritten(Date.now()));
+}
+
 /** A delivery after the answer (no DELIVERY_QUEUE): attempts and waits until the core says stop, each attempt logged as it ends. */
-export async function runDirect(task, env) {
+export async function runDirect(task, env, ctx) {
   for (;;) {
     const step = task.step();
     if (step === ATTEMPT) {
       await attempt(task);
-      await write(env, task.journal());
+      await journal(task, env, ctx);
     } else if (step === WAIT) {
       print(task);
       await sleep(task.wait_seconds() * 1000);
@@ -88,7 +93,7 @@ export async function runDirect(task, env) {
     } else break;
   }
   print(task);
-  await write(env, task.journal());
+  await journal(task, env, ctx);
   task.free();
 }
 
@@ -99,7 +104,7 @@ export async function runDirect(task, env) {
  * normally acks every message it did not retry, so when a retry cannot be
  * recorded the handler fails and the batch comes back.
  */
-export async function consume(batch, env) {
+export async function consume(batch, env, ctx) {
   const now = Date.now();
   const handled = await Promise.all(batch.messages.map(async (message) => {
     // Only bytes can be a delivery: `new Uint8Array(x)` of another producer's
@@ -115,8 +120,8 @@ export async function consume(batch, env) {
   const logged = await write(env, handled.flatMap((outcome) => outcome.journal));
   const settled = handled.map(({ message, task }) => {
     // A dead letter leaves its queue only once the log holds it; the core
-    // says when to try again.
-    if (!logged) task.journal_unwritten();
+    // says when to try again. An attempt's record is counted lost.
+    if (!logged) later(env, ctx, task.journal_unwritten(Date.now()));
     const decision = task.decision();
     const delaySeconds = task.delay_seconds();
     task.free();

@@ -46,8 +46,8 @@ export default {
         return refuse(request, env, ctx);
     }
   },
-  queue(batch, env) {
-    return consume(batch, env);
+  queue(batch, env, ctx) {
+    return consume(batch, env, ctx);
   },
   scheduled(controller, env, ctx) {
     ctx.waitUntil(purge(env, Date.now()));

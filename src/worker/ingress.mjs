@@ -95,7 +95,7 @@ async function drive(request, env, ctx, task, guard, started) {
         const reply = task.reply();
         const deliveries = [];
         for (let i = 0; i < reply.deliveries(); i++) deliveries.push(reply.delivery(env, i, Date.now()));
-        if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d, env))));
+        if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d, env, ctx))));
         return answer(request, env, ctx, reply, started);
       }
     }

@@ -1,6 +1,7 @@
 // The event log's writes: statements the core decided, run as one D1 batch (one
-// transaction). A write never throws: a failure is logged and reported, and the
-// caller decides what it means (for a dead letter: not acked).
+// transaction), tried again on the core's schedule. A write never throws: a
+// failure is logged and reported, and the caller hands it to the core (for a
+// dead letter: not acked; for anything else: counted lost).
 import * as core from './glue/index.js';
 
 /** Binds each `[sql, ...params]` for a batch. */
@@ -8,36 +9,49 @@ export function prepare(db, statements) {
   return statements.map(([sql, ...params]) => db.prepare(sql).bind(...params));
 }
 
-/** Runs `statements` as one batch; true when written (or nothing to write). */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `statements` as one batch, tried again while the core says; true when written (or nothing to write). */
 export async function write(env, statements) {
   if (statements === undefined || statements.length === 0) return true;
-  try {
-    await env.EVENTS.batch(prepare(env.EVENTS, statements));
-    return true;
-  } catch (error) {
-    console.error(core.journal_failed(statements.length, error?.message ?? 'unknown error'));
-    return false;
+  for (let tries = 1; ; tries++) {
+    try {
+      await env.EVENTS.batch(prepare(env.EVENTS, statements));
+      return true;
+    } catch (error) {
+      const wait = core.journal_retry_wait(tries);
+      console.error(core.journal_failed(statements.length, error?.message ?? 'unknown error', wait));
+      if (wait === undefined) return false;
+      await sleep(wait);
+    }
   }
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * The ingress's entry for the log: kept by the core with the isolate's other
- * pending writes, and flushed after `wait` ms in this request's waitUntil when
- * no flush is on its way (the core says which).
+ * pending writes, and flushed in this request's waitUntil when the core asks
+ * for a flush loop.
  */
 export function keep(env, ctx, reply) {
-  const wait = reply.keep_journal(Date.now());
-  if (wait !== undefined) ctx.waitUntil(flush(env, wait));
+  later(env, ctx, reply.keep_journal(Date.now()));
 }
 
-async function flush(env, wait) {
-  if (wait > 0) await sleep(wait);
+/** Runs the flush loop `id` in `ctx`'s waitUntil, if the core asked for one. */
+export function later(env, ctx, id) {
+  if (id !== undefined) ctx.waitUntil(flush(env, id));
+}
+
+/** A flush loop: sleeps, writes and reports as the core says, until it says the loop is over. */
+async function flush(env, id) {
   for (;;) {
-    const batch = core.journal_batch(Date.now());
-    if (batch.length === 0) return;
-    await write(env, batch);
+    const wait = core.journal_wait(id, Date.now());
+    if (wait === undefined) return;
+    if (wait > 0) {
+      await sleep(wait);
+      continue;
+    }
+    const batch = core.journal_batch(id, Date.now());
+    core.journal_written(id, await write(env, batch), Date.now());
   }
 }
 

@@ -9,7 +9,7 @@ use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
 
 use crate::worker::{
-    answered, event_body, signature, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS,
+    answered, event_body, signature, Try, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS,
     DELIVERY_QUEUE_NAME, FIRST_SECRET, HOUR_MS, NOW_MS, SECOND_SECRET,
 };
 
@@ -712,4 +712,170 @@ fn a_busy_seconds_entries_are_written_by_one_flush_in_batches_of_whole_events() 
             json!({"name": "rejected:invalid_signature", "count": 1000}),
         ]
     );
+}
+
+/// The count `name` of every hour, summed, as the log holds it.
+fn count(worker: &Worker, name: &str) -> i64 {
+    worker.d1.number(&format!(
+        "SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = '{name}'"
+    ))
+}
+
+#[test]
+fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_the_next_flush() {
+    let mut worker = Worker::new();
+    worker.flush_at_once = false;
+    worker.write_ms = 100;
+    // D1 fails every write until 3.35 s in.
+    worker.fate = Box::new(|_, at_ms| at_ms >= NOW_MS + 3_350);
+    // Its event and its queue route's send; an event of one HTTP route.
+    worker.post(&event_body("email.bounced", "m-1", NOW_MS));
+    worker.post(&event_body("email.opened", "m-2", NOW_MS));
+    worker.advance(NOW_MS + 10_000);
+
+    let tries: Vec<(i64, bool)> = worker
+        .tries
+        .iter()
+        .map(|t| (t.at_ms - NOW_MS, t.written))
+        .collect();
+    // Tried at once, 1 s after the first failed, 2 s after the second; then
+    // given up, and the next flush writes what the batch held.
+    assert_eq!(
+        tries,
+        [(100, false), (1_200, false), (3_300, false), (3_400, true)]
+    );
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
+    assert_eq!(
+        worker
+            .d1
+            .rows("SELECT hour, count FROM counts WHERE name = 'lost'"),
+        [json!({"hour": NOW_MS / 1000, "count": 3})]
+    );
+    // The counts the lost batch held are only sums: written again.
+    assert_eq!(count(&worker, "accepted"), 2);
+    assert_eq!(count(&worker, "delivered"), 1);
+
+    // D1 is back: the next event is written as before.
+    worker.now_ms = NOW_MS + 20_000;
+    let id = worker
+        .post(&event_body("email.opened", "m-3", worker.now_ms))
+        .id();
+    worker.advance(NOW_MS + 21_000);
+    assert_eq!(
+        worker.d1.texts("SELECT id FROM events"),
+        [id],
+        "{:?}",
+        worker.tries
+    );
+    assert_eq!(count(&worker, "lost"), 3);
+}
+
+#[test]
+fn an_attempt_d1_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_its_queue_instead() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    worker.flush_at_once = false;
+    worker.fate = Box::new(|_, _| false);
+    worker.now_ms += 5_000;
+    assert_eq!(
+        worker.consume(
+            DELIVERY_QUEUE_NAME,
+            &posted.message("crm"),
+            1,
+            answered(200, "ok")
+        ),
+        Decision::Ack,
+        "delivered: the log's loss changes nothing of that"
+    );
+    let tries: Vec<i64> = worker.tries[1..].iter().map(|t| t.at_ms - NOW_MS).collect();
+    assert_eq!(tries, [5_000, 6_000, 8_000]);
+    // Its dead letter, before D1 is back: retried, not lost.
+    let queue = worker.config.dead_letter_queue.clone();
+    let decision = worker.consume(&queue, &posted.message("crm"), 1, answered(500, "unused"));
+    assert!(matches!(decision, Decision::Retry { .. }), "{decision:?}");
+
+    worker.fate = Box::new(|_, _| true);
+    worker.flush();
+    assert_eq!(count(&worker, "lost"), 1, "the attempt only");
+    assert_eq!(count(&worker, "delivered"), 1);
+    assert_eq!(count(&worker, "failed"), 0);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 0);
+    // The dead letter again, D1 up: recorded, then acked.
+    assert_eq!(
+        worker.consume(&queue, &posted.message("crm"), 2, answered(500, "unused")),
+        Decision::Ack
+    );
+    assert_eq!(worker.event_status(&posted.id()), "failed");
+    assert_eq!(count(&worker, "lost"), 1);
+}
+
+#[test]
+fn under_sustained_traffic_an_isolate_flushes_at_most_once_a_second_and_each_event_within_it() {
+    let mut worker = Worker::new();
+    worker.flush_at_once = false;
+    worker.write_ms = 200;
+    // An event every 50 ms for 30 s: traffic arrives while each batch is written.
+    let mut posted_at = Vec::new();
+    for i in 0..600 {
+        let at = NOW_MS + i * 50;
+        worker.advance(at);
+        let written = worker.d1.number("SELECT COUNT(*) FROM events");
+        let due = posted_at.iter().filter(|&&p| p <= at - 1_200).count();
+        assert!(
+            written >= due as i64,
+            "{written} of {due} at {}",
+            at - NOW_MS
+        );
+        worker.post(&event_body("email.opened", &format!("m-{i}"), at));
+        posted_at.push(at);
+    }
+    worker.advance(NOW_MS + 40_000);
+    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 600);
+    let starts: Vec<i64> = worker.taken.iter().map(|&(at, _)| at).collect();
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] >= 1_000, "flushes at {pair:?}");
+    }
+    assert!(starts.len() <= 31, "{}", starts.len());
+}
+
+#[test]
+fn a_flood_of_rejections_costs_a_write_every_20_s_and_an_event_among_them_goes_within_a_second() {
+    let mut worker = Worker::new();
+    worker.flush_at_once = false;
+    worker.write_ms = 100;
+    let forged = "0".repeat(64);
+    let body = event_body("email.opened", "m-forged", NOW_MS);
+    // 10,000 forged requests over 60 s; one signed event 20.5 s in.
+    let event_at = NOW_MS + 20_502;
+    let mut event_id = None;
+    for i in 0..10_000 {
+        let at = NOW_MS + i * 6;
+        worker.advance(at);
+        if at == event_at {
+            let posted = worker.post(&event_body("email.opened", "m-real", at));
+            assert_eq!(posted.answer()["status"], "accepted");
+            event_id = Some(posted.id());
+        }
+        if at == event_at + 1_002 {
+            assert_eq!(
+                worker.d1.texts("SELECT id FROM events"),
+                [event_id.clone().unwrap()]
+            );
+        }
+        let refused = worker.submit(&body, Some(&forged));
+        assert_eq!(refused.reply.status, 401);
+        worker.keep(&refused);
+    }
+    worker.advance(NOW_MS + 60_000);
+    let writes: Vec<i64> = worker
+        .tries
+        .iter()
+        .map(|t: &Try| t.at_ms - NOW_MS)
+        .collect();
+    // Rejections alone at 20 s; with the event a second after the last flush
+    // began; alone again 20 s after the first that came after it.
+    assert_eq!(writes, [20_100, 21_100, 41_100]);
+    worker.advance(NOW_MS + 90_000);
+    assert_eq!(count(&worker, "rejected:invalid_signature"), 10_000);
+    assert_eq!(count(&worker, "accepted"), 1);
 }

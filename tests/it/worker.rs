@@ -12,7 +12,7 @@ use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::deliver::{Answer, Decision, Delivery};
 use leadnest_edge::delivery_run::{DeliveryRun, Outcome, RunNeed};
 use leadnest_edge::event_log::time::rfc3339;
-use leadnest_edge::event_log::{Entry, Pending, Statement};
+use leadnest_edge::event_log::{retry_wait, Entry, Pending, Statement, Unwritten};
 use leadnest_edge::ingress::{BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread};
 use leadnest_edge::signature::sign;
 use leadnest_edge::testing::{FakePlatform, FakeSource};
@@ -202,6 +202,27 @@ pub const TEST_EVENT_ANSWER: &str = r#"{"status":"accepted","event":"email.opene
 /// What happens while a replay hands off: `true` when every send worked.
 pub type HandOff<'h> = &'h mut dyn FnMut(&mut Worker, &[Outgoing]) -> bool;
 
+/// The fate of each try of a write to the log, given its statements and when
+/// it ends: `true` when D1 takes it.
+pub type Fate = Box<dyn FnMut(&[Statement], i64) -> bool>;
+
+/// One try of a write to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Try {
+    /// When it ended.
+    pub at_ms: i64,
+    pub statements: usize,
+    pub written: bool,
+}
+
+/// A flush loop as the driver runs it: when it next calls the core, and the
+/// batch it is writing, with the tries so far.
+struct FlushLoop {
+    id: u32,
+    wake_ms: i64,
+    writing: Option<(Vec<Statement>, u32)>,
+}
+
 /// One worker: its configuration, the isolate's memory of recorded keys, the
 /// dedup store, the event log and a clock.
 pub struct Worker {
@@ -215,10 +236,25 @@ pub struct Worker {
     pub answers: Vec<String>,
     /// The isolate's ingress entries not yet written.
     pending: Pending,
-    /// Whether a flush the core asks for runs at once (else on [`Worker::flush`]).
+    /// The flush loops the core asked for, still running.
+    loops: Vec<FlushLoop>,
+    /// The driver's clock: the test's, or ahead of it where loops that ran
+    /// at once slept; it never goes back, as the platform's does not.
+    driver_ms: i64,
+    /// Whether the flush loops the core asks for run to their end at once,
+    /// however long they sleep (else on [`Worker::flush`] or
+    /// [`Worker::advance`], on the clock).
     pub flush_at_once: bool,
     /// The batches the flushes wrote, by size.
     pub flushed: Vec<usize>,
+    /// Every batch a flush took: when, and its size.
+    pub taken: Vec<(i64, usize)>,
+    /// Every try of a write to the log by a flush or a consumer.
+    pub tries: Vec<Try>,
+    /// Decides each try; every one is written unless a test says otherwise.
+    pub fate: Fate,
+    /// How long a try of a flush's write takes.
+    pub write_ms: i64,
 }
 
 impl Worker {
@@ -237,8 +273,14 @@ impl Worker {
             requests: 0,
             answers: Vec::new(),
             pending: Pending::default(),
+            loops: Vec::new(),
+            driver_ms: NOW_MS,
             flush_at_once: true,
             flushed: Vec::new(),
+            taken: Vec::new(),
+            tries: Vec::new(),
+            fate: Box::new(|_, _| true),
+            write_ms: 0,
         }
     }
 
@@ -265,21 +307,123 @@ impl Worker {
 
     pub fn keep_entry(&mut self, entry: Entry) {
         self.pending.add(entry);
-        if self.pending.schedule(self.now_ms).is_some() && self.flush_at_once {
+        self.schedule();
+    }
+
+    /// What the driver does with a write that failed its last try: the core
+    /// counts it, and may ask for a flush loop.
+    pub fn lose(&mut self, unwritten: Unwritten) {
+        let now = self.clock();
+        self.pending.lose(unwritten, now);
+        self.schedule();
+    }
+
+    fn clock(&mut self) -> i64 {
+        self.driver_ms = self.driver_ms.max(self.now_ms);
+        self.driver_ms
+    }
+
+    fn schedule(&mut self) {
+        let now = self.clock();
+        if let Some(id) = self.pending.schedule(now) {
+            self.loops.push(FlushLoop {
+                id,
+                wake_ms: now,
+                writing: None,
+            });
+        }
+        if self.flush_at_once {
             self.flush();
         }
     }
 
-    /// The flush: batches of pending writes until none is left, each written
-    /// as one D1 batch.
+    /// Every flush loop run to its end, each sleeping what the core says on a
+    /// clock of its own (the test's stays where it is).
     pub fn flush(&mut self) {
+        self.run_loops(i64::MAX);
+    }
+
+    /// The clock moves on to `to_ms`, the flush loops running on the way.
+    pub fn advance(&mut self, to_ms: i64) {
+        self.run_loops(to_ms);
+        self.now_ms = self.now_ms.max(to_ms);
+    }
+
+    /// Each flush loop's steps due by `until_ms`, in the order of their times,
+    /// as the driver runs one: ask the core, sleep, write the batch (each try
+    /// taking `write_ms`, tried again when the core says), report.
+    fn run_loops(&mut self, until_ms: i64) {
         loop {
-            let batch = self.pending.take(self.now_ms);
-            if batch.is_empty() {
+            let Some(i) = (0..self.loops.len())
+                .filter(|&i| self.loops[i].wake_ms <= until_ms)
+                .min_by_key(|&i| self.loops[i].wake_ms)
+            else {
                 return;
+            };
+            let id = self.loops[i].id;
+            self.driver_ms = self.driver_ms.max(self.loops[i].wake_ms);
+            let at = self.driver_ms;
+            match self.loops[i].writing.take() {
+                None => match self.pending.wait(id, at) {
+                    None => {
+                        self.loops.remove(i);
+                    }
+                    Some(wait) if wait > 0 => self.loops[i].wake_ms = at + wait,
+                    Some(_) => {
+                        let batch = self.pending.take(id, at);
+                        self.taken.push((at, batch.len()));
+                        if !batch.is_empty() {
+                            self.loops[i].writing = Some((batch, 1));
+                            self.loops[i].wake_ms = at + self.write_ms;
+                        }
+                    }
+                },
+                Some((batch, tries)) => {
+                    if self.try_write(&batch, at) {
+                        self.flushed.push(batch.len());
+                        self.pending.written(id, true, at);
+                    } else if let Some(wait) = retry_wait(tries) {
+                        self.loops[i].writing = Some((batch, tries + 1));
+                        self.loops[i].wake_ms = at + wait + self.write_ms;
+                    } else {
+                        self.pending.written(id, false, at);
+                    }
+                }
             }
-            self.flushed.push(batch.len());
-            self.d1.write(&batch);
+        }
+    }
+
+    /// One try of a write, ending at `at_ms`, as [`Worker::fate`] decides.
+    fn try_write(&mut self, statements: &[Statement], at_ms: i64) -> bool {
+        let written = (self.fate)(statements, at_ms);
+        self.tries.push(Try {
+            at_ms,
+            statements: statements.len(),
+            written,
+        });
+        if written {
+            self.d1.write(statements);
+        }
+        written
+    }
+
+    /// A write as the consumer makes it: tried again, on the test's clock,
+    /// while the core says. Whether it was written.
+    fn write_tried(&mut self, statements: &[Statement]) -> bool {
+        if statements.is_empty() {
+            return true;
+        }
+        let mut tries = 1;
+        loop {
+            let now = self.clock();
+            if self.try_write(statements, now) {
+                return true;
+            }
+            let Some(wait) = retry_wait(tries) else {
+                return false;
+            };
+            self.now_ms += wait;
+            tries += 1;
         }
     }
 
@@ -345,6 +489,41 @@ impl Worker {
             acks_after_journal: run.acks_after_journal(),
             attempted,
         }
+    }
+
+    /// A message of `queue` as the consumer runs it: an attempt, if one is
+    /// asked for, ending with `outcome`; its journal written as the driver
+    /// writes it, each try's fate decided by [`Worker::fate`]; if it never is,
+    /// the run says what that means (a dead letter: retried; anything else:
+    /// counted lost). The decision it settles on.
+    pub fn consume(
+        &mut self,
+        queue: &str,
+        message: &[u8],
+        attempts: u32,
+        outcome: Outcome,
+    ) -> Decision {
+        let config = self.config.clone();
+        let mut run = DeliveryRun::queued(
+            &config,
+            Some(message),
+            attempts,
+            queue,
+            Some("queue-message-1"),
+            self.now_ms,
+        );
+        if matches!(run.need(), RunNeed::Attempt { .. }) {
+            run.attempted(outcome, self.now_ms, 35);
+        }
+        let journal = run.take_journal();
+        if !self.write_tried(&journal) {
+            let unwritten = run.journal_unwritten();
+            self.lose(unwritten);
+        }
+        let RunNeed::Settle(decision) = run.need() else {
+            panic!("a queued run settles after one attempt")
+        };
+        decision
     }
 
     /// A delivery attempt from `DELIVERY_QUEUE`, with its journal written.
