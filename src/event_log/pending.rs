@@ -61,6 +61,10 @@ pub struct Pending {
     flush: Option<Loop>,
     /// The last loop's number.
     loops: u32,
+    /// Rows the platform metered for the log's writes, per hour: they go with
+    /// the next flush, and never start one (that flush's own rows would start
+    /// another, and so on).
+    metered: BTreeMap<i64, i64>,
 }
 
 /// A flush loop, known to its driver by its number: one that was replaced
@@ -98,6 +102,14 @@ impl Pending {
                 self.count(hour_of(at_ms), &format!("rejected:{code}"), 1);
                 self.rejected(at_ms);
             }
+        }
+    }
+
+    /// `rows` written by one of the log's writes at `now_ms`, as the platform
+    /// metered them (D1's `rows_written`): counted `rows_written` in that hour.
+    pub fn metered(&mut self, rows: i64, now_ms: i64) {
+        if rows > 0 {
+            *self.metered.entry(hour_of(now_ms)).or_default() += rows;
         }
     }
 
@@ -217,6 +229,11 @@ impl Pending {
                 std::mem::take(&mut self.counts)
                     .into_iter()
                     .map(|((hour, name), n)| counts(hour, &name, n)),
+            );
+            batch.extend(
+                std::mem::take(&mut self.metered)
+                    .into_iter()
+                    .map(|(hour, n)| counts(hour, "rows_written", n)),
             );
             // What came during the flush: rows only, until the next.
             self.verified = !self.rows.is_empty();
@@ -402,6 +419,23 @@ mod tests {
         assert_eq!(pending.wait(prompt, 10_100), None, "over: past its 20 s");
         let next = pending.schedule(10_100).unwrap();
         assert_eq!(pending.wait(next, 10_100), Some(REJECTIONS_EVERY_MS));
+    }
+
+    #[test]
+    fn rows_the_platform_metered_go_with_the_next_flush_and_never_start_one() {
+        let mut pending = Pending::default();
+        pending.metered(7, 0);
+        assert_eq!(pending.schedule(0), None, "metering alone writes nothing");
+        pending.add(accepted("msg_1"));
+        let id = pending.schedule(0).unwrap();
+        assert_eq!(pending.wait(id, 0), Some(0));
+        let batch = pending.take(id, 0);
+        assert_eq!(count_in(&batch, 0, "rows_written"), Some(7));
+        pending.written(id, true, 10);
+        // That flush's own rows wait for the next one.
+        pending.metered(5, 10);
+        assert_eq!(pending.wait(id, 10), None);
+        assert_eq!(pending.schedule(10), None);
     }
 
     #[test]

@@ -37,6 +37,15 @@ pub(crate) fn lose(unwritten: Unwritten, now_ms: i64) -> Option<u32> {
     })
 }
 
+/// `rows` written by one of the log's writes, as the platform metered them:
+/// counted with the next flush.
+#[wasm_bindgen]
+pub fn journal_metered(rows: f64, now_ms: f64) {
+    if rows.is_finite() && rows > 0.0 {
+        PENDING.with(|pending| pending.borrow_mut().metered(rows as i64, now_ms as i64));
+    }
+}
+
 /// What the flush loop `id` does next: 0 write [`journal_batch`], more sleep
 /// that many ms and ask again, `undefined` end.
 #[wasm_bindgen]

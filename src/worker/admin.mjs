@@ -5,7 +5,7 @@ import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
 import { runDirect } from './delivery.mjs';
 import { ingress, parseKeepingNumbers } from './ingress.mjs';
-import { prepare } from './journal.mjs';
+import { meter, prepare } from './journal.mjs';
 
 const QUERY = 0, DELIVER = 1, INGRESS = 2, READ_BODY = 4;
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -33,6 +33,7 @@ export async function admin(request, env, ctx) {
         case QUERY:
           try {
             const results = await env.EVENTS.batch(prepare(env.EVENTS, task.statements()));
+            meter(results);
             const sizes = results.map((result) => result.meta?.size_after).filter((n) => typeof n === 'number');
             task.queried(JSON.stringify(results.map((result) => result.results ?? [])), undefined,
               sizes.length > 0 ? Math.max(...sizes) : undefined);

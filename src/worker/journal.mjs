@@ -4,6 +4,13 @@
 // dead letter: not acked; for anything else: counted lost).
 import * as core from './glue/index.js';
 
+/** The rows a batch wrote, as D1 metered them, for the log's own cost in /stats. */
+export function meter(results) {
+  let rows = 0;
+  for (const result of results) rows += result.meta?.rows_written ?? 0;
+  core.journal_metered(rows, Date.now());
+}
+
 /** Binds each `[sql, ...params]` for a batch. */
 export function prepare(db, statements) {
   return statements.map(([sql, ...params]) => db.prepare(sql).bind(...params));
@@ -16,7 +23,7 @@ export async function write(env, statements) {
   if (statements === undefined || statements.length === 0) return true;
   for (let tries = 1; ; tries++) {
     try {
-      await env.EVENTS.batch(prepare(env.EVENTS, statements));
+      meter(await env.EVENTS.batch(prepare(env.EVENTS, statements)));
       return true;
     } catch (error) {
       const wait = core.journal_retry_wait(tries);
@@ -63,6 +70,7 @@ export async function purge(env, now) {
     const statements = core.purge_round(env, now);
     if (statements === undefined) return;
     const results = await env.EVENTS.batch(prepare(env.EVENTS, statements));
+    meter(results);
     if (!core.purge_again(results.map((result) => result.meta?.changes ?? 0))) return;
   }
 }

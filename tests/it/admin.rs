@@ -934,6 +934,9 @@ fn stats_count_each_hour_what_was_accepted_duplicate_rejected_delivered_and_fail
         )
     );
     assert_eq!(storage["bytes_stored"], worker.d1.size());
+    // Every write's rows, as the driver reads them from D1's meter.
+    assert!(storage["rows_written"].as_i64().unwrap() > 0, "{storage}");
+    assert!(storage["rows_written_per_event"].as_f64().unwrap() > 1.0, "{storage}");
     // The window takes whole hours: 14:30 to 14:31 is the 14:00 hour.
     let answer = worker.get("stats?since=2025-12-02T14:30:00Z&until=2025-12-02T14:31:00Z");
     let hours: Vec<Value> = answer.body()["hours"].as_array().unwrap().clone();

@@ -402,7 +402,11 @@ impl Worker {
             written,
         });
         if written {
-            self.d1.write(statements);
+            // What the driver reads from D1's meter of the batch (`rows_written`):
+            // here SQLite's count of rows changed, index entries aside.
+            let changed = self.d1.batch(statements).unwrap_or_else(|e| panic!("{e}"));
+            let rows = changed.changes.iter().sum::<u64>();
+            self.pending.metered(i64::try_from(rows).unwrap(), at_ms);
         }
         written
     }
