@@ -113,7 +113,7 @@ export async function startWorker(name, { sinkPort, queue = true, inspectorPort,
 }
 
 /** The statements of every file in migrations/, in order. */
-async function applyMigrations(db) {
+export async function applyMigrations(db) {
   const dir = join(ROOT, 'migrations');
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
     const sql = readFileSync(join(dir, file), 'utf8').split('\n').map((l) => l.replace(/--.*$/, '')).join('\n');
