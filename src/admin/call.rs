@@ -7,7 +7,7 @@ use super::error::AdminError;
 use super::render::{self, JsonRow};
 use super::request::{target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
 use super::sample::sample;
-use super::sql;
+use super::sql::{self, RouteScan};
 use crate::config::Config;
 use crate::deliver::Delivery;
 use crate::event_log::time::hour_of;
@@ -84,6 +84,8 @@ pub enum AdminNeed<'a> {
 enum State {
     ReadBody(BodyCall),
     List(ListQuery, Vec<Statement>),
+    /// A list by route: first how many events the route takes.
+    ListRoute(ListQuery, Vec<Statement>),
     Get(Vec<Statement>),
     ReplayLoad {
         routes: Option<Vec<String>>,
@@ -234,10 +236,17 @@ impl<'c> AdminCall<'c> {
 
     fn start(&self, call: Call) -> Result<State, AdminError> {
         Ok(match call {
-            Call::List(query) => {
-                let statement = sql::list(&query.filters, query.limit);
-                State::List(query, vec![statement])
-            }
+            Call::List(query) => match &query.filters.route {
+                // Which way finds the route's events fastest depends on its share.
+                Some(route) => {
+                    let statement = sql::route_share(route);
+                    State::ListRoute(query, vec![statement])
+                }
+                None => {
+                    let statement = sql::list(&query.filters, query.limit, RouteScan::FromRoute);
+                    State::List(query, vec![statement])
+                }
+            },
             Call::Get { id } => State::Get(sql::event(&id)),
             Call::Replay { id, routes } => State::ReplayLoad {
                 routes,
@@ -274,6 +283,7 @@ impl<'c> AdminCall<'c> {
                 unread: self.unread(),
             },
             State::List(_, statements)
+            | State::ListRoute(_, statements)
             | State::Get(statements)
             | State::Stats(statements)
             | State::BulkCount(statements)
@@ -329,6 +339,14 @@ impl<'c> AdminCall<'c> {
                 let (rows,): (Vec<JsonRow>,) =
                     serde_json::from_str(text).map_err(|_| unreadable())?;
                 done(200, render::list(&rows, query.limit))
+            }
+            State::ListRoute(query, _) => {
+                let (rows,): (Vec<RouteShare>,) =
+                    serde_json::from_str(text).map_err(|_| unreadable())?;
+                let share = rows.first().ok_or_else(unreadable)?;
+                let scan = RouteScan::for_share(share.deliveries, share.events);
+                let statement = sql::list(&query.filters, query.limit, scan);
+                State::List(query, vec![statement])
             }
             State::Get(_) => {
                 let (rows,): (Vec<JsonRow>,) =
@@ -548,6 +566,13 @@ impl ReplayRow {
             seq: self.seq,
         }
     }
+}
+
+/// [`sql::route_share`]'s row.
+#[derive(Debug, Deserialize)]
+struct RouteShare {
+    deliveries: u64,
+    events: u64,
 }
 
 /// `SELECT COUNT(*) AS n`.

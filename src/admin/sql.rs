@@ -78,10 +78,48 @@ const STORAGE: &str = concat!(
 /// The list's order: by when events were received, ties in the order written.
 const NEWEST_FIRST: &str = "ORDER BY e.received_at DESC, e.seq DESC";
 
+/// How a route filter finds its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteScan {
+    /// From the route's deliveries (their index), then sorted: for a route few
+    /// events take.
+    FromRoute,
+    /// Walking the events newest first, each checked for a delivery to the
+    /// route: for a route many events take, a page fills within a few hundred.
+    FromNewest,
+}
+
+impl RouteScan {
+    /// The way for a route with `deliveries` among `events`: walking pays off
+    /// from one event in eight.
+    pub fn for_share(deliveries: u64, events: u64) -> Self {
+        if deliveries.saturating_mul(8) >= events {
+            Self::FromNewest
+        } else {
+            Self::FromRoute
+        }
+    }
+}
+
+/// How many deliveries the route `route` has, among how many events: what
+/// [`RouteScan::for_share`] decides on. Both counted on an index.
+pub fn route_share(route: &str) -> Statement {
+    Statement::new(
+        "SELECT (SELECT COUNT(*) FROM deliveries WHERE route = ?1) AS deliveries, \
+(SELECT COUNT(*) FROM events) AS events",
+        vec![route.into()],
+    )
+}
+
 /// `WHERE …` for `filters`, its parameters appended to `params`. `routes_in`:
 /// with a status, the route filter asks for a delivery in that status (bulk
-/// replay), else for any delivery to the route.
-fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) -> String {
+/// replay), else for any delivery to the route, found as `scan` says.
+fn where_clause(
+    filters: &Filters,
+    params: &mut Vec<Param>,
+    route_status: bool,
+    scan: RouteScan,
+) -> String {
     let mut clauses: Vec<String> = Vec::new();
     let bind = |params: &mut Vec<Param>, value: Param| {
         params.push(value);
@@ -109,10 +147,14 @@ fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) 
             (true, Some(status)) => format!(" AND d.status = {}", bind(params, status.into())),
             _ => String::new(),
         };
-        // From the route's index, not from every event: a rare route is found at once.
-        clauses.push(format!(
-            "e.id IN (SELECT d.event_id FROM deliveries d WHERE d.route = {route}{in_status})"
-        ));
+        clauses.push(match scan {
+            RouteScan::FromRoute => format!(
+                "e.id IN (SELECT d.event_id FROM deliveries d WHERE d.route = {route}{in_status})"
+            ),
+            RouteScan::FromNewest => format!(
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.route = {route}{in_status})"
+            ),
+        });
     }
     if let Some(message_id) = &filters.message_id {
         clauses.push(format!(
@@ -143,9 +185,9 @@ fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) 
 /// A page of the list, newest first: one event more than `limit`, to know
 /// whether there is a next page. The page is found first, from the indexes
 /// alone; only its events are then built as JSON.
-pub fn list(filters: &Filters, limit: u32) -> Statement {
+pub fn list(filters: &Filters, limit: u32, scan: RouteScan) -> Statement {
     let mut params = Vec::new();
-    let filter = where_clause(filters, &mut params, false);
+    let filter = where_clause(filters, &mut params, false, scan);
     params.push(Param::Int(i64::from(limit) + 1));
     Statement {
         sql: Cow::Owned(format!(
@@ -182,7 +224,7 @@ FROM events e WHERE e.id = ?1",
 /// asked for, on the route asked for if one was.
 pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
     let mut params = Vec::new();
-    let filter = where_clause(filters, &mut params, true);
+    let filter = where_clause(filters, &mut params, true, RouteScan::FromRoute);
     let mut routes =
         String::from("(SELECT json_group_array(d.route) FROM deliveries d WHERE d.event_id = e.id");
     if let Some(status) = filters.status {
@@ -208,7 +250,7 @@ pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
 /// same events as [`replay_chunk`], counted.
 pub fn replay_count(filters: &Filters) -> Statement {
     let mut params = Vec::new();
-    let filter = where_clause(filters, &mut params, true);
+    let filter = where_clause(filters, &mut params, true, RouteScan::FromRoute);
     Statement {
         sql: Cow::Owned(format!("SELECT COUNT(*) AS n FROM events e{filter}")),
         params,
@@ -229,4 +271,22 @@ WHERE c.hour >= ?1 AND c.hour < ?2 GROUP BY c.hour ORDER BY c.hour"
         },
         Statement::new(STORAGE, window()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_one_event_in_eight_takes_is_walked_newest_first_a_rarer_one_from_its_index() {
+        assert_eq!(RouteScan::for_share(1, 8), RouteScan::FromNewest);
+        assert_eq!(
+            RouteScan::for_share(200_000, 200_000),
+            RouteScan::FromNewest
+        );
+        assert_eq!(RouteScan::for_share(24_999, 200_000), RouteScan::FromRoute);
+        assert_eq!(RouteScan::for_share(0, 10), RouteScan::FromRoute);
+        // An empty log: either way finds nothing at once.
+        assert_eq!(RouteScan::for_share(0, 0), RouteScan::FromNewest);
+    }
 }
