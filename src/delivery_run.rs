@@ -802,18 +802,23 @@ mod tests {
         assert_eq!(stored("all", 200), kept(200));
     }
 
-    #[test]
-    fn signatures_a_backend_echoes_stay_out_of_the_log() {
+    /// A route that signs with Standard Webhooks, and the log keeping every
+    /// answer: a delivered attempt's answer is scrubbed too.
+    fn signing_config() -> Config {
         let source = FakeSource::minimal()
             .with(
                 "ROUTES",
                 r#"[{"name":"crm","url":"https://crm.example.com/hook","signing_secret":"CRM_KEY"}]"#,
             )
             .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            // Delivered attempts keep the answer too, so it is scrubbed.
             .with("LOG_RESPONSES", "all")
             .with_d1("EVENTS");
-        let config = Config::load(&source).unwrap();
+        Config::load(&source).unwrap()
+    }
+
+    #[test]
+    fn signatures_a_backend_echoes_stay_out_of_the_log() {
+        let config = signing_config();
         let signature = "9f".repeat(32);
         let mut run = DeliveryRun::direct(
             &config,
@@ -852,16 +857,7 @@ mod tests {
         use crate::deliver::RESPONSE_BODY_KEPT_BYTES;
         use crate::event_log::Param;
 
-        let source = FakeSource::minimal()
-            .with(
-                "ROUTES",
-                r#"[{"name":"crm","url":"https://crm.example.com/hook","signing_secret":"CRM_KEY"}]"#,
-            )
-            .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            // Delivered attempts keep the answer too, so it is scrubbed.
-            .with("LOG_RESPONSES", "all")
-            .with_d1("EVENTS");
-        let config = Config::load(&source).unwrap();
+        let config = signing_config();
         let hex = "9fa3".repeat(16);
         // Forwarded as received: with its label.
         let forwarded = format!("sha256={hex}");

@@ -190,9 +190,12 @@ impl AdminTask {
         now_ms: f64,
     ) -> Option<super::delivery::DeliveryTask> {
         match self.outgoing(i)? {
-            Outgoing::Delivery(delivery) => {
-                super::delivery::DeliveryTask::direct_replay(env, delivery.clone(), now_ms)
-            }
+            Outgoing::Delivery(delivery) => super::delivery::DeliveryTask::after_answer(
+                env,
+                crate::delivery_run::DeliveryRun::direct_replay,
+                delivery.clone(),
+                now_ms,
+            ),
             Outgoing::Payload { .. } => None,
         }
     }

@@ -4,6 +4,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use super::env;
+use crate::config::Config;
 use crate::deliver::{Answer, Decision, Delivery};
 use crate::delivery_run::{unsettled_line, while_misconfigured, DeliveryRun, Outcome, RunNeed};
 
@@ -25,25 +26,17 @@ pub struct DeliveryTask {
 }
 
 impl DeliveryTask {
-    pub(crate) fn direct(env: &JsValue, delivery: Delivery, now_ms: f64) -> Option<Self> {
+    /// A delivery after the answer, begun by `run` (`DeliveryRun::direct`, or
+    /// `direct_replay` for a replay).
+    pub(crate) fn after_answer(
+        env: &JsValue,
+        run: fn(&'static Config, Delivery, i64) -> DeliveryRun<'static>,
+        delivery: Delivery,
+        now_ms: f64,
+    ) -> Option<Self> {
         let config = env::config(env).as_ref().ok()?;
         Some(Self {
-            inner: Inner::Run(Box::new(DeliveryRun::direct(
-                config,
-                delivery,
-                now_ms as i64,
-            ))),
-        })
-    }
-
-    pub(crate) fn direct_replay(env: &JsValue, delivery: Delivery, now_ms: f64) -> Option<Self> {
-        let config = env::config(env).as_ref().ok()?;
-        Some(Self {
-            inner: Inner::Run(Box::new(DeliveryRun::direct_replay(
-                config,
-                delivery,
-                now_ms as i64,
-            ))),
+            inner: Inner::Run(Box::new(run(config, delivery, now_ms as i64))),
         })
     }
 

@@ -358,7 +358,12 @@ impl Reply {
     /// Delivery `i`, to run after the answer, from `now_ms`.
     pub fn delivery(&self, env: &JsValue, i: usize, now_ms: f64) -> Option<DeliveryTask> {
         let delivery = self.reply.after_answer.get(i)?.clone();
-        DeliveryTask::direct(env, delivery, now_ms)
+        DeliveryTask::after_answer(
+            env,
+            crate::delivery_run::DeliveryRun::direct,
+            delivery,
+            now_ms,
+        )
     }
 
     /// Hands what the event log keeps of the request to the isolate's pending

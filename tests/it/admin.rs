@@ -64,6 +64,14 @@ fn crm_failed(worker: &mut Worker, message_id: &str) -> Posted {
     posted
 }
 
+/// An `email.bounced` whose crm and billing deliveries were both dead-lettered.
+fn both_failed(worker: &mut Worker, message_id: &str) -> Posted {
+    let posted = worker.post(&event_body("email.bounced", message_id, worker.now_ms));
+    worker.dead_letter(&posted.message("crm"));
+    worker.dead_letter(&posted.message("billing"));
+    posted
+}
+
 /// `n` `email.opened` events whose crm delivery was dead-lettered, oldest first.
 fn failed_events(worker: &mut Worker, n: usize) -> Vec<String> {
     (0..n)
@@ -364,16 +372,7 @@ fn a_bulk_replay_of_one_route_replays_only_that_routes_failed_deliveries() {
         .collect();
     // Both failed.
     let both: Vec<String> = (0..120)
-        .map(|i| {
-            let posted = worker.post(&event_body(
-                "email.bounced",
-                &format!("b-{i}"),
-                worker.now_ms,
-            ));
-            worker.dead_letter(&posted.message("crm"));
-            worker.dead_letter(&posted.message("billing"));
-            posted.id()
-        })
+        .map(|i| both_failed(&mut worker, &format!("b-{i}")).id())
         .collect();
     worker.now_ms += HOUR_MS;
 
@@ -456,13 +455,7 @@ fn a_dry_run_counts_the_events_the_replay_then_takes() {
         crm_failed(&mut worker, &format!("c-{i}"));
     }
     for i in 0..7 {
-        let posted = worker.post(&event_body(
-            "email.bounced",
-            &format!("b-{i}"),
-            worker.now_ms,
-        ));
-        worker.dead_letter(&posted.message("crm"));
-        worker.dead_letter(&posted.message("billing"));
+        both_failed(&mut worker, &format!("b-{i}"));
     }
     worker.now_ms += HOUR_MS;
     for (scope, expected) in [
