@@ -816,14 +816,13 @@ mod tests {
         Config::load(&source).unwrap()
     }
 
-    #[test]
-    fn signatures_a_backend_echoes_stay_out_of_the_log() {
-        let config = signing_config();
-        let signature = "9f".repeat(32);
+    /// A run forwarding `signature`, its request headers made: and the
+    /// `webhook-signature` it sent.
+    fn signed_run<'c>(config: &'c Config, signature: &str) -> (DeliveryRun<'c>, String) {
         let mut run = DeliveryRun::direct(
-            &config,
+            config,
             Delivery {
-                signature: signature.clone(),
+                signature: signature.to_string(),
                 ..delivery("crm")
             },
             0,
@@ -834,6 +833,14 @@ mod tests {
             .find(|(name, _)| *name == "webhook-signature")
             .map(|(_, value)| value.clone())
             .unwrap();
+        (run, webhook_signature)
+    }
+
+    #[test]
+    fn signatures_a_backend_echoes_stay_out_of_the_log() {
+        let config = signing_config();
+        let signature = "9f".repeat(32);
+        let (mut run, webhook_signature) = signed_run(&config, &signature);
         let echoed = format!("{signature} {webhook_signature}");
         run.attempted(
             Outcome::Answered(Answer {
@@ -861,20 +868,7 @@ mod tests {
         let hex = "9fa3".repeat(16);
         // Forwarded as received: with its label.
         let forwarded = format!("sha256={hex}");
-        let mut run = DeliveryRun::direct(
-            &config,
-            Delivery {
-                signature: forwarded.clone(),
-                ..delivery("crm")
-            },
-            0,
-        );
-        let headers = run.request_headers(1_614_265_330);
-        let webhook_signature = headers
-            .iter()
-            .find(|(name, _)| *name == "webhook-signature")
-            .map(|(_, value)| value.clone())
-            .unwrap();
+        let (mut run, webhook_signature) = signed_run(&config, &forwarded);
         let base64 = webhook_signature.trim_start_matches("v1,").to_string();
         // A JSON body echoing both, upper-cased and `\/`-escaped, then the hex again,
         // cut by the kept bytes.
