@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event_log::AttemptOutcome;
 use crate::standard_webhooks::SigningKey;
 
 /// Retries wait `base · 2^(n-1)` seconds, at most this long.
@@ -220,13 +221,18 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The `outcome` of the delivery's log line.
-    pub fn outcome(self) -> &'static str {
+    /// What the attempt came to, as the event log keeps it.
+    pub fn attempt_outcome(self) -> AttemptOutcome {
         match self {
-            Self::Ack => "delivered",
-            Self::Retry { .. } => "retry",
-            Self::Park => "failed",
+            Self::Ack => AttemptOutcome::Delivered,
+            Self::Retry { .. } => AttemptOutcome::Retry,
+            Self::Park => AttemptOutcome::Failed,
         }
+    }
+
+    /// The `outcome` of the delivery's log line: the event log's word.
+    pub fn outcome(self) -> &'static str {
+        self.attempt_outcome().as_str()
     }
 
     /// The delay of a retry.

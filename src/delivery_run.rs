@@ -11,7 +11,9 @@ use crate::deliver::{
     dead_letter_retry_delay, decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
-use crate::event_log::{AcceptedEvent, AttemptEntry, DeadLetter, Statement, Unwritten};
+use crate::event_log::{
+    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Statement, Unwritten,
+};
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
 use crate::scrub::{self, scrub};
@@ -171,7 +173,7 @@ impl<'c> DeliveryRun<'c> {
                 attempt,
                 webhook_id: &delivery.webhook_id,
                 event: Some(&delivery.event),
-                outcome: "failed",
+                outcome: AttemptOutcome::Failed.as_str(),
                 error: Some("retries exhausted"),
                 ..Default::default()
             }
@@ -419,16 +421,11 @@ fn attempt_entry(
         route: delivery.route.clone(),
         at_ms,
         duration_ms: i64::try_from(duration_ms).unwrap_or(i64::MAX),
-        outcome: decision.outcome(),
+        outcome: decision.attempt_outcome(),
         status,
         headers,
         body,
         error,
-        delivery: match decision {
-            Decision::Ack => "delivered",
-            Decision::Park => "failed",
-            Decision::Retry { .. } => "pending",
-        },
     }
 }
 

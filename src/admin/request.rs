@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::error::AdminError;
-use crate::event_log::time;
+use crate::event_log::{time, Status};
 use crate::routes::Pattern;
 
 /// Where the admin API lives.
@@ -14,13 +14,10 @@ const DEFAULT_LIST_LIMIT: u32 = 50;
 /// Most events one bulk replay call replays.
 pub const MAX_REPLAY_LIMIT: u32 = 1_000;
 
-/// The statuses an event can have.
-const STATUSES: [&str; 4] = ["pending", "delivered", "failed", "unrouted"];
-
 /// Which events: every filter of the list, all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
-    pub status: Option<&'static str>,
+    pub status: Option<Status>,
     pub event: Option<Pattern>,
     pub route: Option<String>,
     pub message_id: Option<String>,
@@ -329,7 +326,7 @@ fn bulk(body: &str) -> Result<Call, AdminError> {
     // Only failures are re-sent in bulk: one mistaken call must never re-send
     // delivered events to a backend, nor duplicate deliveries still retrying.
     let status = match body.0.get("status").and_then(Value::as_str) {
-        Some("failed") => "failed",
+        Some(text) if text == Status::Failed.as_str() => Status::Failed,
         _ => {
             return Err(AdminError::InvalidRequest(
                 "A bulk replay takes `\"status\":\"failed\"`: only failed deliveries are re-sent in bulk; replay any other event one at a time.".into(),
@@ -362,14 +359,11 @@ fn bulk(body: &str) -> Result<Call, AdminError> {
     }))
 }
 
-fn status(text: &str) -> Result<&'static str, AdminError> {
-    STATUSES
-        .iter()
-        .find(|s| **s == text)
-        .copied()
-        .ok_or_else(|| {
-            AdminError::InvalidQuery(format!("`status` is one of {}.", STATUSES.join(", ")))
-        })
+fn status(text: &str) -> Result<Status, AdminError> {
+    Status::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        AdminError::InvalidQuery(format!("`status` is one of {}.", names.join(", ")))
+    })
 }
 
 fn pattern(text: &str) -> Result<Pattern, AdminError> {
@@ -504,7 +498,7 @@ mod tests {
             panic!("not a list");
         };
         assert_eq!(list.limit, 200);
-        assert_eq!(list.filters.status, Some("failed"));
+        assert_eq!(list.filters.status, Some(Status::Failed));
         assert_eq!(list.filters.event, Some(Pattern::Family("email".into())));
         assert_eq!(list.filters.since_ms, Some(1_796_083_200_000));
         assert_eq!(list.filters.until_ms, Some(1_764_720_000_000));
@@ -651,7 +645,7 @@ mod tests {
         };
         assert_eq!(
             (replay.filters.status, replay.limit, replay.dry_run),
-            (Some("failed"), 1000, false)
+            (Some(Status::Failed), 1000, false)
         );
         // Anything but failed re-sends nothing: delivered events, deliveries
         // still retrying, or a call that forgot to say.

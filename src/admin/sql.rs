@@ -126,7 +126,10 @@ fn where_clause(
         format!("?{}", params.len())
     };
     if let Some(status) = filters.status {
-        clauses.push(format!("e.status = {}", bind(params, status.into())));
+        clauses.push(format!(
+            "e.status = {}",
+            bind(params, status.as_str().into())
+        ));
     }
     match &filters.event {
         None | Some(Pattern::Any) => {}
@@ -144,7 +147,9 @@ fn where_clause(
     if let Some(route) = &filters.route {
         let route = bind(params, route.as_str().into());
         let in_status = match (route_status, filters.status) {
-            (true, Some(status)) => format!(" AND d.status = {}", bind(params, status.into())),
+            (true, Some(status)) => {
+                format!(" AND d.status = {}", bind(params, status.as_str().into()))
+            }
             _ => String::new(),
         };
         clauses.push(match scan {
@@ -228,7 +233,7 @@ pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
     let mut routes =
         String::from("(SELECT json_group_array(d.route) FROM deliveries d WHERE d.event_id = e.id");
     if let Some(status) = filters.status {
-        params.push(status.into());
+        params.push(status.as_str().into());
         routes.push_str(&format!(" AND d.status = ?{}", params.len()));
     }
     if let Some(route) = &filters.route {

@@ -6,6 +6,7 @@
 
 use super::statement::{Param, Statement};
 use super::time::hour_of;
+use super::vocabulary::{AttemptOutcome, Status};
 
 /// A second copy the dedup store let through (two racing first deliveries)
 /// is not a second event; it was answered `accepted`, so it is no redelivery
@@ -178,7 +179,7 @@ pub(super) fn accepted_counts(event: &AcceptedEvent) -> impl Iterator<Item = &'s
             .routes
             .iter()
             .filter(|(_, kind)| *kind == RouteKind::Queue)
-            .map(|_| "delivered"),
+            .map(|_| Status::Delivered.as_str()),
     )
 }
 
@@ -206,23 +207,27 @@ fn event_params(event: &AcceptedEvent) -> Vec<Param> {
 pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let id = || Param::from(event.id.as_str());
     let status = if event.routes.is_empty() {
-        "unrouted"
+        Status::Unrouted
     } else {
-        "pending"
+        Status::Pending
     };
     let mut params = event_params(event);
-    params.push(status.into());
+    params.push(status.as_str().into());
     let mut statements = vec![Statement::new(INSERT_EVENT, params)];
     for (route, kind) in &event.routes {
         match kind {
             RouteKind::Http => statements.push(Statement::new(
                 INSERT_DELIVERY,
-                vec![id(), route.as_str().into(), "pending".into()],
+                vec![id(), route.as_str().into(), Status::Pending.as_str().into()],
             )),
             RouteKind::Queue => {
                 statements.push(Statement::new(
                     SET_DELIVERY,
-                    vec![id(), route.as_str().into(), "delivered".into()],
+                    vec![
+                        id(),
+                        route.as_str().into(),
+                        Status::Delivered.as_str().into(),
+                    ],
                 ));
                 statements.push(attempt_row(&AttemptEntry::sent(
                     &event.id,
@@ -245,8 +250,8 @@ pub struct AttemptEntry {
     pub route: String,
     pub at_ms: i64,
     pub duration_ms: i64,
-    /// `delivered`, `retry`, `failed`, or `sent` (a queue route).
-    pub outcome: &'static str,
+    /// What it came to; the delivery's status follows from it.
+    pub outcome: AttemptOutcome,
     pub status: Option<u16>,
     /// The response's headers as a JSON object.
     pub headers: Option<String>,
@@ -254,8 +259,6 @@ pub struct AttemptEntry {
     pub body: Option<String>,
     /// Why there was no answer, or why its body stopped early.
     pub error: Option<&'static str>,
-    /// `pending`, `delivered` or `failed`.
-    pub delivery: &'static str,
 }
 
 impl AttemptEntry {
@@ -266,12 +269,11 @@ impl AttemptEntry {
             route: route.to_string(),
             at_ms,
             duration_ms: 0,
-            outcome: "sent",
+            outcome: AttemptOutcome::Sent,
             status: None,
             headers: None,
             body: None,
             error: None,
-            delivery: "delivered",
         }
     }
 }
@@ -284,7 +286,7 @@ fn attempt_row(entry: &AttemptEntry) -> Statement {
             entry.route.as_str().into(),
             entry.at_ms.into(),
             entry.duration_ms.into(),
-            entry.outcome.into(),
+            entry.outcome.as_str().into(),
             entry.status.map(i64::from).into(),
             entry.headers.clone().into(),
             entry.body.clone().into(),
@@ -295,6 +297,7 @@ fn attempt_row(entry: &AttemptEntry) -> Statement {
 
 impl AttemptEntry {
     pub fn statements(&self) -> Vec<Statement> {
+        let delivery = self.outcome.status();
         let mut statements = vec![
             attempt_row(self),
             Statement::new(
@@ -302,13 +305,13 @@ impl AttemptEntry {
                 vec![
                     self.event_id.as_str().into(),
                     self.route.as_str().into(),
-                    self.delivery.into(),
+                    delivery.as_str().into(),
                 ],
             ),
             Statement::new(EVENT_STATUS, vec![self.event_id.as_str().into()]),
         ];
-        if self.delivery != "pending" {
-            statements.push(count(self.at_ms, self.delivery));
+        if delivery != Status::Pending {
+            statements.push(count(self.at_ms, delivery.as_str()));
         }
         statements
     }
@@ -332,7 +335,7 @@ impl DeadLetter {
             Statement::new(INSERT_EVENT_IF_MISSING, event_params(event)),
             Statement::new(DEAD_LETTER_FAILED, vec![id(), self.route.as_str().into()]),
             Statement::new(EVENT_STATUS, vec![id()]),
-            count(self.at_ms, "failed"),
+            count(self.at_ms, Status::Failed.as_str()),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod journal;
 mod pending;
 mod statement;
 pub mod time;
+mod vocabulary;
 
 pub use journal::{
     purge, purge_continues, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter, Entry,
@@ -16,3 +17,4 @@ pub use journal::{
 };
 pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use statement::{Param, Statement};
+pub use vocabulary::{AttemptOutcome, Status};
