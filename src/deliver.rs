@@ -215,8 +215,8 @@ pub enum Decision {
     Ack,
     /// Not delivered: try again after this many seconds.
     Retry { delay_seconds: u64 },
-    /// Not delivered and no more tries here: to the resting place (today a log
-    /// line without a queue; later the event log).
+    /// Not delivered and no more tries here: recorded `failed` in the event
+    /// log (and logged), to be replayed from there.
     Park,
 }
 

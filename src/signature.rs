@@ -62,7 +62,8 @@ impl Secrets {
         (!keys.is_empty() && keys.len() == raw.len()).then_some(Self { keys, raw })
     }
 
-    /// The secrets' bytes, for importing into a platform [`HmacVerifier`] once.
+    /// The secrets' bytes, for the platform's HMAC (WebCrypto keys imported
+    /// once per isolate by the driver).
     pub fn raw_keys(&self) -> impl Iterator<Item = &[u8]> {
         self.raw.iter().map(Vec::as_slice)
     }
