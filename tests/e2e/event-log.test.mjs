@@ -13,7 +13,10 @@
 // ADMIN_TOKEN.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { SECRET, SIGNING_SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../tools/lib/leadnest.mjs';
@@ -589,6 +592,62 @@ describe('replays without a delivery queue', () => {
     const [delivered, ...failed] = [attempts.at(-1), ...attempts.slice(0, -1)];
     assert.deepEqual([delivered.outcome, delivered.status, delivered.headers, delivered.body], ['delivered', 200, null, null]);
     assert.ok(failed.length >= 3 && failed.every((a) => a.status === 500 && a.headers !== null && a.body !== null), JSON.stringify(failed));
+  });
+});
+
+// The store refusing writes for a while, under traffic: another process holds the local
+// database's write lock (SQLite answers the worker SQLITE_BUSY). Every accepted event is
+// listed afterwards or counted as lost, never dropped unsaid.
+describe('the event log refusing writes for a while', () => {
+  let worker;
+  before(async () => {
+    worker = await startWorker('event-log-fault', { deliveryQueue: false, adminToken: TOKEN });
+  });
+  after(() => worker?.stop());
+
+  /** Holds an exclusive lock on the worker's local D1 file for `seconds`; once held, `{ released }` (a promise). */
+  async function lockDatabase(seconds) {
+    const dir = join(worker.state, 'v3', 'd1', 'miniflare-D1DatabaseObject');
+    const file = join(dir, readdirSync(dir).find((name) => name.endsWith('.sqlite') && name !== 'metadata.sqlite'));
+    const holder = spawn('python3', ['-c', [
+      'import sqlite3, sys, time',
+      'db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)',
+      "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)",
+      "time.sleep(float(sys.argv[2])); db.execute('COMMIT')",
+    ].join('\n'), file, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      holder.stdout.once('data', resolve);
+      holder.once('exit', (code) => reject(new Error(`the lock holder exited with ${code}`)));
+    });
+    // Wrapped: an async function's returned promise would be awaited with it.
+    return { released: new Promise((resolve) => holder.once('exit', resolve)) };
+  }
+
+  test('every accepted event is listed afterwards or counted lost', async () => {
+    const send = async (label, n) => {
+      for (let i = 0; i < n; i++) {
+        const answer = await worker.post(JSON.stringify(event('email.opened', { messageId: id(`fault-${label}-${i}`) })));
+        assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      }
+    };
+    await send('before', 5);
+    await waitFor(async () => (await worker.admin('GET', '/admin/api/events?limit=200')).json.events.length === 5,
+      { what: 'the first events logged' });
+    const { released } = await lockDatabase(8);
+    await send('during', 20);
+    await released;
+    await send('after', 5);
+    let storage;
+    await waitFor(async () => {
+      ({ storage } = (await worker.admin('GET', '/admin/api/stats')).json);
+      return storage.events_accepted === 30 && storage.events_kept + storage.log_writes_lost === 30;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'every accepted event listed or counted lost' });
+    const listed = (await worker.admin('GET', '/admin/api/events?limit=200')).json.events.length;
+    assert.equal(listed, storage.events_kept);
+    assert.ok(storage.log_writes_lost > 0, `the lock made no write fail: ${JSON.stringify(storage)}`);
+    assert.ok(storage.lost_since, 'the loss is dated');
+    const failures = worker.logs.filter((line) => line.warning === 'event_log_write_failed');
+    assert.ok(failures.some((line) => /SQLITE_BUSY|locked/.test(line.error)), JSON.stringify(failures.slice(0, 3)));
   });
 });
 
