@@ -84,6 +84,15 @@ pub fn unread(loaded: &Result<Config, ConfigError>) -> Unread {
     })
 }
 
+/// Whether the event log is bound, valid configuration or not: a misconfigured
+/// worker's refusals are counted too.
+pub fn event_log(loaded: &Result<Config, ConfigError>) -> bool {
+    match loaded {
+        Ok(config) => config.event_log,
+        Err(error) => error.event_log,
+    }
+}
+
 /// The answer of an endpoint that reads nothing: a refusal, or the ingress of a
 /// misconfigured worker (`500 misconfigured`, naming every problem).
 pub fn refusal(endpoint: &Endpoint, loaded: &Result<Config, ConfigError>) -> Option<Reply> {

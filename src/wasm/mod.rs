@@ -15,7 +15,7 @@ use ingress::Reply;
 use wasm_bindgen::prelude::*;
 
 use crate::endpoint::{
-    admin_enabled, endpoint, health, refusal, unread, Endpoint, ADMIN_PAGE_HEADERS,
+    admin_enabled, endpoint, event_log, health, refusal, unread, Endpoint, ADMIN_PAGE_HEADERS,
 };
 use crate::ingress::path_of;
 use crate::ingress::Unread;
@@ -66,13 +66,6 @@ pub fn refused(env: &JsValue, method: &str, url: &str, now_ms: f64) -> Reply {
     });
     reply.count_rejection(event_log(loaded), now_ms as i64);
     Reply::new(reply)
-}
-
-fn event_log(loaded: &Result<crate::config::Config, crate::config::ConfigError>) -> bool {
-    match loaded {
-        Ok(config) => config.event_log,
-        Err(error) => error.event_log,
-    }
 }
 
 /// The webhook secrets' bytes, in order, for the platform's HMAC.
