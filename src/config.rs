@@ -76,8 +76,6 @@ pub trait ConfigSource {
     fn has_queue(&self, name: &str) -> bool;
     /// Whether a Durable Object namespace is bound under `name`.
     fn has_durable_object(&self, name: &str) -> bool;
-    /// Whether a D1 database is bound under `name`.
-    fn has_d1(&self, name: &str) -> bool;
     /// Parses a URL as `fetch` will. The Worker uses the runtime's own parser, so
     /// the bundle carries none; `None` when it is not a valid absolute URL.
     fn parse_url(&self, url: &str) -> Option<UrlParts>;
@@ -345,7 +343,7 @@ impl Config {
                 dedup_memory_keys: usize::try_from(dedup_memory_keys).unwrap_or(usize::MAX),
                 test_handoff_delay_ms,
                 drain_refused_bodies,
-                event_log: source.has_d1(EVENTS_BINDING),
+                event_log: source.has_durable_object(EVENTS_BINDING),
                 retention_days,
                 failed_retention_days,
                 log_all_responses,
@@ -356,7 +354,7 @@ impl Config {
             _ => Err(ConfigError {
                 problems,
                 drain_refused_bodies,
-                event_log: source.has_d1(EVENTS_BINDING),
+                event_log: source.has_durable_object(EVENTS_BINDING),
             }),
         }
     }

@@ -12,7 +12,7 @@ use crate::deliver::{
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
 use crate::event_log::{
-    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Statement, Unwritten,
+    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Shard, Statement, Unwritten,
 };
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
@@ -85,6 +85,8 @@ pub struct DeliveryRun<'c> {
     journal: Vec<Statement>,
     /// What the journal last taken holds, counted lost if its write fails.
     taken: Unwritten,
+    /// Where the journal goes: its event's shard of the log.
+    shard: Option<Shard>,
     /// A dead letter: acked only once its journal is written.
     dead_letter: bool,
     /// The signatures the last attempt sent: a backend that echoes them must
@@ -180,7 +182,7 @@ impl<'c> DeliveryRun<'c> {
             .line(),
         );
         let head = crate::payload::head(&delivery.body);
-        run.journal = DeadLetter {
+        let dead_letter = DeadLetter {
             event: AcceptedEvent {
                 id: delivery.webhook_id,
                 event: delivery.event,
@@ -196,8 +198,9 @@ impl<'c> DeliveryRun<'c> {
             },
             route: delivery.route,
             at_ms: now_ms,
-        }
-        .statements();
+        };
+        run.journal = dead_letter.statements();
+        run.shard = Some(dead_letter.event.shard());
         run.dead_letter = true;
         run.state = State::Done(Decision::Ack);
         run
@@ -213,6 +216,17 @@ impl<'c> DeliveryRun<'c> {
         let route = delivery
             .as_ref()
             .and_then(|delivery| http_route(config, &delivery.route));
+        let shard = delivery
+            .as_ref()
+            .filter(|_| config.event_log)
+            .map(|delivery| {
+                let head = crate::payload::head(&delivery.body);
+                Shard::of_event(
+                    &head.timestamp,
+                    &delivery.webhook_id,
+                    delivery.received_at_ms,
+                )
+            });
         Self {
             config,
             policy,
@@ -224,6 +238,7 @@ impl<'c> DeliveryRun<'c> {
             lines: Vec::new(),
             journal: Vec::new(),
             taken: Unwritten::default(),
+            shard,
             dead_letter: false,
             sent_signatures: Vec::new(),
         }
@@ -324,14 +339,15 @@ impl<'c> DeliveryRun<'c> {
         std::mem::take(&mut self.lines)
     }
 
-    /// What to write to the event log so far.
-    pub fn take_journal(&mut self) -> Vec<Statement> {
+    /// What to write to the event log so far, and the shard it goes to.
+    pub fn take_journal(&mut self) -> Option<(Shard, Vec<Statement>)> {
         let journal = std::mem::take(&mut self.journal);
+        let shard = self.shard.filter(|_| !journal.is_empty())?;
         // A dead letter's is not lost when unwritten: its message is retried.
         if !self.dead_letter {
-            self.taken = Unwritten::of(&journal);
+            self.taken = Unwritten::of(shard, &journal);
         }
-        journal
+        Some((shard, journal))
     }
 
     /// Whether the settle decision stands only once the journal is written (a
@@ -359,8 +375,9 @@ impl<'c> DeliveryRun<'c> {
         let Some(delivery) = &self.delivery else {
             return;
         };
-        if self.config.event_log {
+        if let Some(shard) = self.shard {
             let mut entry = attempt_entry(
+                shard,
                 delivery,
                 outcome,
                 decision,
@@ -400,6 +417,7 @@ impl<'c> DeliveryRun<'c> {
 /// One attempt as the event log keeps it, without the signatures it sent
 /// (`sent_signatures`, which a backend may echo in its answer).
 fn attempt_entry(
+    shard: Shard,
     delivery: &Delivery,
     outcome: &Outcome,
     decision: Decision,
@@ -417,6 +435,7 @@ fn attempt_entry(
         Outcome::NoAnswer(why) => (None, None, None, Some(*why)),
     };
     AttemptEntry {
+        shard,
         event_id: delivery.webhook_id.clone(),
         route: delivery.route.clone(),
         at_ms,
@@ -558,7 +577,7 @@ mod tests {
                     "ROUTES",
                     r#"[{"name":"crm","url":"https://crm.example.com/hook"}]"#,
                 )
-                .with_d1("EVENTS"),
+                .with_durable_object("EVENTS"),
         )
         .unwrap();
         let message = delivery("crm").encode();
@@ -766,7 +785,7 @@ mod tests {
                     r#"[{"name":"crm","url":"https://crm.example.com/hook"}]"#,
                 )
                 .with("LOG_RESPONSES", log_responses)
-                .with_d1("EVENTS");
+                .with_durable_object("EVENTS");
             let config = Config::load(&source).unwrap();
             let mut run = DeliveryRun::direct(&config, delivery("crm"), 0);
             let answer = Answer {
@@ -776,7 +795,8 @@ mod tests {
                 body_error: None,
             };
             run.attempted(Outcome::Answered(answer), 0, 5);
-            let attempt = run.take_journal().into_iter().next().unwrap();
+            let (_, journal) = run.take_journal().unwrap();
+            let attempt = journal.into_iter().next().unwrap();
             // status, headers, body
             (
                 attempt.params[5].clone(),
@@ -809,7 +829,7 @@ mod tests {
             )
             .with("CRM_KEY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
             .with("LOG_RESPONSES", "all")
-            .with_d1("EVENTS");
+            .with_durable_object("EVENTS");
         Config::load(&source).unwrap()
     }
 
@@ -891,7 +911,7 @@ mod tests {
         assert!(answer.keep(body.as_bytes()));
         run.attempted(Outcome::Answered(answer), 0, 5);
 
-        let journal = run.take_journal();
+        let (_, journal) = run.take_journal().unwrap();
         let texts: Vec<String> = journal
             .iter()
             .flat_map(|statement| &statement.params)

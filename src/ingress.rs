@@ -406,6 +406,7 @@ impl<'c> Ingress<'c> {
         if self.config.event_log {
             reply.journal = Some(Entry::Duplicate {
                 id: admitted.dedup_key.webhook_id(),
+                timestamp: admitted.envelope.timestamp.clone(),
                 at_ms: self.now_ms,
             });
         }

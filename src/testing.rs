@@ -19,7 +19,6 @@ pub struct FakeSource {
     kv: HashSet<String>,
     queues: HashSet<String>,
     durable_objects: HashSet<String>,
-    d1: HashSet<String>,
     /// See [`FakeSource::resolving_whsec_names`].
     whsec_names_resolve: bool,
 }
@@ -44,18 +43,13 @@ impl FakeSource {
         self.durable_objects.insert(name.into());
         self
     }
-    pub fn with_d1(mut self, name: &str) -> Self {
-        self.d1.insert(name.into());
-        self
-    }
-    /// Binds `name` as a KV namespace, a queue producer, a Durable Object
-    /// namespace and a D1 database at once: for inputs that say a binding
-    /// exists, not of what kind.
+    /// Binds `name` as a KV namespace, a queue producer and a Durable Object
+    /// namespace at once: for inputs that say a binding exists, not of what
+    /// kind.
     pub fn with_binding(self, name: &str) -> Self {
         self.with_kv(name)
             .with_queue(name)
             .with_durable_object(name)
-            .with_d1(name)
     }
     /// An env from a `.dev.vars`-like text, an item a line: `NAME=value` sets a var
     /// or secret (split at the first `=`, nothing trimmed, a later line wins),
@@ -100,9 +94,6 @@ impl ConfigSource for FakeSource {
     }
     fn has_durable_object(&self, name: &str) -> bool {
         self.durable_objects.contains(name)
-    }
-    fn has_d1(&self, name: &str) -> bool {
-        self.d1.contains(name)
     }
     // The url crate implements the same WHATWG standard as the runtime.
     fn parse_url(&self, text: &str) -> Option<UrlParts> {

@@ -1,17 +1,19 @@
 //! One admin API call as a state machine that performs no I/O: it asks for
-//! D1 queries, hand-offs and an ingress run, and is told what came of each.
+//! the log's directory, queries of its shards, hand-offs and an ingress run,
+//! and is told what came of each.
 
 use serde::Deserialize;
 
 use super::error::AdminError;
+use super::fanout::{page, Asked, Directory};
 use super::render::{self, JsonRow};
 use super::request::{target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
 use super::sample::sample;
-use super::sql::{self, RouteScan};
+use super::sql;
 use crate::config::Config;
 use crate::deliver::Delivery;
 use crate::event_log::time::hour_of;
-use crate::event_log::{replay_pending, AttemptEntry, Statement};
+use crate::event_log::{replay_pending, AttemptEntry, Shard, Statement};
 use crate::ingress::{check_declared_length, BodyRead, Unread};
 use crate::routes::Destination;
 use crate::signature::sign;
@@ -59,8 +61,12 @@ pub enum AdminNeed<'a> {
         declared: bool,
         unread: Unread,
     },
-    /// Run the statements as one D1 batch; report with [`AdminCall::queried`].
-    Query(&'a [Statement]),
+    /// The log's directory: every shard that holds anything, with its
+    /// figures; report with [`AdminCall::shards_found`].
+    Shards,
+    /// Run each shard's statements as one batch on that shard, all shards at
+    /// once; report with [`AdminCall::queried`].
+    Query(&'a [Ask]),
     /// Hand every item off (deliveries through `DELIVERY_QUEUE` when
     /// `via_queue`, else after the answer); report with [`AdminCall::handed_off`].
     Deliver {
@@ -80,16 +86,23 @@ pub enum AdminNeed<'a> {
     },
 }
 
+/// Statements for one shard.
+pub type Ask = (Shard, Vec<Statement>);
+
 #[derive(Debug)]
 enum State {
     ReadBody(BodyCall),
-    List(ListQuery, Vec<Statement>),
-    /// A list by route: first how many events the route takes.
-    ListRoute(ListQuery, Vec<Statement>),
-    Get(Vec<Statement>),
+    /// The call, waiting for the directory to say which shards there are.
+    Locate(Call),
+    List {
+        query: ListQuery,
+        bound: Option<i64>,
+        asks: Vec<Ask>,
+    },
+    Get(Vec<Ask>),
     ReplayLoad {
         routes: Option<Vec<String>>,
-        statements: Vec<Statement>,
+        asks: Vec<Ask>,
     },
     ReplayOne {
         plan: Plan,
@@ -98,12 +111,13 @@ enum State {
     },
     ReplayOneMark {
         routes: Vec<String>,
-        statements: Vec<Statement>,
+        asks: Vec<Ask>,
     },
     BulkLoad {
         query: ReplayQuery,
         done: usize,
-        statements: Vec<Statement>,
+        bound: Option<i64>,
+        asks: Vec<Ask>,
     },
     BulkDeliver {
         query: ReplayQuery,
@@ -116,11 +130,15 @@ enum State {
         query: ReplayQuery,
         done: usize,
         more: Option<Cursor>,
-        statements: Vec<Statement>,
+        asks: Vec<Ask>,
     },
     /// A dry run: how many events a bulk replay would take.
-    BulkCount(Vec<Statement>),
-    Stats(Vec<Statement>),
+    BulkCount(Vec<Ask>),
+    Stats {
+        since_hour: i64,
+        until_hour: i64,
+        asks: Vec<Ask>,
+    },
     Test {
         body: String,
         signature: String,
@@ -137,7 +155,7 @@ enum State {
 #[derive(Debug)]
 struct Plan {
     outgoing: Vec<Outgoing>,
-    marks: Vec<Statement>,
+    marks: Vec<Ask>,
 }
 
 /// One call to the admin API.
@@ -147,8 +165,8 @@ pub struct AdminCall<'c> {
     now_ms: i64,
     /// Makes a test event's message id unique.
     nonce: String,
-    /// The database's size as the platform metered the last query.
-    database_bytes: Option<u64>,
+    /// The shards there are.
+    directory: Directory,
     declared: bool,
     state: State,
 }
@@ -162,7 +180,7 @@ impl<'c> AdminCall<'c> {
             config,
             now_ms,
             nonce: nonce.to_string(),
-            database_bytes: None,
+            directory: Directory::default(),
             declared: request.content_length.is_some(),
             state: State::Done {
                 status: 0,
@@ -206,7 +224,7 @@ impl<'c> AdminCall<'c> {
             return Err(AdminError::LogDisabled);
         }
         match target {
-            Target::Ready(call) => self.start(call),
+            Target::Ready(call) => self.locate(call),
             Target::WithBody(call) => {
                 check_declared_length(request.content_length, super::MAX_BODY_BYTES)
                     .map_err(|_| AdminError::PayloadTooLarge)?;
@@ -225,7 +243,7 @@ impl<'c> AdminCall<'c> {
             BodyRead::Complete { len } if len <= super::MAX_BODY_BYTES => std::str::from_utf8(body)
                 .map_err(|_| AdminError::InvalidRequest("The body is not a JSON object.".into()))
                 .and_then(|text| call.read(text))
-                .and_then(|call| self.start(call)),
+                .and_then(|call| self.locate(call)),
             BodyRead::Complete { .. } | BodyRead::TooLarge => Err(AdminError::PayloadTooLarge),
             BodyRead::Broken => Err(AdminError::InvalidRequest(
                 "The body could not be read to its end; send it again.".into(),
@@ -234,34 +252,77 @@ impl<'c> AdminCall<'c> {
         self.state = started.unwrap_or_else(|error| refused(&error));
     }
 
+    /// A call that reads the log first asks which shards there are.
+    fn locate(&self, call: Call) -> Result<State, AdminError> {
+        match call {
+            Call::Test { .. } => self.start(call),
+            call => Ok(State::Locate(call)),
+        }
+    }
+
+    /// The directory's answer (`[{"name":…,…}]`), or why it could not be read.
+    pub fn shards_found(&mut self, text: Result<&str, String>) {
+        let state = std::mem::replace(
+            &mut self.state,
+            refused(&AdminError::Unavailable("The event log")),
+        );
+        let (State::Locate(call), Ok(text)) = (state, text) else {
+            return;
+        };
+        let Some(directory) = Directory::parse(text) else {
+            return;
+        };
+        self.directory = directory;
+        self.state = self.start(call).unwrap_or_else(|error| refused(&error));
+    }
+
+    fn tolerance_ms(&self) -> i64 {
+        i64::try_from(self.config.tolerance_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// The same statements for each of `shards`.
+    fn ask(shards: Vec<Shard>, statements: &[Statement]) -> Vec<Ask> {
+        shards
+            .into_iter()
+            .map(|shard| (shard, statements.to_vec()))
+            .collect()
+    }
+
+    fn list(&self, query: ListQuery) -> State {
+        let Asked { shards, bound } = self.directory.for_list(&query.filters, self.tolerance_ms());
+        let asks = Self::ask(shards, &[sql::list(&query.filters, query.limit)]);
+        State::List { query, bound, asks }
+    }
+
     fn start(&self, call: Call) -> Result<State, AdminError> {
         Ok(match call {
-            Call::List(query) => match &query.filters.route {
-                // Which way finds the route's events fastest depends on its share.
-                Some(route) => {
-                    let statement = sql::route_share(route);
-                    State::ListRoute(query, vec![statement])
-                }
-                None => {
-                    let statement = sql::list(&query.filters, query.limit, RouteScan::FromRoute);
-                    State::List(query, vec![statement])
-                }
-            },
-            Call::Get { id } => State::Get(sql::event(&id)),
+            Call::List(query) => self.list(query),
+            Call::Get { id } => State::Get(Self::ask(self.directory.for_event(&id), &sql::event(&id))),
             Call::Replay { id, routes } => State::ReplayLoad {
                 routes,
-                statements: sql::replay_one(&id),
+                asks: Self::ask(self.directory.for_event(&id), &sql::replay_one(&id)),
             },
             Call::BulkReplay(query) if query.dry_run => {
-                State::BulkCount(vec![sql::replay_count(&query.filters)])
+                let shards = self.directory.for_count(&query.filters, self.tolerance_ms());
+                State::BulkCount(Self::ask(shards, &[sql::replay_count(&query.filters)]))
             }
             Call::BulkReplay(query) => self.bulk_load(query, 0),
             Call::Stats { since_ms, until_ms } => {
                 let until = until_ms.unwrap_or(self.now_ms + 1);
                 let since = since_ms.unwrap_or(until - DAY_MS);
                 // Whole hours: an hour is counted when any of it is in the window.
+                let since_hour = hour_of(since);
                 let until_hour = hour_of(until - 1) + 3_600;
-                State::Stats(sql::stats(hour_of(since), until_hour))
+                let shards = self.directory.for_hours(
+                    since_hour * 1000,
+                    until_hour * 1000,
+                    self.tolerance_ms(),
+                );
+                State::Stats {
+                    since_hour,
+                    until_hour,
+                    asks: Self::ask(shards, &sql::stats(since_hour, until_hour)),
+                }
             }
             Call::Test { event } => {
                 let body = sample(&event, self.now_ms, &self.nonce)
@@ -282,15 +343,15 @@ impl<'c> AdminCall<'c> {
                 declared: self.declared,
                 unread: self.unread(),
             },
-            State::List(_, statements)
-            | State::ListRoute(_, statements)
-            | State::Get(statements)
-            | State::Stats(statements)
-            | State::BulkCount(statements)
-            | State::ReplayLoad { statements, .. }
-            | State::ReplayOneMark { statements, .. }
-            | State::BulkLoad { statements, .. }
-            | State::BulkMark { statements, .. } => AdminNeed::Query(statements),
+            State::Locate(_) => AdminNeed::Shards,
+            State::List { asks, .. }
+            | State::Get(asks)
+            | State::Stats { asks, .. }
+            | State::BulkCount(asks)
+            | State::ReplayLoad { asks, .. }
+            | State::ReplayOneMark { asks, .. }
+            | State::BulkLoad { asks, .. }
+            | State::BulkMark { asks, .. } => AdminNeed::Query(asks),
             State::ReplayOne { plan, .. } | State::BulkDeliver { plan, .. } => AdminNeed::Deliver {
                 outgoing: &plan.outgoing,
                 via_queue: self.config.delivery_queue,
@@ -310,14 +371,8 @@ impl<'c> AdminCall<'c> {
         }
     }
 
-    /// The database's size in bytes, as the platform reported it with the
-    /// batch's results (D1's `meta.size_after`), before [`queried`](Self::queried).
-    pub fn database_size(&mut self, bytes: u64) {
-        self.database_bytes = Some(bytes);
-    }
-
-    /// The batch's results: per statement, its rows, as JSON (`[[{…},…],…]`),
-    /// or why it failed.
+    /// The batches' results, in the order asked: per shard, per statement,
+    /// its rows, as JSON (`[[[{…},…],…],…]`), or why one failed.
     pub fn queried(&mut self, results: Result<&str, String>) {
         let state = std::mem::replace(
             &mut self.state,
@@ -335,43 +390,41 @@ impl<'c> AdminCall<'c> {
     fn after_query(&self, state: State, text: &str) -> Result<State, AdminError> {
         let unreadable = || AdminError::Unavailable("The event log");
         Ok(match state {
-            State::List(query, _) => {
-                let (rows,): (Vec<JsonRow>,) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
-                done(200, render::list(&rows, query.limit))
-            }
-            State::ListRoute(query, _) => {
-                let (rows,): (Vec<RouteShare>,) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
-                let share = rows.first().ok_or_else(unreadable)?;
-                let scan = RouteScan::for_share(share.deliveries, share.events);
-                let statement = sql::list(&query.filters, query.limit, scan);
-                State::List(query, vec![statement])
+            State::List { query, bound, .. } => {
+                let rows: Vec<JsonRow> = first_rows(text).ok_or_else(unreadable)?;
+                let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+                let (rows, next) = page(rows, |row| (row.at, row.id.as_str()), limit, bound);
+                done(200, render::list(&rows, next))
             }
             State::Get(_) => {
-                let (rows,): (Vec<JsonRow>,) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
+                let rows: Vec<JsonRow> = first_rows(text).ok_or_else(unreadable)?;
                 let row = rows
                     .into_iter()
                     .next()
                     .ok_or(AdminError::NotFound("event"))?;
                 done(200, row.j)
             }
-            State::Stats(_) => {
-                let (hours, storage): (Vec<JsonRow>, Vec<JsonRow>) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
-                let storage = storage.first().ok_or_else(unreadable)?;
-                done(200, render::stats(&hours, &storage.j, self.database_bytes))
+            State::Stats {
+                since_hour,
+                until_hour,
+                ..
+            } => {
+                let counts: Vec<render::CountRow> = first_rows(text).ok_or_else(unreadable)?;
+                let (shards, bytes, events, oldest) = self.directory.storage();
+                let storage = render::Storage {
+                    shards,
+                    bytes_stored: bytes,
+                    events_kept: events,
+                    oldest_event: oldest,
+                };
+                done(200, render::stats(&counts, since_hour, until_hour, &storage))
             }
             State::BulkCount(_) => {
-                let (rows,): (Vec<CountRow>,) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
-                let count = rows.first().map_or(0, |row| row.n);
-                done(200, render::would_replay(count))
+                let rows: Vec<CountRow> = first_rows(text).ok_or_else(unreadable)?;
+                done(200, render::would_replay(rows.iter().map(|row| row.n).sum()))
             }
-            State::ReplayLoad { routes, .. } => {
-                let (events,): (Vec<ReplayRow>,) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
+            State::ReplayLoad { routes, asks } => {
+                let events = replay_rows(text, &asks).ok_or_else(unreadable)?;
                 let event = events.first().ok_or(AdminError::NotFound("event"))?;
                 let known: Vec<String> =
                     serde_json::from_str(event.routes.as_deref().unwrap_or("[]"))
@@ -400,16 +453,15 @@ impl<'c> AdminCall<'c> {
                 }
             }
             State::BulkLoad {
-                query, done: count, ..
+                query,
+                done: count,
+                bound,
+                asks,
             } => {
-                let (rows,): (Vec<ReplayRow>,) =
-                    serde_json::from_str(text).map_err(|_| unreadable())?;
+                let rows = replay_rows(text, &asks).ok_or_else(unreadable)?;
                 let chunk = self.chunk_of(&query, count);
                 let chunk = usize::try_from(chunk).unwrap_or(usize::MAX);
-                let page = rows.get(..chunk.min(rows.len())).unwrap_or_default();
-                let mut more = (rows.len() > chunk)
-                    .then(|| page.last().map(ReplayRow::cursor))
-                    .flatten();
+                let (page, mut more) = page(rows, |row| (row.received_at, row.id.as_str()), chunk, bound);
                 let mut picked: Vec<(&ReplayRow, Vec<String>)> = Vec::new();
                 let mut deliveries = 0;
                 for (i, row) in page.iter().enumerate() {
@@ -467,7 +519,7 @@ impl<'c> AdminCall<'c> {
         self.state = match state {
             State::ReplayOne { plan, routes } => State::ReplayOneMark {
                 routes,
-                statements: plan.marks,
+                asks: plan.marks,
             },
             State::BulkDeliver {
                 query,
@@ -483,7 +535,7 @@ impl<'c> AdminCall<'c> {
                         query,
                         done: count + events,
                         more,
-                        statements: plan.marks,
+                        asks: plan.marks,
                     }
                 }
             }
@@ -506,8 +558,9 @@ impl<'c> AdminCall<'c> {
     fn plan(&self, events: &[(&ReplayRow, Vec<String>)]) -> Plan {
         let secret = self.config.secrets.raw_keys().next().unwrap_or_default();
         let mut outgoing = Vec::new();
-        let mut marks = Vec::new();
+        let mut marks: Vec<Ask> = Vec::new();
         for (event, routes) in events {
+            let mut writes = Vec::new();
             // The body LeadNest signed, signed again with the current secret: the
             // same header LeadNest sent, while that secret is unchanged.
             let signature = sign(secret, event.body.as_bytes());
@@ -520,8 +573,10 @@ impl<'c> AdminCall<'c> {
                             binding: binding.clone(),
                             body: event.body.clone(),
                         });
-                        marks
-                            .extend(AttemptEntry::sent(&event.id, route, self.now_ms).statements());
+                        writes.extend(
+                            AttemptEntry::sent(event.shard, &event.id, route, self.now_ms)
+                                .statements(),
+                        );
                     }
                     // A route no longer configured goes the normal way too: its
                     // attempt says so, and it is retried until the route is back.
@@ -539,7 +594,14 @@ impl<'c> AdminCall<'c> {
                 }
             }
             if !http.is_empty() && self.config.delivery_queue {
-                marks.extend(replay_pending(&event.id, &http, self.now_ms));
+                writes.extend(replay_pending(&event.id, &http, self.now_ms));
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            match marks.iter_mut().find(|(shard, _)| *shard == event.shard) {
+                Some((_, statements)) => statements.extend(writes),
+                None => marks.push((event.shard, writes)),
             }
         }
         Plan { outgoing, marks }
@@ -549,7 +611,9 @@ impl<'c> AdminCall<'c> {
 /// A row loaded for a replay.
 #[derive(Debug, Deserialize)]
 struct ReplayRow {
-    seq: i64,
+    /// The shard it came from.
+    #[serde(skip, default = "no_shard")]
+    shard: Shard,
     id: String,
     event: String,
     body: String,
@@ -563,16 +627,37 @@ impl ReplayRow {
     fn cursor(&self) -> Cursor {
         Cursor {
             received_at: self.received_at,
-            seq: self.seq,
+            id: self.id.clone(),
         }
     }
 }
 
-/// [`sql::route_share`]'s row.
-#[derive(Debug, Deserialize)]
-struct RouteShare {
-    deliveries: u64,
-    events: u64,
+fn no_shard() -> Shard {
+    Shard::in_window(0, 0)
+}
+
+/// Every shard's rows of its first statement, in one list.
+fn first_rows<T: serde::de::DeserializeOwned>(text: &str) -> Option<Vec<T>> {
+    let shards: Vec<(Vec<T>,)> = serde_json::from_str(text).ok()?;
+    Some(shards.into_iter().flat_map(|(rows,)| rows).collect())
+}
+
+/// A replay's rows from every shard, each knowing the shard it came from.
+fn replay_rows(text: &str, asks: &[Ask]) -> Option<Vec<ReplayRow>> {
+    let shards: Vec<(Vec<ReplayRow>,)> = serde_json::from_str(text).ok()?;
+    (shards.len() == asks.len()).then_some(())?;
+    Some(
+        shards
+            .into_iter()
+            .zip(asks)
+            .flat_map(|((rows,), (shard, _))| {
+                rows.into_iter().map(move |mut row| {
+                    row.shard = *shard;
+                    row
+                })
+            })
+            .collect(),
+    )
 }
 
 /// `SELECT COUNT(*) AS n`.
@@ -616,14 +701,13 @@ impl AdminCall<'_> {
     }
 
     fn bulk_load(&self, query: ReplayQuery, done: usize) -> State {
-        let statements = vec![sql::replay_chunk(
-            &query.filters,
-            self.chunk_of(&query, done),
-        )];
+        let Asked { shards, bound } = self.directory.for_list(&query.filters, self.tolerance_ms());
+        let statement = sql::replay_chunk(&query.filters, self.chunk_of(&query, done));
         State::BulkLoad {
+            asks: Self::ask(shards, &[statement]),
             query,
             done,
-            statements,
+            bound,
         }
     }
 
@@ -652,7 +736,7 @@ mod tests {
         Config::load(
             &FakeSource::minimal()
                 .with("ADMIN_TOKEN", TOKEN)
-                .with_d1("EVENTS"),
+                .with_durable_object("EVENTS"),
         )
         .unwrap()
     }
@@ -806,7 +890,7 @@ mod tests {
             "/admin/api/stats",
         ] {
             let call = AdminCall::new(&config, request("GET", path, Some(&bearer), None), 0, "n");
-            assert!(matches!(call.need(), AdminNeed::Query(_)), "{path}");
+            assert!(matches!(call.need(), AdminNeed::Shards), "{path}");
         }
     }
 }

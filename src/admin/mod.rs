@@ -4,12 +4,13 @@
 
 mod call;
 mod error;
+mod fanout;
 mod render;
 mod request;
 mod sample;
 mod sql;
 
-pub use call::{AdminCall, AdminNeed, AdminRequest, Outgoing, DIRECT_REPLAY_DELIVERIES};
+pub use call::{AdminCall, AdminNeed, AdminRequest, Ask, Outgoing, DIRECT_REPLAY_DELIVERIES};
 pub use error::AdminError;
 pub use request::{parse, target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
 pub use sample::{sample, SAMPLE_EVENTS};

@@ -1,20 +1,39 @@
-//! The admin API's answers. SQLite builds each event's and each hour's JSON
-//! (`sql.rs`); this joins them and adds what only the call knows.
+//! The admin API's answers. SQLite builds each event's JSON (`sql.rs`); this
+//! joins them, adds up the shards' counts and adds what only the call knows.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::request::Cursor;
 use crate::error::json;
+use crate::event_log::time::rfc3339;
 
-/// A row of a query that builds its JSON: `j`, and the event's `seq` (the
-/// cursor) or the hour.
+/// A row of a query that builds an event's JSON: `j`, with the event's id and
+/// `received_at` (its place in the list's order).
 #[derive(Debug, Deserialize)]
 pub struct JsonRow {
-    pub seq: i64,
-    /// An event's `received_at`: with `seq`, the cursor.
-    #[serde(default)]
+    pub id: String,
     pub at: i64,
     pub j: String,
+}
+
+/// One count of one hour, from one shard.
+#[derive(Debug, Deserialize)]
+pub struct CountRow {
+    pub hour: i64,
+    pub name: String,
+    pub n: i64,
+}
+
+/// What the log holds, as its shards last reported it.
+#[derive(Debug)]
+pub struct Storage {
+    pub shards: usize,
+    pub bytes_stored: u64,
+    pub events_kept: u64,
+    /// Unix ms.
+    pub oldest_event: Option<i64>,
 }
 
 /// `[j, j, …]`.
@@ -30,37 +49,104 @@ fn array<'r>(rows: impl Iterator<Item = &'r JsonRow>) -> String {
     out
 }
 
-/// `{"events":[…],"next_cursor":…}` from up to `limit + 1` rows.
-pub fn list(rows: &[JsonRow], limit: u32) -> String {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let page = rows.get(..limit.min(rows.len())).unwrap_or_default();
-    let next_cursor = match (rows.len() > limit, page.last()) {
-        (true, Some(last)) => format!(
-            "\"{}\"",
-            Cursor {
-                received_at: last.at,
-                seq: last.seq
-            }
-        ),
-        _ => "null".to_string(),
-    };
+/// `{"events":[…],"next_cursor":…}`.
+pub fn list(rows: &[JsonRow], next: Option<Cursor>) -> String {
+    let next_cursor = next.map_or_else(|| "null".to_string(), |cursor| json(&cursor.to_string()));
     format!(
         "{{\"events\":{},\"next_cursor\":{next_cursor}}}",
-        array(page.iter())
+        array(rows.iter())
     )
 }
 
-/// `{"hours":[…],"storage":{…}}`: the hours oldest first, one entry per hour
-/// that has a count; `storage` as SQLite built it, with the bytes the
-/// platform metered.
-pub fn stats(rows: &[JsonRow], storage: &str, bytes: Option<u64>) -> String {
-    let bytes = bytes.map_or_else(|| "null".to_string(), |n| n.to_string());
-    let storage = storage.strip_suffix('}').unwrap_or(storage);
-    let separator = if storage.ends_with('{') { "" } else { "," };
-    format!(
-        "{{\"hours\":{},\"storage\":{storage}{separator}\"bytes_stored\":{bytes}}}}}",
-        array(rows.iter())
-    )
+/// One hour of `/stats`.
+#[derive(Debug, Default, Serialize)]
+struct Hour {
+    hour: String,
+    accepted: i64,
+    duplicate: i64,
+    rejected: BTreeMap<String, i64>,
+    delivered: i64,
+    failed: i64,
+    log_writes_lost: i64,
+}
+
+/// `storage` of `/stats`.
+#[derive(Debug, Serialize)]
+struct StorageFigures {
+    shards: usize,
+    bytes_stored: u64,
+    events_kept: u64,
+    oldest_event: Option<String>,
+    rows_written: i64,
+    events_accepted: i64,
+    rows_written_per_event: Option<f64>,
+    log_writes_lost: i64,
+    lost_since: Option<String>,
+}
+
+/// `{"hours":[…],"storage":{…}}`: the hours from `since_hour` to before
+/// `until_hour` that have a count, oldest first, every shard's added up; and
+/// what the log holds and what it cost in that time.
+pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &Storage) -> String {
+    #[derive(Serialize)]
+    struct Stats {
+        hours: Vec<Hour>,
+        storage: StorageFigures,
+    }
+    let mut hours: BTreeMap<i64, Hour> = BTreeMap::new();
+    let (mut written, mut accepted, mut lost) = (0, 0, 0);
+    let mut lost_since: Option<i64> = None;
+    for count in counts.iter().filter(|c| (since_hour..until_hour).contains(&c.hour)) {
+        let hour = hours.entry(count.hour).or_default();
+        match count.name.as_str() {
+            "accepted" => hour.accepted += count.n,
+            "duplicate" => hour.duplicate += count.n,
+            "delivered" => hour.delivered += count.n,
+            "failed" => hour.failed += count.n,
+            "lost" => hour.log_writes_lost += count.n,
+            name => {
+                if let Some(code) = name.strip_prefix("rejected:") {
+                    *hour.rejected.entry(code.to_string()).or_default() += count.n;
+                }
+            }
+        }
+        match count.name.as_str() {
+            "rows_written" => written += count.n,
+            "accepted" => accepted += count.n,
+            "lost" => {
+                lost += count.n;
+                lost_since = Some(lost_since.map_or(count.hour, |since| since.min(count.hour)));
+            }
+            _ => {}
+        }
+    }
+    let hours = hours
+        .into_iter()
+        .map(|(at, mut hour)| {
+            hour.hour = rfc3339(at.saturating_mul(1000));
+            hour
+        })
+        // An hour with only the log's own meter has nothing to show.
+        .filter(|hour| {
+            hour.accepted + hour.duplicate + hour.delivered + hour.failed + hour.log_writes_lost > 0
+                || !hour.rejected.is_empty()
+        })
+        .collect();
+    json(&Stats {
+        hours,
+        storage: StorageFigures {
+            shards: storage.shards,
+            bytes_stored: storage.bytes_stored,
+            events_kept: storage.events_kept,
+            oldest_event: storage.oldest_event.map(rfc3339),
+            rows_written: written,
+            events_accepted: accepted,
+            rows_written_per_event: (accepted > 0)
+                .then(|| (written as f64 / accepted as f64 * 100.0).round() / 100.0),
+            log_writes_lost: lost,
+            lost_since: lost_since.map(|hour| rfc3339(hour.saturating_mul(1000))),
+        },
+    })
 }
 
 /// `{"replayed":[routes]}`.

@@ -30,17 +30,19 @@ pub struct Filters {
 }
 
 /// A place in the list's order, newest first: when the event was received,
-/// then the order it was written in. An event written late (the dead-letter
-/// consumer's, say) takes its place by when it was received, not at the top.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// then its id (the same order in every shard). An event written late (the
+/// dead-letter consumer's, say) takes its place by when it was received, not
+/// at the top. An empty id is a place before every event received at
+/// `received_at`: where a page that stopped between windows goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub received_at: i64,
-    pub seq: i64,
+    pub id: String,
 }
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.received_at, self.seq)
+        write!(f, "{}-{}", self.received_at, self.id)
     }
 }
 
@@ -376,11 +378,14 @@ fn pattern(text: &str) -> Result<Pattern, AdminError> {
 
 fn cursor(text: &str) -> Result<Cursor, AdminError> {
     let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n > 0);
+    let id = |part: &str| {
+        (part.len() <= 128 && part.bytes().all(|b| b.is_ascii_graphic())).then(|| part.to_string())
+    };
     text.split_once('-')
-        .and_then(|(received_at, seq)| {
+        .and_then(|(received_at, rest)| {
             Some(Cursor {
                 received_at: number(received_at)?,
-                seq: number(seq)?,
+                id: id(rest)?,
             })
         })
         .ok_or_else(|| {
@@ -506,7 +511,7 @@ mod tests {
             list.filters.cursor,
             Some(Cursor {
                 received_at: 1_764_720_000_000,
-                seq: 42
+                id: "42".into()
             })
         );
         // Blank form fields are no filter.
@@ -538,7 +543,7 @@ mod tests {
             (vec![("cursor", "abc")], "cursor"),
             (vec![("cursor", "-1")], "cursor"),
             (vec![("cursor", "42")], "cursor"),
-            (vec![("cursor", "1-x")], "cursor"),
+            (vec![("cursor", "1-a b")], "cursor"),
             (vec![("limit", "1"), ("limit", "2")], "limit"),
             (vec![("stauts", "failed")], "Unknown"),
         ] {
@@ -695,6 +700,6 @@ mod tests {
         assert_eq!(replay.limit, 10);
         assert_eq!(replay.filters.route.as_deref(), Some("crm"));
         assert_eq!(replay.filters.since_ms, Some(1_764_547_200_000));
-        assert_eq!(replay.filters.cursor.map(|c| c.seq), Some(7));
+        assert_eq!(replay.filters.cursor.map(|c| c.id), Some("7".into()));
     }
 }

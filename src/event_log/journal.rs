@@ -4,6 +4,7 @@
 //! consumer reach D1 does not matter: the ingress's write runs after the answer
 //! and may land after the first attempt's.
 
+use super::shard::Shard;
 use super::statement::{Param, Statement};
 use super::time::hour_of;
 use super::vocabulary::{AttemptOutcome, Status};
@@ -26,24 +27,35 @@ const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
 ON CONFLICT (event_id, route) DO NOTHING";
 const SET_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
-ON CONFLICT (event_id, route) DO UPDATE SET status = excluded.status";
+ON CONFLICT (event_id, route) DO UPDATE SET status = excluded.status WHERE status != excluded.status";
 /// A dead letter's: failed, unless the delivery's latest attempt delivered it
 /// (a replay that succeeded before the dead letter of an earlier run arrived).
 /// A later record turns a delivered delivery back to failed only when it comes
 /// from a later attempt.
 const DEAD_LETTER_FAILED: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, 'failed') \
 ON CONFLICT (event_id, route) DO UPDATE SET status = 'failed' \
-WHERE COALESCE((SELECT outcome FROM attempts WHERE event_id = ?1 AND route = ?2 ORDER BY attempt DESC LIMIT 1), '') != 'delivered'";
+WHERE status != 'failed' AND COALESCE((SELECT outcome FROM attempts WHERE event_id = ?1 AND route = ?2 ORDER BY attempt DESC LIMIT 1), '') != 'delivered'";
 /// Attempts are numbered per delivery, so a replay's continue the count.
 const INSERT_ATTEMPT: &str = "INSERT INTO attempts (event_id, route, attempt, at, duration_ms, outcome, status, headers, body, error) \
 VALUES (?1, ?2, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE event_id = ?1 AND route = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 /// SPEC section 8: `delivered` when every route is, `failed` when any failed,
 /// `unrouted` with no route, else `pending`.
-const EVENT_STATUS: &str = "UPDATE events SET status = CASE \
+macro_rules! event_status {
+    () => {
+        "CASE \
 WHEN NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1) THEN 'unrouted' \
 WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND status = 'failed') THEN 'failed' \
 WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND status = 'pending') THEN 'pending' \
-ELSE 'delivered' END WHERE id = ?1";
+ELSE 'delivered' END"
+    };
+}
+/// Written only when it changes: an unchanged row would still be metered.
+const EVENT_STATUS: &str = concat!(
+    "UPDATE events SET status = ",
+    event_status!(),
+    " WHERE id = ?1 AND status != ",
+    event_status!()
+);
 const COUNT: &str = "INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) \
 ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
 /// A replay sets a delivery back to pending, unless an attempt made since the
@@ -110,7 +122,6 @@ const PURGE_EVENTS: &str = concat!(
     purged_event!("e"),
     " ORDER BY e.seq LIMIT ?2)"
 );
-const PURGE_COUNTS: &str = "DELETE FROM counts WHERE hour < ?1";
 
 /// How a route takes an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,13 +147,22 @@ pub struct AcceptedEvent {
     pub routes: Vec<(String, RouteKind)>,
 }
 
+impl AcceptedEvent {
+    /// Where the log keeps it.
+    pub fn shard(&self) -> Shard {
+        Shard::of_event(&self.timestamp, &self.id, self.received_at_ms)
+    }
+}
+
 /// What one ingress request leaves in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     Accepted(AcceptedEvent),
-    /// A redelivery answered `duplicate`, of the event with this `webhook-id`.
+    /// A redelivery answered `duplicate`, of the event with this `webhook-id`
+    /// and `timestamp` (which say where the event is kept).
     Duplicate {
         id: String,
+        timestamp: String,
         at_ms: i64,
     },
     /// A refused request: counted, never stored.
@@ -153,6 +173,19 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// Where the entry is written.
+    pub fn shard(&self) -> Shard {
+        match self {
+            Self::Accepted(event) => event.shard(),
+            Self::Duplicate {
+                id,
+                timestamp,
+                at_ms,
+            } => Shard::of_event(timestamp, id, *at_ms),
+            Self::Rejected { at_ms, .. } => Shard::for_counts(*at_ms),
+        }
+    }
+
     /// The entry written on its own. [`Pending`](super::Pending) writes many at
     /// once, counts added up.
     pub fn statements(&self) -> Vec<Statement> {
@@ -163,7 +196,7 @@ impl Entry {
                     .extend(accepted_counts(event).map(|name| count(event.received_at_ms, name)));
                 statements
             }
-            Self::Duplicate { id, at_ms } => {
+            Self::Duplicate { id, at_ms, .. } => {
                 vec![redeliveries(id, 1, *at_ms), count(*at_ms, "duplicate")]
             }
             Self::Rejected { code, at_ms } => vec![count(*at_ms, &format!("rejected:{code}"))],
@@ -230,6 +263,7 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
                     ],
                 ));
                 statements.push(attempt_row(&AttemptEntry::sent(
+                    event.shard(),
                     &event.id,
                     route,
                     event.received_at_ms,
@@ -246,6 +280,8 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
 /// One attempt of a delivery and the delivery's status after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptEntry {
+    /// Where its event is kept.
+    pub shard: Shard,
     pub event_id: String,
     pub route: String,
     pub at_ms: i64,
@@ -263,8 +299,9 @@ pub struct AttemptEntry {
 
 impl AttemptEntry {
     /// A queue route's send: delivered once the send succeeded.
-    pub fn sent(event_id: &str, route: &str, at_ms: i64) -> Self {
+    pub fn sent(shard: Shard, event_id: &str, route: &str, at_ms: i64) -> Self {
         Self {
+            shard,
             event_id: event_id.to_string(),
             route: route.to_string(),
             at_ms,
@@ -355,29 +392,24 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
     statements
 }
 
-/// One round of the retention purge: up to [`PURGE_CHUNK`] events received
-/// before `cutoff_ms` with their deliveries, as many attempts (with the
-/// deliveries of any whose event never reached the log) and redelivery counts
-/// older than it, and the counts of hours before it. An event with a failed
-/// delivery stays, with its rows, until `failed_cutoff_ms`. The driver repeats
-/// it while [`purge_continues`] says so.
-pub fn purge(cutoff_ms: i64, failed_cutoff_ms: i64) -> Vec<Statement> {
-    let args = || {
-        vec![
-            Param::Int(cutoff_ms),
-            Param::Int(PURGE_CHUNK),
-            Param::Int(failed_cutoff_ms.min(cutoff_ms)),
-        ]
-    };
+/// One round of the purge of a window past `EVENT_RETENTION_DAYS` that keeps
+/// failed events: up to [`PURGE_CHUNK`] events that are not failed, with
+/// their deliveries, as many attempts (with the deliveries of any whose event
+/// never reached the log) and redelivery counts. Failed events stay with
+/// their rows, and the window's counts stay, until the window is dropped
+/// whole. The driver repeats it while [`purge_continues`] says so.
+pub fn purge_all_but_failed() -> Vec<Statement> {
+    // Later than any time kept; exact in a JavaScript number.
+    const EVER_MS: i64 = 1 << 53;
+    let args = || vec![Param::Int(EVER_MS), Param::Int(PURGE_CHUNK), Param::Int(0)];
     vec![
         Statement::new(
             PURGE_ORPHAN_DELIVERIES,
-            vec![Param::Int(cutoff_ms), Param::Int(PURGE_CHUNK)],
+            vec![Param::Int(EVER_MS), Param::Int(PURGE_CHUNK)],
         ),
         Statement::new(PURGE_ATTEMPTS, args()),
         Statement::new(PURGE_REDELIVERIES, args()),
         Statement::new(PURGE_DELIVERIES, args()),
-        Statement::new(PURGE_COUNTS, vec![Param::Int(hour_of(cutoff_ms))]),
         Statement::new(PURGE_EVENTS, args()),
     ]
 }
@@ -397,21 +429,24 @@ pub fn purge_continues(deleted: &[i64]) -> bool {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Unwritten {
     pub(super) records: i64,
-    pub(super) counts: Vec<(i64, String, i64)>,
-    pub(super) redeliveries: Vec<(String, i64, i64)>,
+    pub(super) counts: Vec<(Shard, i64, String, i64)>,
+    pub(super) redeliveries: Vec<(Shard, String, i64, i64)>,
 }
 
 impl Unwritten {
-    pub fn of(statements: &[Statement]) -> Self {
+    /// What `statements`, a batch for `shard`, held.
+    pub fn of(shard: Shard, statements: &[Statement]) -> Self {
         let mut unwritten = Self::default();
         for statement in statements {
             match (&*statement.sql, statement.params.as_slice()) {
                 (INSERT_EVENT | INSERT_ATTEMPT, _) => unwritten.records += 1,
                 (COUNT, [Param::Int(hour), Param::Text(name), Param::Int(n)]) => {
-                    unwritten.counts.push((*hour, name.clone(), *n));
+                    unwritten.counts.push((shard, *hour, name.clone(), *n));
                 }
                 (COUNT_REDELIVERIES, [Param::Text(id), Param::Int(n), Param::Int(last)]) => {
-                    unwritten.redeliveries.push((id.clone(), *n, *last));
+                    unwritten
+                        .redeliveries
+                        .push((shard, id.clone(), *n, *last));
                 }
                 _ => {}
             }

@@ -1,20 +1,25 @@
-//! The event log (SPEC section 8), kept in D1: what the worker writes there and
-//! when. The core decides every statement; the driver runs them, in batches, and
-//! never lets a write delay or fail the answer to LeadNest.
+//! The event log (SPEC section 8), kept in SQLite-backed Durable Objects, one
+//! per day and shard ([`Shard`]): what the worker writes there and when. The
+//! core decides every statement and where it goes; the driver runs them, in
+//! batches, and never lets a write delay or fail the answer to LeadNest.
 //!
 //! Nothing written holds a secret or a signature: the records are built from
 //! fields chosen one by one, as the log lines are.
 
 mod journal;
 mod pending;
+mod schema;
+mod shard;
 mod statement;
 pub mod time;
 mod vocabulary;
 
 pub use journal::{
-    purge, purge_continues, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter, Entry,
-    RouteKind, Unwritten, PURGE_CHUNK,
+    purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent, AttemptEntry,
+    DeadLetter, Entry, RouteKind, Unwritten, PURGE_CHUNK,
 };
 pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
+pub use schema::SCHEMA;
+pub use shard::{Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};
 pub use statement::{Param, Statement};
 pub use vocabulary::{AttemptOutcome, Status};

@@ -1,6 +1,8 @@
 //! What the log's writers leave to write, gathered per isolate and written by
 //! flushes: a request adds its entry and goes. A flush writes what is pending in
-//! D1 batches, back to back; the next starts at least a second after it began.
+//! batches, one shard at a time, back to back; the next starts at least a
+//! second after it began, so each shard gets one write a second from an
+//! isolate at most.
 //! Counts of rejected requests go with verified traffic (events, redeliveries,
 //! attempts' losses), or, alone, at most once every 20 s: a flood of forged
 //! requests costs one write every 20 s, not one a second.
@@ -11,9 +13,10 @@
 //! and reports with [`Pending::written`]. A batch still unwritten after the
 //! last try is counted `lost`, never dropped silently.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::journal::{accepted_counts, accepted_rows, counts, redeliveries, Entry, Unwritten};
+use super::shard::Shard;
 use super::statement::Statement;
 use super::time::hour_of;
 
@@ -46,10 +49,11 @@ pub fn retry_wait(failed_tries: u32) -> Option<i64> {
 
 #[derive(Debug, Default)]
 pub struct Pending {
-    rows: Vec<Statement>,
-    counts: BTreeMap<(i64, String), i64>,
+    /// Per shard, in the order they came.
+    rows: BTreeMap<Shard, Vec<Statement>>,
+    counts: BTreeMap<(Shard, i64, String), i64>,
     /// Per event: how many, and when the latest.
-    redeliveries: BTreeMap<String, (i64, i64)>,
+    redeliveries: BTreeMap<(Shard, String), (i64, i64)>,
     /// Whether anything but rejection counts is pending: it is written within
     /// a second.
     verified: bool,
@@ -75,9 +79,9 @@ struct Loop {
     since_ms: i64,
     /// When its driver, asleep, calls next; `None` while it writes.
     asleep_until: Option<i64>,
-    /// How many rows of the flush under way are still to take; `None` between
+    /// The batches of the flush under way still to take; `None` between
     /// flushes.
-    rows_left: Option<usize>,
+    batches: Option<VecDeque<(Shard, Vec<Statement>)>>,
     /// What the batch being written holds, until the driver reports.
     in_flight: Option<Unwritten>,
 }
@@ -86,20 +90,29 @@ impl Pending {
     pub fn add(&mut self, entry: Entry) {
         match entry {
             Entry::Accepted(event) => {
+                let shard = event.shard();
                 let hour = hour_of(event.received_at_ms);
                 for name in accepted_counts(&event) {
-                    *self.counts.entry((hour, name.to_string())).or_default() += 1;
+                    self.count(shard, hour, name, 1);
                 }
-                self.rows.extend(accepted_rows(&event));
+                self.rows
+                    .entry(shard)
+                    .or_default()
+                    .extend(accepted_rows(&event));
                 self.verified = true;
             }
-            Entry::Duplicate { id, at_ms } => {
-                self.redeliver(id, 1, at_ms);
-                self.count(hour_of(at_ms), "duplicate", 1);
+            Entry::Duplicate { .. } => {
+                let shard = entry.shard();
+                let Entry::Duplicate { id, at_ms, .. } = entry else {
+                    return;
+                };
+                self.redeliver(shard, id, 1, at_ms);
+                self.count(shard, hour_of(at_ms), "duplicate", 1);
                 self.verified = true;
             }
             Entry::Rejected { code, at_ms } => {
-                self.count(hour_of(at_ms), &format!("rejected:{code}"), 1);
+                let shard = Shard::for_counts(at_ms);
+                self.count(shard, hour_of(at_ms), &format!("rejected:{code}"), 1);
                 self.rejected(at_ms);
             }
         }
@@ -117,19 +130,20 @@ impl Pending {
     /// `lost` in this hour, its counts and redeliveries are pending again.
     pub fn lose(&mut self, unwritten: Unwritten, now_ms: i64) {
         if unwritten.records > 0 {
-            self.count(hour_of(now_ms), "lost", unwritten.records);
+            let shard = Shard::for_counts(now_ms);
+            self.count(shard, hour_of(now_ms), "lost", unwritten.records);
             self.verified = true;
         }
-        for (hour, name, n) in unwritten.counts {
+        for (shard, hour, name, n) in unwritten.counts {
             if name.starts_with("rejected:") {
                 self.rejected(now_ms);
             } else {
                 self.verified = true;
             }
-            self.count(hour, &name, n);
+            self.count(shard, hour, &name, n);
         }
-        for (id, n, last_ms) in unwritten.redeliveries {
-            self.redeliver(id, n, last_ms);
+        for (shard, id, n, last_ms) in unwritten.redeliveries {
+            self.redeliver(shard, id, n, last_ms);
             self.verified = true;
         }
     }
@@ -140,7 +154,8 @@ impl Pending {
     /// flush is replaced when verified traffic arrives, which is written
     /// within a second.
     pub fn schedule(&mut self, now_ms: i64) -> Option<u32> {
-        if self.is_empty() {
+        let untaken = self.flush.as_ref().is_some_and(|flush| flush.batches.is_some());
+        if self.is_empty() && !untaken {
             return None;
         }
         let due = self.due(now_ms);
@@ -150,10 +165,20 @@ impl Pending {
             if !over && !late {
                 return None;
             }
-            // Cut off while it wrote: that batch may never have landed.
-            if let Some(unwritten) = flush.in_flight.take() {
-                self.flush = None;
-                self.lose(unwritten, now_ms);
+            // Cut off while it wrote: that batch may never have landed, and
+            // the batches it had yet to take go to the next loop.
+            let cut = self.flush.take();
+            if let Some(Loop {
+                in_flight, batches, ..
+            }) = cut
+            {
+                if let Some(unwritten) = in_flight {
+                    self.lose(unwritten, now_ms);
+                }
+                for (shard, statements) in batches.unwrap_or_default().into_iter().rev() {
+                    self.rows.entry(shard).or_default().splice(0..0, statements);
+                    self.verified = true;
+                }
             }
         }
         if self.loops == 0 {
@@ -166,7 +191,7 @@ impl Pending {
             id: self.loops,
             since_ms: now_ms,
             asleep_until: None,
-            rows_left: None,
+            batches: None,
             in_flight: None,
         });
         Some(self.loops)
@@ -178,7 +203,7 @@ impl Pending {
         let due = self.due(now_ms);
         let empty = self.is_empty();
         let flush = self.flush.as_mut().filter(|flush| flush.id == id)?;
-        if flush.rows_left.is_some() {
+        if flush.batches.is_some() {
             // The flush under way: its batches go back to back.
             return Some(0);
         }
@@ -191,57 +216,73 @@ impl Pending {
         Some(wait)
     }
 
-    /// The loop `id`'s next batch to write; empty if it is not the loop on its
-    /// way. A flush takes what is pending when it begins, in batches of whole
-    /// events; its last batch carries the counts and redeliveries.
-    pub fn take(&mut self, id: u32, now_ms: i64) -> Vec<Statement> {
-        let Some(flush) = self.flush.as_mut().filter(|flush| flush.id == id) else {
-            return Vec::new();
-        };
+    /// The loop `id`'s next batch to write and the shard it goes to; `None` if
+    /// it is not the loop on its way. A flush takes what is pending when it
+    /// begins, a shard at a time, in batches of whole events; a shard's last
+    /// batch carries its counts and redeliveries.
+    pub fn take(&mut self, id: u32, now_ms: i64) -> Option<(Shard, Vec<Statement>)> {
+        let flush = self.flush.as_mut().filter(|flush| flush.id == id)?;
         flush.asleep_until = None;
-        let left = match flush.rows_left {
-            Some(left) => left,
-            None => {
-                self.last_flush_ms = Some(now_ms);
-                self.rows.len()
-            }
-        };
-        let batch: Vec<Statement> = if left > BATCH_STATEMENTS {
-            // Whole events only: cut before the last event that starts in it.
-            let cut = self
-                .rows
-                .iter()
-                .take(BATCH_STATEMENTS)
-                .rposition(|s| s.sql.starts_with("INSERT INTO events"))
-                .filter(|&at| at > 0)
-                .unwrap_or(BATCH_STATEMENTS);
-            flush.rows_left = Some(left - cut);
-            self.rows.drain(..cut).collect()
-        } else {
-            flush.rows_left = None;
-            let mut batch: Vec<Statement> = self.rows.drain(..left).collect();
-            batch.extend(
-                std::mem::take(&mut self.redeliveries)
-                    .into_iter()
-                    .map(|(id, (n, last))| redeliveries(&id, n, last)),
-            );
-            batch.extend(
-                std::mem::take(&mut self.counts)
-                    .into_iter()
-                    .map(|((hour, name), n)| counts(hour, &name, n)),
-            );
-            batch.extend(
-                std::mem::take(&mut self.metered)
-                    .into_iter()
-                    .map(|(hour, n)| counts(hour, "rows_written", n)),
-            );
-            // What came during the flush: rows only, until the next.
-            self.verified = !self.rows.is_empty();
+        if flush.batches.is_none() {
+            self.last_flush_ms = Some(now_ms);
+            let batches = self.batches();
+            // What comes during the flush: rows only, until the next.
+            self.verified = false;
             self.rejections_since = None;
-            batch
-        };
-        flush.in_flight = Some(Unwritten::of(&batch));
-        batch
+            if let Some(flush) = self.flush.as_mut() {
+                flush.batches = Some(batches);
+            }
+        }
+        let flush = self.flush.as_mut()?;
+        let queue = flush.batches.as_mut()?;
+        let next = queue.pop_front();
+        if queue.is_empty() {
+            flush.batches = None;
+        }
+        let (shard, batch) = next?;
+        flush.in_flight = Some(Unwritten::of(shard, &batch));
+        Some((shard, batch))
+    }
+
+    /// Everything pending, as batches per shard.
+    fn batches(&mut self) -> VecDeque<(Shard, Vec<Statement>)> {
+        let mut tails: BTreeMap<Shard, Vec<Statement>> = BTreeMap::new();
+        for ((shard, id), (n, last)) in std::mem::take(&mut self.redeliveries) {
+            tails
+                .entry(shard)
+                .or_default()
+                .push(redeliveries(&id, n, last));
+        }
+        for ((shard, hour, name), n) in std::mem::take(&mut self.counts) {
+            tails.entry(shard).or_default().push(counts(hour, &name, n));
+        }
+        for (hour, n) in std::mem::take(&mut self.metered) {
+            tails
+                .entry(Shard::for_counts(hour.saturating_mul(1000)))
+                .or_default()
+                .push(counts(hour, "rows_written", n));
+        }
+        let mut rows = std::mem::take(&mut self.rows);
+        let mut batches = VecDeque::new();
+        let shards: BTreeSet<Shard> = rows.keys().chain(tails.keys()).copied().collect();
+        for shard in shards {
+            let mut left = rows.remove(&shard).unwrap_or_default();
+            while left.len() > BATCH_STATEMENTS {
+                // Whole events only: cut before the last event that starts in it.
+                let cut = left
+                    .iter()
+                    .take(BATCH_STATEMENTS)
+                    .rposition(|s| s.sql.starts_with("INSERT INTO events"))
+                    .filter(|&at| at > 0)
+                    .unwrap_or(BATCH_STATEMENTS);
+                let rest = left.split_off(cut);
+                batches.push_back((shard, left));
+                left = rest;
+            }
+            left.extend(tails.remove(&shard).unwrap_or_default());
+            batches.push_back((shard, left));
+        }
+        batches
     }
 
     /// The loop `id`'s batch was written, or not even after the last try
@@ -272,12 +313,15 @@ impl Pending {
         }
     }
 
-    fn count(&mut self, hour: i64, name: &str, n: i64) {
-        *self.counts.entry((hour, name.to_string())).or_default() += n;
+    fn count(&mut self, shard: Shard, hour: i64, name: &str, n: i64) {
+        *self
+            .counts
+            .entry((shard, hour, name.to_string()))
+            .or_default() += n;
     }
 
-    fn redeliver(&mut self, id: String, n: i64, at_ms: i64) {
-        let (count, last) = self.redeliveries.entry(id).or_default();
+    fn redeliver(&mut self, shard: Shard, id: String, n: i64, at_ms: i64) {
+        let (count, last) = self.redeliveries.entry((shard, id)).or_default();
         *count += n;
         *last = (*last).max(at_ms);
     }
@@ -299,9 +343,17 @@ mod tests {
 
     const RECEIVED_MS: i64 = 1_796_216_400_000;
 
-    fn accepted(id: &str) -> Entry {
+    /// An id like `name` whose event goes to the shard 0: one shard, one batch.
+    fn id_like(name: &str) -> String {
+        (0..)
+            .map(|j| format!("{name}-{j}"))
+            .find(|id| Shard::of(RECEIVED_MS, id).k == 0)
+            .unwrap_or_default()
+    }
+
+    fn accepted(name: &str) -> Entry {
         Entry::Accepted(AcceptedEvent {
-            id: id.into(),
+            id: id_like(name),
             event: "email.opened".into(),
             message_id: None,
             timestamp: "2026-12-02T13:00:00Z".into(),
@@ -316,6 +368,20 @@ mod tests {
             code: "invalid_signature",
             at_ms,
         }
+    }
+
+    /// Every batch of the flush the loop `id` begins or goes on with: all but
+    /// the last reported written, so the test reports that one.
+    fn take(pending: &mut Pending, id: u32, now_ms: i64) -> Vec<Statement> {
+        let mut all = Vec::new();
+        while let Some((_, batch)) = pending.take(id, now_ms) {
+            all.extend(batch);
+            if pending.flush.as_ref().is_none_or(|flush| flush.batches.is_none()) {
+                break;
+            }
+            pending.written(id, true, now_ms);
+        }
+        all
     }
 
     /// The count `name` of `hour` in `batch`, if it holds one.
@@ -346,14 +412,14 @@ mod tests {
         pending.add(accepted("msg_2"));
         assert_eq!(pending.schedule(5_000), None, "one on its way");
         assert_eq!(pending.wait(id, 5_000), Some(0), "idle: at once");
-        assert_eq!(events_in(&pending.take(id, 5_000)), 2);
+        assert_eq!(events_in(&take(&mut pending, id, 5_000)), 2);
         pending.written(id, true, 5_300);
         // Traffic while it wrote waits for the next flush, a second after.
         pending.add(accepted("msg_3"));
         assert_eq!(pending.schedule(5_200), None, "the loop goes on");
         assert_eq!(pending.wait(id, 5_300), Some(700));
         assert_eq!(pending.wait(id, 6_000), Some(0));
-        assert_eq!(events_in(&pending.take(id, 6_000)), 1);
+        assert_eq!(events_in(&take(&mut pending, id, 6_000)), 1);
         pending.written(id, true, 6_100);
         assert_eq!(pending.wait(id, 6_100), None, "all written: over");
         pending.add(accepted("msg_4"));
@@ -377,7 +443,7 @@ mod tests {
         pending.add(rejected(RECEIVED_MS));
         let id = pending.schedule(0).unwrap();
         assert_eq!(pending.wait(id, 0), Some(0));
-        pending.take(id, 0);
+        take(&mut pending, id, 0);
         let lost_at = RECEIVED_MS + 3_600_000;
         pending.written(id, false, lost_at);
         assert_eq!(
@@ -385,7 +451,7 @@ mod tests {
             Some(0),
             "verified: within a second"
         );
-        let batch = pending.take(id, lost_at);
+        let batch = take(&mut pending, id, lost_at);
         let hour = hour_of(RECEIVED_MS);
         assert_eq!(count_in(&batch, hour_of(lost_at), "lost"), Some(2));
         assert_eq!(count_in(&batch, hour, "accepted"), Some(2));
@@ -409,7 +475,7 @@ mod tests {
         pending.add(accepted("msg_1"));
         let prompt = pending.schedule(10_000).unwrap();
         assert_eq!(pending.wait(prompt, 10_000), Some(0));
-        let batch = pending.take(prompt, 10_000);
+        let batch = take(&mut pending, prompt, 10_000);
         assert_eq!(events_in(&batch), 1);
         assert_eq!(count_in(&batch, 0, "rejected:invalid_signature"), Some(2));
         pending.written(prompt, true, 10_050);
@@ -429,7 +495,7 @@ mod tests {
         pending.add(accepted("msg_1"));
         let id = pending.schedule(0).unwrap();
         assert_eq!(pending.wait(id, 0), Some(0));
-        let batch = pending.take(id, 0);
+        let batch = take(&mut pending, id, 0);
         assert_eq!(count_in(&batch, 0, "rows_written"), Some(7));
         pending.written(id, true, 10);
         // That flush's own rows wait for the next one.
@@ -449,13 +515,13 @@ mod tests {
         pending.add(accepted("msg_1"));
         let id = pending.schedule(125_000).unwrap();
         assert_eq!(pending.wait(id, 125_000), Some(0));
-        pending.take(id, 125_000);
+        take(&mut pending, id, 125_000);
         // Cut off while it wrote: never reported.
         pending.add(accepted("msg_2"));
         assert_eq!(pending.schedule(154_999), None);
         let next = pending.schedule(155_000).unwrap();
         assert_eq!(pending.wait(next, 155_000), Some(0));
-        let batch = pending.take(next, 155_000);
+        let batch = take(&mut pending, next, 155_000);
         assert_eq!(events_in(&batch), 1);
         assert_eq!(count_in(&batch, hour_of(155_000), "lost"), Some(1));
         assert_eq!(count_in(&batch, hour_of(RECEIVED_MS), "accepted"), Some(2));
@@ -469,6 +535,24 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_cut_off_mid_flush_leaves_the_batches_it_had_not_taken_to_the_next() {
+        let mut pending = Pending::default();
+        // Two shards: the rejections' and the event's.
+        pending.add(rejected(0));
+        pending.add(accepted("msg_1"));
+        let id = pending.schedule(0).unwrap();
+        assert_eq!(pending.wait(id, 0), Some(0));
+        let (first, _) = pending.take(id, 0).unwrap();
+        // Cut off while it wrote the first: the second was never taken.
+        let next = pending.schedule(30_000).unwrap();
+        assert_eq!(pending.wait(next, 30_000), Some(0));
+        let batch = take(&mut pending, next, 30_000);
+        assert_eq!(events_in(&batch), 1, "the untaken batch");
+        assert_eq!(count_in(&batch, hour_of(RECEIVED_MS), "accepted"), Some(1));
+        assert_eq!(count_in(&batch, 0, "rejected:invalid_signature"), Some(1), "{first:?}");
+    }
+
+    #[test]
     fn a_loop_starts_no_flush_past_20_s_and_the_next_request_takes_over() {
         let mut pending = Pending::default();
         pending.add(accepted("msg_0"));
@@ -477,7 +561,7 @@ mod tests {
             let now = second * 1_000;
             pending.add(accepted(&format!("msg_{second}")));
             assert_eq!(pending.wait(id, now), Some(0), "{second}");
-            pending.take(id, now);
+            take(&mut pending, id, now);
             pending.written(id, true, now + 100);
         }
         pending.add(accepted("msg_21"));
@@ -494,18 +578,19 @@ mod tests {
         }
         for _ in 0..3 {
             pending.add(Entry::Duplicate {
-                id: "msg_1".into(),
+                id: id_like("msg_1"),
+                timestamp: "2026-12-02T13:00:00Z".into(),
                 at_ms: RECEIVED_MS,
             });
         }
         let id = pending.schedule(0).unwrap();
         assert_eq!(pending.wait(id, 0), Some(0), "redeliveries are verified");
-        let batch = pending.take(id, 0);
+        let batch = take(&mut pending, id, 0);
         assert_eq!(batch.len(), 3, "{batch:#?}");
         assert!(batch.iter().any(|s| s.params.contains(&1000.into())));
         assert!(batch
             .iter()
-            .any(|s| s.params == vec!["msg_1".into(), 3.into(), RECEIVED_MS.into()]));
+            .any(|s| s.params == vec![id_like("msg_1").into(), 3.into(), RECEIVED_MS.into()]));
     }
 
     #[test]
@@ -518,7 +603,7 @@ mod tests {
         let mut events = 0;
         let mut batches = 0;
         while pending.wait(id, 10) == Some(0) {
-            let batch = pending.take(id, 10);
+            let (_, batch) = pending.take(id, 10).unwrap();
             assert!(batch.len() <= BATCH_STATEMENTS + 1);
             assert!(batch[0].sql.starts_with("INSERT INTO events"));
             events += events_in(&batch);

@@ -14,6 +14,7 @@ const DELIVER: u8 = 1;
 const INGRESS: u8 = 2;
 const REPLY: u8 = 3;
 const READ_BODY: u8 = 4;
+const SHARDS: u8 = 5;
 
 enum Inner {
     Call(Box<AdminCall<'static>>),
@@ -84,10 +85,12 @@ impl AdminTask {
         AdminTask { inner }
     }
 
-    /// What to do next: QUERY 0, DELIVER 1, INGRESS 2, REPLY 3, READ_BODY 4.
+    /// What to do next: QUERY 0, DELIVER 1, INGRESS 2, REPLY 3, READ_BODY 4,
+    /// SHARDS 5.
     pub fn step(&self) -> u8 {
         match self.need() {
             Some(AdminNeed::ReadBody { .. }) => READ_BODY,
+            Some(AdminNeed::Shards) => SHARDS,
             Some(AdminNeed::Query(_)) => QUERY,
             Some(AdminNeed::Deliver { .. }) => DELIVER,
             Some(AdminNeed::Ingress { .. }) => INGRESS,
@@ -135,21 +138,34 @@ impl AdminTask {
         }
     }
 
-    /// QUERY: the statements of one D1 batch, `[sql, ...params]` each.
-    pub fn statements(&self) -> Array {
+    /// SHARDS's result: the log directory's list as JSON, or why it failed.
+    pub fn shards_found(&mut self, list: Option<String>, error: Option<String>) {
+        if let Inner::Call(call) = &mut self.inner {
+            call.shards_found(list.as_deref().ok_or(error.unwrap_or_default()));
+        }
+    }
+
+    /// QUERY: the shards to ask, each `[name, [[sql, ...params], ...]]`: one
+    /// batch a shard, all at once.
+    pub fn asks(&self) -> Array {
         match self.need() {
-            Some(AdminNeed::Query(list)) => statements(list.to_vec()),
+            Some(AdminNeed::Query(asks)) => asks
+                .iter()
+                .map(|(shard, list)| {
+                    let ask = Array::new();
+                    ask.push(&JsValue::from_str(&shard.name()));
+                    ask.push(&statements(list.clone()));
+                    JsValue::from(ask)
+                })
+                .collect(),
             _ => Array::new(),
         }
     }
 
-    /// QUERY's result: the rows of each statement as JSON, or why it failed;
-    /// `bytes`, the database's size the platform reported with them.
-    pub fn queried(&mut self, rows: Option<String>, error: Option<String>, bytes: Option<f64>) {
+    /// QUERY's result: per shard asked, the rows of each statement, as JSON
+    /// (`[[[{…}],…],…]`), or why one failed.
+    pub fn queried(&mut self, rows: Option<String>, error: Option<String>) {
         if let Inner::Call(call) = &mut self.inner {
-            if let Some(bytes) = bytes.filter(|b| b.is_finite() && *b >= 0.0) {
-                call.database_size(bytes as u64);
-            }
             call.queried(rows.as_deref().ok_or(error.unwrap_or_default()));
         }
     }

@@ -185,12 +185,15 @@ impl DeliveryTask {
         }
     }
 
-    /// What to write to the event log so far, as statements for D1
-    /// (`[sql, ...params]` each); empty without the log.
-    pub fn journal(&mut self) -> js_sys::Array {
+    /// What to write to the event log so far: `[shard, [[sql, ...params], ...]]`,
+    /// or `undefined` when there is nothing (or no log).
+    pub fn journal(&mut self) -> Option<js_sys::Array> {
         match &mut self.inner {
-            Inner::Run(run) => super::journal::statements(run.take_journal()),
-            Inner::Decided(..) => js_sys::Array::new(),
+            Inner::Run(run) => {
+                let (shard, batch) = run.take_journal()?;
+                Some(super::journal::ask(shard, batch))
+            }
+            Inner::Decided(..) => None,
         }
     }
 

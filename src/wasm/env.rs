@@ -50,10 +50,6 @@ impl ConfigSource for EnvSource<'_> {
         self.has(name, &["idFromName", "get"])
     }
 
-    fn has_d1(&self, name: &str) -> bool {
-        self.has(name, &["prepare", "batch"])
-    }
-
     fn parse_url(&self, url: &str) -> Option<UrlParts> {
         let url = JsUrl::new(url).ok()?;
         Some(UrlParts {

@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::env;
 use crate::event_log::{
-    purge, purge_continues, retry_wait, Entry, Param, Pending, Statement, Unwritten,
+    purge_all_but_failed, purge_continues, retry_wait, Entry, Param, Pending, Retention, Shard,
+    Statement, Unwritten, SCHEMA,
 };
 
 thread_local! {
@@ -58,11 +59,21 @@ pub fn journal_wait(id: u32, now_ms: f64) -> Option<f64> {
     })
 }
 
-/// The flush loop `id`'s next batch, `[sql, ...params]` each, to write and
-/// report with [`journal_written`].
+/// The flush loop `id`'s next batch: `[shard, [[sql, ...params], ...]]`, to
+/// write on that shard and report with [`journal_written`]; `undefined` when
+/// there is nothing to write.
 #[wasm_bindgen]
-pub fn journal_batch(id: u32, now_ms: f64) -> Array {
-    statements(PENDING.with(|pending| pending.borrow_mut().take(id, now_ms as i64)))
+pub fn journal_batch(id: u32, now_ms: f64) -> Option<Array> {
+    let (shard, batch) = PENDING.with(|pending| pending.borrow_mut().take(id, now_ms as i64))?;
+    Some(ask(shard, batch))
+}
+
+/// `[shard name, [[sql, ...params], ...]]`.
+pub(crate) fn ask(shard: Shard, batch: Vec<Statement>) -> Array {
+    let ask = Array::new();
+    ask.push(&JsValue::from_str(&shard.name()));
+    ask.push(&statements(batch));
+    ask
 }
 
 /// Whether the flush loop `id`'s batch was written, retries included.
@@ -80,7 +91,6 @@ pub fn journal_retry_wait(failed_tries: u32) -> Option<f64> {
 
 use crate::log::WarningLog;
 
-const DAY_MS: f64 = 86_400_000.0;
 
 /// Each statement as `[sql, ...params]`.
 pub(crate) fn statements(statements: Vec<Statement>) -> Array {
@@ -101,14 +111,42 @@ pub(crate) fn statements(statements: Vec<Statement>) -> Array {
         .collect()
 }
 
-/// One round of the retention purge at `now_ms`, or `undefined` without the log.
-/// The driver runs it again while [`purge_continues`] says so.
+/// A shard's tables: statements to run, in order, before its first write.
 #[wasm_bindgen]
-pub fn purge_round(env: &JsValue, now_ms: f64) -> Option<Array> {
-    let config = env::config(env).as_ref().ok().filter(|c| c.event_log)?;
-    let cutoff = now_ms - config.retention_days as f64 * DAY_MS;
-    let failed_cutoff = now_ms - config.failed_retention_days as f64 * DAY_MS;
-    Some(statements(purge(cutoff as i64, failed_cutoff as i64)))
+pub fn log_schema() -> Vec<String> {
+    SCHEMA.iter().map(|sql| (*sql).to_string()).collect()
+}
+
+/// What the retention does with the shard `name` at `now_ms`, holding
+/// `failed` failed events: 0 keep, 1 purge all but the failed events
+/// ([`purge_round`]), 2 drop it whole. Keep without the log, or for a name
+/// that is not a shard's.
+#[wasm_bindgen]
+pub fn retention(env: &JsValue, name: &str, failed: f64, now_ms: f64) -> u8 {
+    let Some(config) = env::config(env).as_ref().ok().filter(|c| c.event_log) else {
+        return 0;
+    };
+    let Some(shard) = Shard::parse(name) else {
+        return 0;
+    };
+    match Retention::of(
+        shard,
+        now_ms as i64,
+        config.retention_days,
+        config.failed_retention_days,
+        failed.max(0.0) as u64,
+    ) {
+        Retention::Keep => 0,
+        Retention::PurgeAllButFailed => 1,
+        Retention::Drop => 2,
+    }
+}
+
+/// One round of the purge of a shard past retention that keeps failed events.
+/// The driver runs it again while [`purge_again`] says so.
+#[wasm_bindgen]
+pub fn purge_round() -> Array {
+    statements(purge_all_but_failed())
 }
 
 /// Whether another round is due, given the rows each statement of the last

@@ -1,13 +1,15 @@
 // The admin API and the console's files: performs each step the core's
-// AdminTask asks for (D1 batches, hand-offs, a test event through the ingress).
+// AdminTask asks for (the log's directory, queries of its shards, hand-offs, a
+// test event through the ingress).
 // Who may call, what a call means and what it answers are the core's.
 import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
 import { runDirect } from './delivery.mjs';
 import { ingress, parseKeepingNumbers } from './ingress.mjs';
-import { meter, prepare } from './journal.mjs';
+import { DIRECTORY, logObject } from './event-log-object.mjs';
+import { write } from './journal.mjs';
 
-const QUERY = 0, DELIVER = 1, INGRESS = 2, READ_BODY = 4;
+const QUERY = 0, DELIVER = 1, INGRESS = 2, READ_BODY = 4, SHARDS = 5;
 const JSON_TYPE = { 'content-type': 'application/json' };
 // A queue's sendBatch takes at most 100 messages and 256 KB.
 const BATCH_MESSAGES = 100, BATCH_BYTES = 250_000;
@@ -30,15 +32,19 @@ export async function admin(request, env, ctx) {
           task.body_read(read.result, read.bytes ?? new Uint8Array(0));
           break;
         }
+        case SHARDS:
+          try {
+            const { list, error } = await logObject(env, DIRECTORY).list();
+            task.shards_found(list, error);
+          } catch (error) {
+            task.shards_found(undefined, error?.message ?? 'unknown error');
+          }
+          break;
         case QUERY:
           try {
-            const results = await env.EVENTS.batch(prepare(env.EVENTS, task.statements()));
-            meter(results);
-            const sizes = results.map((result) => result.meta?.size_after).filter((n) => typeof n === 'number');
-            task.queried(JSON.stringify(results.map((result) => result.results ?? [])), undefined,
-              sizes.length > 0 ? Math.max(...sizes) : undefined);
+            task.queried(JSON.stringify(await Promise.all(task.asks().map(([shard, statements]) => askShard(env, shard, statements)))), undefined);
           } catch (error) {
-            task.queried(undefined, error?.message ?? 'unknown error', undefined);
+            task.queried(undefined, error?.message ?? 'unknown error');
           }
           break;
         case DELIVER:
@@ -66,6 +72,17 @@ export async function admin(request, env, ctx) {
   } finally {
     task.free();
   }
+}
+
+/** One shard's statements: a read's rows, or a write (a replay's marks) as the log's writes go, tried again. */
+async function askShard(env, shard, statements) {
+  if (statements.every(([sql]) => sql.startsWith('SELECT'))) {
+    const { results, error } = await logObject(env, shard).batch(shard, statements);
+    if (error !== undefined) throw new Error(error);
+    return results;
+  }
+  if (!(await write(env, [shard, statements]))) throw new Error(`the event log's shard ${shard} could not be written`);
+  return statements.map(() => []);
 }
 
 /** Hands off every item of a replay; true when every send succeeded. */

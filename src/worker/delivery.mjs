@@ -116,12 +116,18 @@ export async function consume(batch, env, ctx) {
     print(task);
     return { message, task, journal: task.journal() };
   }));
-  // The whole batch's log in one D1 batch.
-  const logged = await write(env, handled.flatMap((outcome) => outcome.journal));
-  const settled = handled.map(({ message, task }) => {
+  // The batch's log, one write a shard, the shards at once.
+  const shards = new Map();
+  for (const outcome of handled) {
+    if (outcome.journal === undefined) continue;
+    const [shard, statements] = outcome.journal;
+    shards.set(shard, [...(shards.get(shard) ?? []), ...statements]);
+  }
+  const written = new Map(await Promise.all([...shards].map(async (batch) => [batch[0], await write(env, batch)])));
+  const settled = handled.map(({ message, task, journal }) => {
     // A dead letter leaves its queue only once the log holds it; the core
     // says when to try again. An attempt's record is counted lost.
-    if (!logged) later(env, ctx, task.journal_unwritten(Date.now()));
+    if (journal !== undefined && !written.get(journal[0])) later(env, ctx, task.journal_unwritten(Date.now()));
     const decision = task.decision();
     const delaySeconds = task.delay_seconds();
     task.free();

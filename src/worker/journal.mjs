@@ -1,29 +1,26 @@
-// The event log's writes: statements the core decided, run as one D1 batch (one
-// transaction), tried again on the core's schedule. A write never throws: a
-// failure is logged and reported, and the caller hands it to the core (for a
+// The event log's writes: statements the core decided for one shard, run there
+// as one transaction, tried again on the core's schedule. A write never throws:
+// a failure is logged and reported, and the caller hands it to the core (for a
 // dead letter: not acked; for anything else: counted lost).
 import * as core from './glue/index.js';
-
-/** The rows a batch wrote, as D1 metered them, for the log's own cost in /stats. */
-export function meter(results) {
-  let rows = 0;
-  for (const result of results) rows += result.meta?.rows_written ?? 0;
-  core.journal_metered(rows, Date.now());
-}
-
-/** Binds each `[sql, ...params]` for a batch. */
-export function prepare(db, statements) {
-  return statements.map(([sql, ...params]) => db.prepare(sql).bind(...params));
-}
+import { DIRECTORY, logObject } from './event-log-object.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `statements` as one batch, tried again while the core says; true when written (or nothing to write). */
-export async function write(env, statements) {
-  if (statements === undefined || statements.length === 0) return true;
+/**
+ * Runs a batch `[shard, [[sql, ...params], ...]]` on its shard, tried again
+ * while the core says; true when written (or nothing to write).
+ */
+export async function write(env, batch) {
+  if (batch === undefined) return true;
+  const [shard, statements] = batch;
+  if (statements.length === 0) return true;
   for (let tries = 1; ; tries++) {
     try {
-      meter(await env.EVENTS.batch(prepare(env.EVENTS, statements)));
+      const { rowsWritten, error } = await logObject(env, shard).batch(shard, statements);
+      if (error !== undefined) throw new Error(error);
+      // The log's own cost in /stats, as the platform metered it.
+      core.journal_metered(rowsWritten, Date.now());
       return true;
     } catch (error) {
       const wait = core.journal_retry_wait(tries);
@@ -62,15 +59,25 @@ async function flush(env, id) {
   }
 }
 
-/** The retention purge: rounds of bounded deletes until the core says it is done. */
-export async function purge(env, now) {
-  // A bound on rounds, so a purge that keeps finding work still ends; the next
-  // cron run goes on from there.
-  for (let round = 0; round < 200; round++) {
-    const statements = core.purge_round(env, now);
-    if (statements === undefined) return;
-    const results = await env.EVENTS.batch(prepare(env.EVENTS, statements));
-    meter(results);
-    if (!core.purge_again(results.map((result) => result.meta?.changes ?? 0))) return;
+/**
+ * The retention at `now` (the cron's time): every shard the directory lists
+ * is asked to drop itself whole, or purge all but its failed events, once the
+ * core says its window is past retention.
+ */
+export async function retire(env, now) {
+  if (env.EVENTS === undefined) return;
+  const { list, error } = await logObject(env, DIRECTORY).list();
+  if (error !== undefined) {
+    console.error(core.journal_failed(0, `directory: ${error}`, undefined));
+    return;
+  }
+  const shards = JSON.parse(list);
+  const due = shards.filter((shard) => core.retention(env, shard.name, shard.failed, now) !== 0);
+  // A few at a time: each is one call, whatever the shard holds.
+  for (let i = 0; i < due.length; i += 6) {
+    await Promise.all(due.slice(i, i + 6).map(async (shard) => {
+      const failed = await logObject(env, shard.name).retire(shard.name, now).catch((error) => ({ error: error?.message ?? error }));
+      if (failed?.error !== undefined) console.error(core.journal_failed(0, `retention of ${shard.name}: ${failed.error}`, undefined));
+    }));
   }
 }

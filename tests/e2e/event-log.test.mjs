@@ -18,7 +18,7 @@ import { readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { SECRET, SIGNING_SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
+import { CRON, SECRET, SIGNING_SECRET, event, sleep, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
 import { sign } from '../../tools/lib/leadnest.mjs';
 
 const RUN = Date.now().toString(36);
@@ -405,7 +405,9 @@ describe('the event log and the admin API', () => {
     assert.equal(json.events.length, 1);
     const rows = await worker.sql(`SELECT id FROM events WHERE message_id = '${id('redelivered')}'`);
     assert.deepEqual(rows, [{ id: listedEvent.id }]);
-    assert.equal(backends.pair_a.received.filter((r) => messageIdOf(r) === id('redelivered')).length, 1);
+    const delivered = () => backends.pair_a.received.filter((r) => messageIdOf(r) === id('redelivered')).length;
+    await waitFor(() => delivered() > 0, { what: 'the delivery' });
+    assert.equal(delivered(), 1);
   });
 
   test('POST /admin/api/test runs a sample event through the ingress', async () => {
@@ -460,7 +462,8 @@ describe('the event log and the admin API', () => {
       assert.deepEqual(ingress(sum), tally, `worker warnings: ${JSON.stringify(worker.logs.filter((l) => l.warning).slice(-5))}`);
     }
     // Every delivered attempt counts once; the one dead letter is the one failure.
-    const [{ n: delivered }] = await worker.sql("SELECT count(*) AS n FROM attempts WHERE outcome = 'delivered'");
+    const delivered = (await worker.sql("SELECT count(*) AS n FROM attempts WHERE outcome = 'delivered'"))
+      .reduce((sum, shard) => sum + shard.n, 0);
     assert.deepEqual({ delivered: sum.delivered, failed: sum.failed }, { delivered, failed: 1 });
     assert.deepEqual(tally.rejected, { invalid_signature: 1, missing_signature: 1, method_not_allowed: 1 });
   });
@@ -503,33 +506,37 @@ describe('the event log and the admin API', () => {
     assert.deepEqual(found(JSON.stringify(attempt)), [], 'GET /admin/api/events/{id} answers a signature');
   });
 
-  test('the retention purge removes events older than EVENT_RETENTION_DAYS with their rows, and keeps the rest', async () => {
-    assert.ok(pairId && failedId && redeliveredId);
-    const old = [pairId, failedId, redeliveredId];
-    const list = old.map((e) => `'${e}'`).join(', ');
-    const before = await worker.sql('SELECT count(*) AS n FROM events');
-    // An event and what followed it, as they would be had it come `days` ago.
-    const age = async (ids, days) => {
-      await worker.sql(`UPDATE events SET received_at = received_at - ${days * DAY_MS} WHERE id IN (${ids})`);
-      await worker.sql(`UPDATE attempts SET at = at - ${days * DAY_MS} WHERE event_id IN (${ids})`);
-      await worker.sql(`UPDATE redeliveries SET last_at = last_at - ${days * DAY_MS} WHERE event_id IN (${ids})`);
-    };
-    await age(list, 8);
-    // One just inside the retention stays.
-    const kept = await listed(id('flaky'));
-    await age(`'${kept.id}'`, 6);
-    await worker.scheduled();
-    await waitFor(async () => (await worker.sql(`SELECT count(*) AS n FROM events WHERE id IN (${list})`))[0].n === 0,
-      { what: 'the purge' });
-    for (const table of ['deliveries', 'attempts', 'redeliveries']) {
-      assert.deepEqual(await worker.sql(`SELECT count(*) AS n FROM ${table} WHERE event_id IN (${list})`), [{ n: 0 }], table);
-    }
-    const after = await worker.sql('SELECT count(*) AS n FROM events');
-    assert.equal(after[0].n, before[0].n - old.length);
-    for (const gone of old) assert.equal((await admin('GET', `/admin/api/events/${gone}`)).status, 404);
-    assert.equal((await detail(kept.id)).id, kept.id);
-    assert.ok((await worker.sql(`SELECT count(*) AS n FROM attempts WHERE event_id = '${kept.id}'`))[0].n === 3);
-    assert.equal((await admin('GET', `/admin/api/events?message_id=${id('first')}`)).json.events.length, 1);
+  test('retention drops each day past EVENT_RETENTION_DAYS whole, keeps its failed events until FAILED_RETENTION_DAYS', async () => {
+    // A failure to keep: the backend down again, past the retries.
+    downHealthy = false;
+    await post(event('sms.delivered', { messageId: id('kept_failure') }));
+    const failure = await listed(id('kept_failure'), (e) => e.status === 'failed', 'the delivery recorded as failed');
+    const count = async (sql) => (await worker.sql(sql)).reduce((sum, shard) => sum + shard.n, 0);
+    const events = await count('SELECT count(*) AS n FROM events');
+    assert.ok(events > 10, `${events} events`);
+    // The cron on the clock the test sets: a day short of the retention, nothing goes.
+    await worker.scheduled(CRON, Date.now() + 6 * DAY_MS);
+    await sleep(500);
+    assert.equal(await count('SELECT count(*) AS n FROM events'), events);
+    // Past it: every shard of today goes whole but the failure's, which keeps only it.
+    await worker.scheduled(CRON, Date.now() + 8 * DAY_MS);
+    await waitFor(async () => (await count('SELECT count(*) AS n FROM events')) === 1, { what: 'the retention' });
+    assert.deepEqual((await worker.sql('SELECT id FROM events')).map((r) => r.id), [failure.id]);
+    assert.equal(await count('SELECT count(*) AS n FROM deliveries'), 1);
+    assert.equal(await count('SELECT count(*) AS n FROM attempts'), 3);
+    const { json: listing } = await admin('GET', '/admin/api/events');
+    assert.deepEqual(listing.events.map((e) => e.id), [failure.id]);
+    assert.equal((await admin('GET', `/admin/api/events/${failedId}`)).status, 404);
+    assert.equal((await detail(failure.id)).status, 'failed');
+    const { json: stats } = await admin('GET', '/admin/api/stats');
+    assert.equal(stats.storage.shards, 1);
+    assert.equal(stats.storage.events_kept, 1);
+    // Past FAILED_RETENTION_DAYS the last shard goes too: dropped whole (deleteAll).
+    await worker.scheduled(CRON, Date.now() + 32 * DAY_MS);
+    await waitFor(async () => (await admin('GET', '/admin/api/events')).json.events?.length === 0, { what: 'the last shard dropped' });
+    assert.equal(await count('SELECT count(*) AS n FROM events'), 0);
+    assert.equal((await admin('GET', '/admin/api/stats')).json.storage.shards, 0);
+    downHealthy = true;
   });
 });
 
@@ -595,8 +602,8 @@ describe('replays without a delivery queue', () => {
   });
 });
 
-// The store refusing writes for a while, under traffic: another process holds the local
-// database's write lock (SQLite answers the worker SQLITE_BUSY). Every accepted event is
+// The store refusing writes for a while, under traffic: another process holds the write
+// lock of every local shard's SQLite file (SQLite answers the worker SQLITE_BUSY). Every accepted event is
 // listed afterwards or counted as lost, never dropped unsaid.
 describe('the event log refusing writes for a while', () => {
   let worker;
@@ -605,16 +612,16 @@ describe('the event log refusing writes for a while', () => {
   });
   after(() => worker?.stop());
 
-  /** Holds an exclusive lock on the worker's local D1 file for `seconds`; once held, `{ released }` (a promise). */
+  /** Holds an exclusive lock on each of the worker's local shard files for `seconds`; once held, `{ released }` (a promise). */
   async function lockDatabase(seconds) {
-    const dir = join(worker.state, 'v3', 'd1', 'miniflare-D1DatabaseObject');
-    const file = join(dir, readdirSync(dir).find((name) => name.endsWith('.sqlite') && name !== 'metadata.sqlite'));
+    const dir = join(worker.state, 'v3', 'do', 'e2e-event-log-fault-EventLog');
+    const files = readdirSync(dir).filter((name) => name.endsWith('.sqlite')).map((name) => join(dir, name));
     const holder = spawn('python3', ['-c', [
       'import sqlite3, sys, time',
-      'db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)',
-      "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)",
-      "time.sleep(float(sys.argv[2])); db.execute('COMMIT')",
-    ].join('\n'), file, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      'dbs = [sqlite3.connect(f, isolation_level=None, timeout=30) for f in sys.argv[2:]]',
+      "[db.execute('BEGIN EXCLUSIVE') for db in dbs]; print('locked', flush=True)",
+      "time.sleep(float(sys.argv[1])); [db.execute('COMMIT') for db in dbs]",
+    ].join('\n'), String(seconds), ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve, reject) => {
       holder.stdout.once('data', resolve);
       holder.once('exit', (code) => reject(new Error(`the lock holder exited with ${code}`)));
@@ -640,8 +647,9 @@ describe('the event log refusing writes for a while', () => {
     let storage;
     await waitFor(async () => {
       ({ storage } = (await worker.admin('GET', '/admin/api/stats')).json);
-      return storage.events_accepted === 30 && storage.events_kept + storage.log_writes_lost === 30;
-    }, { timeoutMs: 30_000, intervalMs: 500, what: 'every accepted event listed or counted lost' });
+      return storage?.events_accepted === 30 && storage.events_kept + storage.log_writes_lost === 30;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'every accepted event listed or counted lost' })
+      .catch((error) => assert.fail(`${error.message}: ${JSON.stringify(storage)}; warnings ${JSON.stringify(worker.logs.filter((l) => l.warning).slice(-4))}`));
     const listed = (await worker.admin('GET', '/admin/api/events?limit=200')).json.events.length;
     assert.equal(listed, storage.events_kept);
     assert.ok(storage.log_writes_lost > 0, `the lock made no write fail: ${JSON.stringify(storage)}`);

@@ -1,5 +1,6 @@
 // Starts the built worker under `wrangler dev` with a configuration of the test's
-// own (fresh local KV, queues and D1 event log, its own secrets), and talks to it over HTTP.
+// own (fresh local KV, queues and Durable Object event log, its own secrets), and talks to
+// it over HTTP.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
@@ -12,9 +13,8 @@ export const SECRET = 'e2e_webhook_secret';
 export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const BUNDLE = join(ROOT, 'build', 'index.js');
-const MIGRATIONS = join(ROOT, 'migrations');
 /**
- * Where the test workers keep their local KV, queues, Durable Objects and D1: in memory
+ * Where the test workers keep their local KV, queues and Durable Objects: in memory
  * (/dev/shm) where the machine has it, one folder per checkout. workerd syncs each local
  * KV write to disk, and on a machine whose disk is slow to sync that alone made a load
  * test crawl; in memory the tests measure the worker, not the disk.
@@ -77,8 +77,8 @@ function toml(value) {
  *   maxBatchSize: the delivery consumer's batch size (default 10)
  *   keepState: keep the local KV of an earlier worker of the same name
  *   drain: DRAIN_REFUSED_BODIES, as `npm run dev` sets it (default true; false: production's early answers)
- *   events: bind the event log, a local D1 database EVENTS with migrations/ applied (default
- *         true; a consumer worker of consumerVars shares it)
+ *   events: bind the event log, the Durable Object class EventLog as EVENTS (default true;
+ *         a consumer worker of consumerVars binds the main worker's, as a second script would)
  *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
  *   assets: serve public/ (the console's files) as static assets, ASSETS with the worker
  *         first, as wrangler.toml does (default false: the other tests need none, and
@@ -104,16 +104,20 @@ function workerToml(name, bundle, options) {
     ...(options.drain === false ? [] : ['DRAIN_REFUSED_BODIES = "true"']),
     ...Object.entries(allVars).map(([key, value]) => `${key} = ${toml(value)}`),
   ];
+  const classes = [];
   if (durable) {
-    lines.push('', '[[durable_objects.bindings]]', 'name = "DEDUP_OBJECTS"', 'class_name = "DedupObject"',
-      '', '[[migrations]]', 'tag = "v1"', 'new_sqlite_classes = ["DedupObject"]');
+    lines.push('', '[[durable_objects.bindings]]', 'name = "DEDUP_OBJECTS"', 'class_name = "DedupObject"');
+    classes.push('DedupObject');
   }
-  if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
   if (events) {
-    // One local database per test worker, shared with its consumer companion (same id).
-    lines.push('', '[[d1_databases]]', 'binding = "EVENTS"', `database_name = ${toml(`${queuePrefix}-events`)}`,
-      `database_id = ${toml(`${queuePrefix}-events`)}`, `migrations_dir = ${toml(MIGRATIONS)}`);
+    // A consumer companion uses the main worker's objects, as one more script bound to them.
+    const own = queuePrefix === name;
+    lines.push('', '[[durable_objects.bindings]]', 'name = "EVENTS"', 'class_name = "EventLog"',
+      ...(own ? [] : [`script_name = ${toml(queuePrefix)}`]));
+    if (own) classes.push('EventLog');
   }
+  if (classes.length > 0) lines.push('', '[[migrations]]', 'tag = "v1"', `new_sqlite_classes = ${toml(classes)}`);
+  if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
   lines.push('', '[triggers]', `crons = [${toml(CRON)}]`);
   if (options.assets) {
     lines.push('', '[assets]', `directory = ${toml(join(ROOT, 'public'))}`, 'binding = "ASSETS"', 'run_worker_first = true');
@@ -187,15 +191,6 @@ export async function startWorker(name, options = {}) {
     return ['--config', join(dir, file)];
   });
   writeFileSync(join(dir, '.env'), envFile + '\n');
-  // The schema goes into the database wrangler dev is about to open (the same --persist-to).
-  if (options.events !== false) {
-    try {
-      await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'EVENTS', '--local',
-        '--persist-to', state, '--config', join(dir, 'wrangler.toml')], { cwd: dir, env: WRANGLER_ENV });
-    } catch (error) {
-      throw new Error(`worker ${name}: applying migrations/ to its local EVENTS failed:\n${error.stdout}\n${error.stderr}`);
-    }
-  }
   // A port found free can be taken before wrangler binds it (by another worker's own
   // ports): such a start is tried again on new ports.
   for (let attempt = 1; ; attempt++) {
@@ -284,32 +279,38 @@ export class Worker {
   }
 
   /**
-   * Runs one SQL command on the worker's local event log (D1 EVENTS), behind the running
-   * worker's back, and returns the rows of its last statement.
+   * Runs one SQL command on every shard of the worker's local event log (each a Durable
+   * Object's SQLite file), behind the running worker's back, and returns the rows of all.
    */
   async sql(command) {
-    let stdout;
-    // A second process on the running worker's SQLite file: it is busy now and then
-    // (SQLITE_BUSY) while the worker writes; try again, as SQLite's own callers do.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        ({ stdout } = await promisify(execFile)(WRANGLER, ['d1', 'execute', 'EVENTS', '--local',
-          '--persist-to', this.state, '--config', join(this.dir, 'wrangler.toml'),
-          '--command', command, '--json'], { cwd: this.dir, env: WRANGLER_ENV, maxBuffer: 64 * 1024 * 1024 }));
-        break;
-      } catch (error) {
-        const busy = /SQLITE_BUSY|database is locked/.test(`${error.stdout}${error.stderr}`);
-        if (!busy || attempt === 5) throw new Error(`sql failed: ${command}\n${error.stdout}\n${error.stderr}`);
-        await sleep(500 * attempt);
-      }
+    const dir = join(this.state, 'v3', 'do', `e2e-${this.name}-EventLog`);
+    // A second process on the running worker's SQLite files: one is busy now and then
+    // (SQLITE_BUSY) while the worker writes; wait, as SQLite's own callers do.
+    const script = [
+      'import glob, json, sqlite3, sys',
+      'rows = []',
+      'for path in sorted(glob.glob(sys.argv[1] + "/*.sqlite")):',
+      '    db = sqlite3.connect(path, timeout=10)',
+      '    db.row_factory = sqlite3.Row',
+      '    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = \'events\'").fetchall(): continue',
+      '    rows += [dict(row) for row in db.execute(sys.argv[2]).fetchall()]',
+      '    db.commit()',
+      'print(json.dumps(rows))',
+    ].join('\n');
+    try {
+      const { stdout } = await promisify(execFile)('python3', ['-c', script, dir, command], { maxBuffer: 64 * 1024 * 1024 });
+      return JSON.parse(stdout);
+    } catch (error) {
+      throw new Error(`sql failed: ${command}\n${error.stdout}\n${error.stderr}`);
     }
-    const results = JSON.parse(stdout.slice(stdout.indexOf('[')));
-    return results.at(-1)?.results ?? [];
   }
 
-  /** Runs the worker's scheduled handler now (wrangler dev --test-scheduled), as its cron would. */
-  async scheduled(cron = CRON) {
-    const response = await fetch(`${this.url}/__scheduled?cron=${encodeURIComponent(cron)}`);
+  /**
+   * Runs the worker's scheduled handler as its cron would, at `timeMs` (unix ms; by
+   * default now): the platform's local trigger takes the time the handler is told.
+   */
+  async scheduled(cron = CRON, timeMs = Date.now()) {
+    const response = await fetch(`${this.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}&time=${timeMs}`);
     const text = await response.text();
     if (!response.ok) throw new Error(`/__scheduled answered ${response.status}: ${text.slice(0, 300)}`);
     return text;

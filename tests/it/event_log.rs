@@ -4,12 +4,12 @@
 
 use leadnest_edge::deliver::{Answer, Decision, Delivery};
 use leadnest_edge::delivery_run::Outcome;
-use leadnest_edge::event_log::{purge, purge_continues};
+use leadnest_edge::event_log::{purge_all_but_failed, purge_continues, Retention};
 use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
 
 use crate::worker::{
-    answered, event_body, signature, Try, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS,
+    answered, body_in_shard, event_body, signature, Try, Worker, ADMIN_TOKEN, CRM_SIGNING_SECRET, DAY_MS,
     DELIVERY_QUEUE_NAME, FIRST_SECRET, HOUR_MS, NOW_MS, SECOND_SECRET,
 };
 
@@ -135,7 +135,7 @@ fn an_attempt_written_before_the_ingress_entry_still_ends_delivered() {
         1,
         answered(200, "ok"),
     );
-    worker.d1.write(&consumed.journal);
+    worker.log.write(&consumed.journal);
     worker.keep(&posted);
 
     let listed = worker.listed(&id);
@@ -162,7 +162,7 @@ fn a_failed_attempt_before_the_ingress_entry_then_a_success_are_numbered_1_and_2
         answered(503, "busy"),
     );
     assert!(matches!(failed.decision, Decision::Retry { .. }));
-    worker.d1.write(&failed.journal);
+    worker.log.write(&failed.journal);
     worker.keep(&posted);
     assert_eq!(worker.event_status(&id), "pending");
 
@@ -229,10 +229,10 @@ fn a_redelivery_counts_on_its_event_and_adds_no_second_one() {
     let again = worker.post(&body);
     assert_eq!(again.answer()["status"], "duplicate");
     assert!(again.messages.is_empty());
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 1);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 1);
     assert_eq!(worker.listed(&id)["redeliveries"], 1);
     assert_eq!(
-        worker.d1.number("SELECT COUNT(*) FROM deliveries"),
+        worker.log.number("SELECT COUNT(*) FROM deliveries"),
         1,
         "no second delivery"
     );
@@ -247,13 +247,13 @@ fn the_same_accepted_entry_written_twice_is_one_event_and_no_redelivery() {
     worker.keep(&posted);
     worker.keep(&posted);
     let id = posted.id();
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 1);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 1);
     let listed = worker.listed(&id);
     // Both copies were answered `accepted`: SPEC section 8 counts redeliveries
     // answered `duplicate`.
     assert_eq!(listed["redeliveries"], 0);
     assert_eq!(listed["status"], "pending");
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 3);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM deliveries"), 3);
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn a_dead_letter_marks_its_delivery_and_event_failed_before_it_is_acked() {
         ]
     );
     let failed = worker
-        .d1
+        .log
         .rows("SELECT hour, count FROM counts WHERE name = 'failed'");
     assert_eq!(
         failed,
@@ -322,7 +322,7 @@ fn a_dead_letter_whose_event_never_reached_the_log_writes_the_event_from_its_mes
     );
     assert_eq!(
         worker
-            .d1
+            .log
             .number("SELECT count FROM counts WHERE name = 'failed'"),
         1
     );
@@ -338,33 +338,51 @@ fn without_the_event_log_a_dead_letter_is_attempted_as_before() {
     assert!(consumed.attempted);
     assert_eq!(consumed.decision, Decision::Ack);
     assert!(!consumed.acks_after_journal);
-    assert!(consumed.journal.is_empty());
+    assert!(consumed.journal.is_none());
 }
 
-/// Runs the retention purge as the driver does: rounds while the core says
-/// another is due. The number of rounds.
-fn purge_all(worker: &Worker, cutoff_ms: i64) -> usize {
-    purge_all_keeping_failed(worker, cutoff_ms, cutoff_ms - 23 * DAY_MS)
-}
-
-fn purge_all_keeping_failed(worker: &Worker, cutoff_ms: i64, failed_cutoff_ms: i64) -> usize {
-    let mut rounds = 0;
-    loop {
-        rounds += 1;
-        let batch = worker
-            .d1
-            .batch(&purge(cutoff_ms, failed_cutoff_ms))
+/// Runs the retention at `now_ms` as the scheduled handler does, on every
+/// shard the directory lists: a shard past `EVENT_RETENTION_DAYS` (7) is
+/// dropped whole, or, holding failed events, purged of the rest in rounds
+/// while the core says another is due; past `FAILED_RETENTION_DAYS` (30) it
+/// is dropped. How many shards were dropped and purged.
+fn retire(worker: &Worker, now_ms: i64) -> (usize, usize) {
+    let (mut dropped, mut purged) = (0, 0);
+    for shard in worker.log.names() {
+        let failed = worker.log.query(shard, &[failed_count()]).unwrap().results[0][0]["n"]
+            .as_u64()
             .unwrap();
-        let deleted: Vec<i64> = batch.changes.iter().map(|&n| n as i64).collect();
-        if !purge_continues(&deleted) {
-            return rounds;
+        match Retention::of(shard, now_ms, 7, 30, failed) {
+            Retention::Keep => {}
+            Retention::Drop => {
+                worker.log.drop_shard(shard);
+                dropped += 1;
+            }
+            Retention::PurgeAllButFailed => {
+                purged += 1;
+                for round in 0.. {
+                    let batch = worker.log.batch(shard, &purge_all_but_failed()).unwrap();
+                    let deleted: Vec<i64> = batch.changes.iter().map(|&n| n as i64).collect();
+                    if !purge_continues(&deleted) {
+                        break;
+                    }
+                    assert!(round < 100, "the purge does not end");
+                }
+            }
         }
-        assert!(rounds < 100, "the purge does not end");
     }
+    (dropped, purged)
+}
+
+fn failed_count() -> leadnest_edge::event_log::Statement {
+    leadnest_edge::event_log::Statement::new(
+        "SELECT COUNT(*) AS n FROM events WHERE status = 'failed'",
+        Vec::new(),
+    )
 }
 
 #[test]
-fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new_ones() {
+fn a_window_past_retention_is_dropped_whole_and_newer_ones_are_kept() {
     let mut worker = Worker::new();
     let old_ms = NOW_MS - 10 * DAY_MS;
     for i in 0..1_200 {
@@ -388,31 +406,27 @@ fn the_purge_removes_old_events_with_their_deliveries_and_attempts_and_keeps_new
         worker.deliver(&posted.message("crm"), 1, answered(200, "ok"));
         kept.push(posted.id());
     }
+    let shards = worker.log.names().len();
 
-    // 1,200 events and 1,600 attempts (each crm delivery, and each email.bounced's
-    // queue route): 500 of each a round, until a round deletes less than a chunk
-    // of both.
-    assert_eq!(purge_all(&worker, NOW_MS - 7 * DAY_MS), 4);
-    assert_eq!(worker.d1.texts("SELECT id FROM events ORDER BY seq"), kept);
+    // A day short of the retention, nothing goes.
+    assert_eq!(retire(&worker, old_ms + 7 * DAY_MS), (0, 0));
+    // Every shard of the old window goes whole, with no row deleted one by one.
+    let (dropped, purged) = retire(&worker, NOW_MS);
+    assert_eq!((purged, worker.log.names().len()), (0, shards - dropped));
+    let mut ids = worker.log.texts("SELECT id FROM events");
+    ids.sort();
+    kept.sort();
+    assert_eq!(ids, kept);
     // Each new email.bounced: three deliveries; crm and analytics attempted.
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 90);
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 60);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM deliveries"), 90);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM attempts"), 60);
     assert_eq!(
-        worker.d1.number(
-            "SELECT COUNT(*) FROM deliveries WHERE event_id NOT IN (SELECT id FROM events)"
-        ) + worker
-            .d1
-            .number("SELECT COUNT(*) FROM attempts WHERE event_id NOT IN (SELECT id FROM events)"),
-        0
-    );
-    assert_eq!(
-        worker.d1.number("SELECT MIN(hour) FROM counts"),
+        worker.log.number("SELECT MIN(hour) FROM counts"),
         NOW_MS / 1000,
-        "the old hours' counts go too"
+        "the old hours' counts went with their window"
     );
-    // Nothing left to purge: one round that deletes nothing.
-    assert_eq!(purge_all(&worker, NOW_MS - 7 * DAY_MS), 1);
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 30);
+    assert!(worker.log.names().iter().all(|s| s.window == NOW_MS / DAY_MS));
+    assert_eq!(retire(&worker, NOW_MS), (0, 0));
 }
 
 #[test]
@@ -440,11 +454,8 @@ fn a_failed_event_outlives_the_retention_until_failed_retention_days_or_a_replay
     worker.deliver(&answer.deliveries()[0].encode(), 1, answered(200, "ok"));
 
     // EVENT_RETENTION_DAYS 7, FAILED_RETENTION_DAYS 30.
-    purge_all_keeping_failed(&worker, NOW_MS - 7 * DAY_MS, NOW_MS - 30 * DAY_MS);
-    assert_eq!(
-        worker.d1.texts("SELECT id FROM events ORDER BY seq"),
-        [failed.id()]
-    );
+    retire(&worker, NOW_MS);
+    assert_eq!(worker.log.texts("SELECT id FROM events"), [failed.id()]);
     // Kept whole: its delivery, its attempts, and the admin API shows it.
     let detail = worker.event(&failed.id());
     assert_eq!(detail["status"], "failed");
@@ -453,18 +464,13 @@ fn a_failed_event_outlives_the_retention_until_failed_retention_days_or_a_replay
         worker.get("events?status=failed").body()["events"][0]["id"],
         failed.id()
     );
-    // Once past FAILED_RETENTION_DAYS it goes too.
-    purge_all_keeping_failed(&worker, NOW_MS - 7 * DAY_MS, NOW_MS - 5 * DAY_MS);
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
-    let left = format!(
-        "SELECT COUNT(*) FROM attempts WHERE event_id = '{}'",
-        failed.id()
-    );
-    assert_eq!(worker.d1.number(&left), 0);
+    // Once its window is past FAILED_RETENTION_DAYS it goes too, whole.
+    assert_eq!(retire(&worker, at(10) + 31 * DAY_MS).1, 0);
+    assert!(worker.log.names().is_empty());
 }
 
 #[test]
-fn the_purge_removes_deliveries_whose_event_never_reached_the_log() {
+fn a_window_that_keeps_failures_loses_the_deliveries_whose_event_never_reached_the_log() {
     let mut worker = Worker::new();
     // An isolate that died before its flush: the consumer's writes landed, the
     // ingress's never did.
@@ -472,18 +478,23 @@ fn the_purge_removes_deliveries_whose_event_never_reached_the_log() {
     let lost = worker.post_unlogged(&event_body("email.opened", "lost", worker.now_ms));
     worker.deliver(&lost.message("crm"), 1, answered(500, "down"));
     worker.deliver(&lost.message("crm"), 2, answered(200, "ok"));
-    // The same, recent: kept until its attempts age out.
+    // A failure in the same shard keeps the window.
+    let k = leadnest_edge::event_log::Shard::of(worker.now_ms, &lost.id()).k;
+    let failed = worker.post(&body_in_shard("email.opened", "failed", worker.now_ms, k));
+    worker.dead_letter(&failed.message("crm"));
+    // The same, recent: kept.
     worker.now_ms = NOW_MS;
     let recent = worker.post_unlogged(&event_body("email.opened", "recent", worker.now_ms));
     worker.deliver(&recent.message("crm"), 1, answered(200, "ok"));
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM deliveries"), 2);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM deliveries"), 3);
 
-    purge_all(&worker, NOW_MS - 7 * DAY_MS);
-    assert_eq!(
-        worker.d1.texts("SELECT event_id FROM deliveries"),
-        vec![recent.id()]
-    );
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 1);
+    assert_eq!(retire(&worker, NOW_MS), (0, 1));
+    let mut left = worker.log.texts("SELECT event_id FROM deliveries");
+    left.sort();
+    let mut expected = vec![recent.id(), failed.id()];
+    expected.sort();
+    assert_eq!(left, expected);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM attempts"), 1);
 }
 
 #[test]
@@ -593,7 +604,7 @@ fn nothing_stored_and_no_admin_answer_holds_a_secret_a_signature_or_a_cookie() {
         secrets.push(signature.to_uppercase());
         secrets.push(signature);
     }
-    let stored = worker.d1.every_text();
+    let stored = worker.log.every_text();
     assert!(stored.len() > 50, "the flow left too little to scan");
     for secret in &secrets {
         for (place, text) in &stored {
@@ -630,7 +641,7 @@ fn without_a_delivery_queue_the_attempts_after_the_answer_end_failed_when_all_fa
     );
     assert_eq!(
         worker
-            .d1
+            .log
             .number("SELECT count FROM counts WHERE name = 'failed'"),
         1
     );
@@ -664,12 +675,20 @@ fn without_a_delivery_queue_the_attempts_after_the_answer_end_failed_when_all_fa
 fn a_busy_seconds_entries_are_written_by_one_flush_in_batches_of_whole_events() {
     let mut worker = Worker::new();
     worker.flush_at_once = false;
+    // Every batch written, as the store received it.
+    let batches = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Vec<String>>::new()));
+    let seen = batches.clone();
+    worker.fate = Box::new(move |statements, _| {
+        seen.borrow_mut()
+            .push(statements.iter().map(|s| s.sql.to_string()).collect());
+        true
+    });
     // Each email.bounced: its event, two HTTP deliveries, the queue route's
     // delivery and attempt, its status.
     const STATEMENTS_PER_EVENT: usize = 6;
     let first = event_body("email.bounced", "m-0", NOW_MS);
     let first_id = worker.post(&first).id();
-    for i in 1..150 {
+    for i in 1..300 {
         worker.post(&event_body("email.bounced", &format!("m-{i}"), NOW_MS));
     }
     // Redeliveries of an event accepted in the same second, and refusals.
@@ -680,53 +699,44 @@ fn a_busy_seconds_entries_are_written_by_one_flush_in_batches_of_whole_events() 
         let refused = worker.submit(&first, Some(&"0".repeat(64)));
         worker.keep(&refused);
     }
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 0);
 
     worker.flush();
-    let (last, whole) = worker.flushed.split_last().unwrap();
-    assert!(!whole.is_empty(), "{:?}", worker.flushed);
-    for batch in whole {
-        assert!(
-            *batch <= 200 && batch % STATEMENTS_PER_EVENT == 0,
-            "{batch}"
-        );
+    // One flush: every batch taken at once, a shard's at a time.
+    assert!(worker.taken.iter().all(|&(at, _)| at == worker.taken[0].0), "{:?}", worker.taken);
+    assert_eq!(worker.log.names().len(), 8, "the day's shards");
+    let batches = batches.borrow();
+    assert!(batches.len() > 8, "a shard's 40-odd events take more than a batch");
+    for batch in batches.iter() {
+        let counts = batch
+            .iter()
+            .filter(|sql| sql.starts_with("INSERT INTO counts") || sql.starts_with("INSERT INTO redeliveries"))
+            .count();
+        let events = batch.iter().filter(|sql| sql.starts_with("INSERT INTO events")).count();
+        assert!(batch.len() - counts <= 200, "{}", batch.len());
+        assert_eq!(batch.len() - counts, events * STATEMENTS_PER_EVENT, "whole events");
     }
-    // The last: its events, the redeliveries, one statement per count, and the
-    // rows the platform metered for the batches before it.
-    assert_eq!(
-        last % STATEMENTS_PER_EVENT,
-        (1 + 4 + 1) % STATEMENTS_PER_EVENT
-    );
-    assert!(
-        worker
-            .d1
-            .number("SELECT count FROM counts WHERE name = 'rows_written'")
-            > 0
-    );
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 150);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 300);
     assert_eq!(
         worker
-            .d1
+            .log
             .number("SELECT COUNT(*) FROM events WHERE status = 'pending'"),
-        150
+        300
     );
     assert_eq!(worker.listed(&first_id)["redeliveries"], 2);
-    assert_eq!(
-        worker
-            .d1
-            .rows("SELECT name, count FROM counts WHERE name != 'rows_written' ORDER BY name"),
-        [
-            json!({"name": "accepted", "count": 150}),
-            json!({"name": "delivered", "count": 150}),
-            json!({"name": "duplicate", "count": 2}),
-            json!({"name": "rejected:invalid_signature", "count": 1000}),
-        ]
-    );
+    for (name, n) in [
+        ("accepted", 300),
+        ("delivered", 300),
+        ("duplicate", 2),
+        ("rejected:invalid_signature", 1000),
+    ] {
+        assert_eq!(count(&worker, name), n, "{name}");
+    }
 }
 
 /// The count `name` of every hour, summed, as the log holds it.
 fn count(worker: &Worker, name: &str) -> i64 {
-    worker.d1.number(&format!(
+    worker.log.number(&format!(
         "SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = '{name}'"
     ))
 }
@@ -738,9 +748,10 @@ fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_th
     worker.write_ms = 100;
     // D1 fails every write until 3.35 s in.
     worker.fate = Box::new(|_, at_ms| at_ms >= NOW_MS + 3_350);
-    // Its event and its queue route's send; an event of one HTTP route.
-    worker.post(&event_body("email.bounced", "m-1", NOW_MS));
-    worker.post(&event_body("email.opened", "m-2", NOW_MS));
+    // Its event and its queue route's send; an event of one HTTP route. Both
+    // in the shard where the log's own counts go: one batch a flush.
+    worker.post(&body_in_shard("email.bounced", "m-1", NOW_MS, 0));
+    worker.post(&body_in_shard("email.opened", "m-2", NOW_MS, 0));
     worker.advance(NOW_MS + 10_000);
 
     let tries: Vec<(i64, bool)> = worker
@@ -754,10 +765,10 @@ fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_th
         tries,
         [(100, false), (1_200, false), (3_300, false), (3_400, true)]
     );
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 0);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 0);
     assert_eq!(
         worker
-            .d1
+            .log
             .rows("SELECT hour, count FROM counts WHERE name = 'lost'"),
         [json!({"hour": NOW_MS / 1000, "count": 3})]
     );
@@ -772,7 +783,7 @@ fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_th
         .id();
     worker.advance(NOW_MS + 21_000);
     assert_eq!(
-        worker.d1.texts("SELECT id FROM events"),
+        worker.log.texts("SELECT id FROM events"),
         [id],
         "{:?}",
         worker.tries
@@ -809,7 +820,7 @@ fn an_attempt_d1_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_it
     assert_eq!(count(&worker, "lost"), 1, "the attempt only");
     assert_eq!(count(&worker, "delivered"), 1);
     assert_eq!(count(&worker, "failed"), 0);
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM attempts"), 0);
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM attempts"), 0);
     // The dead letter again, D1 up: recorded, then acked.
     assert_eq!(
         worker.consume(&queue, &posted.message("crm"), 2, answered(500, "unused")),
@@ -823,13 +834,14 @@ fn an_attempt_d1_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_it
 fn under_sustained_traffic_an_isolate_flushes_at_most_once_a_second_and_each_event_within_it() {
     let mut worker = Worker::new();
     worker.flush_at_once = false;
-    worker.write_ms = 200;
-    // An event every 50 ms for 30 s: traffic arrives while each batch is written.
+    worker.write_ms = 20;
+    // An event every 50 ms for 30 s: traffic arrives while each flush writes
+    // its shards' batches.
     let mut posted_at = Vec::new();
     for i in 0..600 {
         let at = NOW_MS + i * 50;
         worker.advance(at);
-        let written = worker.d1.number("SELECT COUNT(*) FROM events");
+        let written = worker.log.number("SELECT COUNT(*) FROM events");
         let due = posted_at.iter().filter(|&&p| p <= at - 1_200).count();
         assert!(
             written >= due as i64,
@@ -840,8 +852,8 @@ fn under_sustained_traffic_an_isolate_flushes_at_most_once_a_second_and_each_eve
         posted_at.push(at);
     }
     worker.advance(NOW_MS + 40_000);
-    assert_eq!(worker.d1.number("SELECT COUNT(*) FROM events"), 600);
-    let starts: Vec<i64> = worker.taken.iter().map(|&(at, _)| at).collect();
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 600);
+    let starts = &worker.flush_starts;
     for pair in starts.windows(2) {
         assert!(pair[1] - pair[0] >= 1_000, "flushes at {pair:?}");
     }
@@ -862,13 +874,14 @@ fn a_flood_of_rejections_costs_a_write_every_20_s_and_an_event_among_them_goes_w
         let at = NOW_MS + i * 6;
         worker.advance(at);
         if at == event_at {
-            let posted = worker.post(&event_body("email.opened", "m-real", at));
+            // In the shard where rejections are counted: one write.
+            let posted = worker.post(&body_in_shard("email.opened", "m-real", at, 0));
             assert_eq!(posted.answer()["status"], "accepted");
             event_id = Some(posted.id());
         }
         if at == event_at + 1_002 {
             assert_eq!(
-                worker.d1.texts("SELECT id FROM events"),
+                worker.log.texts("SELECT id FROM events"),
                 [event_id.clone().unwrap()]
             );
         }

@@ -12,13 +12,13 @@ use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::deliver::{Answer, Decision, Delivery};
 use leadnest_edge::delivery_run::{DeliveryRun, Outcome, RunNeed};
 use leadnest_edge::event_log::time::rfc3339;
-use leadnest_edge::event_log::{retry_wait, Entry, Pending, Statement, Unwritten};
+use leadnest_edge::event_log::{retry_wait, Entry, Pending, Shard, Statement, Unwritten};
 use leadnest_edge::ingress::{BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread};
 use leadnest_edge::signature::sign;
 use leadnest_edge::testing::{FakePlatform, FakeSource};
 use serde_json::{json, Value};
 
-use crate::d1::D1;
+use crate::store::Log;
 
 /// 2025-12-02T13:00:00Z.
 pub const NOW_MS: i64 = 1_764_680_400_000;
@@ -77,7 +77,7 @@ fn configured(admin_token: Option<&str>, events: bool, delivery_queue: bool) -> 
         source = source.with("ADMIN_TOKEN", token);
     }
     if events {
-        source = source.with_d1(EVENTS_BINDING);
+        source = source.with_durable_object(EVENTS_BINDING);
     }
     source
 }
@@ -93,6 +93,20 @@ pub fn event_body(event: &str, message_id: &str, at_ms: i64) -> String {
     json!({"event": event, "timestamp": timestamp,
            "data": {"message_id": message_id, "email": "user@example.com"}})
     .to_string()
+}
+
+/// A LeadNest event stamped `at_ms` whose message id starts with `label`,
+/// chosen so that the log keeps it in the shard `k` of its window: for tests
+/// that need events written together.
+pub fn body_in_shard(event: &str, label: &str, at_ms: i64, k: u32) -> String {
+    (0..)
+        .map(|j| event_body(event, &format!("{label}-{j}"), at_ms))
+        .find(|body| {
+            let mut probe = Worker::new();
+            probe.now_ms = at_ms;
+            Shard::of(at_ms, &probe.post_unlogged(body).id()).k == k
+        })
+        .unwrap()
 }
 
 /// A backend's answer.
@@ -121,8 +135,11 @@ impl Posted {
         serde_json::from_str(&self.reply.body).unwrap()
     }
 
-    /// The event's `webhook-id`, as its deliveries carry it.
+    /// The event's `webhook-id`, as the log and its deliveries carry it.
     pub fn id(&self) -> String {
+        if let Some(Entry::Accepted(event)) = &self.reply.journal {
+            return event.id.clone();
+        }
         if let Some(delivery) = self.reply.after_answer.first() {
             return delivery.webhook_id.clone();
         }
@@ -144,7 +161,7 @@ impl Posted {
 #[derive(Debug)]
 pub struct Consumed {
     pub decision: Decision,
-    pub journal: Vec<Statement>,
+    pub journal: Option<(Shard, Vec<Statement>)>,
     pub acks_after_journal: bool,
     /// Whether an attempt was made.
     pub attempted: bool,
@@ -158,6 +175,10 @@ pub struct AdminAnswer {
     /// Every item handed off, in order.
     pub outgoing: Vec<Outgoing>,
     pub queries: usize,
+    /// How many shards each query asked.
+    pub shards_asked: Vec<usize>,
+    /// How many times it read the log's directory.
+    pub directory_reads: usize,
     pub hand_offs: usize,
     /// The test event posted to the ingress: body and signature.
     pub test_event: Option<(String, String)>,
@@ -220,14 +241,16 @@ pub struct Try {
 struct FlushLoop {
     id: u32,
     wake_ms: i64,
-    writing: Option<(Vec<Statement>, u32)>,
+    /// Whether its next batch begins a flush: it is new, or slept since.
+    fresh: bool,
+    writing: Option<((Shard, Vec<Statement>), u32)>,
 }
 
 /// One worker: its configuration, the isolate's memory of recorded keys, the
 /// dedup store, the event log and a clock.
 pub struct Worker {
     pub config: Config,
-    pub d1: D1,
+    pub log: Log,
     pub now_ms: i64,
     memory: RefCell<RecentKeys>,
     platform: FakePlatform<'static>,
@@ -249,6 +272,8 @@ pub struct Worker {
     pub flushed: Vec<usize>,
     /// Every batch a flush took: when, and its size.
     pub taken: Vec<(i64, usize)>,
+    /// When each flush began.
+    pub flush_starts: Vec<i64>,
     /// Every try of a write to the log by a flush or a consumer.
     pub tries: Vec<Try>,
     /// Decides each try; every one is written unless a test says otherwise.
@@ -267,7 +292,7 @@ impl Worker {
         Self {
             memory: RefCell::new(RecentKeys::new(config.dedup_memory_keys)),
             config,
-            d1: D1::migrated(),
+            log: Log::default(),
             now_ms: NOW_MS,
             platform: FakePlatform::new("", NOW_MS),
             requests: 0,
@@ -278,6 +303,7 @@ impl Worker {
             flush_at_once: true,
             flushed: Vec::new(),
             taken: Vec::new(),
+            flush_starts: Vec::new(),
             tries: Vec::new(),
             fate: Box::new(|_, _| true),
             write_ms: 0,
@@ -329,6 +355,7 @@ impl Worker {
             self.loops.push(FlushLoop {
                 id,
                 wake_ms: now,
+                fresh: true,
                 writing: None,
             });
         }
@@ -368,19 +395,28 @@ impl Worker {
                     None => {
                         self.loops.remove(i);
                     }
-                    Some(wait) if wait > 0 => self.loops[i].wake_ms = at + wait,
-                    Some(_) => {
-                        let batch = self.pending.take(id, at);
-                        self.taken.push((at, batch.len()));
-                        if !batch.is_empty() {
+                    Some(wait) if wait > 0 => {
+                        self.loops[i].wake_ms = at + wait;
+                        self.loops[i].fresh = true;
+                    }
+                    Some(_) => match self.pending.take(id, at) {
+                        Some(batch) => {
+                            if std::mem::take(&mut self.loops[i].fresh) {
+                                self.flush_starts.push(at);
+                            }
+                            self.taken.push((at, batch.1.len()));
                             self.loops[i].writing = Some((batch, 1));
                             self.loops[i].wake_ms = at + self.write_ms;
                         }
-                    }
+                        None => {
+                            self.taken.push((at, 0));
+                            self.pending.written(id, true, at);
+                        }
+                    },
                 },
                 Some((batch, tries)) => {
                     if self.try_write(&batch, at) {
-                        self.flushed.push(batch.len());
+                        self.flushed.push(batch.1.len());
                         self.pending.written(id, true, at);
                     } else if let Some(wait) = retry_wait(tries) {
                         self.loops[i].writing = Some((batch, tries + 1));
@@ -394,7 +430,8 @@ impl Worker {
     }
 
     /// One try of a write, ending at `at_ms`, as [`Worker::fate`] decides.
-    fn try_write(&mut self, statements: &[Statement], at_ms: i64) -> bool {
+    fn try_write(&mut self, batch: &(Shard, Vec<Statement>), at_ms: i64) -> bool {
+        let (shard, statements) = batch;
         let written = (self.fate)(statements, at_ms);
         self.tries.push(Try {
             at_ms,
@@ -402,9 +439,13 @@ impl Worker {
             written,
         });
         if written {
-            // What the driver reads from D1's meter of the batch (`rows_written`):
-            // here SQLite's count of rows changed, index entries aside.
-            let changed = self.d1.batch(statements).unwrap_or_else(|e| panic!("{e}"));
+            // What the driver reads from the platform's meter of the batch
+            // (`rowsWritten`): here SQLite's count of rows changed, index
+            // entries aside.
+            let changed = self
+                .log
+                .batch(*shard, statements)
+                .unwrap_or_else(|e| panic!("{e}"));
             let rows = changed.changes.iter().sum::<u64>();
             self.pending.metered(i64::try_from(rows).unwrap(), at_ms);
         }
@@ -413,14 +454,14 @@ impl Worker {
 
     /// A write as the consumer makes it: tried again, on the test's clock,
     /// while the core says. Whether it was written.
-    fn write_tried(&mut self, statements: &[Statement]) -> bool {
-        if statements.is_empty() {
+    fn write_tried(&mut self, journal: &Option<(Shard, Vec<Statement>)>) -> bool {
+        let Some(batch) = journal else {
             return true;
-        }
+        };
         let mut tries = 1;
         loop {
             let now = self.clock();
-            if self.try_write(statements, now) {
+            if self.try_write(batch, now) {
                 return true;
             }
             let Some(wait) = retry_wait(tries) else {
@@ -533,7 +574,7 @@ impl Worker {
     /// A delivery attempt from `DELIVERY_QUEUE`, with its journal written.
     pub fn deliver(&self, message: &[u8], attempts: u32, outcome: Outcome) -> Decision {
         let consumed = self.run_message(DELIVERY_QUEUE_NAME, message, attempts, outcome);
-        self.d1.write(&consumed.journal);
+        self.log.write(&consumed.journal);
         consumed.decision
     }
 
@@ -559,14 +600,14 @@ impl Worker {
             match run.need() {
                 RunNeed::Attempt { .. } => {
                     run.attempted(outcome.clone(), self.now_ms, 20);
-                    self.d1.write(&run.take_journal());
+                    self.log.write(&run.take_journal());
                 }
                 RunNeed::Wait { seconds } => {
                     self.now_ms += i64::try_from(seconds).unwrap() * 1000;
                     run.waited();
                 }
                 RunNeed::Settle(decision) => {
-                    self.d1.write(&run.take_journal());
+                    self.log.write(&run.take_journal());
                     return decision;
                 }
             }
@@ -577,7 +618,7 @@ impl Worker {
     pub fn dead_letter(&self, message: &[u8]) -> Consumed {
         let queue = self.config.dead_letter_queue.clone();
         let consumed = self.run_message(&queue, message, 1, answered(500, "unused"));
-        self.d1.write(&consumed.journal);
+        self.log.write(&consumed.journal);
         consumed
     }
 
@@ -661,11 +702,31 @@ impl Worker {
                         SentBody::Broken => call.body_read(BodyRead::Broken, &[]),
                     }
                 }
-                AdminNeed::Query(statements) => {
+                AdminNeed::Shards => {
+                    answer.directory_reads += 1;
+                    call.shards_found(Ok(&self.log.directory()));
+                }
+                AdminNeed::Query(asks) => {
                     answer.queries += 1;
-                    answer.statements.extend(statements.iter().cloned());
-                    let results = self.d1.batch(statements).map(|batch| batch.json());
-                    call.database_size(self.d1.size());
+                    answer.shards_asked.push(asks.len());
+                    for (_, statements) in asks {
+                        answer.statements.extend(statements.iter().cloned());
+                    }
+                    // Writes (a replay's marks) make their shard; reads ask
+                    // only shards that exist, as the directory named them.
+                    let results: Result<Vec<String>, String> = asks
+                        .iter()
+                        .map(|(shard, statements)| {
+                            let reads = statements.iter().all(|s| s.sql.starts_with("SELECT"));
+                            let batch = if reads {
+                                self.log.query(*shard, statements)
+                            } else {
+                                self.log.batch(*shard, statements)
+                            };
+                            batch.map(|batch| batch.json())
+                        })
+                        .collect();
+                    let results = results.map(|each| format!("[{}]", each.join(",")));
                     call.queried(results.as_deref().map_err(Clone::clone));
                 }
                 AdminNeed::Deliver { outgoing, .. } => {
@@ -718,7 +779,7 @@ impl Worker {
 
     /// A delivery's status in the log.
     pub fn delivery_status(&self, id: &str, route: &str) -> String {
-        let rows = self.d1.rows(&format!(
+        let rows = self.log.rows(&format!(
             "SELECT status FROM deliveries WHERE event_id = '{id}' AND route = '{route}'"
         ));
         rows[0]["status"].as_str().unwrap().to_string()
@@ -727,7 +788,7 @@ impl Worker {
     /// An event's status in the log.
     pub fn event_status(&self, id: &str) -> String {
         let rows = self
-            .d1
+            .log
             .rows(&format!("SELECT status FROM events WHERE id = '{id}'"));
         rows[0]["status"].as_str().unwrap().to_string()
     }

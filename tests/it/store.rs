@@ -1,16 +1,19 @@
-//! D1 natively: SQLite (the engine D1 runs) in memory with the schema of
-//! `migrations/`, driven as the JavaScript driver drives D1. A list of
-//! statements is one batch, run in one transaction (all or nothing); each
-//! statement's rows come back as D1's `results`, JSON objects keyed by column
-//! name.
+//! The log's store natively: each shard SQLite in memory (the engine of a
+//! SQLite-backed Durable Object) with the log's schema, driven as the
+//! JavaScript driver drives a shard. A list of statements is one batch, run
+//! in one transaction (all or nothing); each statement's rows come back as
+//! JSON objects keyed by column name. The directory lists the shards there
+//! are with their figures, as the shards report them.
 
-use leadnest_edge::event_log::{Param, Statement};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use leadnest_edge::event_log::{Param, Shard, Statement, SCHEMA};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
-/// What one batch gave: per statement, its rows and the rows it changed
-/// (D1's `results` and `meta.changes`).
+/// What one batch gave: per statement, its rows and the rows it changed.
 #[derive(Debug)]
 pub struct Batch {
     pub results: Vec<Vec<Value>>,
@@ -24,30 +27,129 @@ impl Batch {
     }
 }
 
-pub struct D1 {
+/// Every shard of the log there is.
+#[derive(Default)]
+pub struct Log {
+    shards: RefCell<BTreeMap<Shard, ShardDb>>,
+}
+
+impl Log {
+    /// Runs `statements` on `shard` as one batch, the shard made (with its
+    /// tables) on its first write as the driver's object does.
+    pub fn batch(&self, shard: Shard, statements: &[Statement]) -> Result<Batch, String> {
+        self.shards
+            .borrow_mut()
+            .entry(shard)
+            .or_insert_with(ShardDb::new)
+            .batch(statements)
+    }
+
+    /// Runs `statements` on `shard` if it exists, as a query of the admin
+    /// API does (the directory names only shards that exist).
+    pub fn query(&self, shard: Shard, statements: &[Statement]) -> Result<Batch, String> {
+        match self.shards.borrow().get(&shard) {
+            Some(db) => db.batch(statements),
+            None => Err(format!("no shard {}", shard.name())),
+        }
+    }
+
+    /// The shards there are.
+    pub fn names(&self) -> Vec<Shard> {
+        self.shards.borrow().keys().copied().collect()
+    }
+
+    /// Drops `shard` whole, as `deleteAll()` does.
+    pub fn drop_shard(&self, shard: Shard) {
+        self.shards.borrow_mut().remove(&shard);
+    }
+
+    /// A write the driver makes: it must succeed.
+    pub fn write(&self, journal: &Option<(Shard, Vec<Statement>)>) {
+        if let Some((shard, statements)) = journal {
+            if let Err(error) = self.batch(*shard, statements) {
+                panic!("the batch failed: {error}");
+            }
+        }
+    }
+
+    /// The directory's answer: each shard with its figures.
+    pub fn directory(&self) -> String {
+        let rows: Vec<Value> = self
+            .shards
+            .borrow()
+            .iter()
+            .map(|(shard, db)| {
+                serde_json::json!({
+                    "name": shard.name(),
+                    "bytes": db.size(),
+                    "events": db.number("SELECT COUNT(*) FROM events"),
+                    "failed": db.number("SELECT COUNT(*) FROM events WHERE status = 'failed'"),
+                    "oldest": db.rows("SELECT MIN(received_at) AS m FROM events")[0]["m"],
+                })
+            })
+            .collect();
+        serde_json::to_string(&rows).unwrap()
+    }
+
+    /// A test's own look at the tables: the rows of `sql` in every shard.
+    pub fn rows(&self, sql: &str) -> Vec<Value> {
+        self.shards.borrow().values().flat_map(|db| db.rows(sql)).collect()
+    }
+
+    /// The one number `sql` selects, over every shard: added up, or the least
+    /// or the most for `MIN(` and `MAX(`.
+    pub fn number(&self, sql: &str) -> i64 {
+        let shards = self.shards.borrow();
+        let each = shards.values().filter_map(|db| {
+            let rows = db.rows(sql);
+            rows.first()?.as_object()?.values().next()?.as_i64()
+        });
+        if sql.contains("MIN(") {
+            each.min().unwrap_or(0)
+        } else if sql.contains("MAX(") {
+            each.max().unwrap_or(0)
+        } else {
+            each.sum()
+        }
+    }
+
+    /// The one text column `sql` selects, row by row, shard by shard.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        self.shards.borrow().values().flat_map(|db| db.texts(sql)).collect()
+    }
+
+    /// Every text value in every column of every table of every shard.
+    pub fn every_text(&self) -> Vec<(String, String)> {
+        self.shards.borrow().values().flat_map(ShardDb::every_text).collect()
+    }
+
+    /// How SQLite runs `statement` in a shard: its query plan's lines.
+    pub fn plan(&self, statement: &Statement) -> Vec<String> {
+        ShardDb::new().plan(statement)
+    }
+
+    /// Every shard's bytes.
+    pub fn size(&self) -> u64 {
+        self.shards.borrow().values().map(ShardDb::size).sum()
+    }
+}
+
+pub struct ShardDb {
     db: Connection,
 }
 
-impl D1 {
-    /// A fresh database with every migration applied, in file-name order.
-    pub fn migrated() -> Self {
+impl ShardDb {
+    /// A shard with the log's tables.
+    pub fn new() -> Self {
         let db = Connection::open_in_memory().unwrap();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
-            .collect();
-        files.sort();
-        assert!(!files.is_empty(), "no migrations in {dir}");
-        for file in files {
-            db.execute_batch(&std::fs::read_to_string(&file).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for statement in SCHEMA {
+            db.execute_batch(statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
         }
         Self { db }
     }
 
-    /// Runs `statements` as one D1 batch: one transaction, rolled back whole
+    /// Runs `statements` as one batch: one transaction, rolled back whole
     /// when any statement fails.
     pub fn batch(&self, statements: &[Statement]) -> Result<Batch, String> {
         self.db.execute_batch("BEGIN").map_err(|e| e.to_string())?;
@@ -71,13 +173,6 @@ impl D1 {
         Ok(batch)
     }
 
-    /// A write the driver makes: it must succeed.
-    pub fn write(&self, statements: &[Statement]) {
-        if let Err(error) = self.batch(statements) {
-            panic!("the batch failed: {error}");
-        }
-    }
-
     fn run(&self, statement: &Statement) -> rusqlite::Result<(Vec<Value>, u64)> {
         let mut prepared = self.db.prepare(&statement.sql)?;
         let names: Vec<String> = prepared
@@ -91,7 +186,7 @@ impl D1 {
             Param::Null => SqlValue::Null,
         });
         // Binding checks that there are exactly as many values as `?N` asks
-        // for, as D1 does.
+        // for, as the platform does.
         let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
         let mut objects = Vec::new();
         while let Some(row) = rows.next()? {
@@ -124,7 +219,8 @@ impl D1 {
             .collect()
     }
 
-    /// The database's size in bytes, as D1 reports it (`meta.size_after`).
+    /// The database's size in bytes, as the platform reports it
+    /// (`ctx.storage.sql.databaseSize`).
     pub fn size(&self) -> u64 {
         let pages: u64 = self
             .db
@@ -186,7 +282,7 @@ impl D1 {
     }
 }
 
-/// A value as D1 gives it to JavaScript, then `JSON.stringify`.
+/// A value as SQLite gives it to JavaScript, then `JSON.stringify`.
 fn json(value: ValueRef<'_>) -> Value {
     match value {
         ValueRef::Null => Value::Null,

@@ -1,0 +1,244 @@
+//! Which shards of the log a call asks, and how their rows make one answer.
+//!
+//! The log's directory lists every shard that holds anything, with what it
+//! last reported of itself (its size, events and failed events). A call asks
+//! only the shards whose window may hold what it wants: an event's id names
+//! one shard a window; a list walks windows newest first, at most
+//! [`SHARDS_PER_CALL`] shards, and says where the next call goes on.
+
+use serde::Deserialize;
+
+use super::request::{Cursor, Filters};
+use crate::event_log::{Shard, Status, SHARDS_PER_CALL};
+
+/// What a shard last reported of itself, as the directory lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Figures {
+    pub name: String,
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(default)]
+    pub events: u64,
+    #[serde(default)]
+    pub failed: u64,
+    /// When its oldest event was received, unix ms.
+    #[serde(default)]
+    pub oldest: Option<i64>,
+}
+
+/// The shards that hold anything, newest window first.
+#[derive(Debug, Default)]
+pub struct Directory {
+    shards: Vec<(Shard, Figures)>,
+}
+
+/// The shards one query asks, and below which arrival time its merged rows
+/// are not final (older windows were left for the next call).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Asked {
+    pub shards: Vec<Shard>,
+    pub bound: Option<i64>,
+}
+
+impl Directory {
+    /// The directory's answer: `[{"name":…,"bytes":…,…}]`. A name that is not
+    /// a shard's is left out.
+    pub fn parse(text: &str) -> Option<Self> {
+        let rows: Vec<Figures> = serde_json::from_str(text).ok()?;
+        let mut shards: Vec<(Shard, Figures)> = rows
+            .into_iter()
+            .filter_map(|figures| Some((Shard::parse(&figures.name)?, figures)))
+            .collect();
+        shards.sort_by(|a, b| b.0.window.cmp(&a.0.window).then(a.0.k.cmp(&b.0.k)));
+        shards.dedup_by(|a, b| a.0 == b.0);
+        Some(Self { shards })
+    }
+
+    /// Every shard that may hold the event `id`: its shard in each window.
+    pub fn for_event(&self, id: &str) -> Vec<Shard> {
+        let k = Shard::of(0, id).k;
+        self.shards
+            .iter()
+            .map(|(shard, _)| *shard)
+            .filter(|shard| shard.k == k)
+            .collect()
+    }
+
+    /// The shards whose window may hold events received from `since` to before
+    /// `until` (unix ms), given that an event arrives within `tolerance_ms` of
+    /// its timestamp; only those with failed events for `failed`.
+    fn within(&self, since: Option<i64>, until: Option<i64>, tolerance_ms: i64, failed: bool) -> impl Iterator<Item = Shard> + '_ {
+        self.shards
+            .iter()
+            .filter(move |(shard, figures)| {
+                let after_since = since.is_none_or(|since| shard.end_ms().saturating_add(tolerance_ms) > since);
+                let before_until = until.is_none_or(|until| shard.start_ms().saturating_sub(tolerance_ms) < until);
+                after_since && before_until && (!failed || figures.failed > 0)
+            })
+            .map(|(shard, _)| *shard)
+    }
+
+    /// What a page of the list (or a chunk of a bulk replay) asks: whole
+    /// windows, newest first, up to [`SHARDS_PER_CALL`] shards.
+    pub fn for_list(&self, filters: &Filters, tolerance_ms: i64) -> Asked {
+        let until = match (&filters.cursor, filters.until_ms) {
+            (Some(cursor), Some(until)) => Some(until.min(cursor.received_at.saturating_add(1))),
+            (Some(cursor), None) => Some(cursor.received_at.saturating_add(1)),
+            (None, until) => until,
+        };
+        let failed = filters.status == Some(Status::Failed);
+        let mut asked = Asked::default();
+        let mut all = self.within(filters.since_ms, until, tolerance_ms, failed).peekable();
+        while let Some(first) = all.peek().copied() {
+            let window: Vec<Shard> = std::iter::from_fn(|| all.next_if(|s| s.window == first.window)).collect();
+            if !asked.shards.is_empty() && asked.shards.len() + window.len() > SHARDS_PER_CALL {
+                // Older windows hold events received before this, at most.
+                let oldest = asked.shards.last().map_or(first.start_ms(), Shard::start_ms);
+                asked.bound = Some(oldest.saturating_add(tolerance_ms));
+                break;
+            }
+            asked.shards.extend(window);
+        }
+        asked
+    }
+
+    /// Every shard that may hold counts of the hours from `since` to before
+    /// `until`: a count goes with its event, or to the window of its hour.
+    pub fn for_hours(&self, since: i64, until: i64, tolerance_ms: i64) -> Vec<Shard> {
+        self.within(Some(since), Some(until), tolerance_ms, false).collect()
+    }
+
+    /// Every shard a bulk replay of `filters` may take events from.
+    pub fn for_count(&self, filters: &Filters, tolerance_ms: i64) -> Vec<Shard> {
+        let failed = filters.status == Some(Status::Failed);
+        self.within(filters.since_ms, filters.until_ms, tolerance_ms, failed).collect()
+    }
+
+    /// How many shards hold anything, their bytes, their events, and when the
+    /// oldest was received.
+    pub fn storage(&self) -> (usize, u64, u64, Option<i64>) {
+        let figures = self.shards.iter().map(|(_, figures)| figures);
+        (
+            self.shards.len(),
+            figures.clone().map(|f| f.bytes).sum(),
+            figures.clone().map(|f| f.events).sum(),
+            figures.filter_map(|f| f.oldest).min(),
+        )
+    }
+}
+
+/// Rows merged from many shards into the list's order, newest first, cut at
+/// `bound`: what is received before it may still come from older windows.
+/// With more than `limit` left, the page ends at `limit` and the next goes on
+/// from its last row; cut, it goes on from the bound.
+pub fn page<T>(
+    mut rows: Vec<T>,
+    key: impl for<'r> Fn(&'r T) -> (i64, &'r str),
+    limit: usize,
+    bound: Option<i64>,
+) -> (Vec<T>, Option<Cursor>) {
+    rows.sort_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1))
+    });
+    let cut = bound.map_or(rows.len(), |bound| rows.partition_point(|row| key(row).0 >= bound));
+    rows.truncate(cut.min(limit));
+    let next = if cut > limit {
+        rows.last().map(|row| {
+            let (received_at, id) = key(row);
+            Cursor {
+                received_at,
+                id: id.to_string(),
+            }
+        })
+    } else {
+        bound.map(|bound| Cursor {
+            received_at: bound,
+            id: String::new(),
+        })
+    };
+    (rows, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_log::{SHARDS, WINDOW_MS};
+
+    const DAY: i64 = 20_428;
+    const TOLERANCE: i64 = 300_000;
+
+    fn directory(windows: std::ops::Range<i64>, failed_in: i64) -> Directory {
+        let mut rows = Vec::new();
+        for window in windows {
+            for k in 0..SHARDS {
+                rows.push(format!(
+                    r#"{{"name":"{}","bytes":4096,"events":10,"failed":{},"oldest":{}}}"#,
+                    Shard::in_window(window, k).name(),
+                    u64::from(window == failed_in),
+                    window * WINDOW_MS
+                ));
+            }
+        }
+        Directory::parse(&format!("[{}]", rows.join(","))).unwrap()
+    }
+
+    #[test]
+    fn an_event_is_asked_of_one_shard_a_window() {
+        let directory = directory(DAY - 30..DAY + 1, -1);
+        let shards = directory.for_event("msg_1");
+        assert_eq!(shards.len(), 31);
+        assert!(shards.iter().all(|s| *s == Shard::in_window(s.window, Shard::of(0, "msg_1").k)));
+        assert_eq!(shards[0].window, DAY, "newest first");
+    }
+
+    #[test]
+    fn a_list_asks_whole_windows_newest_first_up_to_the_cap_and_says_where_it_stopped() {
+        let directory = directory(DAY - 7..DAY + 1, -1);
+        let asked = directory.for_list(&Filters::default(), TOLERANCE);
+        let per_call = SHARDS_PER_CALL / SHARDS as usize;
+        assert_eq!(asked.shards.len(), per_call * SHARDS as usize);
+        assert_eq!(asked.shards[0].window, DAY);
+        let oldest = DAY + 1 - per_call as i64;
+        assert_eq!(asked.bound, Some(oldest * WINDOW_MS + TOLERANCE));
+        // Going on from the bound: the windows it may reach, down to the first.
+        let cursor = Cursor { received_at: asked.bound.unwrap(), id: String::new() };
+        let next = directory.for_list(&Filters { cursor: Some(cursor), ..Filters::default() }, TOLERANCE);
+        assert_eq!(next.shards[0].window, oldest, "its window's early arrivals");
+        assert_eq!(next.shards.last().unwrap().window, DAY - 7);
+        assert_eq!(next.bound, None);
+        // A time filter asks only the windows it may reach.
+        let day = Filters {
+            since_ms: Some(DAY * WINDOW_MS + TOLERANCE),
+            until_ms: Some((DAY + 1) * WINDOW_MS - TOLERANCE),
+            ..Filters::default()
+        };
+        assert!(directory.for_list(&day, TOLERANCE).shards.iter().all(|s| s.window == DAY));
+        // Failures are asked only of the shards that hold some.
+        let failed = Filters { status: Some(Status::Failed), ..Filters::default() };
+        let directory = super::tests::directory(DAY - 30..DAY + 1, DAY - 20);
+        let asked = directory.for_list(&failed, TOLERANCE);
+        assert!(asked.shards.iter().all(|s| s.window == DAY - 20));
+        assert_eq!((asked.shards.len(), asked.bound), (SHARDS as usize, None));
+    }
+
+    #[test]
+    fn merged_pages_are_in_one_order_and_cut_where_older_windows_may_add() {
+        let rows = vec![(5, "b"), (9, "a"), (5, "c"), (1, "z"), (7, "x")];
+        fn key<'r>(row: &'r (i64, &'static str)) -> (i64, &'r str) {
+            (row.0, row.1)
+        }
+        let (first, next) = page(rows.clone(), key, 3, None);
+        assert_eq!(first, [(9, "a"), (7, "x"), (5, "c")]);
+        assert_eq!(next, Some(Cursor { received_at: 5, id: "c".into() }));
+        let (all, next) = page(rows.clone(), key, 10, None);
+        assert_eq!((all.len(), next), (5, None));
+        // Rows before the bound wait for the call that asks the older windows.
+        let (page, next) = super::page(rows.clone(), key, 10, Some(5));
+        assert_eq!(page, [(9, "a"), (7, "x"), (5, "c"), (5, "b")]);
+        assert_eq!(next, Some(Cursor { received_at: 5, id: String::new() }));
+        let (page, next) = super::page(rows, key, 2, Some(5));
+        assert_eq!(page, [(9, "a"), (7, "x")]);
+        assert_eq!(next, Some(Cursor { received_at: 7, id: "x".into() }));
+    }
+}

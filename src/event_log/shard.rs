@@ -1,0 +1,212 @@
+//! Where the log keeps an event: one SQLite-backed Durable Object per day
+//! (the window) and hash of the event's `webhook-id` (the shard within it).
+//!
+//! The window is the day of the event's own `timestamp`, not of its arrival:
+//! every record of an event (its acceptance, a redelivery, an attempt, its dead
+//! letter, a replay) carries that timestamp, so each goes straight to its shard.
+//! An accepted event arrived within `TIMESTAMP_TOLERANCE_SECONDS` of it, which
+//! bounds how far the list's order (by arrival) strays from the windows'.
+//!
+//! The numbers are derived from Cloudflare's documented per-object limits by
+//! [`tests::shards_per_window_hold_the_target_volume_with_2x_headroom`].
+
+use super::time;
+
+/// A window's length: a day. Retention drops whole windows.
+pub const WINDOW_MS: i64 = 86_400_000;
+/// Shards a window is split into, by a hash of the event's id.
+pub const SHARDS: u32 = 8;
+/// Most shards one admin call asks before it answers with a cursor: inside
+/// the 50 subrequests an invocation of the Workers Free plan may make.
+pub const SHARDS_PER_CALL: usize = 40;
+
+/// One shard of one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shard {
+    /// Days since the Unix epoch.
+    pub window: i64,
+    pub k: u32,
+}
+
+impl Shard {
+    /// The shard of the event `id` whose `timestamp` is `timestamp_ms`.
+    pub fn of(timestamp_ms: i64, id: &str) -> Self {
+        Self {
+            window: timestamp_ms.div_euclid(WINDOW_MS),
+            k: hash(id) % SHARDS,
+        }
+    }
+
+    /// The shard of an event by its `timestamp` as LeadNest sent it; an
+    /// unreadable one (never accepted by the ingress) by `fallback_ms`.
+    pub fn of_event(timestamp: &str, id: &str, fallback_ms: i64) -> Self {
+        Self::of(time::parse(timestamp).unwrap_or(fallback_ms), id)
+    }
+
+    /// Where counts that belong to no event go (rejections, the log's own
+    /// meters): the first shard of the window holding `at_ms`.
+    pub fn for_counts(at_ms: i64) -> Self {
+        Self {
+            window: at_ms.div_euclid(WINDOW_MS),
+            k: 0,
+        }
+    }
+
+    /// The shard `k` of `window`.
+    pub fn in_window(window: i64, k: u32) -> Self {
+        Self { window, k }
+    }
+
+    /// Its Durable Object's name: `2026-12-06/3`.
+    pub fn name(&self) -> String {
+        let day = time::rfc3339(self.window.saturating_mul(WINDOW_MS));
+        format!("{}/{}", day.get(..10).unwrap_or_default(), self.k)
+    }
+
+    /// Reads a name made by [`name`](Self::name).
+    pub fn parse(name: &str) -> Option<Self> {
+        let (day, k) = name.split_once('/')?;
+        let k: u32 = k.parse().ok().filter(|k| *k < SHARDS)?;
+        let start = time::parse(&format!("{day}T00:00:00Z"))?;
+        (start.rem_euclid(WINDOW_MS) == 0 && day.len() == 10).then_some(Self {
+            window: start.div_euclid(WINDOW_MS),
+            k,
+        })
+    }
+
+    /// The first millisecond of its window.
+    pub fn start_ms(&self) -> i64 {
+        self.window.saturating_mul(WINDOW_MS)
+    }
+
+    /// The first millisecond after its window.
+    pub fn end_ms(&self) -> i64 {
+        self.start_ms().saturating_add(WINDOW_MS)
+    }
+}
+
+/// FNV-1a: stable across versions and platforms, so an id's shard never moves.
+fn hash(id: &str) -> u32 {
+    id.bytes().fold(0x811c_9dc5, |hash: u32, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// What the retention does with a shard at `now_ms`: drop it whole once its
+/// window is past `EVENT_RETENTION_DAYS`, unless it keeps failed events; then
+/// purge all but those, and drop it once past `FAILED_RETENTION_DAYS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Keep,
+    /// Delete the rows of events that are not failed (bounded rounds).
+    PurgeAllButFailed,
+    /// `deleteAll()`: one call whatever it holds.
+    Drop,
+}
+
+impl Retention {
+    /// The step for `shard` at `now_ms`, holding `failed` failed events.
+    pub fn of(shard: Shard, now_ms: i64, retention_days: u64, failed_days: u64, failed: u64) -> Self {
+        let days = |n: u64| i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(WINDOW_MS);
+        let age = now_ms.saturating_sub(shard.end_ms());
+        if age < days(retention_days) {
+            Self::Keep
+        } else if failed == 0 || age >= days(failed_days) {
+            Self::Drop
+        } else {
+            Self::PurgeAllButFailed
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY0: i64 = 20_428; // 2025-12-06
+
+    #[test]
+    fn a_name_reads_back_and_says_its_day() {
+        let shard = Shard::in_window(DAY0, 3);
+        assert_eq!(shard.name(), "2025-12-06/3");
+        assert_eq!(Shard::parse("2025-12-06/3"), Some(shard));
+        for bad in ["", "2025-12-06", "2025-12-06/8", "2025-13-06/1", "x/1", "2025-12-06/-1", "2025-12-06T00:00:00Z/1"] {
+            assert_eq!(Shard::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_record_of_an_event_goes_to_one_shard() {
+        let ts = "2025-12-06T23:59:59Z";
+        let shard = Shard::of_event(ts, "msg_1", 0);
+        assert_eq!(shard.window, DAY0);
+        assert_eq!(Shard::of_event("2025-12-07T01:59:59+02:00", "msg_1", 0), shard, "same instant");
+        assert_eq!(Shard::of(DAY0 * WINDOW_MS + 5, "msg_1"), shard);
+        // Ids spread over the shards.
+        let mut seen = [0u32; SHARDS as usize];
+        for i in 0..8_000 {
+            seen[Shard::of(0, &format!("msg_{i:032x}")).k as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| (800..1_200).contains(&n)), "{seen:?}");
+    }
+
+    #[test]
+    fn a_window_is_dropped_whole_after_retention_and_one_with_failures_later() {
+        let shard = Shard::in_window(DAY0, 0);
+        let end = shard.end_ms();
+        assert_eq!(Retention::of(shard, end + 7 * WINDOW_MS - 1, 7, 30, 0), Retention::Keep);
+        assert_eq!(Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 0), Retention::Drop);
+        assert_eq!(
+            Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 2),
+            Retention::PurgeAllButFailed
+        );
+        assert_eq!(Retention::of(shard, end + 30 * WINDOW_MS, 7, 30, 2), Retention::Drop);
+    }
+
+    // Cloudflare's documented limits (developers.cloudflare.com/durable-objects/platform/limits/,
+    // /workers/platform/limits/).
+    const OBJECT_BYTES: f64 = 10e9;
+    const OBJECT_REQUESTS_PER_SECOND: f64 = 1_000.0;
+    const SUBREQUESTS_FREE: f64 = 50.0;
+    const SUBREQUESTS_PAID: f64 = 1_000.0;
+    // The volume the log is built for, and what an event costs (the figures
+    // `npm run bench:log` checks).
+    const SUSTAINED_PER_SECOND: f64 = 100.0;
+    const RETENTION_DAYS: f64 = 7.0;
+    const BURST_PER_SECOND: f64 = 2_000.0;
+    const BURST_SECONDS: f64 = 600.0;
+    const BYTES_PER_EVENT: f64 = 1_500.0;
+    const DELIVERIES_PER_EVENT: f64 = 1.56;
+    /// A queue consumer's batch (wrangler.toml `max_batch_size`): one flush each.
+    const CONSUMER_BATCH: f64 = 10.0;
+    const HEADROOM: f64 = 2.0;
+
+    #[test]
+    fn shards_per_window_hold_the_target_volume_with_2x_headroom() {
+        let shards = f64::from(SHARDS);
+        let day = WINDOW_MS as f64 / 1000.0;
+        // Storage: a window at the sustained rate plus a burst inside it.
+        let window_bytes = (SUSTAINED_PER_SECOND * day + BURST_PER_SECOND * BURST_SECONDS) * BYTES_PER_EVENT;
+        let per_object = window_bytes / shards;
+        assert!(per_object * HEADROOM <= OBJECT_BYTES, "{per_object} bytes an object");
+        // Requests: at worst every event of a burst is flushed by its own
+        // isolate, and every consumer batch by its own.
+        let flushes = BURST_PER_SECOND + BURST_PER_SECOND * DELIVERIES_PER_EVENT / CONSUMER_BATCH;
+        let per_object = flushes / shards;
+        assert!(per_object * HEADROOM <= OBJECT_REQUESTS_PER_SECOND, "{per_object} requests/s an object");
+        // Fewer shards would miss a limit: SHARDS is the least that fits.
+        let half = shards / 2.0;
+        assert!(
+            window_bytes / half * HEADROOM > OBJECT_BYTES || flushes / half * HEADROOM > OBJECT_REQUESTS_PER_SECOND,
+            "{SHARDS} shards is more than the volume needs"
+        );
+        // An admin call: an event by id asks one shard a window kept; a list
+        // asks at most SHARDS_PER_CALL, then answers with a cursor.
+        let windows_kept = 30.0 + 1.0; // FAILED_RETENTION_DAYS' default, and today
+        assert!(windows_kept * HEADROOM <= SUBREQUESTS_PAID);
+        assert!((SHARDS_PER_CALL as f64) + 2.0 <= SUBREQUESTS_FREE);
+        assert!(RETENTION_DAYS * SUSTAINED_PER_SECOND * day >= 60e6, "the 60 million events of the target");
+        // A flush loop writes each shard at most once a second for 20 s.
+        assert!(20.0 * shards * HEADROOM <= SUBREQUESTS_PAID);
+    }
+}

@@ -1,0 +1,221 @@
+// The event log's store: SQLite-backed Durable Objects of one class. An
+// object named for a day and a shard (`2026-12-06/3`, see
+// src/event_log/shard.rs) holds that shard's events; the one named
+// `directory` lists the shards that hold anything, with what each last
+// reported of itself. The statements, and which object they go to, are the
+// core's; an object runs them and reports its figures.
+import { DurableObject } from 'cloudflare:workers';
+import * as core from './glue/index.js';
+
+export const DIRECTORY = 'directory';
+// A shard reports its figures at most once a second; an alarm reports the
+// last write of a busy second.
+const REPORT_EVERY_MS = 1_000;
+
+/** The stub of the log's object `name`. */
+export function logObject(env, name) {
+  return env.EVENTS.get(env.EVENTS.idFromName(name));
+}
+
+export class EventLog extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    // Known to hold the schema; read from storage, never assumed.
+    this.ready = false;
+    // Known to be in the directory: noted by this instance.
+    this.listed = false;
+    this.name = undefined;
+    this.reportedAt = 0;
+  }
+
+  /** The shard's tables, made on its first write and again after deleteAll(). */
+  schema() {
+    if (this.ready) return;
+    for (const statement of core.log_schema()) this.sql.exec(statement);
+    this.ready = true;
+  }
+
+  /** Whether the shard has its tables: a read never makes them. */
+  exists() {
+    if (this.ready) return true;
+    this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length > 0;
+    return this.ready;
+  }
+
+  /**
+   * Runs `statements` ([sql, ...params] each) as one transaction on the shard
+   * `name`: every row of each, and the rows the platform metered as written;
+   * or `{ error }`, why it failed (returned, not thrown: the caller decides
+   * what a failure means, and the runtime prints no stray line).
+   */
+  async batch(name, statements) {
+    try {
+      return await this.run(name, statements);
+    } catch (error) {
+      return { error: String(error?.message ?? error) };
+    }
+  }
+
+  async run(name, statements) {
+    this.name = name;
+    const writes = statements.some(([sql]) => !sql.startsWith('SELECT'));
+    if (writes) {
+      this.schema();
+      // A shard the directory does not list is never read: it is listed before
+      // anything is written to it, or nothing is (the caller tries again).
+      if (!this.listed) await this.tell(Date.now());
+    } else if (!this.exists()) return { results: statements.map(() => []), rowsWritten: 0, changes: statements.map(() => 0) };
+    const out = this.ctx.storage.transactionSync(() => statements.map(([sql, ...params]) => {
+      const cursor = this.sql.exec(sql, ...params);
+      const rows = cursor.toArray();
+      return { rows, written: cursor.rowsWritten };
+    }));
+    if (writes) await this.report();
+    return {
+      results: out.map((result) => result.rows),
+      rowsWritten: out.reduce((sum, result) => sum + result.written, 0),
+      changes: out.map((result) => result.written),
+    };
+  }
+
+  /**
+   * What the shard holds, for the directory, read from a few index entries
+   * (rows read are billed, and a busy shard reports every second): its
+   * events by the last rowid (rows are only ever added while its window is
+   * kept; a purged one is small and counted), whether it holds a failed
+   * event, and when its oldest was received.
+   */
+  figures(now) {
+    const purged = core.retention(this.env, this.name, 1, now) !== 0;
+    const [row] = this.sql.exec(
+      `SELECT ${purged ? '(SELECT COUNT(*) FROM events)' : '(SELECT COALESCE(MAX(seq), 0) FROM events)'} AS events, `
+      + "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, "
+      + '(SELECT MIN(received_at) FROM events) AS oldest').toArray();
+    return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
+  }
+
+  /** Tells the directory, at most once a second; a later write's alarm tells it the rest. */
+  async report(at = Date.now()) {
+    const now = Date.now();
+    if (now - this.reportedAt < REPORT_EVERY_MS) {
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.reportedAt + REPORT_EVERY_MS);
+      return;
+    }
+    try {
+      await this.tell(at);
+    } catch (error) {
+      // The shard's next write reports again; until then the directory's
+      // figures for it are older (its name is there since its first write).
+      this.reportedAt = 0;
+      console.error(core.journal_failed(0, `directory: ${error?.message ?? error}`, undefined));
+    }
+  }
+
+  /** Tells the directory its figures as of `at`; throws if it could not. */
+  async tell(at) {
+    this.reportedAt = Date.now();
+    const noted = await logObject(this.env, DIRECTORY).note(this.figures(at));
+    if (noted?.error !== undefined) throw new Error(`the directory: ${noted.error}`);
+    this.listed = true;
+  }
+
+  async alarm() {
+    try {
+      if (this.name !== undefined && this.exists()) await this.report();
+    } catch (error) {
+      // Figures only: the next write reports again.
+      console.error(core.journal_failed(0, `report: ${error?.message ?? error}`, undefined));
+    }
+  }
+
+  /**
+   * The retention's step for the shard `name` at `now`: drop it whole, or
+   * purge all but its failed events in rounds, as the core says.
+   */
+  async retire(name, now) {
+    try {
+      return await this.retireShard(name, now);
+    } catch (error) {
+      return { error: String(error?.message ?? error) };
+    }
+  }
+
+  async retireShard(name, now) {
+    this.name = name;
+    if (!this.exists()) return this.unlist(name);
+    const failed = this.figures(now).failed;
+    switch (core.retention(this.env, name, failed, now)) {
+      case 2:
+        await this.ctx.storage.deleteAll();
+        this.ready = false;
+        this.listed = false;
+        return this.unlist(name);
+      case 1:
+        // Bounded rounds: a purge that keeps finding work goes on next time.
+        for (let round = 0; round < 200; round++) {
+          const changes = this.ctx.storage.transactionSync(() => core.purge_round()
+            .map(([sql, ...params]) => this.sql.exec(sql, ...params).rowsWritten));
+          if (!core.purge_again(changes)) break;
+        }
+        this.reportedAt = 0;
+        return this.report(now);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Takes the shard `name` off the directory. */
+  async unlist(name) {
+    const forgotten = await logObject(this.env, DIRECTORY).forget(name);
+    if (forgotten?.error !== undefined) throw new Error(forgotten.error);
+  }
+
+  // The directory's methods, on the object named `directory`.
+
+  directoryTable() {
+    this.sql.exec('CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, bytes INTEGER, events INTEGER, failed INTEGER, oldest INTEGER) WITHOUT ROWID');
+  }
+
+  /**
+   * The directory's calls return `{ error }` rather than throw: the caller
+   * decides what a failure means, and the runtime prints no stray line.
+   */
+  guarded(call) {
+    try {
+      return call();
+    } catch (error) {
+      return { error: String(error?.message ?? error) };
+    }
+  }
+
+  /** A shard's figures. */
+  note(figures) {
+    return this.guarded(() => this.noteFigures(figures));
+  }
+
+  noteFigures(figures) {
+    this.directoryTable();
+    // An upsert writes one row; a REPLACE would delete and insert.
+    this.sql.exec('INSERT INTO shards (name, bytes, events, failed, oldest) VALUES (?, ?, ?, ?, ?) '
+      + 'ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes, events = excluded.events, '
+      + 'failed = excluded.failed, oldest = excluded.oldest',
+      figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
+  }
+
+  /** A shard dropped whole. */
+  forget(name) {
+    return this.guarded(() => {
+      this.directoryTable();
+      this.sql.exec('DELETE FROM shards WHERE name = ?', name);
+    });
+  }
+
+  /** Every shard there is, with its figures: `{ list }` (JSON) or `{ error }`. */
+  list() {
+    return this.guarded(() => {
+      this.directoryTable();
+      return { list: JSON.stringify(this.sql.exec('SELECT name, bytes, events, failed, oldest FROM shards').toArray()) };
+    });
+  }
+}
