@@ -62,7 +62,7 @@ const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 /**
  * Starts one worker in a workerd of its own, so its CPU is its own. Waits for the
  * first 200 from /health. `queue: false` leaves DELIVERY_QUEUE unbound; `events: true`
- * binds the event log's D1 database (EVENTS), with the schema of migrations/.
+ * binds the event log (EVENTS, the Durable Object class EventLog).
  */
 export async function startWorker(name, { sinkPort, queue = true, inspectorPort, source = name, vars = {}, events = false } = {}) {
   const before = childWorkerds();
@@ -78,7 +78,7 @@ export async function startWorker(name, { sinkPort, queue = true, inspectorPort,
       ...vars,
     },
     kvNamespaces: { DEDUP: 'dedup' },
-    ...(events && { d1Databases: { EVENTS: `events-${name}` } }),
+    ...(events && { durableObjects: { EVENTS: { className: 'EventLog', useSQLite: true } } }),
     ...(queue && {
       queueProducers: { DELIVERY_QUEUE: 'deliveries' },
       queueConsumers: { deliveries: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: 'dead' } },
@@ -96,7 +96,6 @@ export async function startWorker(name, { sinkPort, queue = true, inspectorPort,
     })),
   });
   const base = await mf.unsafeGetDirectURL();
-  if (events) await applyMigrations(await mf.getD1Database('EVENTS'));
   for (;;) {
     try {
       const res = await fetch(new URL('/health', base));
@@ -110,16 +109,6 @@ export async function startWorker(name, { sinkPort, queue = true, inspectorPort,
   // From workerd's own start (its /proc start time, in CLK_TCK ticks) to the first 200.
   const fromSpawnMs = (uptime() - Number(statFields(pid)[19]) / CLK_TCK) * 1000;
   return { name, mf, pid, url: new URL('/webhooks/leadnest', base).href, readyMs, fromSpawnMs, stdio };
-}
-
-/** The statements of every file in migrations/, in order. */
-export async function applyMigrations(db) {
-  const dir = join(ROOT, 'migrations');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
-    const sql = readFileSync(join(dir, file), 'utf8').split('\n').map((l) => l.replace(/--.*$/, '')).join('\n');
-    const statements = sql.split(';').map((s) => s.trim()).filter(Boolean);
-    await db.batch(statements.map((s) => db.prepare(s)));
-  }
 }
 
 // ---------------------------------------------------------------- requests

@@ -3,26 +3,25 @@
 // direct socket as bench/harness.mjs runs it. Not part of `npm test` or `npm run bench`.
 //
 // The worker runs with wrangler.toml's [vars], its queues and their consumers (the
-// delivery queue and the dead-letter consumer), the event log (D1 `EVENTS`, migrations/
-// applied) and ADMIN_TOKEN. Two HTTP routes go to local backends answering
+// delivery queue and the dead-letter consumer), the event log (`EVENTS`, the Durable
+// Object class EventLog: SQLite shards, a day and 8 shards an object) and ADMIN_TOKEN. Two HTTP routes go to local backends answering
 // 200 {"ok":true}: `crm` takes every event, `analytics` email.* (56 % of this mix), so an
 // event makes 1.56 deliveries, each delivered at the first attempt.
 //
 // 1. bytes stored an event: LOG_BENCH_EVENTS events of LOG_BENCH_BODY_BYTES are sent, and
-//    once /admin/api/stats counts every delivery delivered (polled, no fixed wait),
-//    storage.bytes_stored (the platform's meter of the database's size) / events_kept.
-//    Again on a second worker with LOG_RESPONSES=all.
-// 2. rows written an event: storage.rows_written_per_event from /stats, and as a lower
-//    bound that any build can show, the rows the log holds an event: table rows and
-//    their index entries, counted in the database after the run.
-// 3. admin query latency: the first worker's database is filled to LOG_BENCH_STORED
-//    events with SQL (rows shaped as the worker writes them: the same bodies, 1.56
-//    deliveries an event, 3 % failed after 11 attempts, 2 % delivered at a retry,
-//    received over 7 days), then each query is timed through the worker's HTTP.
-// 4. capacity on paper: the events a second one database holds over the retention,
-//    from the bytes an event measured and D1's size limit (constants below).
+//    once /admin/api/stats counts every delivery delivered (polled, no fixed wait), the
+//    bytes the shards hold (each shard's `ctx.storage.sql.databaseSize`, the platform's
+//    meter) less an empty shard's schema, / events. Again with LOG_RESPONSES=all.
+// 2. rows written an event: storage.rows_written_per_event from /stats (the sum of
+//    every write's `cursor.rowsWritten`, the platform's meter, index entries included).
+// 3. admin query latency: the first worker's log is filled to LOG_BENCH_STORED events
+//    with SQL, each shard's own (rows shaped as the worker writes them: the same bodies,
+//    1.56 deliveries an event, 3 % failed after 11 attempts, 2 % delivered at a retry,
+//    over 7 days), then each query is timed through the worker's HTTP.
+// 4. capacity on paper: what one shard holds over its day at the target volume, from
+//    the bytes an event measured and a Durable Object's storage limit.
 //
-// This is workerd's local SQLite on this machine, not the D1 service.
+// This is workerd's local SQLite on this machine, not Cloudflare's storage service.
 //
 // Knobs (environment):
 //   LOG_BENCH_EVENTS       events sent to each worker (2000)
@@ -41,12 +40,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ROOT, EVENTS, samplePayload, sign } from '../tools/lib/leadnest.mjs';
-import { SOURCES, applyMigrations, sleep } from './harness.mjs';
+import { SOURCES, sleep } from './harness.mjs';
 import { load } from './load.mjs';
 
-// D1's size limit: "Maximum database size: 10 GB (Workers Paid) / 500 MB (Free)"
-// (https://developers.cloudflare.com/d1/platform/limits/); GB taken as 10^9 bytes.
-const D1_DATABASE_BYTES = 10e9;
+// A SQLite-backed Durable Object's storage limit: "10 GB" an object
+// (https://developers.cloudflare.com/durable-objects/platform/limits/); 10^9 bytes a GB.
+const OBJECT_BYTES = 10e9;
+// The log's shards a day (src/event_log/shard.rs SHARDS), and the target volume.
+const SHARDS = 8;
+const TARGET_PER_SECOND = 100;
 // The default retention: EVENT_RETENTION_DAYS in wrangler.toml (SPEC section 8).
 const RETENTION_DAYS = 7;
 // The workload's families, in percent of events: `analytics` takes email.*, so 1.56
@@ -177,8 +179,8 @@ async function startWorker(name, backendPort, vars = {}) {
       ...vars,
     },
     kvNamespaces: { DEDUP: `dedup-${name}` },
-    d1Databases: { EVENTS: `events-${name}` },
-    d1Persist: join(dir, 'd1'),
+    durableObjects: { EVENTS: { className: 'EventLog', useSQLite: true } },
+    durableObjectsPersist: join(dir, `do-${name}`),
     queueProducers: { DELIVERY_QUEUE: toml.consumers[0].queue },
     queueConsumers: Object.fromEntries(toml.consumers.map((c) => [c.queue, queue(c)])),
     unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
@@ -189,8 +191,13 @@ async function startWorker(name, backendPort, vars = {}) {
     })),
   });
   const base = await mf.unsafeGetDirectURL();
-  const db = await mf.getD1Database('EVENTS');
-  await applyMigrations(db);
+  const namespace = await mf.getDurableObjectNamespace('EVENTS');
+  /** Runs statements ([sql, ...params]) on the log's object `shard`, as the worker does. */
+  const db = async (shard, statements) => {
+    const out = await namespace.get(namespace.idFromName(shard)).batch(shard, statements);
+    if (out.error !== undefined) throw new Error(`${name}: shard ${shard}: ${out.error}`);
+    return out.results;
+  };
   const admin = async (path) => {
     const res = await fetch(new URL(`/admin/api/${path}`, base), { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const text = await res.text();
@@ -210,7 +217,6 @@ async function stats(w) {
 
 /** Sends N events, then polls /stats until every delivery is logged delivered. */
 async function fill(w) {
-  const before = (await stats(w)).storage.bytes_stored;
   say(`${w.name}: sending ${N} events, ${CONCURRENCY} at a time`);
   sent = 0;
   const r = await load(w.ingress, {
@@ -232,26 +238,14 @@ async function fill(w) {
     await sleep(250);
   }
   say(`${w.name}: all ${want} deliveries logged`);
-  return { ...s.storage, empty_bytes: before, deliveries: want, send_seconds: r.seconds };
-}
-
-// ---------------------------------------------------------------- rows
-const TABLES = ['events', 'deliveries', 'attempts', 'redeliveries', 'counts'];
-/** Rows in each of the log's tables, and entries in each table's indexes (a WITHOUT ROWID table's key is the table). */
-async function rowsStored(db) {
-  const counts = (await db.prepare(`SELECT ${TABLES.map((t) => `(SELECT COUNT(*) FROM ${t}) AS ${t}`).join(', ')}`).first());
-  const indexes = (await db.prepare("SELECT tbl_name AS t, name, sql FROM sqlite_master WHERE type = 'index'").all()).results;
-  let rows = 0;
-  let entries = 0;
-  for (const t of TABLES) {
-    const withoutRowid = (await db.prepare('SELECT sql FROM sqlite_master WHERE type = \'table\' AND name = ?1').bind(t).first()).sql
-      .includes('WITHOUT ROWID');
-    // A WITHOUT ROWID table's primary key is the table itself, not an index of its own.
-    const own = indexes.filter((i) => i.t === t && !(withoutRowid && i.sql === null)).length;
-    rows += counts[t];
-    entries += counts[t] * own;
-  }
-  return { counts, rows, entries };
+  // The rows a flush wrote are counted with the next one: one more event brings the
+  // last flush's along.
+  const carrier = nextEvent();
+  await fetch(w.ingress, { method: 'POST', headers: carrier.headers, body: carrier.body }).then((res) => res.arrayBuffer());
+  const written = s.storage.rows_written;
+  for (let k = 0; k < 40 && (await stats(w)).storage.rows_written === written; k++) await sleep(250);
+  s = await stats(w);
+  return { ...s.storage, deliveries: want, send_seconds: r.seconds };
 }
 
 // ---------------------------------------------------------------- seeding
@@ -260,39 +254,55 @@ const FAMILY_OF_EMAIL = "e.event >= 'email.' AND e.event < 'email/'";
 const FAILED_HEADERS = JSON.stringify({ 'content-type': 'text/html', 'content-length': '162', server: 'nginx', date: 'Sun, 06 Dec 2026 08:00:00 GMT', connection: 'keep-alive' });
 const FAILED_BODY = '<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n';
 
+/** The log's shard of an event id: FNV-1a, as src/event_log/shard.rs. */
+function shardOf(id) {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(id)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash % SHARDS;
+}
+/** `count` random event ids of the shard `k`. */
+function idsOf(k, count) {
+  const ids = [];
+  while (ids.length < count) {
+    const id = `msg_${hex(16)}`;
+    if (shardOf(id) === k) ids.push(id);
+  }
+  return ids;
+}
+
 /**
- * Events `from`..`to` (numbers of the seeded sequence), received over the 7 days before
- * `now`, with their deliveries, attempts and redeliveries: one D1 batch. Their names
- * follow the mix; the bodies are the sent events' with random ids.
+ * Events numbered `from`..`to`, received from `start` `step` ms apart, with their
+ * deliveries, attempts and redeliveries, as statements for one shard: their ids are
+ * the shard's. Their names follow the mix; the bodies are the sent events' with random
+ * ids.
  */
-function seedStatements(db, from, to, total, now, seqAfter) {
-  const span = RETENTION_DAYS * 86_400_000;
-  const step = Math.max(1, Math.floor(span / total));
-  const start = now - span;
+function seedStatements(ids, from, to, start, step) {
   const slots = SLOTS.map((event, slot) => `(${slot}, ${q(event)})`).join(', ');
   const templates = [...TEMPLATES].map(([event, body]) => `(${q(event)}, ${q(body)})`).join(', ');
-  const events = `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2),
+  const events = `WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?),
+ids(k, id) AS (SELECT key, value FROM json_each(?)),
 slots(slot, event) AS (VALUES ${slots}),
 templates(event, body) AS (VALUES ${templates}),
-r AS MATERIALIZED (SELECT i, s.event, t.body AS tpl, ?3 + i * ?4 + (i * 7717) % ?4 AS at,
+r AS MATERIALIZED (SELECT i, ids.id, s.event, t.body AS tpl, ? + (i - ?) * ? AS at,
   CASE WHEN s.event >= 'subscriber.' AND s.event < 'subscriber/' THEN NULL ELSE 'msg_' || lower(hex(randomblob(8))) END AS mid,
   (i * 7919) % 1000 < ${FAILED_PER_MILLE} AS failed
-  FROM n JOIN slots s ON s.slot = (i * 37) % 100 JOIN templates t ON t.event = s.event),
+  FROM n JOIN ids ON ids.k = i - ? JOIN slots s ON s.slot = (i * 37) % 100 JOIN templates t ON t.event = s.event),
 x AS MATERIALIZED (SELECT *, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS ts FROM r)
 INSERT INTO events (id, event, message_id, timestamp, received_at, body, status)
-SELECT 'msg_' || lower(hex(randomblob(16))), event, mid, ts, at,
+SELECT id, event, mid, ts, at,
   replace(replace(replace(tpl, ${q(MID)}, COALESCE(mid, '')), ${q(TS)}, ts), ${q(RID)}, 'req_' || lower(hex(randomblob(6)))),
   CASE WHEN failed THEN 'failed' ELSE 'delivered' END
 FROM x ORDER BY i`;
+  const after = '(SELECT COALESCE(MAX(seq), 0) FROM events) - ?';
   const deliveries = `INSERT INTO deliveries (event_id, route, status)
-SELECT e.id, 'crm', e.status FROM events e WHERE e.seq > ?1
-UNION ALL SELECT e.id, 'analytics', 'delivered' FROM events e WHERE e.seq > ?1 AND ${FAMILY_OF_EMAIL}`;
+SELECT e.id, 'crm', e.status FROM events e WHERE e.seq > ${after}
+UNION ALL SELECT e.id, 'analytics', 'delivered' FROM events e WHERE e.seq > ${after} AND ${FAMILY_OF_EMAIL}`;
   // Each delivered delivery: one attempt, or a 503 then a delivered one; a failed one:
   // 11 attempts (max_retries 10), 5 s doubling, each keeping the 503's headers and body.
   const attempts = `WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 11),
 d AS MATERIALIZED (SELECT d.event_id, d.route, d.status, e.received_at, e.seq,
   d.status = 'delivered' AND (e.seq * 31 + length(d.route)) % 1000 < ${RETRIED_PER_MILLE} AS retried
-  FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.seq > ?1)
+  FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.seq > ${after})
 INSERT INTO attempts (event_id, route, attempt, at, duration_ms, outcome, status, headers, body, error)
 SELECT d.event_id, d.route, k.n, d.received_at + 40 + (k.n > 1) * 5000 * ((1 << (k.n - 1)) - 1) + abs(random() % 300),
   20 + abs(random() % 250),
@@ -304,32 +314,46 @@ SELECT d.event_id, d.route, k.n, d.received_at + 40 + (k.n > 1) * 5000 * ((1 << 
 FROM d JOIN k ON k.n <= CASE WHEN d.status = 'failed' THEN 11 WHEN d.retried THEN 2 ELSE 1 END
 ORDER BY d.seq, d.route, k.n`;
   const redeliveries = `INSERT INTO redeliveries (event_id, count, last_at)
-SELECT id, 1, received_at + 30000 FROM events WHERE seq > ?1 AND seq % 100 < ${REDELIVERED_PER_CENT}`;
+SELECT id, 1, received_at + 30000 FROM events WHERE seq > ${after} AND seq % 100 < ${REDELIVERED_PER_CENT}`;
+  const n = to - from + 1;
+  const hour = '(e.received_at / 3600000) * 3600';
+  const counts = `INSERT INTO counts (hour, name, count) SELECT * FROM (
+SELECT ${hour}, 'accepted', COUNT(*) FROM events e WHERE e.seq > ${after} GROUP BY 1
+UNION ALL SELECT ${hour}, d.status, COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.seq > ${after} GROUP BY 1, 2
+) WHERE true ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count`;
   return [
-    db.prepare(events).bind(from, to, start, step),
-    db.prepare(deliveries).bind(seqAfter),
-    db.prepare(attempts).bind(seqAfter),
-    db.prepare(redeliveries).bind(seqAfter),
+    [events, from, to, JSON.stringify(ids), start, from, step, from],
+    [deliveries, n, n],
+    [attempts, n],
+    [redeliveries, n],
+    [counts, n, n],
   ];
 }
 
-/** Fills the database to STORED events, 20,000 a batch; then their hourly counts. */
+/** Fills the log to STORED events over the 7 days before `now`, each day's 8 shards alike. */
 async function seed(w, now) {
-  const have = (await w.db.prepare('SELECT COUNT(*) AS n FROM events').first()).n;
+  const have = (await stats(w)).storage.events_kept;
   const total = Math.max(0, STORED - have);
-  const firstSeq = (await w.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events').first()).s;
   const t0 = performance.now();
-  for (let from = 0; from < total; from += 20_000) {
-    const to = Math.min(total, from + 20_000) - 1;
-    const after = (await w.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events').first()).s;
-    await w.db.batch(seedStatements(w.db, from, to, total, now, after));
-    say(`seeded ${to + 1 + have} events`);
+  const DAY = 86_400_000;
+  const today = Math.floor(now / DAY);
+  const perShard = Math.ceil(total / (RETENTION_DAYS * SHARDS));
+  let done = 0;
+  for (let d = RETENTION_DAYS - 1; d >= 0 && done < total; d--) {
+    const start = (today - d) * DAY;
+    // Spread over the day, and never past now.
+    const span = Math.min(DAY, now - start) - 60_000;
+    for (let k = 0; k < SHARDS && done < total; k++) {
+      const count = Math.min(perShard, total - done);
+      const shard = `${new Date(start).toISOString().slice(0, 10)}/${k}`;
+      for (let from = 0; from < count; from += 5_000) {
+        const to = Math.min(count, from + 5_000) - 1;
+        await w.db(shard, seedStatements(idsOf(k, to - from + 1), from, to, start + 30_000, Math.max(1, Math.floor(span / count))));
+      }
+      done += count;
+    }
+    say(`seeded ${done + have} events`);
   }
-  const hour = '(e.received_at / 3600000) * 3600';
-  await w.db.prepare(`INSERT INTO counts (hour, name, count) SELECT * FROM (
-SELECT ${hour}, 'accepted', COUNT(*) FROM events e WHERE e.seq > ?1 GROUP BY 1
-UNION ALL SELECT ${hour}, d.status, COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.seq > ?1 GROUP BY 1, 2
-) WHERE true ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count`).bind(firstSeq).run();
   return { seeded: total, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -361,23 +385,27 @@ try {
 
   const main = await startWorker('failures', backends.port);
   workers.push(main);
+  // An empty shard's bytes (its schema's pages), to leave out of a byte an event.
+  await main.db('1970-01-01/0', [['DELETE FROM counts WHERE 0']]);
+  const emptyShard = (await stats(main)).storage.bytes_stored;
   const lean = await fill(main);
-  const leanRows = await rowsStored(main.db);
   let all;
   if (WITH_ALL) {
     const w = await startWorker('all', backends.port, { LOG_RESPONSES: 'all' });
     workers.push(w);
+    await w.db('1970-01-01/0', [['DELETE FROM counts WHERE 0']]);
     all = await fill(w);
     await w.mf.dispose();
     workers.pop();
   }
-  const perEvent = (s) => s.bytes_stored / s.events_kept;
+  // The shards that hold the events (not the empty one), their schema left out.
+  const perEvent = (st) => (st.bytes_stored - st.shards * emptyShard) / (st.events_kept);
 
   say(`seeding ${STORED} events`);
   const seeded = await seed(main, Date.now());
   const big = (await stats(main)).storage;
-  const pick = await main.db.prepare(`SELECT id, message_id FROM events WHERE message_id IS NOT NULL
-ORDER BY seq LIMIT 1 OFFSET ?1`).bind(Math.floor(big.events_kept / 2)).first();
+  const page = await main.admin('events?limit=200');
+  const pick = page.events.find((e) => e.message_id !== null);
   const QUERIES = [
     ['newest 50: `events`', 'events'],
     ['`events?status=failed`', 'events?status=failed'],
@@ -399,30 +427,29 @@ ORDER BY seq LIMIT 1 OFFSET ?1`).bind(Math.floor(big.events_kept / 2)).first();
   row('events sent to each worker; deliveries an event', `${f(N)}; ${f(deliveries, 2)}`,
     `${BODY_BYTES}-byte bodies, routes crm (every event) and analytics (email.*), each delivered at the first attempt`);
   row('**bytes stored an event**', `**${f(perEvent(lean))}**`,
-    `/stats \`storage.bytes_stored\` ${f(lean.bytes_stored)} / \`events_kept\` ${f(lean.events_kept)} (the empty schema: ${f(lean.empty_bytes)} bytes)`);
+    `/stats \`storage.bytes_stored\` ${f(lean.bytes_stored)} in ${lean.shards} shards, less ${f(emptyShard)} a shard's empty schema, / \`events_kept\` ${f(lean.events_kept)}`);
   if (all) {
     row('bytes stored an event, `LOG_RESPONSES=all`', f(perEvent(all)),
-      `${f(all.bytes_stored)} / ${f(all.events_kept)}; every delivered attempt keeps the backend's headers and \`{"ok":true}\``);
+      `${f(all.bytes_stored)} in ${all.shards} shards / ${f(all.events_kept)}; every delivered attempt keeps the backend's headers and \`{"ok":true}\``);
   }
-  row('rows written an event (/stats)', lean.rows_written > 0 ? f(lean.rows_written_per_event, 2) : 'not metered (`rows_written` 0)',
-    '`storage.rows_written_per_event`: the worker\'s sum of D1\'s `meta.rows_written`');
-  row('rows stored an event (events + deliveries + attempts + index entries)', f((leanRows.rows + leanRows.entries) / N, 2),
-    `${f(leanRows.rows / N, 2)} rows + ${f(leanRows.entries / N, 2)} index entries, counted in the database: a lower bound of rows written (updates not counted)`);
+  row('**rows written an event**', lean.rows_written > 0 ? `**${f(lean.rows_written_per_event, 2)}**` : 'not metered (`rows_written` 0)',
+    '/stats `storage.rows_written_per_event`: every write\'s `cursor.rowsWritten` (index entries included, the platform\'s meter) / events accepted');
   row(`bytes stored an event at ${f(big.events_kept)} events`, f(perEvent(big)),
-    `after seeding ${f(seeded.seeded)} events with SQL in ${f(seeded.seconds, 1)} s (${FAILED_PER_MILLE / 10} % failed after 11 attempts, ${RETRIED_PER_MILLE / 10} % of deliveries retried once)`);
+    `after seeding ${f(seeded.seeded)} events over ${RETENTION_DAYS} days × ${SHARDS} shards with SQL in ${f(seeded.seconds, 1)} s (${FAILED_PER_MILLE / 10} % failed after 11 attempts, ${RETRIED_PER_MILLE / 10} % of deliveries retried once)`);
   for (const [label, t] of timed) {
     row(`${label}, ${f(big.events_kept)} stored`, `${f(t.p50, 1)} ms (p90 ${f(t.p90, 1)})`, `median of ${SAMPLES}; ${t.found}`);
   }
-  const capacity = (bytes) => D1_DATABASE_BYTES / (bytes * RETENTION_DAYS * 86_400);
-  row(`**events a second one database holds over ${RETENTION_DAYS} days**`, `**${f(capacity(perEvent(lean)), 1)}**`
-    + (all ? ` (${f(capacity(perEvent(all)), 1)} with \`LOG_RESPONSES=all\`)` : ''),
-  `${f(D1_DATABASE_BYTES / 1e9)} GB (D1's limit) / (bytes an event × ${RETENTION_DAYS} days); events with a failed delivery, kept 30 days, not counted`);
+  const shardBytes = (bytes) => (TARGET_PER_SECOND * 86_400 / SHARDS) * bytes;
+  row(`**a shard's day at ${TARGET_PER_SECOND} events a second**`, `**${f(shardBytes(perEvent(lean)) / 1e9, 2)} GB**`
+    + (all ? ` (${f(shardBytes(perEvent(all)) / 1e9, 2)} GB with \`LOG_RESPONSES=all\`)` : ''),
+  `${f(TARGET_PER_SECOND * 86_400 / SHARDS)} events × bytes an event; an object holds ${f(OBJECT_BYTES / 1e9)} GB, `
+    + `so ${f(OBJECT_BYTES / shardBytes(perEvent(lean)), 1)}× headroom; the log holds ${RETENTION_DAYS} days × ${SHARDS} shards, however many events`);
 
   console.log('| figure | measured | how |');
   console.log('|---|---|---|');
   for (const r of rows) console.log(r);
   const errors = workers.flatMap((w) => w.errors);
-  console.log(`\nworkerd's local SQLite (Miniflare ${JSON.parse(readFileSync(join(ROOT, 'node_modules', 'miniflare', 'package.json'), 'utf8')).version}), not the D1 service; whole run ${f((performance.now() - began) / 1000)} s.`
+  console.log(`\nworkerd's local SQLite (Miniflare ${JSON.parse(readFileSync(join(ROOT, 'node_modules', 'miniflare', 'package.json'), 'utf8')).version}), not Cloudflare's storage service; whole run ${f((performance.now() - began) / 1000)} s.`
     + (errors.length ? ` Runtime errors: ${errors.length}, last: ${errors.at(-1)}` : ''));
 } finally {
   await Promise.all(workers.map((w) => w.mf.dispose()));

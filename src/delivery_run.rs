@@ -85,8 +85,8 @@ pub struct DeliveryRun<'c> {
     journal: Vec<Statement>,
     /// What the journal last taken holds, counted lost if its write fails.
     taken: Unwritten,
-    /// Where the journal goes: its event's shard of the log.
-    shard: Option<Shard>,
+    /// Its event as the log keeps it (with the log on), and where.
+    logged: Option<(AcceptedEvent, Shard)>,
     /// A dead letter: acked only once its journal is written.
     dead_letter: bool,
     /// The signatures the last attempt sent: a backend that echoes them must
@@ -181,26 +181,14 @@ impl<'c> DeliveryRun<'c> {
             }
             .line(),
         );
-        let head = crate::payload::head(&delivery.body);
+        let event = logged_event(&delivery, now_ms);
         let dead_letter = DeadLetter {
-            event: AcceptedEvent {
-                id: delivery.webhook_id,
-                event: delivery.event,
-                message_id: head.message_id,
-                timestamp: head.timestamp,
-                received_at_ms: if delivery.received_at_ms > 0 {
-                    delivery.received_at_ms
-                } else {
-                    now_ms
-                },
-                body: String::from_utf8_lossy(&delivery.body).into_owned(),
-                routes: Vec::new(),
-            },
             route: delivery.route,
             at_ms: now_ms,
+            event,
         };
         run.journal = dead_letter.statements();
-        run.shard = Some(dead_letter.event.shard());
+        run.logged = Some((dead_letter.event.clone(), dead_letter.event.shard()));
         run.dead_letter = true;
         run.state = State::Done(Decision::Ack);
         run
@@ -216,16 +204,13 @@ impl<'c> DeliveryRun<'c> {
         let route = delivery
             .as_ref()
             .and_then(|delivery| http_route(config, &delivery.route));
-        let shard = delivery
+        let logged = delivery
             .as_ref()
             .filter(|_| config.event_log)
             .map(|delivery| {
-                let head = crate::payload::head(&delivery.body);
-                Shard::of_event(
-                    &head.timestamp,
-                    &delivery.webhook_id,
-                    delivery.received_at_ms,
-                )
+                let event = logged_event(delivery, delivery.received_at_ms);
+                let shard = event.shard();
+                (event, shard)
             });
         Self {
             config,
@@ -238,7 +223,7 @@ impl<'c> DeliveryRun<'c> {
             lines: Vec::new(),
             journal: Vec::new(),
             taken: Unwritten::default(),
-            shard,
+            logged,
             dead_letter: false,
             sent_signatures: Vec::new(),
         }
@@ -342,7 +327,11 @@ impl<'c> DeliveryRun<'c> {
     /// What to write to the event log so far, and the shard it goes to.
     pub fn take_journal(&mut self) -> Option<(Shard, Vec<Statement>)> {
         let journal = std::mem::take(&mut self.journal);
-        let shard = self.shard.filter(|_| !journal.is_empty())?;
+        let shard = self
+            .logged
+            .as_ref()
+            .map(|(_, shard)| *shard)
+            .filter(|_| !journal.is_empty())?;
         // A dead letter's is not lost when unwritten: its message is retried.
         if !self.dead_letter {
             self.taken = Unwritten::of(shard, &journal);
@@ -375,9 +364,9 @@ impl<'c> DeliveryRun<'c> {
         let Some(delivery) = &self.delivery else {
             return;
         };
-        if let Some(shard) = self.shard {
+        if let Some((event, _)) = &self.logged {
             let mut entry = attempt_entry(
-                shard,
+                event,
                 delivery,
                 outcome,
                 decision,
@@ -414,10 +403,29 @@ impl<'c> DeliveryRun<'c> {
     }
 }
 
+/// The event a delivery carries, as the log keeps it: its fields read from its
+/// body, received at `received_at_ms` (0 from an older version: `fallback_ms`).
+fn logged_event(delivery: &Delivery, fallback_ms: i64) -> AcceptedEvent {
+    let head = crate::payload::head(&delivery.body);
+    AcceptedEvent {
+        id: delivery.webhook_id.clone(),
+        event: delivery.event.clone(),
+        message_id: head.message_id,
+        timestamp: head.timestamp,
+        received_at_ms: if delivery.received_at_ms > 0 {
+            delivery.received_at_ms
+        } else {
+            fallback_ms
+        },
+        body: String::from_utf8_lossy(&delivery.body).into_owned(),
+        routes: Vec::new(),
+    }
+}
+
 /// One attempt as the event log keeps it, without the signatures it sent
 /// (`sent_signatures`, which a backend may echo in its answer).
 fn attempt_entry(
-    shard: Shard,
+    event: &AcceptedEvent,
     delivery: &Delivery,
     outcome: &Outcome,
     decision: Decision,
@@ -435,8 +443,7 @@ fn attempt_entry(
         Outcome::NoAnswer(why) => (None, None, None, Some(*why)),
     };
     AttemptEntry {
-        shard,
-        event_id: delivery.webhook_id.clone(),
+        event: event.clone(),
         route: delivery.route.clone(),
         at_ms,
         duration_ms: i64::try_from(duration_ms).unwrap_or(i64::MAX),
@@ -797,23 +804,27 @@ mod tests {
             run.attempted(Outcome::Answered(answer), 0, 5);
             let (_, journal) = run.take_journal().unwrap();
             let attempt = journal.into_iter().next().unwrap();
-            // status, headers, body
+            // The attempt as its delivery keeps it: status, headers, body.
+            let Param::Text(json) = &attempt.params[8] else {
+                panic!("{attempt:?}")
+            };
+            let json: Value = serde_json::from_str(json).unwrap();
             (
-                attempt.params[5].clone(),
-                attempt.params[6].clone(),
-                attempt.params[7].clone(),
+                json["status"].clone(),
+                json["headers"].clone(),
+                json["body"].clone(),
             )
         };
         let kept = |status: u16| {
             (
-                Param::Int(i64::from(status)),
-                Param::Text(r#"{"x-backend":"crm-7"}"#.into()),
-                Param::Text("stored, thanks".into()),
+                Value::from(status),
+                Value::from(r#"{"x-backend":"crm-7"}"#),
+                Value::from("stored, thanks"),
             )
         };
         assert_eq!(
             stored("failures", 200),
-            (Param::Int(200), Param::Null, Param::Null)
+            (Value::from(200), Value::Null, Value::Null)
         );
         assert_eq!(stored("failures", 500), kept(500));
         assert_eq!(stored("all", 200), kept(200));
@@ -932,9 +943,10 @@ mod tests {
         ] {
             assert!(!stored.contains(&form), "{form} in {stored}");
         }
-        // The headers are still a JSON object.
-        let headers = texts.iter().find(|text| text.contains("x-echo")).unwrap();
-        let headers: Value = serde_json::from_str(headers).unwrap();
+        // The headers are still a JSON object, in the attempt's JSON.
+        let attempt = texts.iter().find(|text| text.contains("x-echo")).unwrap();
+        let attempt: Value = serde_json::from_str(attempt).unwrap();
+        let headers: Value = serde_json::from_str(attempt["headers"].as_str().unwrap()).unwrap();
         assert_eq!(headers["x-echo"], "sha256=(signature)");
     }
 }

@@ -112,7 +112,7 @@ function Login({ notice, onToken }) {
 // What the log holds and costs, as /stats meters it; a loss is never left unsaid.
 function Storage({ storage: s }) {
   const parts = [`log: ${s.bytes_stored == null ? 'size unknown' : bytes(s.bytes_stored)}, ${plural(s.events_kept ?? 0, 'event')}`
-    + ` in ${plural(s.shards ?? 1, 'database')}`];
+    + ` in ${plural(s.shards ?? 0, 'shard')}`];
   if (s.oldest_event) parts.push(`oldest ${shortTime(s.oldest_event)}`);
   if (s.rows_written_per_event != null && s.rows_written > 0) parts.push(`${s.rows_written_per_event} rows written an event`);
   return html`<p class="muted small" data-testid="storage">${parts.join('; ')}

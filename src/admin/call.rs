@@ -13,7 +13,7 @@ use super::sql;
 use crate::config::Config;
 use crate::deliver::Delivery;
 use crate::event_log::time::hour_of;
-use crate::event_log::{replay_pending, AttemptEntry, Shard, Statement};
+use crate::event_log::{replay_pending, AcceptedEvent, AttemptEntry, Shard, Statement};
 use crate::ingress::{check_declared_length, BodyRead, Unread};
 use crate::routes::Destination;
 use crate::signature::sign;
@@ -297,13 +297,17 @@ impl<'c> AdminCall<'c> {
     fn start(&self, call: Call) -> Result<State, AdminError> {
         Ok(match call {
             Call::List(query) => self.list(query),
-            Call::Get { id } => State::Get(Self::ask(self.directory.for_event(&id), &sql::event(&id))),
+            Call::Get { id } => {
+                State::Get(Self::ask(self.directory.for_event(&id), &sql::event(&id)))
+            }
             Call::Replay { id, routes } => State::ReplayLoad {
                 routes,
                 asks: Self::ask(self.directory.for_event(&id), &sql::replay_one(&id)),
             },
             Call::BulkReplay(query) if query.dry_run => {
-                let shards = self.directory.for_count(&query.filters, self.tolerance_ms());
+                let shards = self
+                    .directory
+                    .for_count(&query.filters, self.tolerance_ms());
                 State::BulkCount(Self::ask(shards, &[sql::replay_count(&query.filters)]))
             }
             Call::BulkReplay(query) => self.bulk_load(query, 0),
@@ -417,11 +421,17 @@ impl<'c> AdminCall<'c> {
                     events_kept: events,
                     oldest_event: oldest,
                 };
-                done(200, render::stats(&counts, since_hour, until_hour, &storage))
+                done(
+                    200,
+                    render::stats(&counts, since_hour, until_hour, &storage),
+                )
             }
             State::BulkCount(_) => {
                 let rows: Vec<CountRow> = first_rows(text).ok_or_else(unreadable)?;
-                done(200, render::would_replay(rows.iter().map(|row| row.n).sum()))
+                done(
+                    200,
+                    render::would_replay(rows.iter().map(|row| row.n).sum()),
+                )
             }
             State::ReplayLoad { routes, asks } => {
                 let events = replay_rows(text, &asks).ok_or_else(unreadable)?;
@@ -461,7 +471,8 @@ impl<'c> AdminCall<'c> {
                 let rows = replay_rows(text, &asks).ok_or_else(unreadable)?;
                 let chunk = self.chunk_of(&query, count);
                 let chunk = usize::try_from(chunk).unwrap_or(usize::MAX);
-                let (page, mut more) = page(rows, |row| (row.received_at, row.id.as_str()), chunk, bound);
+                let (page, mut more) =
+                    page(rows, |row| (row.received_at, row.id.as_str()), chunk, bound);
                 let mut picked: Vec<(&ReplayRow, Vec<String>)> = Vec::new();
                 let mut deliveries = 0;
                 for (i, row) in page.iter().enumerate() {
@@ -574,8 +585,7 @@ impl<'c> AdminCall<'c> {
                             body: event.body.clone(),
                         });
                         writes.extend(
-                            AttemptEntry::sent(event.shard, &event.id, route, self.now_ms)
-                                .statements(),
+                            AttemptEntry::sent(&event.accepted(), route, self.now_ms).statements(),
                         );
                     }
                     // A route no longer configured goes the normal way too: its
@@ -616,6 +626,9 @@ struct ReplayRow {
     shard: Shard,
     id: String,
     event: String,
+    #[serde(default)]
+    message_id: Option<String>,
+    timestamp: String,
     body: String,
     received_at: i64,
     /// Bulk replay: the routes to replay, as a JSON array.
@@ -624,6 +637,19 @@ struct ReplayRow {
 }
 
 impl ReplayRow {
+    /// The event as the log keeps it, for a write that names it whole.
+    fn accepted(&self) -> AcceptedEvent {
+        AcceptedEvent {
+            id: self.id.clone(),
+            event: self.event.clone(),
+            message_id: self.message_id.clone(),
+            timestamp: self.timestamp.clone(),
+            received_at_ms: self.received_at,
+            body: self.body.clone(),
+            routes: Vec::new(),
+        }
+    }
+
     fn cursor(&self) -> Cursor {
         Cursor {
             received_at: self.received_at,

@@ -67,12 +67,20 @@ impl Directory {
     /// The shards whose window may hold events received from `since` to before
     /// `until` (unix ms), given that an event arrives within `tolerance_ms` of
     /// its timestamp; only those with failed events for `failed`.
-    fn within(&self, since: Option<i64>, until: Option<i64>, tolerance_ms: i64, failed: bool) -> impl Iterator<Item = Shard> + '_ {
+    fn within(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        tolerance_ms: i64,
+        failed: bool,
+    ) -> impl Iterator<Item = Shard> + '_ {
         self.shards
             .iter()
             .filter(move |(shard, figures)| {
-                let after_since = since.is_none_or(|since| shard.end_ms().saturating_add(tolerance_ms) > since);
-                let before_until = until.is_none_or(|until| shard.start_ms().saturating_sub(tolerance_ms) < until);
+                let after_since =
+                    since.is_none_or(|since| shard.end_ms().saturating_add(tolerance_ms) > since);
+                let before_until =
+                    until.is_none_or(|until| shard.start_ms().saturating_sub(tolerance_ms) < until);
                 after_since && before_until && (!failed || figures.failed > 0)
             })
             .map(|(shard, _)| *shard)
@@ -88,12 +96,18 @@ impl Directory {
         };
         let failed = filters.status == Some(Status::Failed);
         let mut asked = Asked::default();
-        let mut all = self.within(filters.since_ms, until, tolerance_ms, failed).peekable();
+        let mut all = self
+            .within(filters.since_ms, until, tolerance_ms, failed)
+            .peekable();
         while let Some(first) = all.peek().copied() {
-            let window: Vec<Shard> = std::iter::from_fn(|| all.next_if(|s| s.window == first.window)).collect();
+            let window: Vec<Shard> =
+                std::iter::from_fn(|| all.next_if(|s| s.window == first.window)).collect();
             if !asked.shards.is_empty() && asked.shards.len() + window.len() > SHARDS_PER_CALL {
                 // Older windows hold events received before this, at most.
-                let oldest = asked.shards.last().map_or(first.start_ms(), Shard::start_ms);
+                let oldest = asked
+                    .shards
+                    .last()
+                    .map_or(first.start_ms(), Shard::start_ms);
                 asked.bound = Some(oldest.saturating_add(tolerance_ms));
                 break;
             }
@@ -105,13 +119,15 @@ impl Directory {
     /// Every shard that may hold counts of the hours from `since` to before
     /// `until`: a count goes with its event, or to the window of its hour.
     pub fn for_hours(&self, since: i64, until: i64, tolerance_ms: i64) -> Vec<Shard> {
-        self.within(Some(since), Some(until), tolerance_ms, false).collect()
+        self.within(Some(since), Some(until), tolerance_ms, false)
+            .collect()
     }
 
     /// Every shard a bulk replay of `filters` may take events from.
     pub fn for_count(&self, filters: &Filters, tolerance_ms: i64) -> Vec<Shard> {
         let failed = filters.status == Some(Status::Failed);
-        self.within(filters.since_ms, filters.until_ms, tolerance_ms, failed).collect()
+        self.within(filters.since_ms, filters.until_ms, tolerance_ms, failed)
+            .collect()
     }
 
     /// How many shards hold anything, their bytes, their events, and when the
@@ -141,7 +157,9 @@ pub fn page<T>(
         let (a, b) = (key(a), key(b));
         b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1))
     });
-    let cut = bound.map_or(rows.len(), |bound| rows.partition_point(|row| key(row).0 >= bound));
+    let cut = bound.map_or(rows.len(), |bound| {
+        rows.partition_point(|row| key(row).0 >= bound)
+    });
     rows.truncate(cut.min(limit));
     let next = if cut > limit {
         rows.last().map(|row| {
@@ -188,7 +206,9 @@ mod tests {
         let directory = directory(DAY - 30..DAY + 1, -1);
         let shards = directory.for_event("msg_1");
         assert_eq!(shards.len(), 31);
-        assert!(shards.iter().all(|s| *s == Shard::in_window(s.window, Shard::of(0, "msg_1").k)));
+        assert!(shards
+            .iter()
+            .all(|s| *s == Shard::in_window(s.window, Shard::of(0, "msg_1").k)));
         assert_eq!(shards[0].window, DAY, "newest first");
     }
 
@@ -202,8 +222,17 @@ mod tests {
         let oldest = DAY + 1 - per_call as i64;
         assert_eq!(asked.bound, Some(oldest * WINDOW_MS + TOLERANCE));
         // Going on from the bound: the windows it may reach, down to the first.
-        let cursor = Cursor { received_at: asked.bound.unwrap(), id: String::new() };
-        let next = directory.for_list(&Filters { cursor: Some(cursor), ..Filters::default() }, TOLERANCE);
+        let cursor = Cursor {
+            received_at: asked.bound.unwrap(),
+            id: String::new(),
+        };
+        let next = directory.for_list(
+            &Filters {
+                cursor: Some(cursor),
+                ..Filters::default()
+            },
+            TOLERANCE,
+        );
         assert_eq!(next.shards[0].window, oldest, "its window's early arrivals");
         assert_eq!(next.shards.last().unwrap().window, DAY - 7);
         assert_eq!(next.bound, None);
@@ -213,9 +242,16 @@ mod tests {
             until_ms: Some((DAY + 1) * WINDOW_MS - TOLERANCE),
             ..Filters::default()
         };
-        assert!(directory.for_list(&day, TOLERANCE).shards.iter().all(|s| s.window == DAY));
+        assert!(directory
+            .for_list(&day, TOLERANCE)
+            .shards
+            .iter()
+            .all(|s| s.window == DAY));
         // Failures are asked only of the shards that hold some.
-        let failed = Filters { status: Some(Status::Failed), ..Filters::default() };
+        let failed = Filters {
+            status: Some(Status::Failed),
+            ..Filters::default()
+        };
         let directory = super::tests::directory(DAY - 30..DAY + 1, DAY - 20);
         let asked = directory.for_list(&failed, TOLERANCE);
         assert!(asked.shards.iter().all(|s| s.window == DAY - 20));
@@ -230,15 +266,33 @@ mod tests {
         }
         let (first, next) = page(rows.clone(), key, 3, None);
         assert_eq!(first, [(9, "a"), (7, "x"), (5, "c")]);
-        assert_eq!(next, Some(Cursor { received_at: 5, id: "c".into() }));
+        assert_eq!(
+            next,
+            Some(Cursor {
+                received_at: 5,
+                id: "c".into()
+            })
+        );
         let (all, next) = page(rows.clone(), key, 10, None);
         assert_eq!((all.len(), next), (5, None));
         // Rows before the bound wait for the call that asks the older windows.
         let (page, next) = super::page(rows.clone(), key, 10, Some(5));
         assert_eq!(page, [(9, "a"), (7, "x"), (5, "c"), (5, "b")]);
-        assert_eq!(next, Some(Cursor { received_at: 5, id: String::new() }));
+        assert_eq!(
+            next,
+            Some(Cursor {
+                received_at: 5,
+                id: String::new()
+            })
+        );
         let (page, next) = super::page(rows, key, 2, Some(5));
         assert_eq!(page, [(9, "a"), (7, "x")]);
-        assert_eq!(next, Some(Cursor { received_at: 7, id: "x".into() }));
+        assert_eq!(
+            next,
+            Some(Cursor {
+                received_at: 7,
+                id: "x".into()
+            })
+        );
     }
 }

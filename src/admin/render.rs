@@ -96,7 +96,10 @@ pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &St
     let mut hours: BTreeMap<i64, Hour> = BTreeMap::new();
     let (mut written, mut accepted, mut lost) = (0, 0, 0);
     let mut lost_since: Option<i64> = None;
-    for count in counts.iter().filter(|c| (since_hour..until_hour).contains(&c.hour)) {
+    for count in counts
+        .iter()
+        .filter(|c| (since_hour..until_hour).contains(&c.hour))
+    {
         let hour = hours.entry(count.hour).or_default();
         match count.name.as_str() {
             "accepted" => hour.accepted += count.n,

@@ -31,19 +31,26 @@ const EVENT_FIELDS: &str = concat!(
     "'id', e.id, 'event', e.event, 'message_id', e.message_id, 'timestamp', e.timestamp, ",
     "'received_at', ", time!("e.received_at"), ", 'status', e.status, ",
     "'redeliveries', COALESCE((SELECT r.count FROM redeliveries r WHERE r.event_id = e.id), 0), ",
-    "'routes', json((SELECT json_group_array(json_object('name', d.route, 'status', d.status, 'attempts', ",
-    "(SELECT COUNT(*) FROM attempts a WHERE a.event_id = d.event_id AND a.route = d.route))) ",
-    "FROM (SELECT * FROM deliveries WHERE event_id = e.id ORDER BY route) d))"
+    "'routes', json((SELECT json_group_array(json_object('name', d.key, 'status', json_extract(d.value, '$.status'), ",
+    "'attempts', COALESCE(json_array_length(d.value, '$.attempts'), 0))) FROM ",
+    "(SELECT key, value FROM json_each(e.routes) ORDER BY key) d))"
 );
 
 /// Each delivery of an event with every attempt, in order.
+macro_rules! attempt {
+    ($field:literal) => {
+        concat!("json_extract(a.value, '$.", $field, "')")
+    };
+}
 const DELIVERIES: &str = concat!(
-    "'deliveries', json((SELECT json_group_array(json_object('route', d.route, 'status', d.status, ",
-    "'attempts', json((SELECT json_group_array(json_object('attempt', a.attempt, 'at', ", time!("a.at"), ", ",
-    "'duration_ms', a.duration_ms, 'outcome', a.outcome, 'status', a.status, 'headers', json(a.headers), ",
-    "'body', a.body, 'error', a.error)) ",
-    "FROM (SELECT * FROM attempts WHERE event_id = d.event_id AND route = d.route ORDER BY attempt) a)))) ",
-    "FROM (SELECT * FROM deliveries WHERE event_id = e.id ORDER BY route) d))"
+    "'deliveries', json((SELECT json_group_array(json_object('route', d.key, 'status', json_extract(d.value, '$.status'), ",
+    "'attempts', json((SELECT json_group_array(json_object('attempt', ", attempt!("attempt"), ", ",
+    "'at', ", time!("json_extract(a.value, '$.at')"), ", ",
+    "'duration_ms', ", attempt!("duration_ms"), ", 'outcome', ", attempt!("outcome"), ", ",
+    "'status', ", attempt!("status"), ", 'headers', json(", attempt!("headers"), "), ",
+    "'body', ", attempt!("body"), ", 'error', ", attempt!("error"), ")) ",
+    "FROM json_each(d.value, '$.attempts') a)))) ",
+    "FROM (SELECT key, value FROM json_each(e.routes) ORDER BY key) d))"
 );
 
 /// The list's order: by when events were received, ties by id, the same in
@@ -78,13 +85,13 @@ fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) 
     }
     if let Some(route) = &filters.route {
         let route = bind(params, route.as_str().into());
-        let in_status = match (route_status, filters.status) {
-            (true, Some(status)) => format!(" AND d.status = '{}'", status.as_str()),
-            _ => String::new(),
-        };
-        clauses.push(format!(
-            "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.route = {route}{in_status})"
-        ));
+        clauses.push(match (route_status, filters.status) {
+            (true, Some(status)) => format!(
+                "json_extract(e.routes, '$.\"' || {route} || '\".status') = '{}'",
+                status.as_str()
+            ),
+            _ => format!("json_type(e.routes, '$.\"' || {route} || '\"') IS NOT NULL"),
+        });
     }
     if let Some(message_id) = &filters.message_id {
         clauses.push(format!(
@@ -122,7 +129,7 @@ pub fn list(filters: &Filters, limit: u32) -> Statement {
     Statement {
         sql: Cow::Owned(format!(
             "SELECT e.id AS id, e.received_at AS at, json_object({EVENT_FIELDS}) AS j FROM events e \
-WHERE e.seq IN (SELECT e.seq FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}) {NEWEST_FIRST}",
+WHERE e.id IN (SELECT e.id FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}) {NEWEST_FIRST}",
             params.len()
         )),
         params,
@@ -142,8 +149,8 @@ pub fn event(id: &str) -> Vec<Statement> {
 /// What a replay of one event needs: its text and the names of its routes.
 pub fn replay_one(id: &str) -> Vec<Statement> {
     vec![Statement::new(
-        "SELECT e.id, e.event, e.body, e.received_at, \
-(SELECT json_group_array(route) FROM (SELECT route FROM deliveries WHERE event_id = e.id ORDER BY route)) AS routes \
+        "SELECT e.id, e.event, e.message_id, e.timestamp, e.body, e.received_at, \
+(SELECT json_group_array(key) FROM (SELECT key FROM json_each(e.routes) ORDER BY key)) AS routes \
 FROM events e WHERE e.id = ?1",
         vec![id.into()],
     )]
@@ -156,19 +163,22 @@ pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
     let mut params = Vec::new();
     let filter = where_clause(filters, &mut params, true);
     let mut routes =
-        String::from("(SELECT json_group_array(d.route) FROM deliveries d WHERE d.event_id = e.id");
+        String::from("(SELECT json_group_array(d.key) FROM json_each(e.routes) d WHERE true");
     if let Some(status) = filters.status {
-        routes.push_str(&format!(" AND d.status = '{}'", status.as_str()));
+        routes.push_str(&format!(
+            " AND json_extract(d.value, '$.status') = '{}'",
+            status.as_str()
+        ));
     }
     if let Some(route) = &filters.route {
         params.push(route.as_str().into());
-        routes.push_str(&format!(" AND d.route = ?{}", params.len()));
+        routes.push_str(&format!(" AND d.key = ?{}", params.len()));
     }
     routes.push(')');
     params.push(Param::Int(i64::from(chunk) + 1));
     Statement {
         sql: Cow::Owned(format!(
-            "SELECT e.id, e.event, e.body, e.received_at, {routes} AS routes FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}",
+            "SELECT e.id, e.event, e.message_id, e.timestamp, e.body, e.received_at, {routes} AS routes FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}",
             params.len()
         )),
         params,

@@ -1,127 +1,93 @@
 //! What each step writes: an accepted event, a redelivery, a rejection, a
-//! delivery attempt, a dead letter. Every write is an upsert or is guarded, so
-//! the order in which the ingress, the queue consumer and the dead-letter
-//! consumer reach D1 does not matter: the ingress's write runs after the answer
-//! and may land after the first attempt's.
+//! delivery attempt, a dead letter. An event is one row whose `routes` JSON
+//! holds its deliveries and their attempts (see `schema.rs`). Every write is
+//! an upsert of that row, so the order in which the ingress, the queue
+//! consumer and the dead-letter consumer reach the shard does not matter: the
+//! ingress's write runs after the answer and may land after the first
+//! attempt's, which then writes the event from its own message.
+
+use serde::Serialize;
 
 use super::shard::Shard;
 use super::statement::{Param, Statement};
 use super::time::hour_of;
 use super::vocabulary::{AttemptOutcome, Status};
 
-/// A second copy the dedup store let through (two racing first deliveries)
-/// is not a second event; it was answered `accepted`, so it is no redelivery
-/// either (SPEC section 8 counts those answered `duplicate`).
-const INSERT_EVENT: &str =
-    "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING";
-/// The dead-letter consumer's: the event as its message carries it, if the
-/// ingress's own write never landed.
-const INSERT_EVENT_IF_MISSING: &str =
-    "INSERT INTO events (id, event, message_id, timestamp, received_at, body, status) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') ON CONFLICT (id) DO NOTHING";
+/// The event's columns, `?1` to `?6`.
+macro_rules! insert_event {
+    ($routes:literal) => {
+        concat!(
+            "INSERT INTO events (id, event, message_id, timestamp, received_at, body, routes) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ",
+            $routes,
+            ") ON CONFLICT (id) DO UPDATE SET routes = "
+        )
+    };
+}
+/// The path of the route `?7` in `routes`: route names are letters, digits,
+/// `-` and `_` (routes.rs), so quoting them is enough.
+macro_rules! route {
+    ($tail:literal) => {
+        concat!("'$.\"' || ?7 || '\"", $tail, "'")
+    };
+}
+/// The ingress's: its routes, each pending (or delivered, a queue route's
+/// send), merged under what attempts already wrote. A second copy the dedup
+/// store let through (two racing first deliveries) is not a second event; it
+/// was answered `accepted`, so it is no redelivery either (SPEC section 8
+/// counts those answered `duplicate`).
+const INSERT_EVENT: &str = concat!(
+    insert_event!("json(?7)"),
+    "json_patch(excluded.routes, routes) WHERE json_patch(excluded.routes, routes) != routes"
+);
 const COUNT_REDELIVERIES: &str = "INSERT INTO redeliveries (event_id, count, last_at) VALUES (?1, ?2, ?3) \
 ON CONFLICT (event_id) DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)";
-/// The ingress's: a delivery an attempt already wrote keeps its status.
-const INSERT_DELIVERY: &str =
-    "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
-ON CONFLICT (event_id, route) DO NOTHING";
-const SET_DELIVERY: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, ?3) \
-ON CONFLICT (event_id, route) DO UPDATE SET status = excluded.status WHERE status != excluded.status";
+/// An attempt of the route `?7`, `?9` its JSON without its number, after
+/// which the delivery is `?8`. Attempts are numbered per delivery, so a
+/// replay's continue the count. The event is written from the attempt's
+/// message if the ingress's write has not landed (or never will).
+const ATTEMPT: &str = concat!(
+    insert_event!("json_object(?7, json_object('status', ?8, 'attempts', json_array(json_set(?9, '$.attempt', 1))))"),
+    "json_set(routes, ", route!(""), ", json_object('status', ?8, 'attempts', json_insert(",
+    "COALESCE(json_extract(routes, ", route!(".attempts"), "), json_array()), '$[#]', ",
+    "json_set(?9, '$.attempt', COALESCE(json_array_length(routes, ", route!(".attempts"), "), 0) + 1))))"
+);
 /// A dead letter's: failed, unless the delivery's latest attempt delivered it
 /// (a replay that succeeded before the dead letter of an earlier run arrived).
 /// A later record turns a delivered delivery back to failed only when it comes
 /// from a later attempt.
-const DEAD_LETTER_FAILED: &str = "INSERT INTO deliveries (event_id, route, status) VALUES (?1, ?2, 'failed') \
-ON CONFLICT (event_id, route) DO UPDATE SET status = 'failed' \
-WHERE status != 'failed' AND COALESCE((SELECT outcome FROM attempts WHERE event_id = ?1 AND route = ?2 ORDER BY attempt DESC LIMIT 1), '') != 'delivered'";
-/// Attempts are numbered per delivery, so a replay's continue the count.
-const INSERT_ATTEMPT: &str = "INSERT INTO attempts (event_id, route, attempt, at, duration_ms, outcome, status, headers, body, error) \
-VALUES (?1, ?2, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE event_id = ?1 AND route = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-/// SPEC section 8: `delivered` when every route is, `failed` when any failed,
-/// `unrouted` with no route, else `pending`.
-macro_rules! event_status {
-    () => {
-        "CASE \
-WHEN NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1) THEN 'unrouted' \
-WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND status = 'failed') THEN 'failed' \
-WHEN EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1 AND status = 'pending') THEN 'pending' \
-ELSE 'delivered' END"
-    };
-}
-/// Written only when it changes: an unchanged row would still be metered.
-const EVENT_STATUS: &str = concat!(
-    "UPDATE events SET status = ",
-    event_status!(),
-    " WHERE id = ?1 AND status != ",
-    event_status!()
+const DEAD_LETTER_FAILED: &str = concat!(
+    insert_event!("json_object(?7, json_object('status', 'failed', 'attempts', json_array()))"),
+    "json_set(routes, ",
+    route!(".status"),
+    ", 'failed') WHERE ",
+    "COALESCE(json_extract(routes, ",
+    route!(".status"),
+    "), '') != 'failed' AND ",
+    "COALESCE(json_extract(routes, ",
+    route!(".attempts[#-1].outcome"),
+    "), '') != 'delivered'"
 );
 const COUNT: &str = "INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) \
 ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
-/// A replay sets a delivery back to pending, unless an attempt made since the
-/// replay began already settled it (its message may be consumed first).
+/// A replay sets a delivery of the route `?2` back to pending, unless an
+/// attempt made since the replay began (`?3`) already settled it (its message
+/// may be consumed first).
 const REPLAY_PENDING: &str =
-    "UPDATE deliveries SET status = 'pending' WHERE event_id = ?1 AND route = ?2 \
-AND NOT EXISTS (SELECT 1 FROM attempts WHERE event_id = ?1 AND route = ?2 AND at >= ?3)";
+    "UPDATE events SET routes = json_set(routes, '$.\"' || ?2 || '\".status', 'pending') \
+WHERE id = ?1 AND json_type(routes, '$.\"' || ?2 || '\"') IS NOT NULL \
+AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?3";
 
 /// Rows purged per statement: one purge is many small transactions, not one
-/// that holds the database.
+/// that holds the shard.
 pub const PURGE_CHUNK: i64 = 500;
-/// Every purge statement takes `?1` the cutoff, `?2` the chunk and `?3` the
-/// failed events' cutoff: an event with a failed delivery is kept until then
-/// (its dead letter was acked once logged, so the log is its only copy), or
-/// until a replay delivers it.
-macro_rules! purged_event {
-    ($e:literal) => {
-        concat!(
-            $e,
-            ".received_at < ?1 AND (",
-            $e,
-            ".status != 'failed' OR ",
-            $e,
-            ".received_at < ?3)"
-        )
-    };
-}
-/// Whether the event `id` is a failed one the purge keeps.
-macro_rules! kept_failed {
-    ($id:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM events k WHERE k.id = ",
-            $id,
-            " AND k.status = 'failed' AND k.received_at >= ?3)"
-        )
-    };
-}
-/// Attempts by age, unless their event is a kept failure: an attempt follows
-/// its event's arrival, so one older than the cutoff belongs to a purged event.
-const PURGE_ATTEMPTS: &str = concat!(
-    "DELETE FROM attempts WHERE (event_id, route, attempt) IN \
-(SELECT a.event_id, a.route, a.attempt FROM attempts a WHERE a.at < ?1 AND NOT ",
-    kept_failed!("a.event_id"),
-    " LIMIT ?2)"
-);
-const PURGE_DELIVERIES: &str = concat!(
-    "DELETE FROM deliveries WHERE event_id IN (SELECT e.id FROM events e WHERE ",
-    purged_event!("e"),
-    " ORDER BY e.seq LIMIT ?2)"
-);
-/// Deliveries whose event never reached the log (its isolate died before the
-/// flush), found through their attempts as those age out: run before them.
-const PURGE_ORPHAN_DELIVERIES: &str = "DELETE FROM deliveries WHERE (event_id, route) IN \
-(SELECT a.event_id, a.route FROM attempts a WHERE a.at < ?1 \
-AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = a.event_id) LIMIT ?2)";
-const PURGE_REDELIVERIES: &str = concat!(
-    "DELETE FROM redeliveries WHERE event_id IN \
-(SELECT r.event_id FROM redeliveries r WHERE r.last_at < ?1 AND NOT ",
-    kept_failed!("r.event_id"),
-    " LIMIT ?2)"
-);
-const PURGE_EVENTS: &str = concat!(
-    "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE ",
-    purged_event!("e"),
-    " ORDER BY e.seq LIMIT ?2)"
-);
+/// Redelivery counts of events that are not kept failures (or never reached
+/// the log), then the events: run in that order.
+const PURGE_REDELIVERIES: &str = "DELETE FROM redeliveries WHERE event_id IN \
+(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS \
+(SELECT 1 FROM events e WHERE e.id = r.event_id AND e.status = 'failed') LIMIT ?1)";
+const PURGE_EVENTS: &str = "DELETE FROM events WHERE id IN \
+(SELECT id FROM events WHERE status != 'failed' LIMIT ?1)";
 
 /// How a route takes an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +190,7 @@ pub(super) fn redeliveries(id: &str, n: i64, last_ms: i64) -> Statement {
     )
 }
 
-/// `?1` to `?6` of both event inserts: the event as the log keeps it.
+/// `?1` to `?6` of every event upsert: the event as the log keeps it.
 fn event_params(event: &AcceptedEvent) -> Vec<Param> {
     vec![
         event.id.as_str().into(),
@@ -236,53 +202,52 @@ fn event_params(event: &AcceptedEvent) -> Vec<Param> {
     ]
 }
 
-/// The event, its deliveries and a queue route's attempt; not its counts.
+/// One attempt as `routes` keeps it, without its number (the shard numbers
+/// it). What is absent is left out: a delivered attempt is its time, its
+/// duration, its outcome and its status.
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    at: i64,
+    duration_ms: i64,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+/// The event with its routes, each pending, or a queue route delivered with
+/// its send (attempt 1): one row, the counts apart.
 pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
-    let id = || Param::from(event.id.as_str());
-    let status = if event.routes.is_empty() {
-        Status::Unrouted
-    } else {
-        Status::Pending
-    };
-    let mut params = event_params(event);
-    params.push(status.as_str().into());
-    let mut statements = vec![Statement::new(INSERT_EVENT, params)];
+    let mut routes = serde_json::Map::new();
     for (route, kind) in &event.routes {
-        match kind {
-            RouteKind::Http => statements.push(Statement::new(
-                INSERT_DELIVERY,
-                vec![id(), route.as_str().into(), Status::Pending.as_str().into()],
-            )),
+        let delivery = match kind {
+            RouteKind::Http => serde_json::json!({"status": Status::Pending.as_str()}),
             RouteKind::Queue => {
-                statements.push(Statement::new(
-                    SET_DELIVERY,
-                    vec![
-                        id(),
-                        route.as_str().into(),
-                        Status::Delivered.as_str().into(),
-                    ],
-                ));
-                statements.push(attempt_row(&AttemptEntry::sent(
-                    event.shard(),
-                    &event.id,
-                    route,
-                    event.received_at_ms,
-                )));
+                let sent = AttemptEntry::sent(event, route, event.received_at_ms);
+                let mut attempt = serde_json::to_value(sent.json()).unwrap_or_default();
+                if let Some(fields) = attempt.as_object_mut() {
+                    fields.insert("attempt".into(), 1.into());
+                }
+                serde_json::json!({"status": Status::Delivered.as_str(), "attempts": [attempt]})
             }
-        }
+        };
+        routes.insert(route.clone(), delivery);
     }
-    if !event.routes.is_empty() {
-        statements.push(Statement::new(EVENT_STATUS, vec![id()]));
-    }
-    statements
+    let mut params = event_params(event);
+    params.push(serde_json::Value::Object(routes).to_string().into());
+    vec![Statement::new(INSERT_EVENT, params)]
 }
 
 /// One attempt of a delivery and the delivery's status after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptEntry {
-    /// Where its event is kept.
-    pub shard: Shard,
-    pub event_id: String,
+    /// Its event, written with the attempt if the log does not hold it yet.
+    pub event: AcceptedEvent,
     pub route: String,
     pub at_ms: i64,
     pub duration_ms: i64,
@@ -299,10 +264,12 @@ pub struct AttemptEntry {
 
 impl AttemptEntry {
     /// A queue route's send: delivered once the send succeeded.
-    pub fn sent(shard: Shard, event_id: &str, route: &str, at_ms: i64) -> Self {
+    pub fn sent(event: &AcceptedEvent, route: &str, at_ms: i64) -> Self {
         Self {
-            shard,
-            event_id: event_id.to_string(),
+            event: AcceptedEvent {
+                routes: Vec::new(),
+                ..event.clone()
+            },
             route: route.to_string(),
             at_ms,
             duration_ms: 0,
@@ -313,40 +280,35 @@ impl AttemptEntry {
             error: None,
         }
     }
-}
 
-fn attempt_row(entry: &AttemptEntry) -> Statement {
-    Statement::new(
-        INSERT_ATTEMPT,
-        vec![
-            entry.event_id.as_str().into(),
-            entry.route.as_str().into(),
-            entry.at_ms.into(),
-            entry.duration_ms.into(),
-            entry.outcome.as_str().into(),
-            entry.status.map(i64::from).into(),
-            entry.headers.clone().into(),
-            entry.body.clone().into(),
-            entry.error.into(),
-        ],
-    )
-}
+    /// Where its event is kept.
+    pub fn shard(&self) -> Shard {
+        self.event.shard()
+    }
 
-impl AttemptEntry {
+    fn json(&self) -> AttemptJson<'_> {
+        AttemptJson {
+            at: self.at_ms,
+            duration_ms: self.duration_ms,
+            outcome: self.outcome.as_str(),
+            status: self.status,
+            headers: self.headers.as_deref(),
+            body: self.body.as_deref(),
+            error: self.error,
+        }
+    }
+
     pub fn statements(&self) -> Vec<Statement> {
         let delivery = self.outcome.status();
-        let mut statements = vec![
-            attempt_row(self),
-            Statement::new(
-                SET_DELIVERY,
-                vec![
-                    self.event_id.as_str().into(),
-                    self.route.as_str().into(),
-                    delivery.as_str().into(),
-                ],
-            ),
-            Statement::new(EVENT_STATUS, vec![self.event_id.as_str().into()]),
-        ];
+        let mut params = event_params(&self.event);
+        params.push(self.route.as_str().into());
+        params.push(delivery.as_str().into());
+        params.push(
+            serde_json::to_string(&self.json())
+                .unwrap_or_default()
+                .into(),
+        );
+        let mut statements = vec![Statement::new(ATTEMPT, params)];
         if delivery != Status::Pending {
             statements.push(count(self.at_ms, delivery.as_str()));
         }
@@ -366,12 +328,10 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     pub fn statements(&self) -> Vec<Statement> {
-        let event = &self.event;
-        let id = || Param::from(event.id.as_str());
+        let mut params = event_params(&self.event);
+        params.push(self.route.as_str().into());
         vec![
-            Statement::new(INSERT_EVENT_IF_MISSING, event_params(event)),
-            Statement::new(DEAD_LETTER_FAILED, vec![id(), self.route.as_str().into()]),
-            Statement::new(EVENT_STATUS, vec![id()]),
+            Statement::new(DEAD_LETTER_FAILED, params),
             count(self.at_ms, Status::Failed.as_str()),
         ]
     }
@@ -379,7 +339,7 @@ impl DeadLetter {
 
 /// A replay of `routes` of the event `id`, begun at `at_ms`: back to pending.
 pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement> {
-    let mut statements: Vec<Statement> = routes
+    routes
         .iter()
         .map(|route| {
             Statement::new(
@@ -387,30 +347,18 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
                 vec![id.into(), route.as_str().into(), at_ms.into()],
             )
         })
-        .collect();
-    statements.push(Statement::new(EVENT_STATUS, vec![id.into()]));
-    statements
+        .collect()
 }
 
 /// One round of the purge of a window past `EVENT_RETENTION_DAYS` that keeps
-/// failed events: up to [`PURGE_CHUNK`] events that are not failed, with
-/// their deliveries, as many attempts (with the deliveries of any whose event
-/// never reached the log) and redelivery counts. Failed events stay with
-/// their rows, and the window's counts stay, until the window is dropped
-/// whole. The driver repeats it while [`purge_continues`] says so.
+/// failed events: up to [`PURGE_CHUNK`] events that are not failed, and as
+/// many redelivery counts of events not kept. Failed events stay, and the
+/// window's counts stay, until the window is dropped whole. The driver
+/// repeats it while [`purge_continues`] says so.
 pub fn purge_all_but_failed() -> Vec<Statement> {
-    // Later than any time kept; exact in a JavaScript number.
-    const EVER_MS: i64 = 1 << 53;
-    let args = || vec![Param::Int(EVER_MS), Param::Int(PURGE_CHUNK), Param::Int(0)];
     vec![
-        Statement::new(
-            PURGE_ORPHAN_DELIVERIES,
-            vec![Param::Int(EVER_MS), Param::Int(PURGE_CHUNK)],
-        ),
-        Statement::new(PURGE_ATTEMPTS, args()),
-        Statement::new(PURGE_REDELIVERIES, args()),
-        Statement::new(PURGE_DELIVERIES, args()),
-        Statement::new(PURGE_EVENTS, args()),
+        Statement::new(PURGE_REDELIVERIES, vec![Param::Int(PURGE_CHUNK)]),
+        Statement::new(PURGE_EVENTS, vec![Param::Int(PURGE_CHUNK)]),
     ]
 }
 
@@ -439,14 +387,12 @@ impl Unwritten {
         let mut unwritten = Self::default();
         for statement in statements {
             match (&*statement.sql, statement.params.as_slice()) {
-                (INSERT_EVENT | INSERT_ATTEMPT, _) => unwritten.records += 1,
+                (INSERT_EVENT | ATTEMPT, _) => unwritten.records += 1,
                 (COUNT, [Param::Int(hour), Param::Text(name), Param::Int(n)]) => {
                     unwritten.counts.push((shard, *hour, name.clone(), *n));
                 }
                 (COUNT_REDELIVERIES, [Param::Text(id), Param::Int(n), Param::Int(last)]) => {
-                    unwritten
-                        .redeliveries
-                        .push((shard, id.clone(), *n, *last));
+                    unwritten.redeliveries.push((shard, id.clone(), *n, *last));
                 }
                 _ => {}
             }

@@ -15,8 +15,8 @@ pub mod time;
 mod vocabulary;
 
 pub use journal::{
-    purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent, AttemptEntry,
-    DeadLetter, Entry, RouteKind, Unwritten, PURGE_CHUNK,
+    purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter,
+    Entry, RouteKind, Unwritten, PURGE_CHUNK,
 };
 pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use schema::SCHEMA;

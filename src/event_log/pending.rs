@@ -154,7 +154,10 @@ impl Pending {
     /// flush is replaced when verified traffic arrives, which is written
     /// within a second.
     pub fn schedule(&mut self, now_ms: i64) -> Option<u32> {
-        let untaken = self.flush.as_ref().is_some_and(|flush| flush.batches.is_some());
+        let untaken = self
+            .flush
+            .as_ref()
+            .is_some_and(|flush| flush.batches.is_some());
         if self.is_empty() && !untaken {
             return None;
         }
@@ -376,7 +379,11 @@ mod tests {
         let mut all = Vec::new();
         while let Some((_, batch)) = pending.take(id, now_ms) {
             all.extend(batch);
-            if pending.flush.as_ref().is_none_or(|flush| flush.batches.is_none()) {
+            if pending
+                .flush
+                .as_ref()
+                .is_none_or(|flush| flush.batches.is_none())
+            {
                 break;
             }
             pending.written(id, true, now_ms);
@@ -549,7 +556,11 @@ mod tests {
         let batch = take(&mut pending, next, 30_000);
         assert_eq!(events_in(&batch), 1, "the untaken batch");
         assert_eq!(count_in(&batch, hour_of(RECEIVED_MS), "accepted"), Some(1));
-        assert_eq!(count_in(&batch, 0, "rejected:invalid_signature"), Some(1), "{first:?}");
+        assert_eq!(
+            count_in(&batch, 0, "rejected:invalid_signature"),
+            Some(1),
+            "{first:?}"
+        );
     }
 
     #[test]
@@ -596,7 +607,7 @@ mod tests {
     #[test]
     fn large_backlogs_go_back_to_back_in_batches_of_whole_events() {
         let mut pending = Pending::default();
-        for i in 0..150 {
+        for i in 0..450 {
             pending.add(accepted(&format!("msg_{i}")));
         }
         let id = pending.schedule(0).unwrap();
@@ -612,7 +623,7 @@ mod tests {
             pending.add(accepted("later"));
             pending.written(id, true, 10);
         }
-        assert_eq!((events, batches), (150, 3));
+        assert_eq!((events, batches), (450, 3));
         assert_eq!(pending.wait(id, 10), Some(FLUSH_EVERY_MS));
     }
 }

@@ -1,37 +1,39 @@
 //! The tables of one shard of the log (SQLite in a Durable Object). A shard
 //! creates them on its first write, and again after `deleteAll()` drops them.
 //!
-//! Every index is paid on each insert (the platform meters index entries as
-//! rows written), so there are only those a query needs: the list's order,
-//! an event by id or by message id, and the failures, on a partial index that
-//! costs nothing for an event that is delivered.
+//! The platform meters every row written, index entries included, so an event
+//! is one row, keyed by its id: its deliveries and their attempts are a JSON
+//! object in it (`routes`), written by an update of that row. There are only
+//! the indexes a query needs: the list's order, an event by message id, and
+//! failures, on a partial index that costs nothing for an event delivered.
+//!
+//! `routes` is `{"<route>":{"status":"pending|delivered|failed","attempts":[…]}}`,
+//! each attempt `{"attempt":1,"at":…,"duration_ms":…,"outcome":…,"status":200,…}`
+//! with a response's headers (a JSON text) and body as strings. The event's
+//! status follows from it: only a delivery's status is a string after
+//! `"status":`, so finding that text is exact.
 
 /// The statements, in order; each may run again (`IF NOT EXISTS`).
-pub const SCHEMA: [&str; 8] = [
-    // One row per accepted event; `seq` is SQLite's rowid.
+pub const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS events (\
-seq INTEGER PRIMARY KEY, \
-id TEXT NOT NULL UNIQUE, \
+id TEXT PRIMARY KEY, \
 event TEXT NOT NULL, \
 message_id TEXT, \
 timestamp TEXT NOT NULL, \
 received_at INTEGER NOT NULL, \
 body TEXT NOT NULL, \
-status TEXT NOT NULL DEFAULT 'pending')",
-    // The list's order, ties by id as in every shard: pages are index ranges.
-    "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at, id)",
-    "CREATE INDEX IF NOT EXISTS events_failed ON events (received_at, id) WHERE status = 'failed'",
-    "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id)",
-    // One row per (event, route) the event matched.
-    "CREATE TABLE IF NOT EXISTS deliveries (\
-event_id TEXT NOT NULL, route TEXT NOT NULL, status TEXT NOT NULL, \
-PRIMARY KEY (event_id, route)) WITHOUT ROWID",
-    // Every attempt of a delivery, numbered per delivery (a replay appends).
-    "CREATE TABLE IF NOT EXISTS attempts (\
-event_id TEXT NOT NULL, route TEXT NOT NULL, attempt INTEGER NOT NULL, \
-at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, outcome TEXT NOT NULL, \
-status INTEGER, headers TEXT, body TEXT, error TEXT, \
-PRIMARY KEY (event_id, route, attempt)) WITHOUT ROWID",
+routes TEXT NOT NULL DEFAULT '{}', \
+status TEXT GENERATED ALWAYS AS (CASE \
+WHEN routes = '{}' THEN 'unrouted' \
+WHEN instr(routes, '\"status\":\"failed\"') THEN 'failed' \
+WHEN instr(routes, '\"status\":\"pending\"') THEN 'pending' \
+ELSE 'delivered' END) VIRTUAL\
+) WITHOUT ROWID",
+    // The list's order; an index of a table keyed by id holds the id too, so
+    // ties go by id as in every shard and pages are index ranges.
+    "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at)",
+    "CREATE INDEX IF NOT EXISTS events_failed ON events (received_at) WHERE status = 'failed'",
+    "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id) WHERE message_id IS NOT NULL",
     // Redeliveries answered `duplicate`, per event: a table of their own, so a
     // count written before the event itself is kept.
     "CREATE TABLE IF NOT EXISTS redeliveries (\

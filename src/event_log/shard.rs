@@ -106,8 +106,18 @@ pub enum Retention {
 
 impl Retention {
     /// The step for `shard` at `now_ms`, holding `failed` failed events.
-    pub fn of(shard: Shard, now_ms: i64, retention_days: u64, failed_days: u64, failed: u64) -> Self {
-        let days = |n: u64| i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(WINDOW_MS);
+    pub fn of(
+        shard: Shard,
+        now_ms: i64,
+        retention_days: u64,
+        failed_days: u64,
+        failed: u64,
+    ) -> Self {
+        let days = |n: u64| {
+            i64::try_from(n)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(WINDOW_MS)
+        };
         let age = now_ms.saturating_sub(shard.end_ms());
         if age < days(retention_days) {
             Self::Keep
@@ -130,7 +140,15 @@ mod tests {
         let shard = Shard::in_window(DAY0, 3);
         assert_eq!(shard.name(), "2025-12-06/3");
         assert_eq!(Shard::parse("2025-12-06/3"), Some(shard));
-        for bad in ["", "2025-12-06", "2025-12-06/8", "2025-13-06/1", "x/1", "2025-12-06/-1", "2025-12-06T00:00:00Z/1"] {
+        for bad in [
+            "",
+            "2025-12-06",
+            "2025-12-06/8",
+            "2025-13-06/1",
+            "x/1",
+            "2025-12-06/-1",
+            "2025-12-06T00:00:00Z/1",
+        ] {
             assert_eq!(Shard::parse(bad), None, "{bad}");
         }
     }
@@ -140,7 +158,11 @@ mod tests {
         let ts = "2025-12-06T23:59:59Z";
         let shard = Shard::of_event(ts, "msg_1", 0);
         assert_eq!(shard.window, DAY0);
-        assert_eq!(Shard::of_event("2025-12-07T01:59:59+02:00", "msg_1", 0), shard, "same instant");
+        assert_eq!(
+            Shard::of_event("2025-12-07T01:59:59+02:00", "msg_1", 0),
+            shard,
+            "same instant"
+        );
         assert_eq!(Shard::of(DAY0 * WINDOW_MS + 5, "msg_1"), shard);
         // Ids spread over the shards.
         let mut seen = [0u32; SHARDS as usize];
@@ -154,13 +176,22 @@ mod tests {
     fn a_window_is_dropped_whole_after_retention_and_one_with_failures_later() {
         let shard = Shard::in_window(DAY0, 0);
         let end = shard.end_ms();
-        assert_eq!(Retention::of(shard, end + 7 * WINDOW_MS - 1, 7, 30, 0), Retention::Keep);
-        assert_eq!(Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 0), Retention::Drop);
+        assert_eq!(
+            Retention::of(shard, end + 7 * WINDOW_MS - 1, 7, 30, 0),
+            Retention::Keep
+        );
+        assert_eq!(
+            Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 0),
+            Retention::Drop
+        );
         assert_eq!(
             Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 2),
             Retention::PurgeAllButFailed
         );
-        assert_eq!(Retention::of(shard, end + 30 * WINDOW_MS, 7, 30, 2), Retention::Drop);
+        assert_eq!(
+            Retention::of(shard, end + 30 * WINDOW_MS, 7, 30, 2),
+            Retention::Drop
+        );
     }
 
     // Cloudflare's documented limits (developers.cloudflare.com/durable-objects/platform/limits/,
@@ -186,18 +217,26 @@ mod tests {
         let shards = f64::from(SHARDS);
         let day = WINDOW_MS as f64 / 1000.0;
         // Storage: a window at the sustained rate plus a burst inside it.
-        let window_bytes = (SUSTAINED_PER_SECOND * day + BURST_PER_SECOND * BURST_SECONDS) * BYTES_PER_EVENT;
+        let window_bytes =
+            (SUSTAINED_PER_SECOND * day + BURST_PER_SECOND * BURST_SECONDS) * BYTES_PER_EVENT;
         let per_object = window_bytes / shards;
-        assert!(per_object * HEADROOM <= OBJECT_BYTES, "{per_object} bytes an object");
+        assert!(
+            per_object * HEADROOM <= OBJECT_BYTES,
+            "{per_object} bytes an object"
+        );
         // Requests: at worst every event of a burst is flushed by its own
         // isolate, and every consumer batch by its own.
         let flushes = BURST_PER_SECOND + BURST_PER_SECOND * DELIVERIES_PER_EVENT / CONSUMER_BATCH;
         let per_object = flushes / shards;
-        assert!(per_object * HEADROOM <= OBJECT_REQUESTS_PER_SECOND, "{per_object} requests/s an object");
+        assert!(
+            per_object * HEADROOM <= OBJECT_REQUESTS_PER_SECOND,
+            "{per_object} requests/s an object"
+        );
         // Fewer shards would miss a limit: SHARDS is the least that fits.
         let half = shards / 2.0;
         assert!(
-            window_bytes / half * HEADROOM > OBJECT_BYTES || flushes / half * HEADROOM > OBJECT_REQUESTS_PER_SECOND,
+            window_bytes / half * HEADROOM > OBJECT_BYTES
+                || flushes / half * HEADROOM > OBJECT_REQUESTS_PER_SECOND,
             "{SHARDS} shards is more than the volume needs"
         );
         // An admin call: an event by id asks one shard a window kept; a list
@@ -205,7 +244,10 @@ mod tests {
         let windows_kept = 30.0 + 1.0; // FAILED_RETENTION_DAYS' default, and today
         assert!(windows_kept * HEADROOM <= SUBREQUESTS_PAID);
         assert!((SHARDS_PER_CALL as f64) + 2.0 <= SUBREQUESTS_FREE);
-        assert!(RETENTION_DAYS * SUSTAINED_PER_SECOND * day >= 60e6, "the 60 million events of the target");
+        assert!(
+            RETENTION_DAYS * SUSTAINED_PER_SECOND * day >= 60e6,
+            "the 60 million events of the target"
+        );
         // A flush loop writes each shard at most once a second for 20 s.
         assert!(20.0 * shards * HEADROOM <= SUBREQUESTS_PAID);
     }

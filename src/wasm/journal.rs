@@ -91,7 +91,6 @@ pub fn journal_retry_wait(failed_tries: u32) -> Option<f64> {
 
 use crate::log::WarningLog;
 
-
 /// Each statement as `[sql, ...params]`.
 pub(crate) fn statements(statements: Vec<Statement>) -> Array {
     statements

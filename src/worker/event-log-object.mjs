@@ -80,16 +80,16 @@ export class EventLog extends DurableObject {
   }
 
   /**
-   * What the shard holds, for the directory, read from a few index entries
-   * (rows read are billed, and a busy shard reports every second): its
-   * events by the last rowid (rows are only ever added while its window is
-   * kept; a purged one is small and counted), whether it holds a failed
-   * event, and when its oldest was received.
+   * What the shard holds, for the directory, read from a few rows (rows read
+   * are billed, and a busy shard reports every second): its events as its
+   * counts of events accepted (while its window is kept; a purged one is
+   * small and counted whole), whether it holds a failed event, and when its
+   * oldest was received.
    */
   figures(now) {
     const purged = core.retention(this.env, this.name, 1, now) !== 0;
     const [row] = this.sql.exec(
-      `SELECT ${purged ? '(SELECT COUNT(*) FROM events)' : '(SELECT COALESCE(MAX(seq), 0) FROM events)'} AS events, `
+      `SELECT ${purged ? '(SELECT COUNT(*) FROM events)' : "(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted')"} AS events, `
       + "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, "
       + '(SELECT MIN(received_at) FROM events) AS oldest').toArray();
     return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
@@ -108,7 +108,7 @@ export class EventLog extends DurableObject {
       // The shard's next write reports again; until then the directory's
       // figures for it are older (its name is there since its first write).
       this.reportedAt = 0;
-      console.error(core.journal_failed(0, `directory: ${error?.message ?? error}`, undefined));
+      console.error(core.journal_failed(0, error?.message ?? String(error), undefined));
     }
   }
 

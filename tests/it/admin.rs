@@ -815,7 +815,10 @@ fn the_list_walks_an_index_in_its_order_for_each_filter_never_every_event() {
     ] {
         let answer = worker.get(target);
         assert_eq!(answer.status, 200, "{}", answer.text);
-        let plan = worker.log.plan(answer.statements.last().unwrap()).join("\n");
+        let plan = worker
+            .log
+            .plan(answer.statements.last().unwrap())
+            .join("\n");
         assert!(
             plan.contains(&format!("USING COVERING INDEX {index}"))
                 || plan.contains(&format!("USING INDEX {index}")),
@@ -827,12 +830,13 @@ fn the_list_walks_an_index_in_its_order_for_each_filter_never_every_event() {
         );
         // The outer query reads the page's rows by their key, never a scan.
         assert!(
-            plan.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+            plan.contains("SEARCH e USING PRIMARY KEY (id=?)"),
             "{target}:\n{plan}"
         );
+        // One sort orders an event's routes by name, one the page.
         if !sorted {
             assert!(
-                plan.matches("TEMP B-TREE").count() <= 1,
+                plan.matches("TEMP B-TREE").count() <= 2,
                 "{target} sorts its matches:\n{plan}"
             );
         }
@@ -1163,7 +1167,7 @@ fn an_unrouted_event_has_nothing_to_replay_and_an_unknown_one_is_not_found() {
 fn a_query_that_fails_is_503_and_says_to_retry() {
     let mut worker = Worker::new();
     worker.post(&event_body("email.opened", "m-1", NOW_MS));
-    worker.log.rows("DROP TABLE attempts");
+    worker.log.rows("DROP TABLE redeliveries");
     for target in ["events", "stats"] {
         let answer = worker.get(target);
         let expected = if target == "stats" { 200 } else { 503 };

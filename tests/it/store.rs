@@ -93,7 +93,11 @@ impl Log {
 
     /// A test's own look at the tables: the rows of `sql` in every shard.
     pub fn rows(&self, sql: &str) -> Vec<Value> {
-        self.shards.borrow().values().flat_map(|db| db.rows(sql)).collect()
+        self.shards
+            .borrow()
+            .values()
+            .flat_map(|db| db.rows(sql))
+            .collect()
     }
 
     /// The one number `sql` selects, over every shard: added up, or the least
@@ -115,12 +119,20 @@ impl Log {
 
     /// The one text column `sql` selects, row by row, shard by shard.
     pub fn texts(&self, sql: &str) -> Vec<String> {
-        self.shards.borrow().values().flat_map(|db| db.texts(sql)).collect()
+        self.shards
+            .borrow()
+            .values()
+            .flat_map(|db| db.texts(sql))
+            .collect()
     }
 
     /// Every text value in every column of every table of every shard.
     pub fn every_text(&self) -> Vec<(String, String)> {
-        self.shards.borrow().values().flat_map(ShardDb::every_text).collect()
+        self.shards
+            .borrow()
+            .values()
+            .flat_map(ShardDb::every_text)
+            .collect()
     }
 
     /// How SQLite runs `statement` in a shard: its query plan's lines.
@@ -134,18 +146,31 @@ impl Log {
     }
 }
 
+/// `deliveries` and `attempts` as rows, read from `events.routes`.
+pub const VIEWS: &str = "\
+CREATE TEMP VIEW deliveries AS SELECT e.id AS event_id, d.key AS route, \
+json_extract(d.value, '$.status') AS status FROM events e, json_each(e.routes) d; \
+CREATE TEMP VIEW attempts AS SELECT e.id AS event_id, d.key AS route, \
+json_extract(a.value, '$.attempt') AS attempt, json_extract(a.value, '$.at') AS at, \
+json_extract(a.value, '$.duration_ms') AS duration_ms, json_extract(a.value, '$.outcome') AS outcome, \
+json_extract(a.value, '$.status') AS status, json_extract(a.value, '$.headers') AS headers, \
+json_extract(a.value, '$.body') AS body, json_extract(a.value, '$.error') AS error \
+FROM events e, json_each(e.routes) d, json_each(d.value, '$.attempts') a;";
+
 pub struct ShardDb {
     db: Connection,
 }
 
 impl ShardDb {
-    /// A shard with the log's tables.
+    /// A shard with the log's tables, and for the tests' own looks two views
+    /// of the deliveries and attempts each event's `routes` holds.
     pub fn new() -> Self {
         let db = Connection::open_in_memory().unwrap();
         for statement in SCHEMA {
             db.execute_batch(statement)
                 .unwrap_or_else(|e| panic!("{statement}: {e}"));
         }
+        db.execute_batch(VIEWS).unwrap();
         Self { db }
     }
 

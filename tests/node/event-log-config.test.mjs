@@ -1,8 +1,9 @@
-// The event log's configuration (SPEC section 8): wrangler.toml binds the D1 database
-// EVENTS to the committed migrations, runs the retention purge on a cron, keeps the
-// default retention, and ships the console's static files with the worker going first.
+// The event log's configuration (SPEC section 8): wrangler.toml binds EVENTS to the
+// Durable Object class the worker exports, made SQLite-backed by a migration, runs the
+// retention on a cron, keeps the default retention, and ships the console's static
+// files with the worker going first.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../tools/lib/leadnest.mjs';
@@ -26,17 +27,16 @@ function tables(text, header) {
   return found;
 }
 
-test('wrangler.toml binds EVENTS to a D1 database whose migrations are committed', () => {
-  const [d1, ...more] = tables(WRANGLER, '[[d1_databases]]').filter((t) => t.binding === 'EVENTS');
-  assert.ok(d1, 'no [[d1_databases]] binding = "EVENTS"');
+test('wrangler.toml binds EVENTS to the SQLite-backed Durable Object class the worker exports', () => {
+  const [binding, ...more] = tables(WRANGLER, '[[durable_objects.bindings]]').filter((t) => t.name === 'EVENTS');
+  assert.ok(binding, 'no [[durable_objects.bindings]] name = "EVENTS"');
   assert.equal(more.length, 0);
-  assert.equal(d1.database_name, 'leadnest-edge-events');
-  assert.ok(d1.database_id, 'a database_id (a placeholder until `wrangler d1 create`)');
-  assert.ok(existsSync(join(ROOT, d1.migrations_dir)), `migrations_dir ${d1.migrations_dir} does not exist`);
-  const migrations = readdirSync(join(ROOT, d1.migrations_dir)).filter((f) => f.endsWith('.sql'));
-  assert.ok(migrations.length > 0, 'no migration');
-  // wrangler applies them in name order and records each name: numbered, never renamed.
-  for (const file of migrations) assert.match(file, /^\d{4}_[a-z0-9_]+\.sql$/);
+  assert.equal(binding.class_name, 'EventLog');
+  // A class made by a migration with new_sqlite_classes: its storage is SQLite.
+  const made = tables(WRANGLER, '[[migrations]]').filter((m) => JSON.parse(m.new_sqlite_classes ?? '[]').includes('EventLog'));
+  assert.equal(made.length, 1, 'one [[migrations]] with new_sqlite_classes = ["EventLog"]');
+  assert.match(readFileSync(join(ROOT, 'src', 'worker', 'entry.mjs'), 'utf8'), /export \{ EventLog \}/);
+  assert.equal(tables(WRANGLER, '[[d1_databases]]').length, 0, 'no D1 database is needed');
 });
 
 test('a cron trigger runs the retention purge, with the default retention of SPEC section 8', () => {

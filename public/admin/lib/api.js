@@ -26,7 +26,7 @@ const MESSAGES = {
   0: 'The worker could not be reached. Is it running?',
   401: 'The token was refused: it does not match ADMIN_TOKEN.',
   404: 'Not found.',
-  503: 'The event log is not available (is the D1 database EVENTS bound and migrated?).',
+  503: 'The event log is not available right now (is the Durable Object EVENTS bound?). Try again shortly.',
 };
 
 /** A query string of the filled-in fields only. */
