@@ -270,63 +270,61 @@ function idsOf(k, count) {
   return ids;
 }
 
+/** One attempt's JSON, as the worker writes it: `n` its number, at `at` (SQL expressions). */
+function attemptJson(n, at, delivered) {
+  const answer = delivered ? "',\"outcome\":\"delivered\",\"status\":200}'"
+    : `',"outcome":"retry","status":503,"headers":' || json_quote(${q(FAILED_HEADERS)}) || ',"body":' || json_quote(${q(FAILED_BODY)}) || '}'`;
+  return `'{"attempt":' || (${n}) || ',"at":' || (${at}) || ',"duration_ms":' || (20 + abs(random() % 250)) || ${answer}`;
+}
+/** The attempts of a delivery received at `r`: delivered at once, after one 503, or 11 503s (max_retries 10, 5 s doubling). */
+const ATTEMPTS = {
+  delivered: `'[' || ${attemptJson(1, 'r + 40 + abs(random() % 300)', true)} || ']'`,
+  retried: `'[' || ${attemptJson(1, 'r + 40', false)} || ',' || ${attemptJson(2, 'r + 5040', true)} || ']'`,
+  failed: `(SELECT json_group_array(json(${attemptJson('k.n', 'r + 40 + 5000 * ((1 << (k.n - 1)) - 1)', false)})) FROM k)`,
+};
+
 /**
- * Events numbered `from`..`to`, received from `start` `step` ms apart, with their
- * deliveries, attempts and redeliveries, as statements for one shard: their ids are
- * the shard's. Their names follow the mix; the bodies are the sent events' with random
- * ids.
+ * Events numbered `from`..`to`, received from `start` `step` ms apart, each one row
+ * with its deliveries and their attempts as the worker writes them, and their
+ * redeliveries and counts: statements for one shard, whose ids are the shard's. Their
+ * names follow the mix; the bodies are the sent events' with random ids.
  */
 function seedStatements(ids, from, to, start, step) {
   const slots = SLOTS.map((event, slot) => `(${slot}, ${q(event)})`).join(', ');
   const templates = [...TEMPLATES].map(([event, body]) => `(${q(event)}, ${q(body)})`).join(', ');
+  const delivery = (status, attempts) => `json_object('status', '${status}', 'attempts', json(${attempts.replaceAll('r +', 'x.at +')}))`;
   const events = `WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?),
+k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 11),
 ids(k, id) AS (SELECT key, value FROM json_each(?)),
 slots(slot, event) AS (VALUES ${slots}),
 templates(event, body) AS (VALUES ${templates}),
 r AS MATERIALIZED (SELECT i, ids.id, s.event, t.body AS tpl, ? + (i - ?) * ? AS at,
   CASE WHEN s.event >= 'subscriber.' AND s.event < 'subscriber/' THEN NULL ELSE 'msg_' || lower(hex(randomblob(8))) END AS mid,
-  (i * 7919) % 1000 < ${FAILED_PER_MILLE} AS failed
+  (i * 7919) % 1000 < ${FAILED_PER_MILLE} AS failed, (i * 31) % 1000 < ${RETRIED_PER_MILLE} AS retried
   FROM n JOIN ids ON ids.k = i - ? JOIN slots s ON s.slot = (i * 37) % 100 JOIN templates t ON t.event = s.event),
 x AS MATERIALIZED (SELECT *, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS ts FROM r)
-INSERT INTO events (id, event, message_id, timestamp, received_at, body, status)
+INSERT INTO events (id, event, message_id, timestamp, received_at, body, routes)
 SELECT id, event, mid, ts, at,
   replace(replace(replace(tpl, ${q(MID)}, COALESCE(mid, '')), ${q(TS)}, ts), ${q(RID)}, 'req_' || lower(hex(randomblob(6)))),
-  CASE WHEN failed THEN 'failed' ELSE 'delivered' END
+  CASE WHEN ${FAMILY_OF_EMAIL.replaceAll('e.event', 'x.event')}
+    THEN json_object('analytics', ${delivery('delivered', ATTEMPTS.delivered)}, 'crm', CASE WHEN failed THEN ${delivery('failed', ATTEMPTS.failed)}
+      WHEN retried THEN ${delivery('delivered', ATTEMPTS.retried)} ELSE ${delivery('delivered', ATTEMPTS.delivered)} END)
+    ELSE json_object('crm', CASE WHEN failed THEN ${delivery('failed', ATTEMPTS.failed)}
+      WHEN retried THEN ${delivery('delivered', ATTEMPTS.retried)} ELSE ${delivery('delivered', ATTEMPTS.delivered)} END) END
 FROM x ORDER BY i`;
-  const after = '(SELECT COALESCE(MAX(seq), 0) FROM events) - ?';
-  const deliveries = `INSERT INTO deliveries (event_id, route, status)
-SELECT e.id, 'crm', e.status FROM events e WHERE e.seq > ${after}
-UNION ALL SELECT e.id, 'analytics', 'delivered' FROM events e WHERE e.seq > ${after} AND ${FAMILY_OF_EMAIL}`;
-  // Each delivered delivery: one attempt, or a 503 then a delivered one; a failed one:
-  // 11 attempts (max_retries 10), 5 s doubling, each keeping the 503's headers and body.
-  const attempts = `WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 11),
-d AS MATERIALIZED (SELECT d.event_id, d.route, d.status, e.received_at, e.seq,
-  d.status = 'delivered' AND (e.seq * 31 + length(d.route)) % 1000 < ${RETRIED_PER_MILLE} AS retried
-  FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.seq > ${after})
-INSERT INTO attempts (event_id, route, attempt, at, duration_ms, outcome, status, headers, body, error)
-SELECT d.event_id, d.route, k.n, d.received_at + 40 + (k.n > 1) * 5000 * ((1 << (k.n - 1)) - 1) + abs(random() % 300),
-  20 + abs(random() % 250),
-  CASE WHEN d.status = 'delivered' AND (k.n = 2 OR NOT d.retried) THEN 'delivered' ELSE 'retry' END,
-  CASE WHEN d.status = 'delivered' AND (k.n = 2 OR NOT d.retried) THEN 200 ELSE 503 END,
-  CASE WHEN d.status = 'delivered' AND (k.n = 2 OR NOT d.retried) THEN NULL ELSE ${q(FAILED_HEADERS)} END,
-  CASE WHEN d.status = 'delivered' AND (k.n = 2 OR NOT d.retried) THEN NULL ELSE ${q(FAILED_BODY)} END,
-  NULL
-FROM d JOIN k ON k.n <= CASE WHEN d.status = 'failed' THEN 11 WHEN d.retried THEN 2 ELSE 1 END
-ORDER BY d.seq, d.route, k.n`;
+  const seeded = 'SELECT value FROM json_each(?)';
   const redeliveries = `INSERT INTO redeliveries (event_id, count, last_at)
-SELECT id, 1, received_at + 30000 FROM events WHERE seq > ${after} AND seq % 100 < ${REDELIVERED_PER_CENT}`;
-  const n = to - from + 1;
+SELECT id, 1, received_at + 30000 FROM events WHERE id IN (${seeded}) AND abs(random() % 100) < ${REDELIVERED_PER_CENT}`;
   const hour = '(e.received_at / 3600000) * 3600';
   const counts = `INSERT INTO counts (hour, name, count) SELECT * FROM (
-SELECT ${hour}, 'accepted', COUNT(*) FROM events e WHERE e.seq > ${after} GROUP BY 1
-UNION ALL SELECT ${hour}, d.status, COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.seq > ${after} GROUP BY 1, 2
+SELECT ${hour}, 'accepted', COUNT(*) FROM events e WHERE e.id IN (${seeded}) GROUP BY 1
+UNION ALL SELECT ${hour}, json_extract(d.value, '$.status'), COUNT(*) FROM events e, json_each(e.routes) d WHERE e.id IN (${seeded}) GROUP BY 1, 2
 ) WHERE true ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count`;
+  const list = JSON.stringify(ids);
   return [
-    [events, from, to, JSON.stringify(ids), start, from, step, from],
-    [deliveries, n, n],
-    [attempts, n],
-    [redeliveries, n],
-    [counts, n, n],
+    [events, from, to, list, start, from, step, from],
+    [redeliveries, list],
+    [counts, list, list],
   ];
 }
 

@@ -12,7 +12,7 @@ use crate::deliver::{
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
 use crate::event_log::{
-    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Shard, Statement, Unwritten,
+    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Entry, Shard, Statement, Unwritten,
 };
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
@@ -87,6 +87,8 @@ pub struct DeliveryRun<'c> {
     taken: Unwritten,
     /// Its event as the log keeps it (with the log on), and where.
     logged: Option<(AcceptedEvent, Shard)>,
+    /// Deliveries settled, for the isolate's pending counts.
+    counted: Vec<Entry>,
     /// A dead letter: acked only once its journal is written.
     dead_letter: bool,
     /// The signatures the last attempt sent: a backend that echoes them must
@@ -224,6 +226,7 @@ impl<'c> DeliveryRun<'c> {
             journal: Vec::new(),
             taken: Unwritten::default(),
             logged,
+            counted: Vec::new(),
             dead_letter: false,
             sent_signatures: Vec::new(),
         }
@@ -339,6 +342,12 @@ impl<'c> DeliveryRun<'c> {
         Some((shard, journal))
     }
 
+    /// The deliveries it settled so far, as counts for the isolate's pending
+    /// writes ([`Pending`](crate::event_log::Pending)).
+    pub fn take_counted(&mut self) -> Vec<Entry> {
+        std::mem::take(&mut self.counted)
+    }
+
     /// Whether the settle decision stands only once the journal is written (a
     /// dead letter: it must not leave its queue without a trace). If the write
     /// fails, the driver says so with [`journal_unwritten`](Self::journal_unwritten).
@@ -380,7 +389,8 @@ impl<'c> DeliveryRun<'c> {
                 entry.headers = None;
                 entry.body = None;
             }
-            self.journal.extend(entry.statements());
+            self.journal.push(entry.record());
+            self.counted.extend(entry.counted());
         }
         let (status, error) = match outcome {
             Outcome::Answered(answer) => (Some(answer.status), None),

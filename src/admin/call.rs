@@ -288,9 +288,19 @@ impl<'c> AdminCall<'c> {
             .collect()
     }
 
+    /// Each of `shards` its own statement (its keys differ).
+    fn ask_each(shards: Vec<Shard>, statement: impl Fn(Shard) -> Statement) -> Vec<Ask> {
+        shards
+            .into_iter()
+            .map(|shard| (shard, vec![statement(shard)]))
+            .collect()
+    }
+
     fn list(&self, query: ListQuery) -> State {
         let Asked { shards, bound } = self.directory.for_list(&query.filters, self.tolerance_ms());
-        let asks = Self::ask(shards, &[sql::list(&query.filters, query.limit)]);
+        let asks = Self::ask_each(shards, |shard| {
+            sql::list(&query.filters, query.limit, shard)
+        });
         State::List { query, bound, asks }
     }
 
@@ -308,7 +318,9 @@ impl<'c> AdminCall<'c> {
                 let shards = self
                     .directory
                     .for_count(&query.filters, self.tolerance_ms());
-                State::BulkCount(Self::ask(shards, &[sql::replay_count(&query.filters)]))
+                State::BulkCount(Self::ask_each(shards, |shard| {
+                    sql::replay_count(&query.filters, shard)
+                }))
             }
             Call::BulkReplay(query) => self.bulk_load(query, 0),
             Call::Stats { since_ms, until_ms } => {
@@ -728,9 +740,11 @@ impl AdminCall<'_> {
 
     fn bulk_load(&self, query: ReplayQuery, done: usize) -> State {
         let Asked { shards, bound } = self.directory.for_list(&query.filters, self.tolerance_ms());
-        let statement = sql::replay_chunk(&query.filters, self.chunk_of(&query, done));
+        let chunk = self.chunk_of(&query, done);
         State::BulkLoad {
-            asks: Self::ask(shards, &[statement]),
+            asks: Self::ask_each(shards, |shard| {
+                sql::replay_chunk(&query.filters, chunk, shard)
+            }),
             query,
             done,
             bound,

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 use super::request::{Cursor, Filters};
-use crate::event_log::{Shard, Status, SHARDS_PER_CALL};
+use crate::event_log::{tie, Shard, Status, SHARDS_PER_CALL};
 
 /// What a shard last reported of itself, as the directory lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -153,9 +153,10 @@ pub fn page<T>(
     limit: usize,
     bound: Option<i64>,
 ) -> (Vec<T>, Option<Cursor>) {
-    rows.sort_by(|a, b| {
-        let (a, b) = (key(a), key(b));
-        b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1))
+    // By arrival, then by the id's hash: the order within each shard.
+    rows.sort_by_cached_key(|row| {
+        let (at, id) = key(row);
+        std::cmp::Reverse((at, tie(id)))
     });
     let cut = bound.map_or(rows.len(), |bound| {
         rows.partition_point(|row| key(row).0 >= bound)
@@ -264,20 +265,26 @@ mod tests {
         fn key<'r>(row: &'r (i64, &'static str)) -> (i64, &'r str) {
             (row.0, row.1)
         }
+        // Received in the same millisecond: by the hash of their ids.
+        let (high, low) = if tie("b") > tie("c") {
+            ("b", "c")
+        } else {
+            ("c", "b")
+        };
         let (first, next) = page(rows.clone(), key, 3, None);
-        assert_eq!(first, [(9, "a"), (7, "x"), (5, "c")]);
+        assert_eq!(first, [(9, "a"), (7, "x"), (5, high)]);
         assert_eq!(
             next,
             Some(Cursor {
                 received_at: 5,
-                id: "c".into()
+                id: high.into()
             })
         );
         let (all, next) = page(rows.clone(), key, 10, None);
         assert_eq!((all.len(), next), (5, None));
         // Rows before the bound wait for the call that asks the older windows.
         let (page, next) = super::page(rows.clone(), key, 10, Some(5));
-        assert_eq!(page, [(9, "a"), (7, "x"), (5, "c"), (5, "b")]);
+        assert_eq!(page, [(9, "a"), (7, "x"), (5, high), (5, low)]);
         assert_eq!(
             next,
             Some(Cursor {

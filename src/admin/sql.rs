@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::request::Filters;
-use crate::event_log::{Param, Statement};
+use crate::event_log::{Param, Shard, Statement};
 use crate::routes::Pattern;
 
 // The answers are built by SQLite's JSON functions, so the worker only joins
@@ -53,14 +53,21 @@ const DELIVERIES: &str = concat!(
     "FROM (SELECT key, value FROM json_each(e.routes) ORDER BY key) d))"
 );
 
-/// The list's order: by when events were received, ties by id, the same in
-/// every shard, so pages merged from many are in one order.
-const NEWEST_FIRST: &str = "ORDER BY e.received_at DESC, e.id DESC";
+/// The list's order: by when events were received, ties by a hash of their
+/// id, the same in every shard, so pages merged from many are in one order.
+/// It is the table's own order (`seq`, see `Shard::seq`).
+const NEWEST_FIRST: &str = "ORDER BY e.seq DESC";
 
-/// `WHERE …` for `filters`, its parameters appended to `params`.
+/// `WHERE …` for `filters` in `shard`, its parameters appended to `params`.
 /// `route_status`: with a status, the route filter asks for a delivery in that
-/// status (bulk replay), else for any delivery to the route.
-fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) -> String {
+/// status (bulk replay), else for any delivery to the route. Times and the
+/// cursor are ranges of the shard's keys.
+fn where_clause(
+    filters: &Filters,
+    params: &mut Vec<Param>,
+    route_status: bool,
+    shard: Shard,
+) -> String {
     let mut clauses: Vec<String> = Vec::new();
     let bind = |params: &mut Vec<Param>, value: Param| {
         params.push(value);
@@ -100,16 +107,25 @@ fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) 
         ));
     }
     if let Some(since) = filters.since_ms {
-        clauses.push(format!("e.received_at >= {}", bind(params, since.into())));
+        // Keys in decimal: a JavaScript number holds 53 bits.
+        let from = shard.seq(since, "").to_string();
+        clauses.push(format!(
+            "e.seq >= CAST({} AS INTEGER)",
+            bind(params, from.into())
+        ));
     }
     if let Some(until) = filters.until_ms {
-        clauses.push(format!("e.received_at < {}", bind(params, until.into())));
+        let to = shard.seq(until, "").to_string();
+        clauses.push(format!(
+            "e.seq < CAST({} AS INTEGER)",
+            bind(params, to.into())
+        ));
     }
     if let Some(cursor) = &filters.cursor {
-        let at = bind(params, cursor.received_at.into());
-        let id = bind(params, cursor.id.as_str().into());
+        let before = shard.seq(cursor.received_at, &cursor.id).to_string();
         clauses.push(format!(
-            "(e.received_at < {at} OR (e.received_at = {at} AND e.id < {id}))"
+            "e.seq < CAST({} AS INTEGER)",
+            bind(params, before.into())
         ));
     }
     if clauses.is_empty() {
@@ -122,14 +138,14 @@ fn where_clause(filters: &Filters, params: &mut Vec<Param>, route_status: bool) 
 /// A page of the list from one shard, newest first: one event more than
 /// `limit`, to know whether there is a next page. The page is found first,
 /// from the indexes alone; only its events are then built as JSON.
-pub fn list(filters: &Filters, limit: u32) -> Statement {
+pub fn list(filters: &Filters, limit: u32, shard: Shard) -> Statement {
     let mut params = Vec::new();
-    let filter = where_clause(filters, &mut params, false);
+    let filter = where_clause(filters, &mut params, false, shard);
     params.push(Param::Int(i64::from(limit) + 1));
     Statement {
         sql: Cow::Owned(format!(
             "SELECT e.id AS id, e.received_at AS at, json_object({EVENT_FIELDS}) AS j FROM events e \
-WHERE e.id IN (SELECT e.id FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}) {NEWEST_FIRST}",
+WHERE e.seq IN (SELECT e.seq FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}) {NEWEST_FIRST}",
             params.len()
         )),
         params,
@@ -159,9 +175,9 @@ FROM events e WHERE e.id = ?1",
 /// The next `chunk` events of a bulk replay from one shard (one more, to know
 /// whether there are more), each with the routes to replay: its deliveries in
 /// the status asked for, on the route asked for if one was.
-pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
+pub fn replay_chunk(filters: &Filters, chunk: u32, shard: Shard) -> Statement {
     let mut params = Vec::new();
-    let filter = where_clause(filters, &mut params, true);
+    let filter = where_clause(filters, &mut params, true, shard);
     let mut routes =
         String::from("(SELECT json_group_array(d.key) FROM json_each(e.routes) d WHERE true");
     if let Some(status) = filters.status {
@@ -187,9 +203,9 @@ pub fn replay_chunk(filters: &Filters, chunk: u32) -> Statement {
 
 /// How many events a bulk replay of `filters` would take in one shard (a dry
 /// run): the same events as [`replay_chunk`], counted.
-pub fn replay_count(filters: &Filters) -> Statement {
+pub fn replay_count(filters: &Filters, shard: Shard) -> Statement {
     let mut params = Vec::new();
-    let filter = where_clause(filters, &mut params, true);
+    let filter = where_clause(filters, &mut params, true, shard);
     Statement {
         sql: Cow::Owned(format!("SELECT COUNT(*) AS n FROM events e{filter}")),
         params,

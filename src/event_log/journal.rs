@@ -13,14 +13,28 @@ use super::statement::{Param, Statement};
 use super::time::hour_of;
 use super::vocabulary::{AttemptOutcome, Status};
 
-/// The event's columns, `?1` to `?6`.
-macro_rules! insert_event {
-    ($routes:literal) => {
+/// An upsert of the event: its columns `?1` to `?6`, its key `$seq`, its
+/// `routes` if new, else `routes` set to `$update` where `$guard` holds. Its
+/// key is taken already only by itself (the same arrival) or, once in many
+/// years of traffic, by another event's: that one is not overwritten. A
+/// second copy LeadNest's racing deliveries got accepted has another key and
+/// the same id: it is merged into the first.
+macro_rules! upsert_event {
+    ($seq:literal, $routes:literal, $update:expr, $guard:expr) => {
         concat!(
-            "INSERT INTO events (id, event, message_id, timestamp, received_at, body, routes) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ",
+            "INSERT INTO events (seq, id, event, message_id, timestamp, received_at, body, routes) \
+VALUES (CAST(",
+            $seq,
+            " AS INTEGER), ?1, ?2, ?3, ?4, ?5, ?6, ",
             $routes,
-            ") ON CONFLICT (id) DO UPDATE SET routes = "
+            ") ON CONFLICT (seq) DO UPDATE SET routes = ",
+            $update,
+            " WHERE id = excluded.id AND ",
+            $guard,
+            " ON CONFLICT (id) DO UPDATE SET routes = ",
+            $update,
+            " WHERE ",
+            $guard
         )
     };
 }
@@ -36,9 +50,11 @@ macro_rules! route {
 /// store let through (two racing first deliveries) is not a second event; it
 /// was answered `accepted`, so it is no redelivery either (SPEC section 8
 /// counts those answered `duplicate`).
-const INSERT_EVENT: &str = concat!(
-    insert_event!("json(?7)"),
-    "json_patch(excluded.routes, routes) WHERE json_patch(excluded.routes, routes) != routes"
+const INSERT_EVENT: &str = upsert_event!(
+    "?8",
+    "json(?7)",
+    "json_patch(excluded.routes, routes)",
+    "json_patch(excluded.routes, routes) != routes"
 );
 const COUNT_REDELIVERIES: &str = "INSERT INTO redeliveries (event_id, count, last_at) VALUES (?1, ?2, ?3) \
 ON CONFLICT (event_id) DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)";
@@ -46,27 +62,32 @@ ON CONFLICT (event_id) DO UPDATE SET count = count + excluded.count, last_at = m
 /// which the delivery is `?8`. Attempts are numbered per delivery, so a
 /// replay's continue the count. The event is written from the attempt's
 /// message if the ingress's write has not landed (or never will).
-const ATTEMPT: &str = concat!(
-    insert_event!("json_object(?7, json_object('status', ?8, 'attempts', json_array(json_set(?9, '$.attempt', 1))))"),
-    "json_set(routes, ", route!(""), ", json_object('status', ?8, 'attempts', json_insert(",
-    "COALESCE(json_extract(routes, ", route!(".attempts"), "), json_array()), '$[#]', ",
-    "json_set(?9, '$.attempt', COALESCE(json_array_length(routes, ", route!(".attempts"), "), 0) + 1))))"
+const ATTEMPT: &str = upsert_event!(
+    "?10",
+    "json_object(?7, json_object('status', ?8, 'attempts', json_array(json_set(?9, '$.attempt', 1))))",
+    concat!(
+        "json_set(routes, ", route!(""), ", json_object('status', ?8, 'attempts', json_insert(",
+        "COALESCE(json_extract(routes, ", route!(".attempts"), "), json_array()), '$[#]', ",
+        "json_set(?9, '$.attempt', COALESCE(json_array_length(routes, ", route!(".attempts"), "), 0) + 1))))"
+    ),
+    "true"
 );
 /// A dead letter's: failed, unless the delivery's latest attempt delivered it
 /// (a replay that succeeded before the dead letter of an earlier run arrived).
 /// A later record turns a delivered delivery back to failed only when it comes
 /// from a later attempt.
-const DEAD_LETTER_FAILED: &str = concat!(
-    insert_event!("json_object(?7, json_object('status', 'failed', 'attempts', json_array()))"),
-    "json_set(routes, ",
-    route!(".status"),
-    ", 'failed') WHERE ",
-    "COALESCE(json_extract(routes, ",
-    route!(".status"),
-    "), '') != 'failed' AND ",
-    "COALESCE(json_extract(routes, ",
-    route!(".attempts[#-1].outcome"),
-    "), '') != 'delivered'"
+const DEAD_LETTER_FAILED: &str = upsert_event!(
+    "?8",
+    "json_object(?7, json_object('status', 'failed', 'attempts', json_array()))",
+    concat!("json_set(routes, ", route!(".status"), ", 'failed')"),
+    concat!(
+        "COALESCE(json_extract(routes, ",
+        route!(".status"),
+        "), '') != 'failed' AND ",
+        "COALESCE(json_extract(routes, ",
+        route!(".attempts[#-1].outcome"),
+        "), '') != 'delivered'"
+    )
 );
 const COUNT: &str = "INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) \
 ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
@@ -86,8 +107,8 @@ pub const PURGE_CHUNK: i64 = 500;
 const PURGE_REDELIVERIES: &str = "DELETE FROM redeliveries WHERE event_id IN \
 (SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS \
 (SELECT 1 FROM events e WHERE e.id = r.event_id AND e.status = 'failed') LIMIT ?1)";
-const PURGE_EVENTS: &str = "DELETE FROM events WHERE id IN \
-(SELECT id FROM events WHERE status != 'failed' LIMIT ?1)";
+const PURGE_EVENTS: &str = "DELETE FROM events WHERE seq IN \
+(SELECT seq FROM events WHERE status != 'failed' LIMIT ?1)";
 
 /// How a route takes an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +139,12 @@ impl AcceptedEvent {
     pub fn shard(&self) -> Shard {
         Shard::of_event(&self.timestamp, &self.id, self.received_at_ms)
     }
+
+    /// Its key in its shard, as a parameter: in decimal, since a JavaScript
+    /// number holds 53 bits (the statements cast it back).
+    pub fn seq(&self) -> Param {
+        Param::Text(self.shard().seq(self.received_at_ms, &self.id).to_string())
+    }
 }
 
 /// What one ingress request leaves in the log.
@@ -136,6 +163,11 @@ pub enum Entry {
         code: &'static str,
         at_ms: i64,
     },
+    /// One more of `name` in its hour (a delivery settled).
+    Counted {
+        name: &'static str,
+        at_ms: i64,
+    },
 }
 
 impl Entry {
@@ -148,7 +180,7 @@ impl Entry {
                 timestamp,
                 at_ms,
             } => Shard::of_event(timestamp, id, *at_ms),
-            Self::Rejected { at_ms, .. } => Shard::for_counts(*at_ms),
+            Self::Rejected { at_ms, .. } | Self::Counted { at_ms, .. } => Shard::for_counts(*at_ms),
         }
     }
 
@@ -166,6 +198,7 @@ impl Entry {
                 vec![redeliveries(id, 1, *at_ms), count(*at_ms, "duplicate")]
             }
             Self::Rejected { code, at_ms } => vec![count(*at_ms, &format!("rejected:{code}"))],
+            Self::Counted { name, at_ms } => vec![count(*at_ms, name)],
         }
     }
 }
@@ -240,6 +273,7 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     }
     let mut params = event_params(event);
     params.push(serde_json::Value::Object(routes).to_string().into());
+    params.push(event.seq());
     vec![Statement::new(INSERT_EVENT, params)]
 }
 
@@ -298,7 +332,9 @@ impl AttemptEntry {
         }
     }
 
-    pub fn statements(&self) -> Vec<Statement> {
+    /// The attempt and the delivery's status after it, as one upsert of its
+    /// event's row.
+    pub fn record(&self) -> Statement {
         let delivery = self.outcome.status();
         let mut params = event_params(&self.event);
         params.push(self.route.as_str().into());
@@ -308,10 +344,29 @@ impl AttemptEntry {
                 .unwrap_or_default()
                 .into(),
         );
-        let mut statements = vec![Statement::new(ATTEMPT, params)];
-        if delivery != Status::Pending {
-            statements.push(count(self.at_ms, delivery.as_str()));
-        }
+        params.push(self.event.seq());
+        Statement::new(ATTEMPT, params)
+    }
+
+    /// What it adds to its hour's counts: a delivery it settled. The queue
+    /// consumer keeps it with the isolate's pending writes, added up there,
+    /// rather than writing a count in every shard a batch touches.
+    pub fn counted(&self) -> Option<Entry> {
+        let delivery = self.outcome.status();
+        (delivery != Status::Pending).then(|| Entry::Counted {
+            name: delivery.as_str(),
+            at_ms: self.at_ms,
+        })
+    }
+
+    /// [`record`](Self::record) and its count, written together.
+    pub fn statements(&self) -> Vec<Statement> {
+        let mut statements = vec![self.record()];
+        statements.extend(
+            self.counted()
+                .map(|counted| counted.statements())
+                .unwrap_or_default(),
+        );
         statements
     }
 }
@@ -330,10 +385,108 @@ impl DeadLetter {
     pub fn statements(&self) -> Vec<Statement> {
         let mut params = event_params(&self.event);
         params.push(self.route.as_str().into());
+        params.push(self.event.seq());
         vec![
             Statement::new(DEAD_LETTER_FAILED, params),
             count(self.at_ms, Status::Failed.as_str()),
         ]
+    }
+}
+
+/// Attempts of one event on different routes, as one upsert of its row: a
+/// queue batch often holds every route's delivery of an event, and each
+/// update of the row is metered. Other statements, and attempts of one route
+/// more than once, stay as they are, in order.
+pub fn merge_attempts(statements: Vec<Statement>) -> Vec<Statement> {
+    let mut merged: Vec<Statement> = Vec::with_capacity(statements.len());
+    // Per event: where its merged statement is, and its routes so far.
+    let mut events: Vec<(String, usize, Vec<String>)> = Vec::new();
+    for statement in statements {
+        let attempt = (statement.sql == ATTEMPT)
+            .then(|| match statement.params.as_slice() {
+                [Param::Text(id), .., Param::Text(route), _, _, Param::Text(_)] => {
+                    Some((id.clone(), route.clone()))
+                }
+                _ => None,
+            })
+            .flatten();
+        let Some((id, route)) = attempt else {
+            merged.push(statement);
+            continue;
+        };
+        match events.iter_mut().find(|(event, ..)| *event == id) {
+            Some((_, at, routes)) if !routes.contains(&route) => {
+                routes.push(route);
+                if let Some(into) = merged.get_mut(*at) {
+                    *into = merge_into(into, &statement);
+                }
+            }
+            _ => {
+                events.push((id, merged.len(), vec![route]));
+                merged.push(statement);
+            }
+        }
+    }
+    merged
+}
+
+/// `into` (an attempt, or attempts merged before) with the attempt `more`
+/// of another route: its event `?1`–`?6` and key `?7`, then per route its
+/// name, the delivery's status and the attempt, three parameters each.
+fn merge_into(into: &Statement, more: &Statement) -> Statement {
+    // Each as (event, key, [(route, status, attempt)]).
+    let split = |statement: &Statement| -> (Vec<Param>, Param, Vec<Param>) {
+        let params = &statement.params;
+        if statement.sql == ATTEMPT {
+            let event = params.get(..6).unwrap_or_default().to_vec();
+            let routes = params.get(6..9).unwrap_or_default().to_vec();
+            let seq = params.get(9).cloned().unwrap_or(Param::Null);
+            (event, seq, routes)
+        } else {
+            let event = params.get(..6).unwrap_or_default().to_vec();
+            let seq = params.get(6).cloned().unwrap_or(Param::Null);
+            (event, seq, params.get(7..).unwrap_or_default().to_vec())
+        }
+    };
+    let (event, seq, mut routes) = split(into);
+    routes.extend(split(more).2);
+    let n = routes.len() / 3;
+    let route = |i: usize, tail: &str| format!("'$.\"' || ?{} || '\"{tail}'", 8 + 3 * i);
+    let fresh: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "?{}, json_object('status', ?{}, 'attempts', json_array(json_set(?{}, '$.attempt', 1)))",
+                8 + 3 * i,
+                9 + 3 * i,
+                10 + 3 * i
+            )
+        })
+        .collect();
+    let mut update = String::from("routes");
+    for i in 0..n {
+        update = format!(
+            "json_set({update}, {path}, json_object('status', ?{status}, 'attempts', json_insert(\
+COALESCE(json_extract(routes, {attempts}), json_array()), '$[#]', \
+json_set(?{attempt}, '$.attempt', COALESCE(json_array_length(routes, {attempts}), 0) + 1))))",
+            path = route(i, ""),
+            attempts = route(i, ".attempts"),
+            status = 9 + 3 * i,
+            attempt = 10 + 3 * i,
+        );
+    }
+    let sql = format!(
+        "INSERT INTO events (seq, id, event, message_id, timestamp, received_at, body, routes) \
+VALUES (CAST(?7 AS INTEGER), ?1, ?2, ?3, ?4, ?5, ?6, json_object({})) \
+ON CONFLICT (seq) DO UPDATE SET routes = {update} WHERE id = excluded.id \
+ON CONFLICT (id) DO UPDATE SET routes = {update}",
+        fresh.join(", ")
+    );
+    let mut params = event;
+    params.push(seq);
+    params.extend(routes);
+    Statement {
+        sql: sql.into(),
+        params,
     }
 }
 

@@ -15,11 +15,11 @@ pub mod time;
 mod vocabulary;
 
 pub use journal::{
-    purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent, AttemptEntry, DeadLetter,
-    Entry, RouteKind, Unwritten, PURGE_CHUNK,
+    merge_attempts, purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent,
+    AttemptEntry, DeadLetter, Entry, RouteKind, Unwritten, PURGE_CHUNK,
 };
 pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use schema::SCHEMA;
-pub use shard::{Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};
+pub use shard::{tie, Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};
 pub use statement::{Param, Statement};
 pub use vocabulary::{AttemptOutcome, Status};

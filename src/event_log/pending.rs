@@ -110,6 +110,10 @@ impl Pending {
                 self.count(shard, hour_of(at_ms), "duplicate", 1);
                 self.verified = true;
             }
+            Entry::Counted { name, at_ms } => {
+                self.count(Shard::for_counts(at_ms), hour_of(at_ms), name, 1);
+                self.verified = true;
+            }
             Entry::Rejected { code, at_ms } => {
                 let shard = Shard::for_counts(at_ms);
                 self.count(shard, hour_of(at_ms), &format!("rejected:{code}"), 1);

@@ -2,10 +2,13 @@
 //! creates them on its first write, and again after `deleteAll()` drops them.
 //!
 //! The platform meters every row written, index entries included, so an event
-//! is one row, keyed by its id: its deliveries and their attempts are a JSON
-//! object in it (`routes`), written by an update of that row. There are only
-//! the indexes a query needs: the list's order, an event by message id, and
-//! failures, on a partial index that costs nothing for an event delivered.
+//! is one row: its deliveries and their attempts are a JSON object in it
+//! (`routes`), written by an update of that row. The row's key, `seq`, is its
+//! arrival and a hash of its id (`Shard::seq`): rows are kept in the list's
+//! order and appended as they come, so the order needs no index and pages are
+//! filled whole. There are only the indexes a query needs: an event by id, by
+//! message id, and failures, on a partial index that costs nothing for an
+//! event delivered.
 //!
 //! `routes` is `{"<route>":{"status":"pending|delivered|failed","attempts":[…]}}`,
 //! each attempt `{"attempt":1,"at":…,"duration_ms":…,"outcome":…,"status":200,…}`
@@ -14,9 +17,10 @@
 //! `"status":`, so finding that text is exact.
 
 /// The statements, in order; each may run again (`IF NOT EXISTS`).
-pub const SCHEMA: [&str; 6] = [
+pub const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS events (\
-id TEXT PRIMARY KEY, \
+seq INTEGER PRIMARY KEY, \
+id TEXT NOT NULL UNIQUE, \
 event TEXT NOT NULL, \
 message_id TEXT, \
 timestamp TEXT NOT NULL, \
@@ -27,12 +31,9 @@ status TEXT GENERATED ALWAYS AS (CASE \
 WHEN routes = '{}' THEN 'unrouted' \
 WHEN instr(routes, '\"status\":\"failed\"') THEN 'failed' \
 WHEN instr(routes, '\"status\":\"pending\"') THEN 'pending' \
-ELSE 'delivered' END) VIRTUAL\
-) WITHOUT ROWID",
-    // The list's order; an index of a table keyed by id holds the id too, so
-    // ties go by id as in every shard and pages are index ranges.
-    "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at)",
-    "CREATE INDEX IF NOT EXISTS events_failed ON events (received_at) WHERE status = 'failed'",
+ELSE 'delivered' END) VIRTUAL)",
+    // Its entries are in `seq` order too: failures newest first, a walk.
+    "CREATE INDEX IF NOT EXISTS events_failed ON events (status) WHERE status = 'failed'",
     "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id) WHERE message_id IS NOT NULL",
     // Redeliveries answered `duplicate`, per event: a table of their own, so a
     // count written before the event itself is kept.

@@ -85,6 +85,37 @@ impl Shard {
     }
 }
 
+/// Bits of an event's place in its shard below its time: a hash of its id.
+const TIE_BITS: u32 = 35;
+/// Most milliseconds an event's arrival is from its window's start, either
+/// way (a day and a timestamp's tolerance fit many times over).
+const OFFSET_MS: i64 = 1 << 27;
+
+/// An event's order among events received in the same millisecond, the same
+/// in every shard: a hash of its id (0 for none, which goes before all).
+pub fn tie(id: &str) -> i64 {
+    if id.is_empty() {
+        return 0;
+    }
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::try_from(hash >> (64 - TIE_BITS)).unwrap_or(0)
+}
+
+impl Shard {
+    /// The key of the event `id` received at `received_at_ms` in this shard:
+    /// its arrival from the window's start, then [`tie`]. Rows are kept in
+    /// that order, so the list's order is the table's own, and an event's
+    /// rows are appended as they come (pages filled whole).
+    pub fn seq(&self, received_at_ms: i64, id: &str) -> i64 {
+        let offset = received_at_ms
+            .saturating_sub(self.start_ms())
+            .clamp(1 - OFFSET_MS, OFFSET_MS - 1);
+        (offset << TIE_BITS) | tie(id)
+    }
+}
+
 /// FNV-1a: stable across versions and platforms, so an id's shard never moves.
 fn hash(id: &str) -> u32 {
     id.bytes().fold(0x811c_9dc5, |hash: u32, byte| {
@@ -170,6 +201,23 @@ mod tests {
             seen[Shard::of(0, &format!("msg_{i:032x}")).k as usize] += 1;
         }
         assert!(seen.iter().all(|&n| (800..1_200).contains(&n)), "{seen:?}");
+    }
+
+    #[test]
+    fn an_events_key_orders_by_arrival_then_by_its_ids_hash_and_fits_every_arrival_kept() {
+        let shard = Shard::in_window(DAY0, 1);
+        let start = shard.start_ms();
+        assert!(shard.seq(start + 5, "msg_a") < shard.seq(start + 6, "msg_a"));
+        assert_eq!(shard.seq(start + 5, "msg_a") >> TIE_BITS, 5);
+        // Before its window (a timestamp ahead of the clock) and at its end.
+        assert!(shard.seq(start - 300_000, "msg_a") < shard.seq(start, ""));
+        assert!(shard.seq(shard.end_ms() + 300_000, "msg_a") > shard.seq(shard.end_ms(), "msg_a"));
+        // The same millisecond: by the id's hash; none goes before every id.
+        let (a, b) = (shard.seq(start, "msg_a"), shard.seq(start, "msg_b"));
+        assert_ne!(a, b);
+        assert_eq!(a.cmp(&b), tie("msg_a").cmp(&tie("msg_b")));
+        assert!(shard.seq(start, "") < a.min(b));
+        assert!((0..1 << TIE_BITS).contains(&tie("msg_ffffffffffffffffffffffffffffffff")));
     }
 
     #[test]

@@ -197,6 +197,18 @@ impl DeliveryTask {
         }
     }
 
+    /// The deliveries settled so far, added to the isolate's pending counts at
+    /// `now_ms`; `Some(loop)` when the caller must run that flush loop.
+    pub fn keep_counts(&mut self, now_ms: f64) -> Option<u32> {
+        let Inner::Run(run) = &mut self.inner else {
+            return None;
+        };
+        // Each kept; a loop is asked for by the first, if one is needed.
+        run.take_counted().into_iter().fold(None, |asked, entry| {
+            super::journal::keep(entry, now_ms as i64).or(asked)
+        })
+    }
+
     /// SETTLE: the decision stands only once [`journal`](Self::journal) is
     /// written; if the write fails, retry the message instead.
     pub fn acks_after_journal(&self) -> bool {

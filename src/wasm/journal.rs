@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::env;
 use crate::event_log::{
-    purge_all_but_failed, purge_continues, retry_wait, Entry, Param, Pending, Retention, Shard,
-    Statement, Unwritten, SCHEMA,
+    merge_attempts, purge_all_but_failed, purge_continues, retry_wait, Entry, Param, Pending,
+    Retention, Shard, Statement, Unwritten, SCHEMA,
 };
 
 thread_local! {
@@ -108,6 +108,37 @@ pub(crate) fn statements(statements: Vec<Statement>) -> Array {
             JsValue::from(row)
         })
         .collect()
+}
+
+/// Statements made by [`statements`], back from the driver.
+fn statements_from(array: &Array) -> Vec<Statement> {
+    array
+        .iter()
+        .filter_map(|row| {
+            let row = row.dyn_into::<Array>().ok()?;
+            let sql = row.get(0).as_string()?;
+            let params = row
+                .iter()
+                .skip(1)
+                .map(|value| match (value.as_string(), value.as_f64()) {
+                    (Some(text), _) => Param::Text(text),
+                    (None, Some(n)) => Param::Int(n as i64),
+                    (None, None) => Param::Null,
+                })
+                .collect();
+            Some(Statement {
+                sql: sql.into(),
+                params,
+            })
+        })
+        .collect()
+}
+
+/// One shard's statements from a queue batch's deliveries, the attempts of
+/// each event on different routes made one write of its row.
+#[wasm_bindgen]
+pub fn journal_merge(statements: &Array) -> Array {
+    self::statements(merge_attempts(statements_from(statements)))
 }
 
 /// A shard's tables: statements to run, in order, before its first write.

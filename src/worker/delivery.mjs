@@ -74,9 +74,13 @@ function print(task) {
   for (const line of task.lines()) console.log(line);
 }
 
-/** Writes the task's journal; one still unwritten after the last try is counted lost by the core. */
+/**
+ * Writes the task's journal; one still unwritten after the last try is counted lost by the
+ * core. The deliveries it settled join the isolate's pending counts.
+ */
 async function journal(task, env, ctx) {
   if (!(await write(env, task.journal()))) later(env, ctx, task.journal_unwritten(Date.now()));
+  later(env, ctx, task.keep_counts(Date.now()));
 }
 
 /** A delivery after the answer (no DELIVERY_QUEUE): attempts and waits until the core says stop, each attempt logged as it ends. */
@@ -123,11 +127,13 @@ export async function consume(batch, env, ctx) {
     const [shard, statements] = outcome.journal;
     shards.set(shard, [...(shards.get(shard) ?? []), ...statements]);
   }
-  const written = new Map(await Promise.all([...shards].map(async (batch) => [batch[0], await write(env, batch)])));
+  const written = new Map(await Promise.all([...shards]
+    .map(async ([shard, statements]) => [shard, await write(env, [shard, core.journal_merge(statements)])])));
   const settled = handled.map(({ message, task, journal }) => {
     // A dead letter leaves its queue only once the log holds it; the core
     // says when to try again. An attempt's record is counted lost.
     if (journal !== undefined && !written.get(journal[0])) later(env, ctx, task.journal_unwritten(Date.now()));
+    later(env, ctx, task.keep_counts(Date.now()));
     const decision = task.decision();
     const delaySeconds = task.delay_seconds();
     task.free();

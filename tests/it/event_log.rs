@@ -4,7 +4,7 @@
 
 use leadnest_edge::deliver::{Answer, Decision, Delivery};
 use leadnest_edge::delivery_run::Outcome;
-use leadnest_edge::event_log::{purge_all_but_failed, purge_continues, Retention};
+use leadnest_edge::event_log::{merge_attempts, purge_all_but_failed, purge_continues, Retention};
 use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
 
@@ -218,6 +218,71 @@ fn two_failed_attempts_then_a_success_are_numbered_1_to_3_and_pending_between() 
         (&crm[1]["status"], &crm[1]["error"], &crm[1]["headers"]),
         (&json!(null), &json!("timeout"), &json!(null))
     );
+}
+
+#[test]
+fn a_queue_batch_writes_the_attempts_of_one_event_as_one_update_of_its_row() {
+    // Two workers, the same event and attempts: one writes each attempt on its
+    // own, the other a batch's attempts merged.
+    let run = |merge: bool| {
+        let mut worker = Worker::new();
+        let posted = worker.post(&event_body("email.bounced", "m-1", NOW_MS));
+        worker.now_ms += 1_000;
+        let crm = worker.run_message(
+            DELIVERY_QUEUE_NAME,
+            &posted.message("crm"),
+            1,
+            answered(200, "ok"),
+        );
+        let billing = worker.run_message(
+            DELIVERY_QUEUE_NAME,
+            &posted.message("billing"),
+            1,
+            answered(503, "busy"),
+        );
+        let (shard, mut statements) = crm.journal.unwrap();
+        statements.extend(billing.journal.unwrap().1);
+        let statements = if merge {
+            merge_attempts(statements)
+        } else {
+            statements
+        };
+        let written = worker.log.batch(shard, &statements).unwrap().changes.len();
+        (written, worker.event(&posted.id()))
+    };
+    let (one, merged) = run(true);
+    let (two, apart) = run(false);
+    assert_eq!((one, two), (1, 2), "one statement, one row written");
+    assert_eq!(merged, apart);
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&merged, "billing")),
+        [(1, "retry".to_string())]
+    );
+    assert_eq!(merged["status"], "pending");
+    // Merged again with a third route's attempt, and a second attempt of a
+    // route already in it (written on its own, after).
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.bounced", "m-1", NOW_MS));
+    let message = |worker: &Worker, route: &str, n| {
+        worker
+            .run_message(
+                DELIVERY_QUEUE_NAME,
+                &posted.message(route),
+                n,
+                answered(503, "busy"),
+            )
+            .journal
+            .unwrap()
+    };
+    let (shard, mut statements) = message(&worker, "crm", 1);
+    statements.extend(message(&worker, "billing", 1).1);
+    statements.extend(message(&worker, "crm", 2).1);
+    let merged = merge_attempts(statements);
+    assert_eq!(merged.len(), 2);
+    worker.log.batch(shard, &merged).unwrap();
+    let detail = worker.event(&posted.id());
+    assert_eq!(numbers_and_outcomes(&attempts(&detail, "crm")).len(), 2);
+    assert_eq!(numbers_and_outcomes(&attempts(&detail, "billing")).len(), 1);
 }
 
 #[test]
@@ -474,10 +539,10 @@ fn a_failed_event_outlives_the_retention_until_failed_retention_days_or_a_replay
 }
 
 #[test]
-fn a_window_that_keeps_failures_loses_the_deliveries_whose_event_never_reached_the_log() {
+fn a_window_that_keeps_failures_keeps_only_them_an_event_its_attempts_wrote_included() {
     let mut worker = Worker::new();
     // An isolate that died before its flush: the consumer's writes landed, the
-    // ingress's never did.
+    // ingress's never did; the attempts wrote the event from their message.
     worker.now_ms = NOW_MS - 10 * DAY_MS;
     let lost = worker.post_unlogged(&event_body("email.opened", "lost", worker.now_ms));
     worker.deliver(&lost.message("crm"), 1, answered(500, "down"));
@@ -492,7 +557,9 @@ fn a_window_that_keeps_failures_loses_the_deliveries_whose_event_never_reached_t
     worker.deliver(&recent.message("crm"), 1, answered(200, "ok"));
     assert_eq!(worker.log.number("SELECT COUNT(*) FROM deliveries"), 3);
 
-    assert_eq!(retire(&worker, NOW_MS), (0, 1));
+    assert_eq!(worker.event(&lost.id())["status"], "delivered");
+    // The window's shard with the failure is purged; the one of its counts dropped.
+    assert_eq!(retire(&worker, NOW_MS).1, 1);
     let mut left = worker.log.texts("SELECT event_id FROM deliveries");
     left.sort();
     let mut expected = vec![recent.id(), failed.id()];

@@ -162,6 +162,8 @@ impl Posted {
 pub struct Consumed {
     pub decision: Decision,
     pub journal: Option<(Shard, Vec<Statement>)>,
+    /// The deliveries it settled, for the isolate's pending counts.
+    pub counted: Vec<Entry>,
     pub acks_after_journal: bool,
     /// Whether an attempt was made.
     pub attempted: bool,
@@ -531,6 +533,7 @@ impl Worker {
         Consumed {
             decision,
             journal: run.take_journal(),
+            counted: run.take_counted(),
             acks_after_journal: run.acks_after_journal(),
             attempted,
         }
@@ -565,17 +568,30 @@ impl Worker {
             let unwritten = run.journal_unwritten();
             self.lose(unwritten);
         }
+        for counted in run.take_counted() {
+            self.keep_entry(counted);
+        }
         let RunNeed::Settle(decision) = run.need() else {
             panic!("a queued run settles after one attempt")
         };
         decision
     }
 
-    /// A delivery attempt from `DELIVERY_QUEUE`, with its journal written.
+    /// A delivery attempt from `DELIVERY_QUEUE`, with its journal written,
+    /// and its count as the isolate's next flush writes it.
     pub fn deliver(&self, message: &[u8], attempts: u32, outcome: Outcome) -> Decision {
         let consumed = self.run_message(DELIVERY_QUEUE_NAME, message, attempts, outcome);
         self.log.write(&consumed.journal);
+        self.count_now(consumed.counted);
         consumed.decision
+    }
+
+    /// Counts written at once where a flush writes them (the tests that need
+    /// the flush's timing keep them pending: [`Worker::consume`]).
+    fn count_now(&self, counted: Vec<Entry>) {
+        for entry in counted {
+            self.log.write(&Some((entry.shard(), entry.statements())));
+        }
     }
 
     /// A delivery after the answer (no `DELIVERY_QUEUE`), every attempt ending
@@ -601,6 +617,7 @@ impl Worker {
                 RunNeed::Attempt { .. } => {
                     run.attempted(outcome.clone(), self.now_ms, 20);
                     self.log.write(&run.take_journal());
+                    self.count_now(run.take_counted());
                 }
                 RunNeed::Wait { seconds } => {
                     self.now_ms += i64::try_from(seconds).unwrap() * 1000;
@@ -608,6 +625,7 @@ impl Worker {
                 }
                 RunNeed::Settle(decision) => {
                     self.log.write(&run.take_journal());
+                    self.count_now(run.take_counted());
                     return decision;
                 }
             }
