@@ -6,7 +6,7 @@
 // Env: AB_PATHS ("bad signature;duplicate"), AB_SIZES ("1024"), AB_ROUNDS (8),
 //   AB_VARS_A / AB_VARS_B: JSON objects of vars for A or B (e.g. other ROUTES), so one
 //   build can be compared with itself under two configurations; AB_EVENTS: "A", "B" or
-//   "AB", the side(s) whose worker has the event log (D1 bound as EVENTS).
+//   "AB", the side(s) whose worker has the event log (EVENTS bound).
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PATHS, SOURCES, run, startSink, startWorker } from './harness.mjs';

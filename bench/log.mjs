@@ -368,7 +368,7 @@ async function time(w, path) {
   }
   ms.sort((a, b) => a - b);
   const n = (count, what) => `${count} ${what}${count === 1 ? '' : 's'}`;
-  const found = answer.events ? n(answer.events.length, 'event') : answer.deliveries ? `${answer.deliveries.length} deliveries`
+  const found = answer.events ? n(answer.events.length, 'event') : answer.deliveries ? `${answer.deliveries.length} ${answer.deliveries.length === 1 ? 'delivery' : 'deliveries'}`
     : answer.hours ? n(answer.hours.length, 'hour') : '';
   return { p50: pct(ms, 0.5), p90: pct(ms, 0.9), found };
 }

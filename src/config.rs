@@ -10,7 +10,7 @@ pub const DEDUP_BINDING: &str = "DEDUP";
 pub const DEDUP_OBJECTS_BINDING: &str = "DEDUP_OBJECTS";
 /// Optional queue producer that carries HTTP deliveries.
 pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
-/// Optional D1 database of the event log (SPEC section 8).
+/// Optional Durable Object namespace of the event log (SPEC section 8).
 pub const EVENTS_BINDING: &str = "EVENTS";
 /// Every binding the worker uses itself. A queue route may name none of them: its
 /// events would land where the worker reads its own records (on `DELIVERY_QUEUE`,

@@ -21,7 +21,7 @@ pub enum AdminError {
     PayloadTooLarge,
     /// `EVENTS` is not bound.
     LogDisabled,
-    /// D1 or a queue failed; retry.
+    /// The event log or a queue failed; retry.
     Unavailable(&'static str),
 }
 
@@ -68,7 +68,7 @@ impl AdminError {
                 super::MAX_BODY_BYTES
             ),
             Self::LogDisabled => {
-                "The event log is off: bind a D1 database as EVENTS in wrangler.toml and apply the migrations (README, \"Event log\").".into()
+                "The event log is off: bind the Durable Object class EventLog as EVENTS in wrangler.toml (README, \"Event log\").".into()
             }
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry later."),
         }

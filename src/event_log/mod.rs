@@ -8,7 +8,7 @@
 
 mod journal;
 mod pending;
-mod schema;
+pub mod schema;
 mod shard;
 mod statement;
 pub mod time;

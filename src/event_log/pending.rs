@@ -123,7 +123,7 @@ impl Pending {
     }
 
     /// `rows` written by one of the log's writes at `now_ms`, as the platform
-    /// metered them (D1's `rows_written`): counted `rows_written` in that hour.
+    /// metered them (each write's `rowsWritten`): counted `rows_written` in that hour.
     pub fn metered(&mut self, rows: i64, now_ms: i64) {
         if rows > 0 {
             *self.metered.entry(hour_of(now_ms)).or_default() += rows;

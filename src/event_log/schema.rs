@@ -45,3 +45,34 @@ event_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last_at INTEGER NOT NULL) WIT
 hour INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, \
 PRIMARY KEY (hour, name)) WITHOUT ROWID",
 ];
+
+/// Whether a shard has its tables (a read never makes them).
+pub const HAS_TABLES: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'";
+
+/// What a shard tells the directory of itself, read from a few rows (rows read
+/// are billed, and a busy shard reports every second): its events as its
+/// counts of events accepted, whether it holds a failed event, and when its
+/// oldest was received.
+pub const FIGURES: &str = "SELECT \
+(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted') AS events, \
+EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, \
+(SELECT MIN(received_at) FROM events) AS oldest";
+/// The same of a shard past retention, purged: small, so its events counted.
+pub const FIGURES_PURGED: &str = "SELECT (SELECT COUNT(*) FROM events) AS events, \
+EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, \
+(SELECT MIN(received_at) FROM events) AS oldest";
+
+/// The directory's table (the object named `directory`): every shard that
+/// holds anything, with what it last reported.
+pub const DIRECTORY: &str = "CREATE TABLE IF NOT EXISTS shards (\
+name TEXT PRIMARY KEY, bytes INTEGER, events INTEGER, failed INTEGER, oldest INTEGER) WITHOUT ROWID";
+/// A shard's report: an upsert writes one row, where a REPLACE would delete
+/// and insert.
+pub const NOTE: &str =
+    "INSERT INTO shards (name, bytes, events, failed, oldest) VALUES (?1, ?2, ?3, ?4, ?5) \
+ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes, events = excluded.events, \
+failed = excluded.failed, oldest = excluded.oldest";
+/// A shard dropped whole.
+pub const FORGET: &str = "DELETE FROM shards WHERE name = ?1";
+/// Every shard there is.
+pub const LIST: &str = "SELECT name, bytes, events, failed, oldest FROM shards";

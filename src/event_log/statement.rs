@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-/// A parameter of a statement: D1 binds text, integers and null.
+/// A parameter of a statement: SQLite binds text, integers and null.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {
     Text(String),

@@ -141,6 +141,24 @@ pub fn journal_merge(statements: &Array) -> Array {
     self::statements(merge_attempts(statements_from(statements)))
 }
 
+/// The log objects' own statements: `has_tables`, `figures`,
+/// `figures_purged`, `directory`, `note`, `forget`, `list` (see `schema.rs`).
+#[wasm_bindgen]
+pub fn log_sql(name: &str) -> String {
+    use crate::event_log::schema;
+    match name {
+        "has_tables" => schema::HAS_TABLES,
+        "figures" => schema::FIGURES,
+        "figures_purged" => schema::FIGURES_PURGED,
+        "directory" => schema::DIRECTORY,
+        "note" => schema::NOTE,
+        "forget" => schema::FORGET,
+        "list" => schema::LIST,
+        _ => "",
+    }
+    .to_string()
+}
+
 /// A shard's tables: statements to run, in order, before its first write.
 #[wasm_bindgen]
 pub fn log_schema() -> Vec<String> {

@@ -8,6 +8,12 @@ import { DurableObject } from 'cloudflare:workers';
 import * as core from './glue/index.js';
 
 export const DIRECTORY = 'directory';
+const statements = new Map();
+/** One of the objects' own statements: the core's, as all of the log's SQL. */
+function SQL(name) {
+  if (!statements.has(name)) statements.set(name, core.log_sql(name));
+  return statements.get(name);
+}
 // A shard reports its figures at most once a second; an alarm reports the
 // last write of a busy second.
 const REPORT_EVERY_MS = 1_000;
@@ -39,7 +45,7 @@ export class EventLog extends DurableObject {
   /** Whether the shard has its tables: a read never makes them. */
   exists() {
     if (this.ready) return true;
-    this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length > 0;
+    this.ready = this.sql.exec(SQL('has_tables')).toArray().length > 0;
     return this.ready;
   }
 
@@ -88,10 +94,7 @@ export class EventLog extends DurableObject {
    */
   figures(now) {
     const purged = core.retention(this.env, this.name, 1, now) !== 0;
-    const [row] = this.sql.exec(
-      `SELECT ${purged ? '(SELECT COUNT(*) FROM events)' : "(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted')"} AS events, `
-      + "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, "
-      + '(SELECT MIN(received_at) FROM events) AS oldest').toArray();
+    const [row] = this.sql.exec(purged ? SQL('figures_purged') : SQL('figures')).toArray();
     return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
   }
 
@@ -174,7 +177,7 @@ export class EventLog extends DurableObject {
   // The directory's methods, on the object named `directory`.
 
   directoryTable() {
-    this.sql.exec('CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, bytes INTEGER, events INTEGER, failed INTEGER, oldest INTEGER) WITHOUT ROWID');
+    this.sql.exec(SQL('directory'));
   }
 
   /**
@@ -196,18 +199,14 @@ export class EventLog extends DurableObject {
 
   noteFigures(figures) {
     this.directoryTable();
-    // An upsert writes one row; a REPLACE would delete and insert.
-    this.sql.exec('INSERT INTO shards (name, bytes, events, failed, oldest) VALUES (?, ?, ?, ?, ?) '
-      + 'ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes, events = excluded.events, '
-      + 'failed = excluded.failed, oldest = excluded.oldest',
-      figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
+    this.sql.exec(SQL('note'), figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
   }
 
   /** A shard dropped whole. */
   forget(name) {
     return this.guarded(() => {
       this.directoryTable();
-      this.sql.exec('DELETE FROM shards WHERE name = ?', name);
+      this.sql.exec(SQL('forget'), name);
     });
   }
 
@@ -215,7 +214,7 @@ export class EventLog extends DurableObject {
   list() {
     return this.guarded(() => {
       this.directoryTable();
-      return { list: JSON.stringify(this.sql.exec('SELECT name, bytes, events, failed, oldest FROM shards').toArray()) };
+      return { list: JSON.stringify(this.sql.exec(SQL('list')).toArray()) };
     });
   }
 }

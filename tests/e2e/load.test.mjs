@@ -82,7 +82,7 @@ for (const mode of ['kv', 'durable']) {
       worker = await startWorker(`load-${mode}`, {
         durable: mode === 'durable',
         // Dedup and delivery under load, as measured before the event log: with it, local
-        // D1 shares the machine (15 % fewer requests a second here); its cost is the
+        // The event log shares the machine (15 % fewer requests a second here); its cost is the
         // bench's to measure (bench/ab.mjs AB_EVENTS), its behaviour event-log.test.mjs's.
         events: false,
         maxBatchSize: 100,

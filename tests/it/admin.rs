@@ -943,7 +943,7 @@ fn stats_count_each_hour_what_was_accepted_duplicate_rejected_delivered_and_fail
         )
     );
     assert_eq!(storage["bytes_stored"], worker.log.size());
-    // Every write's rows, as the driver reads them from D1's meter.
+    // Every write's rows, as the driver reads them from the platform's meter.
     assert!(storage["rows_written"].as_i64().unwrap() > 0, "{storage}");
     assert!(
         storage["rows_written_per_event"].as_f64().unwrap() > 1.0,

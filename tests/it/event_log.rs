@@ -828,11 +828,12 @@ fn count(worker: &Worker, name: &str) -> i64 {
 }
 
 #[test]
-fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_the_next_flush() {
+fn a_batch_the_store_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_the_next_flush(
+) {
     let mut worker = Worker::new();
     worker.flush_at_once = false;
     worker.write_ms = 100;
-    // D1 fails every write until 3.35 s in.
+    // The shard fails every write until 3.35 s in.
     worker.fate = Box::new(|_, at_ms| at_ms >= NOW_MS + 3_350);
     // Its event and its queue route's send; an event of one HTTP route. Both
     // in the shard where the log's own counts go: one batch a flush.
@@ -862,7 +863,7 @@ fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_th
     assert_eq!(count(&worker, "accepted"), 2);
     assert_eq!(count(&worker, "delivered"), 1);
 
-    // D1 is back: the next event is written as before.
+    // The shard is back: the next event is written as before.
     worker.now_ms = NOW_MS + 20_000;
     let id = worker
         .post(&event_body("email.opened", "m-3", worker.now_ms))
@@ -878,7 +879,8 @@ fn a_batch_d1_refuses_is_tried_3_times_then_its_records_are_counted_lost_with_th
 }
 
 #[test]
-fn an_attempt_d1_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_its_queue_instead() {
+fn an_attempt_the_store_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_its_queue_instead(
+) {
     let mut worker = Worker::new();
     let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
     worker.flush_at_once = false;
@@ -896,7 +898,7 @@ fn an_attempt_d1_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_it
     );
     let tries: Vec<i64> = worker.tries[1..].iter().map(|t| t.at_ms - NOW_MS).collect();
     assert_eq!(tries, [5_000, 6_000, 8_000]);
-    // Its dead letter, before D1 is back: retried, not lost.
+    // Its dead letter, before the shard is back: retried, not lost.
     let queue = worker.config.dead_letter_queue.clone();
     let decision = worker.consume(&queue, &posted.message("crm"), 1, answered(500, "unused"));
     assert!(matches!(decision, Decision::Retry { .. }), "{decision:?}");
@@ -907,7 +909,7 @@ fn an_attempt_d1_refuses_is_counted_lost_and_a_dead_letter_is_retried_through_it
     assert_eq!(count(&worker, "delivered"), 1);
     assert_eq!(count(&worker, "failed"), 0);
     assert_eq!(worker.log.number("SELECT COUNT(*) FROM attempts"), 0);
-    // The dead letter again, D1 up: recorded, then acked.
+    // The dead letter again, the shard up: recorded, then acked.
     assert_eq!(
         worker.consume(&queue, &posted.message("crm"), 2, answered(500, "unused")),
         Decision::Ack

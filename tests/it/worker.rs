@@ -1,5 +1,5 @@
 //! The worker's core driven exactly as the JavaScript driver drives it, with
-//! the event log in [`D1`]: the ingress to its reply, then its entry kept with
+//! the event log in its shards ([`Log`]): the ingress to its reply, then its entry kept with
 //! the isolate's [`Pending`] writes and flushed when the core says; a queue
 //! message through a [`DeliveryRun`], then its journal written; an
 //! [`AdminCall`] to its answer, each query run as one batch.
@@ -226,7 +226,7 @@ pub const TEST_EVENT_ANSWER: &str = r#"{"status":"accepted","event":"email.opene
 pub type HandOff<'h> = &'h mut dyn FnMut(&mut Worker, &[Outgoing]) -> bool;
 
 /// The fate of each try of a write to the log, given its statements and when
-/// it ends: `true` when D1 takes it.
+/// it ends: `true` when the shard takes it.
 pub type Fate = Box<dyn FnMut(&[Statement], i64) -> bool>;
 
 /// One try of a write to the log.
