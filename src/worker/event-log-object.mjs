@@ -8,15 +8,16 @@ import { DurableObject } from 'cloudflare:workers';
 import * as core from './glue/index.js';
 
 export const DIRECTORY = 'directory';
-const statements = new Map();
-/** One of the objects' own statements: the core's, as all of the log's SQL. */
-function SQL(name) {
-  if (!statements.has(name)) statements.set(name, core.log_sql(name));
-  return statements.get(name);
-}
 // A shard reports its figures at most once a second; an alarm reports the
 // last write of a busy second.
 const REPORT_EVERY_MS = 1_000;
+
+const known = new Map();
+/** One of the objects' own statements: the core's, as all of the log's SQL. */
+function logSql(name) {
+  if (!known.has(name)) known.set(name, core.log_sql(name));
+  return known.get(name);
+}
 
 /** The stub of the log's object `name`. */
 export function logObject(env, name) {
@@ -45,7 +46,7 @@ export class EventLog extends DurableObject {
   /** Whether the shard has its tables: a read never makes them. */
   exists() {
     if (this.ready) return true;
-    this.ready = this.sql.exec(SQL('has_tables')).toArray().length > 0;
+    this.ready = this.sql.exec(logSql('has_tables')).toArray().length > 0;
     return this.ready;
   }
 
@@ -94,7 +95,7 @@ export class EventLog extends DurableObject {
    */
   figures(now) {
     const purged = core.retention(this.env, this.name, 1, now) !== 0;
-    const [row] = this.sql.exec(purged ? SQL('figures_purged') : SQL('figures')).toArray();
+    const [row] = this.sql.exec(purged ? logSql('figures_purged') : logSql('figures')).toArray();
     return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
   }
 
@@ -177,7 +178,7 @@ export class EventLog extends DurableObject {
   // The directory's methods, on the object named `directory`.
 
   directoryTable() {
-    this.sql.exec(SQL('directory'));
+    this.sql.exec(logSql('directory'));
   }
 
   /**
@@ -199,14 +200,14 @@ export class EventLog extends DurableObject {
 
   noteFigures(figures) {
     this.directoryTable();
-    this.sql.exec(SQL('note'), figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
+    this.sql.exec(logSql('note'), figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
   }
 
   /** A shard dropped whole. */
   forget(name) {
     return this.guarded(() => {
       this.directoryTable();
-      this.sql.exec(SQL('forget'), name);
+      this.sql.exec(logSql('forget'), name);
     });
   }
 
@@ -214,7 +215,7 @@ export class EventLog extends DurableObject {
   list() {
     return this.guarded(() => {
       this.directoryTable();
-      return { list: JSON.stringify(this.sql.exec(SQL('list')).toArray()) };
+      return { list: JSON.stringify(this.sql.exec(logSql('list')).toArray()) };
     });
   }
 }
