@@ -270,26 +270,27 @@ function idsOf(k, count) {
   return ids;
 }
 
-/** One attempt's JSON, as the worker writes it: `n` its number, at `at` (SQL expressions). */
-function attemptJson(n, at, delivered) {
+/** One attempt's JSON, as the worker writes it, at `at` (an SQL expression). */
+function attemptJson(at, delivered) {
   const answer = delivered ? "',\"outcome\":\"delivered\",\"status\":200}'"
     : `',"outcome":"retry","status":503,"headers":' || json_quote(${q(FAILED_HEADERS)}) || ',"body":' || json_quote(${q(FAILED_BODY)}) || '}'`;
-  return `'{"attempt":' || (${n}) || ',"at":' || (${at}) || ',"duration_ms":' || (20 + abs(random() % 250)) || ${answer}`;
+  return `'{"at":' || (${at}) || ',"ms":' || (20 + abs(random() % 250)) || ${answer}`;
 }
 /** The attempts of a delivery received at `r`: delivered at once, after one 503, or 11 503s (max_retries 10, 5 s doubling). */
 const ATTEMPTS = {
-  delivered: `'[' || ${attemptJson(1, 'r + 40 + abs(random() % 300)', true)} || ']'`,
-  retried: `'[' || ${attemptJson(1, 'r + 40', false)} || ',' || ${attemptJson(2, 'r + 5040', true)} || ']'`,
-  failed: `(SELECT json_group_array(json(${attemptJson('k.n', 'r + 40 + 5000 * ((1 << (k.n - 1)) - 1)', false)})) FROM k)`,
+  delivered: `'[' || ${attemptJson('r + 40 + abs(random() % 300)', true)} || ']'`,
+  retried: `'[' || ${attemptJson('r + 40', false)} || ',' || ${attemptJson('r + 5040', true)} || ']'`,
+  failed: `(SELECT json_group_array(json(${attemptJson('r + 40 + 5000 * ((1 << (k.n - 1)) - 1)', false)})) FROM k)`,
 };
 
 /**
  * Events numbered `from`..`to`, received from `start` `step` ms apart, each one row
  * with its deliveries and their attempts as the worker writes them, and their
- * redeliveries and counts: statements for one shard, whose ids are the shard's. Their
- * names follow the mix; the bodies are the sent events' with random ids.
+ * redeliveries and counts: statements for one shard (its day beginning at `dayStart`),
+ * whose ids are the shard's, keyed by arrival (ties at random). Their names follow the
+ * mix; the bodies are the sent events' with random ids.
  */
-function seedStatements(ids, from, to, start, step) {
+function seedStatements(ids, from, to, start, step, dayStart) {
   const slots = SLOTS.map((event, slot) => `(${slot}, ${q(event)})`).join(', ');
   const templates = [...TEMPLATES].map(([event, body]) => `(${q(event)}, ${q(body)})`).join(', ');
   const delivery = (status, attempts) => `json_object('status', '${status}', 'attempts', json(${attempts.replaceAll('r +', 'x.at +')}))`;
@@ -303,8 +304,8 @@ r AS MATERIALIZED (SELECT i, ids.id, s.event, t.body AS tpl, ? + (i - ?) * ? AS 
   (i * 7919) % 1000 < ${FAILED_PER_MILLE} AS failed, (i * 31) % 1000 < ${RETRIED_PER_MILLE} AS retried
   FROM n JOIN ids ON ids.k = i - ? JOIN slots s ON s.slot = (i * 37) % 100 JOIN templates t ON t.event = s.event),
 x AS MATERIALIZED (SELECT *, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS ts FROM r)
-INSERT INTO events (id, event, message_id, timestamp, received_at, body, routes)
-SELECT id, event, mid, ts, at,
+INSERT INTO events (seq, id, message_id, received_at, body, routes)
+SELECT ((at - ?) << 35) | (abs(random()) % (1 << 35)), id, mid, at,
   replace(replace(replace(tpl, ${q(MID)}, COALESCE(mid, '')), ${q(TS)}, ts), ${q(RID)}, 'req_' || lower(hex(randomblob(6)))),
   CASE WHEN ${FAMILY_OF_EMAIL.replaceAll('e.event', 'x.event')}
     THEN json_object('analytics', ${delivery('delivered', ATTEMPTS.delivered)}, 'crm', CASE WHEN failed THEN ${delivery('failed', ATTEMPTS.failed)}
@@ -322,7 +323,7 @@ UNION ALL SELECT ${hour}, json_extract(d.value, '$.status'), COUNT(*) FROM event
 ) WHERE true ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count`;
   const list = JSON.stringify(ids);
   return [
-    [events, from, to, list, start, from, step, from],
+    [events, from, to, list, start, from, step, from, dayStart],
     [redeliveries, list],
     [counts, list, list],
   ];
@@ -346,7 +347,7 @@ async function seed(w, now) {
       const shard = `${new Date(start).toISOString().slice(0, 10)}/${k}`;
       for (let from = 0; from < count; from += 5_000) {
         const to = Math.min(count, from + 5_000) - 1;
-        await w.db(shard, seedStatements(idsOf(k, to - from + 1), from, to, start + 30_000, Math.max(1, Math.floor(span / count))));
+        await w.db(shard, seedStatements(idsOf(k, to - from + 1), from, to, start + 30_000, Math.max(1, Math.floor(span / count)), start));
       }
       done += count;
     }

@@ -44,9 +44,9 @@ macro_rules! attempt {
 }
 const DELIVERIES: &str = concat!(
     "'deliveries', json((SELECT json_group_array(json_object('route', d.key, 'status', json_extract(d.value, '$.status'), ",
-    "'attempts', json((SELECT json_group_array(json_object('attempt', ", attempt!("attempt"), ", ",
+    "'attempts', json((SELECT json_group_array(json_object('attempt', a.key + 1, ",
     "'at', ", time!("json_extract(a.value, '$.at')"), ", ",
-    "'duration_ms', ", attempt!("duration_ms"), ", 'outcome', ", attempt!("outcome"), ", ",
+    "'duration_ms', ", attempt!("ms"), ", 'outcome', ", attempt!("outcome"), ", ",
     "'status', ", attempt!("status"), ", 'headers', json(", attempt!("headers"), "), ",
     "'body', ", attempt!("body"), ", 'error', ", attempt!("error"), ")) ",
     "FROM json_each(d.value, '$.attempts') a)))) ",

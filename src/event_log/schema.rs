@@ -14,19 +14,21 @@
 //! each attempt `{"attempt":1,"at":…,"duration_ms":…,"outcome":…,"status":200,…}`
 //! with a response's headers (a JSON text) and body as strings. The event's
 //! status follows from it: only a delivery's status is a string after
-//! `"status":`, so finding that text is exact.
+//! `"status":`, so finding that text is exact. Its name and timestamp are
+//! read from its body, not stored twice: a row of three rather than two to a
+//! 4 KB page halves what a page wastes.
 
 /// The statements, in order; each may run again (`IF NOT EXISTS`).
 pub const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS events (\
 seq INTEGER PRIMARY KEY, \
 id TEXT NOT NULL UNIQUE, \
-event TEXT NOT NULL, \
 message_id TEXT, \
-timestamp TEXT NOT NULL, \
 received_at INTEGER NOT NULL, \
 body TEXT NOT NULL, \
 routes TEXT NOT NULL DEFAULT '{}', \
+event TEXT GENERATED ALWAYS AS (json_extract(body, '$.event')) VIRTUAL, \
+timestamp TEXT GENERATED ALWAYS AS (json_extract(body, '$.timestamp')) VIRTUAL, \
 status TEXT GENERATED ALWAYS AS (CASE \
 WHEN routes = '{}' THEN 'unrouted' \
 WHEN instr(routes, '\"status\":\"failed\"') THEN 'failed' \

@@ -227,8 +227,8 @@ export async function startWorker(name, options = {}) {
 const VIEWS = `CREATE TEMP VIEW deliveries AS SELECT e.id AS event_id, d.key AS route,
 json_extract(d.value, '$.status') AS status FROM events e, json_each(e.routes) d;
 CREATE TEMP VIEW attempts AS SELECT e.id AS event_id, d.key AS route,
-json_extract(a.value, '$.attempt') AS attempt, json_extract(a.value, '$.at') AS at,
-json_extract(a.value, '$.duration_ms') AS duration_ms, json_extract(a.value, '$.outcome') AS outcome,
+a.key + 1 AS attempt, json_extract(a.value, '$.at') AS at,
+json_extract(a.value, '$.ms') AS duration_ms, json_extract(a.value, '$.outcome') AS outcome,
 json_extract(a.value, '$.status') AS status, json_extract(a.value, '$.headers') AS headers,
 json_extract(a.value, '$.body') AS body, json_extract(a.value, '$.error') AS error
 FROM events e, json_each(e.routes) d, json_each(d.value, '$.attempts') a;`;
