@@ -402,6 +402,8 @@ try {
 
   say(`seeding ${STORED} events`);
   const seeded = await seed(main, Date.now());
+  // The shards report their figures within a second of their last write.
+  await sleep(1_500);
   const big = (await stats(main)).storage;
   const page = await main.admin('events?limit=200');
   const pick = page.events.find((e) => e.message_id !== null);
