@@ -204,6 +204,27 @@ pub fn purge_again(deleted: Vec<f64>) -> bool {
     purge_continues(&deleted.iter().map(|&n| n as i64).collect::<Vec<_>>())
 }
 
+/// The line of the log's own upkeep that failed: `directory` (a shard's
+/// report of its figures, or the directory read by the retention) or
+/// `retention` (a shard's drop or purge), with the platform's message. Both
+/// are done again: the next write reports, the next cron run retires.
+#[wasm_bindgen]
+pub fn log_upkeep_failed(what: &str, error: &str) -> String {
+    WarningLog {
+        warning: match what {
+            "retention" => "event_log_retention_failed",
+            _ => "event_log_directory_failed",
+        },
+        error: Some(
+            error
+                .get(..error.floor_char_boundary(200))
+                .unwrap_or_default(),
+        ),
+        ..Default::default()
+    }
+    .line()
+}
+
 /// The line of a write to the event log that failed: what, how many
 /// statements, the platform's message, and when it is tried again (none after
 /// the last try).

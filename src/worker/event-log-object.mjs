@@ -72,7 +72,7 @@ export class EventLog extends DurableObject {
       // A shard the directory does not list is never read: it is listed before
       // anything is written to it, or nothing is (the caller tries again).
       if (!this.listed) await this.tell(Date.now());
-    } else if (!this.exists()) return { results: statements.map(() => []), rowsWritten: 0, changes: statements.map(() => 0) };
+    } else if (!this.exists()) return { results: statements.map(() => []), rowsWritten: 0 };
     const out = this.ctx.storage.transactionSync(() => statements.map(([sql, ...params]) => {
       const cursor = this.sql.exec(sql, ...params);
       const rows = cursor.toArray();
@@ -82,7 +82,6 @@ export class EventLog extends DurableObject {
     return {
       results: out.map((result) => result.rows),
       rowsWritten: out.reduce((sum, result) => sum + result.written, 0),
-      changes: out.map((result) => result.written),
     };
   }
 
@@ -112,7 +111,7 @@ export class EventLog extends DurableObject {
       // The shard's next write reports again; until then the directory's
       // figures for it are older (its name is there since its first write).
       this.reportedAt = 0;
-      console.error(core.journal_failed(0, error?.message ?? String(error), undefined));
+      console.error(core.log_upkeep_failed('directory', error?.message ?? String(error)));
     }
   }
 
@@ -129,7 +128,7 @@ export class EventLog extends DurableObject {
       if (this.name !== undefined && this.exists()) await this.report();
     } catch (error) {
       // Figures only: the next write reports again.
-      console.error(core.journal_failed(0, `report: ${error?.message ?? error}`, undefined));
+      console.error(core.log_upkeep_failed('directory', error?.message ?? String(error)));
     }
   }
 

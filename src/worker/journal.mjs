@@ -68,7 +68,7 @@ export async function retire(env, now) {
   if (env.EVENTS === undefined) return;
   const { list, error } = await logObject(env, DIRECTORY).list();
   if (error !== undefined) {
-    console.error(core.journal_failed(0, `directory: ${error}`, undefined));
+    console.error(core.log_upkeep_failed('directory', error));
     return;
   }
   const shards = JSON.parse(list);
@@ -77,7 +77,7 @@ export async function retire(env, now) {
   for (let i = 0; i < due.length; i += 6) {
     await Promise.all(due.slice(i, i + 6).map(async (shard) => {
       const failed = await logObject(env, shard.name).retire(shard.name, now).catch((error) => ({ error: error?.message ?? error }));
-      if (failed?.error !== undefined) console.error(core.journal_failed(0, `retention of ${shard.name}: ${failed.error}`, undefined));
+      if (failed?.error !== undefined) console.error(core.log_upkeep_failed('retention', `${shard.name}: ${failed.error}`));
     }));
   }
 }
