@@ -304,8 +304,8 @@ r AS MATERIALIZED (SELECT i, ids.id, s.event, t.body AS tpl, ? + (i - ?) * ? AS 
   (i * 7919) % 1000 < ${FAILED_PER_MILLE} AS failed, (i * 31) % 1000 < ${RETRIED_PER_MILLE} AS retried
   FROM n JOIN ids ON ids.k = i - ? JOIN slots s ON s.slot = (i * 37) % 100 JOIN templates t ON t.event = s.event),
 x AS MATERIALIZED (SELECT *, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS ts FROM r)
-INSERT INTO events (seq, id, message_id, received_at, body, routes)
-SELECT ((at - ?) << 35) | (abs(random()) % (1 << 35)), id, mid, at,
+INSERT INTO events (seq, id_key, message_id, received_at, body, routes)
+SELECT ((at - ?) << 35) | (abs(random()) % (1 << 35)), unhex(substr(id, 5)), mid, at,
   replace(replace(replace(tpl, ${q(MID)}, COALESCE(mid, '')), ${q(TS)}, ts), ${q(RID)}, 'req_' || lower(hex(randomblob(6)))),
   CASE WHEN ${FAMILY_OF_EMAIL.replaceAll('e.event', 'x.event')}
     THEN json_object('analytics', ${delivery('delivered', ATTEMPTS.delivered)}, 'crm', CASE WHEN failed THEN ${delivery('failed', ATTEMPTS.failed)}

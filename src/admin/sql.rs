@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::request::Filters;
+use crate::event_log::schema::ID_KEY;
 use crate::event_log::{Param, Shard, Statement};
 use crate::routes::Pattern;
 
@@ -156,7 +157,7 @@ WHERE e.seq IN (SELECT e.seq FROM events e{filter} {NEWEST_FIRST} LIMIT ?{}) {NE
 pub fn event(id: &str) -> Vec<Statement> {
     vec![Statement {
         sql: Cow::Owned(format!(
-            "SELECT e.id AS id, e.received_at AS at, json_object({EVENT_FIELDS}, 'body', e.body, {DELIVERIES}) AS j FROM events e WHERE e.id = ?1"
+            "SELECT e.id AS id, e.received_at AS at, json_object({EVENT_FIELDS}, 'body', e.body, {DELIVERIES}) AS j FROM events e WHERE e.id_key = {ID_KEY}"
         )),
         params: vec![id.into()],
     }]
@@ -164,12 +165,14 @@ pub fn event(id: &str) -> Vec<Statement> {
 
 /// What a replay of one event needs: its text and the names of its routes.
 pub fn replay_one(id: &str) -> Vec<Statement> {
-    vec![Statement::new(
-        "SELECT e.id, e.event, e.message_id, e.timestamp, e.body, e.received_at, \
+    vec![Statement {
+        sql: Cow::Owned(format!(
+            "SELECT e.id, e.event, e.message_id, e.timestamp, e.body, e.received_at, \
 (SELECT json_group_array(key) FROM (SELECT key FROM json_each(e.routes) ORDER BY key)) AS routes \
-FROM events e WHERE e.id = ?1",
-        vec![id.into()],
-    )]
+FROM events e WHERE e.id_key = {ID_KEY}"
+        )),
+        params: vec![id.into()],
+    }]
 }
 
 /// The next `chunk` events of a bulk replay from one shard (one more, to know

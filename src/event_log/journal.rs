@@ -23,16 +23,18 @@ use super::vocabulary::{AttemptOutcome, Status};
 macro_rules! upsert_event {
     ($seq:literal, $routes:literal, $update:expr, $guard:expr) => {
         concat!(
-            "INSERT INTO events (seq, id, message_id, received_at, body, routes) \
+            "INSERT INTO events (seq, id_key, message_id, received_at, body, routes) \
 VALUES (CAST(",
             $seq,
-            " AS INTEGER), ?1, ?3, ?5, ?6, ",
+            " AS INTEGER), COALESCE(",
+            crate::id_key!("?1"),
+            ", CAST(?1 AS BLOB)), ?3, ?5, ?6, ",
             $routes,
             ") ON CONFLICT (seq) DO UPDATE SET routes = ",
             $update,
-            " WHERE id = excluded.id AND ",
+            " WHERE id_key = excluded.id_key AND ",
             $guard,
-            " ON CONFLICT (id) DO UPDATE SET routes = ",
+            " ON CONFLICT (id_key) DO UPDATE SET routes = ",
             $update,
             " WHERE ",
             $guard
@@ -480,11 +482,12 @@ json(?{attempt}))))",
         );
     }
     let sql = format!(
-        "INSERT INTO events (seq, id, message_id, received_at, body, routes) \
-VALUES (CAST(?7 AS INTEGER), ?1, ?3, ?5, ?6, json_object({})) \
-ON CONFLICT (seq) DO UPDATE SET routes = {update} WHERE id = excluded.id \
-ON CONFLICT (id) DO UPDATE SET routes = {update}",
-        fresh.join(", ")
+        "INSERT INTO events (seq, id_key, message_id, received_at, body, routes) \
+VALUES (CAST(?7 AS INTEGER), COALESCE({key}, CAST(?1 AS BLOB)), ?3, ?5, ?6, json_object({})) \
+ON CONFLICT (seq) DO UPDATE SET routes = {update} WHERE id_key = excluded.id_key \
+ON CONFLICT (id_key) DO UPDATE SET routes = {update}",
+        fresh.join(", "),
+        key = super::schema::ID_KEY
     );
     let mut params = event;
     params.push(seq);

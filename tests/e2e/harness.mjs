@@ -308,7 +308,7 @@ export class Worker {
       '    rows += [dict(row) for row in db.execute(sys.argv[2]).fetchall()]',
       '    db.commit()',
       '    if sys.argv[3] == "one": break',
-      'print(json.dumps(rows))',
+      'print(json.dumps(rows, default=lambda b: b.hex()))',
     ].join('\n');
     try {
       const { stdout } = await promisify(execFile)('python3', ['-c', script, dir, command, one ? 'one' : 'all', VIEWS],
