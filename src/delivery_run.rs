@@ -86,7 +86,7 @@ pub struct DeliveryRun<'c> {
     /// What the journal last taken holds, counted lost if its write fails.
     taken: Unwritten,
     /// Its event as the log keeps it (with the log on), and where.
-    logged: Option<(AcceptedEvent, Shard)>,
+    logged: Option<AcceptedEvent>,
     /// Deliveries settled, for the isolate's pending counts.
     counted: Vec<Entry>,
     /// A dead letter: acked only once its journal is written.
@@ -190,7 +190,7 @@ impl<'c> DeliveryRun<'c> {
             event,
         };
         run.journal = dead_letter.statements();
-        run.logged = Some((dead_letter.event.clone(), dead_letter.event.shard()));
+        run.logged = Some(dead_letter.event);
         run.dead_letter = true;
         run.state = State::Done(Decision::Ack);
         run
@@ -209,11 +209,7 @@ impl<'c> DeliveryRun<'c> {
         let logged = delivery
             .as_ref()
             .filter(|_| config.event_log)
-            .map(|delivery| {
-                let event = logged_event(delivery, delivery.received_at_ms);
-                let shard = event.shard();
-                (event, shard)
-            });
+            .map(|delivery| logged_event(delivery, delivery.received_at_ms));
         Self {
             config,
             policy,
@@ -333,8 +329,8 @@ impl<'c> DeliveryRun<'c> {
         let shard = self
             .logged
             .as_ref()
-            .map(|(_, shard)| *shard)
-            .filter(|_| !journal.is_empty())?;
+            .filter(|_| !journal.is_empty())?
+            .shard();
         // A dead letter's is not lost when unwritten: its message is retried.
         if !self.dead_letter {
             self.taken = Unwritten::of(shard, &journal);
@@ -373,7 +369,7 @@ impl<'c> DeliveryRun<'c> {
         let Some(delivery) = &self.delivery else {
             return;
         };
-        if let Some((event, _)) = &self.logged {
+        if let Some(event) = &self.logged {
             let mut entry = attempt_entry(
                 event,
                 delivery,

@@ -101,11 +101,12 @@ impl Pending {
                     .extend(accepted_rows(&event));
                 self.verified = true;
             }
-            Entry::Duplicate { .. } => {
-                let shard = entry.shard();
-                let Entry::Duplicate { id, at_ms, .. } = entry else {
-                    return;
-                };
+            Entry::Duplicate {
+                id,
+                timestamp,
+                at_ms,
+            } => {
+                let shard = Shard::of_event(&timestamp, &id, at_ms);
                 self.redeliver(shard, id, 1, at_ms);
                 self.count(shard, hour_of(at_ms), "duplicate", 1);
                 self.verified = true;

@@ -51,17 +51,25 @@ export class EventLog extends DurableObject {
   }
 
   /**
-   * Runs `statements` ([sql, ...params] each) as one transaction on the shard
-   * `name`: every row of each, and the rows the platform metered as written;
-   * or `{ error }`, why it failed (returned, not thrown: the caller decides
-   * what a failure means, and the runtime prints no stray line).
+   * What `work` gives, or `{ error }`, why it failed: every call on the log's
+   * objects answers so rather than throw, so the caller decides what a
+   * failure means and the runtime prints no stray line.
    */
-  async batch(name, statements) {
+  async guarded(work) {
     try {
-      return await this.run(name, statements);
+      return await work();
     } catch (error) {
       return { error: String(error?.message ?? error) };
     }
+  }
+
+  /**
+   * Runs `statements` ([sql, ...params] each) as one transaction on the shard
+   * `name`: every row of each, and the rows the platform metered as written,
+   * or `{ error }`.
+   */
+  batch(name, statements) {
+    return this.guarded(() => this.run(name, statements));
   }
 
   async run(name, statements) {
@@ -136,12 +144,8 @@ export class EventLog extends DurableObject {
    * The retention's step for the shard `name` at `now`: drop it whole, or
    * purge all but its failed events in rounds, as the core says.
    */
-  async retire(name, now) {
-    try {
-      return await this.retireShard(name, now);
-    } catch (error) {
-      return { error: String(error?.message ?? error) };
-    }
+  retire(name, now) {
+    return this.guarded(() => this.retireShard(name, now));
   }
 
   async retireShard(name, now) {
@@ -178,18 +182,6 @@ export class EventLog extends DurableObject {
 
   directoryTable() {
     this.sql.exec(logSql('directory'));
-  }
-
-  /**
-   * The directory's calls return `{ error }` rather than throw: the caller
-   * decides what a failure means, and the runtime prints no stray line.
-   */
-  guarded(call) {
-    try {
-      return call();
-    } catch (error) {
-      return { error: String(error?.message ?? error) };
-    }
   }
 
   /** A shard's figures. */
