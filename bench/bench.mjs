@@ -278,3 +278,8 @@ for (const v of ['rust', 'baseline', NO_MEMORY]) {
   }
 }
 for (const [key, u] of seen) console.log(`unexpected (${key}) ×${u.count}: ${u.sample}`);
+
+// How many calls into wasm each path makes before its answer (bench/calls.mjs).
+const { countCalls } = await import('./calls.mjs');
+console.log('\n| path | calls into wasm before the answer |\n|---|---|');
+for (const row of await countCalls()) console.log(`| ${row.path} | ${row.calls} |`);

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(bash scripts/setup.sh)"
+ROOT_BIN=node_modules/.bin
 
 stage="build/.staging"
 rm -rf "$stage"
@@ -15,7 +16,7 @@ cargo build --quiet --lib --release --target wasm32-unknown-unknown
 # reset-state and abort-handler: after a trap the glue re-instantiates the module
 # on the next call instead of leaving the isolate broken.
 "$WASM_BINDGEN_BIN" target/wasm32-unknown-unknown/release/leadnest_edge.wasm \
-  --out-dir "$stage/glue" --out-name index --target module --no-typescript \
+  --out-dir "$stage/glue" --out-name index --target module \
   --experimental-reset-state-function --force-enable-abort-handler
 
 # -Oz and no name section: the bundle is what each cold start loads.
@@ -25,6 +26,11 @@ strip=(--strip-debug --strip-producers)
 "$WASM_OPT_BIN" "$stage/glue/index_bg.wasm" -o "$stage/index_bg.wasm" -Oz "${strip[@]}" \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+
+# The glue's types, for the driver's type check (tsconfig.json).
+mkdir -p build/types/glue
+cp "$stage/glue/index.d.ts" build/types/glue/index.d.ts
+"$ROOT_BIN/tsc" -p tsconfig.json
 
 # workerd imports a .wasm module with a plain import, not a source-phase one.
 sed -i 's/^import source /import /' "$stage/glue/index.js"

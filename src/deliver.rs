@@ -235,6 +235,18 @@ impl Decision {
         self.attempt_outcome().as_str()
     }
 
+    /// How a queue message settles: `None` ack, else retry after that many
+    /// seconds. The queue policy never rests a message itself: a parked one is
+    /// retried at the longest delay, and the platform moves it to the
+    /// dead-letter queue once `max_retries` is spent.
+    pub fn queue_retry_seconds(self) -> Option<u64> {
+        match self {
+            Self::Ack => None,
+            Self::Retry { delay_seconds } => Some(delay_seconds),
+            Self::Park => Some(MAX_RETRY_DELAY_SECONDS),
+        }
+    }
+
     /// The delay of a retry.
     pub fn retry_in_seconds(self) -> Option<u64> {
         match self {
@@ -270,6 +282,20 @@ pub fn decide(handled: Handled, attempt: u32, policy: RetryPolicy) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_message_is_acked_only_when_delivered_else_retried_never_rested() {
+        assert_eq!(Decision::Ack.queue_retry_seconds(), None);
+        assert_eq!(
+            Decision::Retry { delay_seconds: 30 }.queue_retry_seconds(),
+            Some(30)
+        );
+        // The platform dead-letters it once max_retries is spent.
+        assert_eq!(
+            Decision::Park.queue_retry_seconds(),
+            Some(MAX_RETRY_DELAY_SECONDS)
+        );
+    }
 
     fn delivery(body: &[u8]) -> Delivery {
         Delivery {

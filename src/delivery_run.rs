@@ -30,6 +30,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// No answer, for the reason the driver gives (`timeout`, `network error`,
+    /// …), as one of the fixed set the log uses.
+    pub fn no_answer(reason: &str) -> Self {
+        Self::NoAnswer(failure_named(reason))
+    }
+
     fn handled(&self) -> Handled {
         match self {
             Self::Answered(answer) if is_success(answer.status) => Handled::Delivered,
@@ -488,6 +494,18 @@ fn headers_json(headers: &[(String, String)], sent_signatures: &[String]) -> Str
     serde_json::Value::Object(object).to_string()
 }
 
+/// The description of a failed attempt or read, from the fixed set the log
+/// uses: anything the driver names otherwise is a network error.
+pub fn failure_named(text: &str) -> &'static str {
+    match text {
+        "timeout" => "timeout",
+        "header not accepted" => "header not accepted",
+        "request not built" => "request not built",
+        "read error" => "read error",
+        _ => "network error",
+    }
+}
+
 /// What the consumer does with a message while the configuration is invalid:
 /// nothing can be attempted, so it is kept, on the default schedule since the
 /// configured one is unknown. Returns the decision and its line.
@@ -554,6 +572,26 @@ pub fn http_route<'c>(config: &'c Config, name: &str) -> Option<(&'c str, Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_the_driver_names_is_one_of_the_logs_words() {
+        for word in [
+            "timeout",
+            "header not accepted",
+            "request not built",
+            "read error",
+        ] {
+            assert_eq!(failure_named(word), word);
+        }
+        // Anything else, a runtime's message included, is a network error.
+        for other in ["TypeError: fetch failed", "", "Timeout"] {
+            assert_eq!(failure_named(other), "network error");
+            assert_eq!(
+                Outcome::no_answer(other),
+                Outcome::NoAnswer("network error")
+            );
+        }
+    }
     use crate::deliver::MAX_RETRY_DELAY_SECONDS;
     use crate::event_log::Param;
     use crate::testing::FakeSource;

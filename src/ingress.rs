@@ -11,11 +11,12 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
-use crate::config::{Config, DELIVERY_QUEUE_BINDING};
+use crate::config::{Config, DedupMode, DELIVERY_QUEUE_BINDING};
 use crate::dedup::{Claim, DedupKey, RecentKeys};
 use crate::deliver::Delivery;
 use crate::error::{json, Rejection};
 use crate::event_log::{AcceptedEvent, Entry, RouteKind};
+use crate::key_table::{shard_of, TableAnswer, TableRequest};
 use crate::log::{IngressLog, WarningLog};
 use crate::payload::{check_freshness, parse, Envelope};
 use crate::routes::{taking, Destination, Route};
@@ -108,20 +109,25 @@ pub enum Need<'a> {
         secrets: &'a Secrets,
         claimed: &'a [u8; DIGEST_LEN],
     },
-    /// Ask the dedup store about `key`; report with [`Ingress::claimed`].
-    Claim { key: &'a DedupKey },
+    /// Ask the dedup store (`store`) about `key`; report with
+    /// [`Ingress::claimed`], or [`Ingress::table_answered`] for the key table
+    /// ([`Ingress::table_request`] says what to ask it).
+    Claim { key: &'a DedupKey, store: DedupMode },
     /// Wait `ms`, then report with [`Ingress::waited`].
     Wait { ms: u64 },
     /// Send every message, concurrently, then report how many failed with
     /// [`Ingress::handed_off`]. `delay_ms` first (fault tests only).
     HandOff { sends: &'a [Send], delay_ms: u64 },
-    /// Give up the claim on `key`; report with [`Ingress::released`].
+    /// Give up the claim on `key` in the key table (only a claim there holds
+    /// anything); report with [`Ingress::released`] or [`Ingress::table_answered`].
     Release { key: &'a DedupKey },
-    /// Record `key` for `ttl_seconds`; report with [`Ingress::recorded`].
+    /// Record `key` for `ttl_seconds` in `store`; report with
+    /// [`Ingress::recorded`] or [`Ingress::table_answered`].
     Record {
         key: &'a DedupKey,
         event: &'a str,
         ttl_seconds: u64,
+        store: DedupMode,
     },
     /// Answer: done.
     Reply(&'a Reply),
@@ -372,6 +378,7 @@ impl<'c> Ingress<'c> {
             },
             State::Claim { event, .. } => Need::Claim {
                 key: &event.admitted.dedup_key,
+                store: self.config.dedup_mode,
             },
             State::Wait { .. } => Need::Wait { ms: CLAIM_POLL_MS },
             State::HandOff { sends, .. } => Need::HandOff {
@@ -383,6 +390,7 @@ impl<'c> Ingress<'c> {
                 key: &event.admitted.dedup_key,
                 event: &event.admitted.envelope.event,
                 ttl_seconds: self.record_ttl(&event.admitted.envelope),
+                store: self.config.dedup_mode,
             },
             State::Done(reply) => Need::Reply(reply),
         }
@@ -586,12 +594,72 @@ impl<'c> Ingress<'c> {
                 }
                 .line(),
             );
-            State::Release {
-                key: event.admitted.dedup_key,
-                reply,
-                tries: 0,
+            match self.config.dedup_mode {
+                // A KV claim is a read: it holds nothing to give up.
+                DedupMode::Kv => State::Done(reply),
+                DedupMode::Durable => State::Release {
+                    key: event.admitted.dedup_key,
+                    reply,
+                    tries: 0,
+                },
             }
         };
+    }
+
+    /// What to ask the key table (`DEDUP_MODE=durable`) for the need at hand,
+    /// and the shard that holds its key; `token` names this request, the same
+    /// for all its steps. `None` when the need is not the key table's.
+    pub fn table_request(&self, token: &str) -> Option<(String, TableRequest)> {
+        let token = token.to_string();
+        let request = match self.need() {
+            Need::Claim {
+                key,
+                store: DedupMode::Durable,
+            } => TableRequest::Claim {
+                key: key.as_str().into(),
+                token,
+            },
+            Need::Release { key } => TableRequest::Release {
+                key: key.as_str().into(),
+                token,
+            },
+            Need::Record {
+                key,
+                ttl_seconds,
+                store: DedupMode::Durable,
+                ..
+            } => TableRequest::Record {
+                key: key.as_str().into(),
+                token,
+                ttl_ms: i64::try_from(ttl_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+            },
+            _ => return None,
+        };
+        Some((shard_of(request.key()), request))
+    }
+
+    /// The key table's answer to [`table_request`](Self::table_request), or
+    /// `None` when it did not answer as the table does: then an error, never a
+    /// duplicate.
+    pub fn table_answered(&mut self, answer: Option<TableAnswer>) {
+        let failed = || "the dedup object did not answer as expected".to_string();
+        match self.need() {
+            Need::Claim { .. } => self.claimed(match answer {
+                Some(TableAnswer::Claimed) => Ok(Claim::New),
+                Some(TableAnswer::Duplicate) => Ok(Claim::Duplicate),
+                Some(TableAnswer::Busy) => Ok(Claim::Busy),
+                _ => Err(failed()),
+            }),
+            Need::Record { .. } => self.recorded(match answer {
+                Some(TableAnswer::Recorded) => Ok(()),
+                _ => Err(failed()),
+            }),
+            Need::Release { .. } => self.released(matches!(
+                answer,
+                Some(TableAnswer::Released | TableAnswer::NotHeld)
+            )),
+            _ => {}
+        }
     }
 
     /// Whether the claim was given up. Tried again a few times: a claim not

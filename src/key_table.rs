@@ -10,8 +10,6 @@
 //! it waits and asks again, and never answers `duplicate` for an event that
 //! was not handed off.
 
-use serde::{Deserialize, Serialize};
-
 /// How long a claim holds without a record or release. The holder runs under
 /// `waitUntil`, so a cut connection does not stop it; the lease only matters
 /// when the holder's isolate died.
@@ -19,9 +17,8 @@ pub const CLAIM_LEASE_MS: i64 = 60_000;
 /// Shortest time between two sweeps of expired keys in one shard.
 pub const SWEEP_EVERY_MS: i64 = 600_000;
 
-/// One request to a shard, sent as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+/// One request to a shard, sent by RPC as `{ op, key, token, ttl_ms }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableRequest {
     /// Take the key for this request, unless it is recorded or held by another.
     Claim { key: String, token: String },
@@ -36,6 +33,47 @@ pub enum TableRequest {
 }
 
 impl TableRequest {
+    /// The request from its fields as sent; `None` for an `op` the table does
+    /// not know, or a record without its TTL.
+    pub fn from_parts(op: &str, key: String, token: String, ttl_ms: Option<i64>) -> Option<Self> {
+        Some(match op {
+            "claim" => Self::Claim { key, token },
+            "release" => Self::Release { key, token },
+            "record" => Self::Record {
+                key,
+                token,
+                ttl_ms: ttl_ms?,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Its `op` as sent.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Claim { .. } => "claim",
+            Self::Record { .. } => "record",
+            Self::Release { .. } => "release",
+        }
+    }
+
+    /// The token of the request that sent it.
+    pub fn token(&self) -> &str {
+        match self {
+            Self::Claim { token, .. }
+            | Self::Record { token, .. }
+            | Self::Release { token, .. } => token,
+        }
+    }
+
+    /// A record's TTL.
+    pub fn ttl_ms(&self) -> Option<i64> {
+        match self {
+            Self::Record { ttl_ms, .. } => Some(*ttl_ms),
+            _ => None,
+        }
+    }
+
     /// The key the request is about.
     pub fn key(&self) -> &str {
         match self {
@@ -44,10 +82,9 @@ impl TableRequest {
     }
 }
 
-/// A shard's answer, sent as JSON. Anything else the client receives is an
-/// error, never a duplicate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
+/// A shard's answer, sent by RPC as its name. Anything else the client
+/// receives is an error, never a duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableAnswer {
     /// This request holds the key now.
     Claimed,
@@ -64,6 +101,34 @@ pub enum TableAnswer {
     NotHeld,
 }
 
+impl TableAnswer {
+    const ALL: [Self; 6] = [
+        Self::Claimed,
+        Self::Duplicate,
+        Self::Busy,
+        Self::Recorded,
+        Self::Released,
+        Self::NotHeld,
+    ];
+
+    /// Its name as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Duplicate => "duplicate",
+            Self::Busy => "busy",
+            Self::Recorded => "recorded",
+            Self::Released => "released",
+            Self::NotHeld => "not_held",
+        }
+    }
+
+    /// The answer a name stands for; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|answer| answer.as_str() == name)
+    }
+}
+
 /// A key's stored row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -74,6 +139,16 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row as the table stores it: `recorded`, or a claim held by `holder`,
+    /// until `expires_ms`. A claim written before claims had holders is held
+    /// by nobody we know: busy until its lease ends, never a duplicate.
+    pub fn stored(recorded: bool, holder: Option<String>, expires_ms: i64) -> Self {
+        Self {
+            holder: (!recorded).then(|| holder.unwrap_or_default()),
+            expires_ms,
+        }
+    }
+
     fn live(&self, now_ms: i64) -> bool {
         now_ms < self.expires_ms
     }
@@ -210,18 +285,42 @@ mod tests {
 
     #[test]
     fn wire_format() {
-        let request = serde_json::to_string(&record("t1")).unwrap();
+        let request = record("t1");
+        let sent = (
+            request.op(),
+            request.key(),
+            request.token(),
+            request.ttl_ms(),
+        );
+        assert_eq!(sent, ("record", "k", "t1", Some(TTL)));
+        let back = TableRequest::from_parts(sent.0, "k".into(), "t1".into(), sent.3);
+        assert_eq!(back, Some(request));
         assert_eq!(
-            request,
-            r#"{"op":"record","key":"k","token":"t1","ttl_ms":86400000}"#
+            TableRequest::from_parts("record", "k".into(), "t1".into(), None),
+            None,
+            "a record without its TTL"
         );
         assert_eq!(
-            serde_json::to_string(&TableAnswer::Busy).unwrap(),
-            r#"{"answer":"busy"}"#
+            TableRequest::from_parts("drop", "k".into(), "t".into(), None),
+            None
         );
+        for answer in TableAnswer::ALL {
+            assert_eq!(TableAnswer::parse(answer.as_str()), Some(answer));
+        }
         // An answer the client does not know is an error, never a duplicate.
-        assert!(serde_json::from_str::<TableAnswer>(r#"{"answer":"dup"}"#).is_err());
-        assert!(serde_json::from_str::<TableAnswer>("duplicate").is_err());
+        assert_eq!(TableAnswer::parse("dup"), None);
+        assert_eq!(TableAnswer::parse("Duplicate"), None);
+    }
+
+    #[test]
+    fn a_row_stored_before_claims_had_holders_is_busy_until_its_lease_ends() {
+        let legacy = Row::stored(false, None, T0 + 1_000);
+        assert_eq!(legacy.holder.as_deref(), Some(""));
+        let (answer, _) = apply(&claim("a"), Some(&legacy), T0);
+        assert_eq!(answer, TableAnswer::Busy);
+        let (answer, _) = apply(&claim("a"), Some(&legacy), T0 + 1_000);
+        assert_eq!(answer, TableAnswer::Claimed);
+        assert_eq!(Row::stored(true, Some("t".into()), T0).holder, None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{ConfigSource, UrlParts};
+use crate::config::{ConfigSource, DedupMode, UrlParts};
 use crate::dedup::{Claim, DedupKey};
 use crate::ingress::{BodyRead, Ingress, Need, Reply, Send};
 use crate::key_table::{apply, Row, TableAnswer, TableRequest, Write};
@@ -175,10 +175,18 @@ impl FakePlatform<'_> {
                 let body = self.body.clone();
                 ingress.signature_checked(&matched, || body);
             }
-            Need::Claim { key } => {
+            Need::Claim { key, store } => {
                 self.steps.push("claim");
-                let claim = self.claim(key, token);
-                ingress.claimed(claim);
+                if self.failing_claims > 0 {
+                    self.failing_claims -= 1;
+                    ingress.claimed(Err("read failed".into()));
+                } else if store == DedupMode::Durable {
+                    let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
+                    ingress.table_answered(answer);
+                } else {
+                    let claim = self.claim(key);
+                    ingress.claimed(Ok(claim));
+                }
             }
             Need::Wait { ms } => {
                 self.steps.push("wait");
@@ -196,36 +204,37 @@ impl FakePlatform<'_> {
                 self.sent.extend(sends.iter().skip(failed).cloned());
                 ingress.handed_off(failed);
             }
-            Need::Release { key } => {
+            Need::Release { .. } => {
                 self.steps.push("release");
-                let ok = if self.failing_releases > 0 {
+                if self.failing_releases > 0 {
                     self.failing_releases -= 1;
-                    false
+                    ingress.table_answered(None);
                 } else {
-                    self.ask(TableRequest::Release {
-                        key: key.as_str().into(),
-                        token: token.into(),
-                    });
-                    true
-                };
-                ingress.released(ok);
+                    let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
+                    ingress.table_answered(answer);
+                }
             }
             Need::Record {
-                key, ttl_seconds, ..
+                key,
+                ttl_seconds,
+                store,
+                ..
             } => {
                 self.steps.push("record");
-                let result = if self.failing_records > 0 {
+                if self.failing_records > 0 {
                     self.failing_records -= 1;
-                    Err("write failed".to_string())
+                    ingress.recorded(Err("write failed".to_string()));
+                } else if store == DedupMode::Durable {
+                    let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
+                    ingress.table_answered(answer);
                 } else {
                     self.ask(TableRequest::Record {
                         key: key.as_str().into(),
                         token: token.into(),
                         ttl_ms: i64::try_from(ttl_seconds * 1000).unwrap_or(i64::MAX),
                     });
-                    Ok(())
-                };
-                ingress.recorded(result);
+                    ingress.recorded(Ok(()));
+                }
             }
             Need::Reply(_) => return false,
         }
@@ -240,21 +249,14 @@ impl FakePlatform<'_> {
             .unwrap_or_else(|| Reply::refusal(&crate::error::Rejection::NotFound, None, false))
     }
 
-    fn claim(&mut self, key: &DedupKey, token: &str) -> Result<Claim, String> {
-        if self.failing_claims > 0 {
-            self.failing_claims -= 1;
-            return Err("read failed".into());
+    /// A KV read of `key`, over the same rows: a live record is a duplicate;
+    /// a read takes nothing.
+    fn claim(&self, key: &DedupKey) -> Claim {
+        let rows = self.rows.borrow();
+        match rows.get(key.as_str()) {
+            Some(row) if row.holder.is_none() && self.now_ms < row.expires_ms => Claim::Duplicate,
+            _ => Claim::New,
         }
-        Ok(
-            match self.ask(TableRequest::Claim {
-                key: key.as_str().into(),
-                token: token.into(),
-            }) {
-                TableAnswer::Duplicate => Claim::Duplicate,
-                TableAnswer::Busy => Claim::Busy,
-                _ => Claim::New,
-            },
-        )
     }
 
     /// One request to the key table, as the Durable Object performs it.

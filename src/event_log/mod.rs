@@ -13,6 +13,7 @@ mod shard;
 mod statement;
 pub mod time;
 mod vocabulary;
+mod warnings;
 
 pub use journal::{
     merge_attempts, purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent,
@@ -23,3 +24,4 @@ pub use schema::SCHEMA;
 pub use shard::{tie, Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};
 pub use statement::{Param, Statement};
 pub use vocabulary::{AttemptOutcome, Status};
+pub use warnings::{upkeep_failed_line, write_failed_line};

@@ -1,304 +1,216 @@
-//! One admin API call, step by step, for the driver; see [`AdminCall`].
+//! One admin API call, for the driver: each report returns the next need of
+//! the core's [`AdminCall`] as one value.
 
-use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
+use super::delivery::DeliveryTask;
 use super::env;
-use super::journal::statements;
+use super::event_log::batch;
+use super::js::{bytes, pairs_from, BodyResult, Obj, UnreadBody};
 use crate::admin::{AdminCall, AdminError, AdminNeed, AdminRequest, Outgoing};
-use crate::ingress::{path_of, BodyRead, Unread};
+use crate::delivery_run::DeliveryRun;
+use crate::ingress::{path_of, Unread};
 
-/// The steps, as [`AdminTask::step`] numbers them.
-const QUERY: u8 = 0;
-const DELIVER: u8 = 1;
-const INGRESS: u8 = 2;
-const REPLY: u8 = 3;
-const READ_BODY: u8 = 4;
-const SHARDS: u8 = 5;
-
-enum Inner {
-    Call(Box<AdminCall<'static>>),
-    /// The configuration did not load: no admin path exists.
-    Refused(AdminError),
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum AdminStep {
+    ReadBody = 0,
+    Shards = 1,
+    Query = 2,
+    Deliver = 3,
+    Ingress = 4,
+    Reply = 5,
 }
 
 #[wasm_bindgen]
 pub struct AdminTask {
-    inner: Inner,
-}
-
-impl AdminTask {
-    fn need(&self) -> Option<AdminNeed<'_>> {
-        match &self.inner {
-            Inner::Call(call) => Some(call.need()),
-            Inner::Refused(_) => None,
-        }
-    }
-
-    fn outgoing(&self, i: usize) -> Option<&Outgoing> {
-        match self.need() {
-            Some(AdminNeed::Deliver { outgoing, .. }) => outgoing.get(i),
-            _ => None,
-        }
-    }
+    /// `None`: the configuration did not load, so no admin path exists.
+    call: Option<Box<AdminCall<'static>>>,
 }
 
 #[wasm_bindgen]
 impl AdminTask {
     /// A request to the admin API, before any of its body is read: its method
-    /// and URL, its query as decoded [name, value, …] pairs, its
-    /// `Authorization` and `Content-Length` headers, at `now_ms`; `nonce` is
-    /// fresh randomness for a test event's message id.
+    /// and URL, its query as decoded `[[name, value], …]`, its `Authorization`
+    /// and `Content-Length` headers, at `now_ms`; `nonce` is fresh randomness
+    /// for a test event's message id.
     #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(unchecked_return_type = "{ task: AdminTask; need: AdminNeed }")]
     pub fn start(
         env: &JsValue,
         method: &str,
         url: &str,
-        query: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "[string, string][]")] query: &JsValue,
         authorization: Option<String>,
         content_length: Option<String>,
         now_ms: f64,
         nonce: &str,
-    ) -> AdminTask {
-        let inner = match env::config(env) {
-            Ok(config) => {
-                let pairs: Vec<(String, String)> = query
-                    .chunks(2)
-                    .filter_map(|pair| Some((pair.first()?.clone(), pair.get(1)?.clone())))
-                    .collect();
-                let request = AdminRequest {
-                    method,
-                    path: path_of(url),
-                    query: &pairs,
-                    authorization: authorization.as_deref(),
-                    content_length: content_length.as_deref(),
-                };
-                Inner::Call(Box::new(AdminCall::new(
-                    config,
-                    request,
-                    now_ms as i64,
-                    nonce,
-                )))
-            }
-            Err(_) => Inner::Refused(AdminError::NotFound("endpoint")),
-        };
-        AdminTask { inner }
-    }
-
-    /// What to do next: QUERY 0, DELIVER 1, INGRESS 2, REPLY 3, READ_BODY 4,
-    /// SHARDS 5.
-    pub fn step(&self) -> u8 {
-        match self.need() {
-            Some(AdminNeed::ReadBody { .. }) => READ_BODY,
-            Some(AdminNeed::Shards) => SHARDS,
-            Some(AdminNeed::Query(_)) => QUERY,
-            Some(AdminNeed::Deliver { .. }) => DELIVER,
-            Some(AdminNeed::Ingress { .. }) => INGRESS,
-            _ => REPLY,
-        }
-    }
-
-    /// READ_BODY: the most bytes to read.
-    pub fn limit(&self) -> usize {
-        match self.need() {
-            Some(AdminNeed::ReadBody { limit, .. }) => limit,
-            _ => 0,
-        }
-    }
-
-    /// READ_BODY: a `Content-Length` was sent (and is within the limit).
-    pub fn declared(&self) -> bool {
-        matches!(
-            self.need(),
-            Some(AdminNeed::ReadBody { declared: true, .. })
-        )
-    }
-
-    /// READ_BODY: past the limit, read the rest out (under wrangler dev) rather
-    /// than cancel it.
-    pub fn drain(&self) -> bool {
-        matches!(
-            self.need(),
-            Some(AdminNeed::ReadBody {
-                unread: Unread::Drain,
-                ..
-            })
-        )
-    }
-
-    /// READ_BODY's result: 0 complete (`body`), 1 too large, 2 broken.
-    pub fn body_read(&mut self, result: u8, body: &[u8]) {
-        if let Inner::Call(call) = &mut self.inner {
-            let read = match result {
-                0 => BodyRead::Complete { len: body.len() },
-                1 => BodyRead::TooLarge,
-                _ => BodyRead::Broken,
+    ) -> JsValue {
+        let call = env::config(env).as_ref().ok().map(|config| {
+            let pairs = pairs_from(query);
+            let request = AdminRequest {
+                method,
+                path: path_of(url),
+                query: &pairs,
+                authorization: authorization.as_deref(),
+                content_length: content_length.as_deref(),
             };
-            call.body_read(read, body);
-        }
+            Box::new(AdminCall::new(config, request, now_ms as i64, nonce))
+        });
+        let task = AdminTask { call };
+        let need = task.need(env, now_ms);
+        Obj::new().set("task", task).set("need", need).into_value()
     }
 
-    /// SHARDS's result: the log directory's list as JSON, or why it failed.
-    pub fn shards_found(&mut self, list: Option<String>, error: Option<String>) {
-        if let Inner::Call(call) = &mut self.inner {
+    /// The body read: `result`, and the bytes when complete.
+    #[wasm_bindgen(unchecked_return_type = "AdminNeed")]
+    pub fn body_read(
+        &mut self,
+        env: &JsValue,
+        result: BodyResult,
+        body: &[u8],
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(call) = &mut self.call {
+            call.body_read(result.read(body.len()), body);
+        }
+        self.need(env, now_ms)
+    }
+
+    /// The log directory's list as JSON, or why it could not be read.
+    #[wasm_bindgen(unchecked_return_type = "AdminNeed")]
+    pub fn shards_found(
+        &mut self,
+        env: &JsValue,
+        list: Option<String>,
+        error: Option<String>,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(call) = &mut self.call {
             call.shards_found(list.as_deref().ok_or(error.unwrap_or_default()));
         }
+        self.need(env, now_ms)
     }
 
-    /// QUERY: the shards to ask, each `[name, [[sql, ...params], ...]]`: one
-    /// batch a shard, all at once.
-    pub fn asks(&self) -> Array {
-        match self.need() {
-            Some(AdminNeed::Query(asks)) => asks
-                .iter()
-                .map(|(shard, list)| {
-                    let ask = Array::new();
-                    ask.push(&JsValue::from_str(&shard.name()));
-                    ask.push(&statements(list.clone()));
-                    JsValue::from(ask)
-                })
-                .collect(),
-            _ => Array::new(),
-        }
-    }
-
-    /// QUERY's result: per shard asked, the rows of each statement, as JSON
-    /// (`[[[{…}],…],…]`), or why one failed.
-    pub fn queried(&mut self, rows: Option<String>, error: Option<String>) {
-        if let Inner::Call(call) = &mut self.inner {
+    /// Per shard asked, the rows of each statement, as JSON (`[[[{…}],…],…]`),
+    /// or why one failed.
+    #[wasm_bindgen(unchecked_return_type = "AdminNeed")]
+    pub fn queried(
+        &mut self,
+        env: &JsValue,
+        rows: Option<String>,
+        error: Option<String>,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(call) = &mut self.call {
             call.queried(rows.as_deref().ok_or(error.unwrap_or_default()));
         }
+        self.need(env, now_ms)
     }
 
-    /// DELIVER: whether deliveries go through `DELIVERY_QUEUE` (else they run
-    /// after the answer, see [`direct`](Self::direct)).
-    pub fn via_queue(&self) -> bool {
-        matches!(
-            self.need(),
-            Some(AdminNeed::Deliver {
-                via_queue: true,
-                ..
-            })
-        )
-    }
-
-    /// DELIVER: how many items to hand off.
-    pub fn outgoing_count(&self) -> usize {
-        match self.need() {
-            Some(AdminNeed::Deliver { outgoing, .. }) => outgoing.len(),
-            _ => 0,
-        }
-    }
-
-    /// DELIVER: item `i` as a `DELIVERY_QUEUE` message, if it is a delivery.
-    pub fn delivery_bytes(&self, i: usize) -> Option<Vec<u8>> {
-        match self.outgoing(i)? {
-            Outgoing::Delivery(delivery) => Some(delivery.encode()),
-            Outgoing::Payload { .. } => None,
-        }
-    }
-
-    /// DELIVER: item `i` as a delivery to run after the answer (no queue).
-    pub fn direct(
-        &self,
-        env: &JsValue,
-        i: usize,
-        now_ms: f64,
-    ) -> Option<super::delivery::DeliveryTask> {
-        match self.outgoing(i)? {
-            Outgoing::Delivery(delivery) => super::delivery::DeliveryTask::after_answer(
-                env,
-                crate::delivery_run::DeliveryRun::direct_replay,
-                delivery.clone(),
-                now_ms,
-            ),
-            Outgoing::Payload { .. } => None,
-        }
-    }
-
-    /// DELIVER: the queue binding of item `i`, if it is a queue route's payload.
-    pub fn payload_binding(&self, i: usize) -> Option<String> {
-        match self.outgoing(i)? {
-            Outgoing::Payload { binding, .. } => Some(binding.clone()),
-            Outgoing::Delivery(_) => None,
-        }
-    }
-
-    /// DELIVER: the payload of item `i` (JSON text as received).
-    pub fn payload(&self, i: usize) -> Option<String> {
-        match self.outgoing(i)? {
-            Outgoing::Payload { body, .. } => Some(body.clone()),
-            Outgoing::Delivery(_) => None,
-        }
-    }
-
-    /// DELIVER's result.
-    pub fn handed_off(&mut self, ok: bool) {
-        if let Inner::Call(call) = &mut self.inner {
+    /// Whether every hand-off succeeded.
+    #[wasm_bindgen(unchecked_return_type = "AdminNeed")]
+    pub fn handed_off(&mut self, env: &JsValue, ok: bool, now_ms: f64) -> JsValue {
+        if let Some(call) = &mut self.call {
             call.handed_off(ok);
         }
+        self.need(env, now_ms)
     }
 
-    /// INGRESS: the test event's body.
-    pub fn test_body(&self) -> String {
-        match self.need() {
-            Some(AdminNeed::Ingress { body, .. }) => body.to_string(),
-            _ => String::new(),
-        }
-    }
-
-    /// INGRESS: its `X-LeadNest-Signature`.
-    pub fn test_signature(&self) -> String {
-        match self.need() {
-            Some(AdminNeed::Ingress { signature, .. }) => signature.to_string(),
-            _ => String::new(),
-        }
-    }
-
-    /// INGRESS's result: what the ingress answered.
-    pub fn ingress_answered(&mut self, status: u16, body: String) {
-        if let Inner::Call(call) = &mut self.inner {
+    /// What the ingress answered the test event.
+    #[wasm_bindgen(unchecked_return_type = "AdminNeed")]
+    pub fn ingress_answered(
+        &mut self,
+        env: &JsValue,
+        status: u16,
+        body: String,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(call) = &mut self.call {
             call.ingress_answered(status, body);
         }
+        self.need(env, now_ms)
     }
 
-    /// REPLY: a 405's `Allow` header.
-    pub fn allow(&self) -> Option<String> {
-        match (&self.inner, self.need()) {
-            (_, Some(AdminNeed::Reply { allow, .. })) => allow.map(str::to_string),
-            (Inner::Refused(error), _) => error.allow().map(str::to_string),
-            _ => None,
+    fn need(&self, env: &JsValue, now_ms: f64) -> JsValue {
+        let step = |step: AdminStep| Obj::new().set("step", step as u32);
+        let reply = |status: u16, body: String, allow: Option<&str>, unread: Option<Unread>| {
+            step(AdminStep::Reply)
+                .set("status", status)
+                .set("body", body)
+                .maybe("allow", allow)
+                .set("unread", UnreadBody::from(unread) as u32)
+        };
+        let Some(call) = &self.call else {
+            let error = AdminError::NotFound("endpoint");
+            return reply(
+                error.status(),
+                error.body(),
+                error.allow(),
+                Some(Unread::Cancel),
+            )
+            .into_value();
+        };
+        match call.need() {
+            AdminNeed::ReadBody {
+                limit,
+                declared,
+                unread,
+            } => step(AdminStep::ReadBody)
+                .set("limit", limit as f64)
+                .set("declared", declared)
+                .set("drain", unread == Unread::Drain),
+            AdminNeed::Shards => step(AdminStep::Shards),
+            AdminNeed::Query(asks) => step(AdminStep::Query).set(
+                "asks",
+                asks.iter()
+                    .map(|(shard, statements)| batch(*shard, statements.clone()))
+                    .collect::<js_sys::Array>(),
+            ),
+            AdminNeed::Deliver {
+                outgoing,
+                via_queue,
+            } => {
+                let (payloads, messages, direct) = (
+                    js_sys::Array::new(),
+                    js_sys::Array::new(),
+                    js_sys::Array::new(),
+                );
+                for item in outgoing {
+                    match item {
+                        Outgoing::Payload { binding, body } => payloads.push(
+                            &Obj::new()
+                                .set("binding", binding.as_str())
+                                .set("body", body.as_str())
+                                .into_value(),
+                        ),
+                        Outgoing::Delivery(delivery) if via_queue => {
+                            messages.push(&bytes(&delivery.encode()))
+                        }
+                        Outgoing::Delivery(delivery) => {
+                            let delivery = delivery.clone();
+                            let start = DeliveryTask::start(env, now_ms, |config| {
+                                DeliveryRun::direct_replay(config, delivery, now_ms as i64)
+                            });
+                            start.map_or(0, |start| direct.push(&start))
+                        }
+                    };
+                }
+                step(AdminStep::Deliver)
+                    .set("payloads", payloads)
+                    .set("messages", messages)
+                    .set("direct", direct)
+            }
+            AdminNeed::Ingress { body, signature } => step(AdminStep::Ingress)
+                .set("body", body)
+                .set("signature", signature),
+            AdminNeed::Reply {
+                status,
+                body,
+                allow,
+                unread,
+            } => reply(status, body.to_string(), allow, unread),
         }
-    }
-
-    /// REPLY: what to do with a body left unread: 0 nothing, 1 cancel, 2 drain.
-    pub fn unread(&self) -> u8 {
-        match self.need() {
-            Some(AdminNeed::Reply { unread, .. }) => match unread {
-                None => 0,
-                Some(Unread::Cancel) => 1,
-                Some(Unread::Drain) => 2,
-            },
-            // No configuration: nothing was read.
-            _ => 1,
-        }
-    }
-
-    /// REPLY: the status.
-    pub fn status(&self) -> u16 {
-        match (&self.inner, self.need()) {
-            (_, Some(AdminNeed::Reply { status, .. })) => status,
-            (Inner::Refused(error), _) => error.status(),
-            _ => 500,
-        }
-    }
-
-    /// REPLY: the JSON body.
-    pub fn body(&self) -> String {
-        match (&self.inner, self.need()) {
-            (_, Some(AdminNeed::Reply { body, .. })) => body.to_string(),
-            (Inner::Refused(error), _) => error.body(),
-            _ => String::new(),
-        }
+        .into_value()
     }
 }

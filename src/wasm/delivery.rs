@@ -1,17 +1,24 @@
-//! One delivery, step by step, for the driver; see [`DeliveryRun`].
+//! One delivery, for the driver: each report returns the next need of the
+//! core's [`DeliveryRun`] as one value, with the lines to print and what to
+//! write to the event log so far.
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use super::env;
+use super::event_log;
+use super::js::{bytes, pairs, pairs_from, strings, Obj};
 use crate::config::Config;
-use crate::deliver::{Answer, Decision, Delivery};
-use crate::delivery_run::{unsettled_line, while_misconfigured, DeliveryRun, Outcome, RunNeed};
+use crate::deliver::{Answer, Decision, RESPONSE_BODY_KEPT_BYTES};
+use crate::delivery_run::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed};
 
-/// The steps, as [`DeliveryTask::step`] numbers them.
-const ATTEMPT: u8 = 0;
-const WAIT: u8 = 1;
-const SETTLE: u8 = 2;
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum DeliveryStep {
+    Attempt = 0,
+    Wait = 1,
+    Settle = 2,
+}
 
 enum Inner {
     Run(Box<DeliveryRun<'static>>),
@@ -26,52 +33,93 @@ pub struct DeliveryTask {
 }
 
 impl DeliveryTask {
-    /// A delivery after the answer, begun by `run` (`DeliveryRun::direct`, or
-    /// `direct_replay` for a replay).
-    pub(crate) fn after_answer(
+    /// A delivery after the answer, begun by `run` at `now_ms`: `{ task,
+    /// need }`, or `None` when the configuration is invalid.
+    pub(crate) fn start(
         env: &JsValue,
-        run: fn(&'static Config, Delivery, i64) -> DeliveryRun<'static>,
-        delivery: Delivery,
         now_ms: f64,
-    ) -> Option<Self> {
+        run: impl FnOnce(&'static Config) -> DeliveryRun<'static>,
+    ) -> Option<JsValue> {
         let config = env::config(env).as_ref().ok()?;
-        Some(Self {
-            inner: Inner::Run(Box::new(run(config, delivery, now_ms as i64))),
-        })
+        Some(Self::started(Inner::Run(Box::new(run(config))), now_ms))
     }
 
-    fn need(&self) -> Option<RunNeed<'_>> {
-        match &self.inner {
-            Inner::Run(run) => Some(run.need()),
-            Inner::Decided(..) => None,
+    fn started(inner: Inner, now_ms: f64) -> JsValue {
+        let mut task = DeliveryTask { inner };
+        let need = task.need(now_ms, None);
+        Obj::new().set("task", task).set("need", need).into_value()
+    }
+
+    /// The next need; `flush`, a flush loop already asked for.
+    fn need(&mut self, now_ms: f64, flush: Option<u32>) -> JsValue {
+        let run = match &mut self.inner {
+            Inner::Run(run) => run,
+            Inner::Decided(decision, lines) => {
+                return Obj::new()
+                    .set("step", DeliveryStep::Settle as u32)
+                    .set("lines", strings(std::mem::take(lines)))
+                    .maybe(
+                        "retry_seconds",
+                        decision.queue_retry_seconds().map(|s| s as f64),
+                    )
+                    .into_value()
+            }
+        };
+        // Each settled delivery joins the isolate's pending counts; a flush
+        // loop is asked for by the first that needs one.
+        let flush = run.take_counted().into_iter().fold(flush, |asked, entry| {
+            event_log::keep(entry, now_ms as i64).or(asked)
+        });
+        let log = run
+            .take_journal()
+            .map(|(shard, statements)| event_log::batch(shard, statements));
+        let common = Obj::new()
+            .set("lines", strings(run.take_lines()))
+            .maybe("log", log)
+            .maybe("flush", flush);
+        let need = match run.need() {
+            RunNeed::Attempt {
+                url,
+                delivery,
+                timeout_seconds,
+                ..
+            } => {
+                let (url, body) = (url.to_string(), bytes(&delivery.body));
+                common
+                    .set("step", DeliveryStep::Attempt as u32)
+                    .set("url", url)
+                    .set("body", body)
+                    .set("timeout_ms", timeout_seconds as f64 * 1000.0)
+                    .set("keep_bytes", RESPONSE_BODY_KEPT_BYTES as f64)
+                    .set(
+                        "headers",
+                        pairs(run.request_headers((now_ms / 1000.0) as i64)),
+                    )
+            }
+            RunNeed::Wait { seconds } => common
+                .set("step", DeliveryStep::Wait as u32)
+                .set("ms", seconds as f64 * 1000.0),
+            RunNeed::Settle(decision) => common.set("step", DeliveryStep::Settle as u32).maybe(
+                "retry_seconds",
+                decision.queue_retry_seconds().map(|s| s as f64),
+            ),
+        };
+        need.into_value()
+    }
+
+    fn attempted(&mut self, outcome: Outcome, at_ms: f64, duration_ms: f64) {
+        if let Inner::Run(run) = &mut self.inner {
+            run.attempted(outcome, at_ms as i64, duration_ms as u64);
         }
-    }
-
-    fn decided(&self) -> Option<Decision> {
-        match (&self.inner, self.need()) {
-            (Inner::Decided(decision, _), _) => Some(*decision),
-            (_, Some(RunNeed::Settle(decision))) => Some(decision),
-            _ => None,
-        }
-    }
-}
-
-/// The description of a failed attempt, from the fixed set the log uses.
-fn why(text: &str) -> &'static str {
-    match text {
-        "timeout" => "timeout",
-        "header not accepted" => "header not accepted",
-        "request not built" => "request not built",
-        "read error" => "read error",
-        _ => "network error",
     }
 }
 
 #[wasm_bindgen]
 impl DeliveryTask {
-    /// A message of the queue `queue`: its body when it is bytes, the platform's
-    /// count of its deliveries (1 on the first) and its id; `now_ms`, when its
-    /// batch arrived.
+    /// A message of the queue `queue`: its body when it is bytes, the
+    /// platform's count of its deliveries (1 on the first) and its id;
+    /// `now_ms`, when its batch arrived.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryStart")]
     pub fn queued(
         env: &JsValue,
         body: Option<Uint8Array>,
@@ -79,7 +127,7 @@ impl DeliveryTask {
         queue: &str,
         id: Option<String>,
         now_ms: f64,
-    ) -> DeliveryTask {
+    ) -> JsValue {
         let inner = match env::config(env) {
             Ok(config) => {
                 let bytes = body.map(|body| body.to_vec());
@@ -97,186 +145,66 @@ impl DeliveryTask {
                 Inner::Decided(decision, vec![line])
             }
         };
-        DeliveryTask { inner }
+        Self::started(inner, now_ms)
     }
 
-    /// What to do next: ATTEMPT 0, WAIT 1, SETTLE 2.
-    pub fn step(&self) -> u8 {
-        match self.need() {
-            Some(RunNeed::Attempt { .. }) => ATTEMPT,
-            Some(RunNeed::Wait { .. }) => WAIT,
-            _ => SETTLE,
-        }
-    }
-
-    /// ATTEMPT: the URL to POST to.
-    pub fn url(&self) -> String {
-        match self.need() {
-            Some(RunNeed::Attempt { url, .. }) => url.to_string(),
-            _ => String::new(),
-        }
-    }
-
-    /// ATTEMPT: the request headers, signed for `now_ms`, as [name, value, name, value, …].
-    pub fn headers(&mut self, now_ms: f64) -> Vec<String> {
-        let Inner::Run(run) = &mut self.inner else {
-            return Vec::new();
-        };
-        run.request_headers((now_ms / 1000.0) as i64)
-            .into_iter()
-            .flat_map(|(name, value)| [name.to_string(), value])
-            .collect()
-    }
-
-    /// ATTEMPT: the body, byte for byte as received.
-    pub fn body(&self) -> Vec<u8> {
-        match self.need() {
-            Some(RunNeed::Attempt { delivery, .. }) => delivery.body.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// ATTEMPT: give up after this long.
-    pub fn timeout_ms(&self) -> f64 {
-        match self.need() {
-            Some(RunNeed::Attempt {
-                timeout_seconds, ..
-            }) => timeout_seconds as f64 * 1000.0,
-            _ => 0.0,
-        }
-    }
-
-    /// ATTEMPT's result when the backend answered: its status, headers as
-    /// [name, value, …], the first bytes of its body, why the body stopped
-    /// early if it did, when the attempt began and how long it took.
+    /// The backend answered: its status, headers as `[[name, value], …]`, the
+    /// first bytes of its body and why the body stopped early if it did; the
+    /// attempt began at `at_ms` and took `duration_ms`.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
     pub fn answered(
         &mut self,
         status: u16,
-        headers: Vec<String>,
-        body: Vec<u8>,
+        headers: &JsValue,
+        body: &[u8],
         body_error: Option<String>,
         at_ms: f64,
         duration_ms: f64,
-    ) {
-        let headers = headers
-            .chunks(2)
-            .filter_map(|pair| Some((pair.first()?.clone(), pair.get(1)?.clone())))
-            .collect();
+        now_ms: f64,
+    ) -> JsValue {
         let mut answer = Answer {
             status,
-            headers,
-            body_error: body_error.as_deref().map(why),
+            headers: pairs_from(headers),
+            body_error: body_error.as_deref().map(failure_named),
             ..Answer::default()
         };
-        answer.keep(&body);
-        if let Inner::Run(run) = &mut self.inner {
-            run.attempted(Outcome::Answered(answer), at_ms as i64, duration_ms as u64);
-        }
+        answer.keep(body);
+        self.attempted(Outcome::Answered(answer), at_ms, duration_ms);
+        self.need(now_ms, None)
     }
 
-    /// ATTEMPT's result when no answer came: `timeout`, `network error`, ….
-    pub fn no_answer(&mut self, reason: &str, at_ms: f64, duration_ms: f64) {
-        if let Inner::Run(run) = &mut self.inner {
-            run.attempted(
-                Outcome::NoAnswer(why(reason)),
-                at_ms as i64,
-                duration_ms as u64,
-            );
-        }
+    /// No answer came: `timeout`, `network error`, ….
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
+    pub fn no_answer(
+        &mut self,
+        reason: &str,
+        at_ms: f64,
+        duration_ms: f64,
+        now_ms: f64,
+    ) -> JsValue {
+        self.attempted(Outcome::no_answer(reason), at_ms, duration_ms);
+        self.need(now_ms, None)
     }
 
-    /// What to write to the event log so far: `[shard, [[sql, ...params], ...]]`,
-    /// or `undefined` when there is nothing (or no log).
-    pub fn journal(&mut self) -> Option<js_sys::Array> {
-        match &mut self.inner {
-            Inner::Run(run) => {
-                let (shard, batch) = run.take_journal()?;
-                Some(super::journal::ask(shard, batch))
-            }
-            Inner::Decided(..) => None,
-        }
-    }
-
-    /// The deliveries settled so far, added to the isolate's pending counts at
-    /// `now_ms`; `Some(loop)` when the caller must run that flush loop.
-    pub fn keep_counts(&mut self, now_ms: f64) -> Option<u32> {
-        let Inner::Run(run) = &mut self.inner else {
-            return None;
-        };
-        // Each kept; a loop is asked for by the first, if one is needed.
-        run.take_counted().into_iter().fold(None, |asked, entry| {
-            super::journal::keep(entry, now_ms as i64).or(asked)
-        })
-    }
-
-    /// SETTLE: the decision stands only once [`journal`](Self::journal) is
-    /// written; if the write fails, retry the message instead.
-    pub fn acks_after_journal(&self) -> bool {
-        match &self.inner {
-            Inner::Run(run) => run.acks_after_journal(),
-            Inner::Decided(..) => false,
-        }
-    }
-
-    /// The journal last taken could not be written, even after the last try,
-    /// at `now_ms`. A message that [`acks_after_journal`](Self::acks_after_journal)
-    /// is retried on the core's schedule instead; what any other held is
-    /// counted lost with the isolate's pending writes. Returns the number of
-    /// the flush loop the caller must run, if one is needed.
-    pub fn journal_unwritten(&mut self, now_ms: f64) -> Option<u32> {
-        let Inner::Run(run) = &mut self.inner else {
-            return None;
-        };
-        super::journal::lose(run.journal_unwritten(), now_ms as i64)
-    }
-
-    /// How much of an answer's body an attempt keeps: read this much, cancel the rest.
-    pub fn kept_bytes() -> usize {
-        crate::deliver::RESPONSE_BODY_KEPT_BYTES
-    }
-
-    /// WAIT: seconds.
-    pub fn wait_seconds(&self) -> f64 {
-        match self.need() {
-            Some(RunNeed::Wait { seconds }) => seconds as f64,
-            _ => 0.0,
-        }
-    }
-
-    /// WAIT is over.
-    pub fn waited(&mut self) {
+    /// The wait is over.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
+    pub fn waited(&mut self, now_ms: f64) -> JsValue {
         if let Inner::Run(run) = &mut self.inner {
             run.waited();
         }
+        self.need(now_ms, None)
     }
 
-    /// SETTLE: 0 ack, 1 retry after [`delay_seconds`](Self::delay_seconds), 2 rest.
-    pub fn decision(&self) -> u8 {
-        match self.decided() {
-            Some(Decision::Ack) => 0,
-            Some(Decision::Retry { .. }) => 1,
-            _ => 2,
-        }
+    /// The last need's `log` could not be written, even after the last try. A
+    /// dead letter is retried on the core's schedule instead; what anything
+    /// else held is counted lost with the isolate's pending writes.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
+    pub fn log_unwritten(&mut self, now_ms: f64) -> JsValue {
+        let flush = match &mut self.inner {
+            Inner::Run(run) => event_log::lose(run.journal_unwritten(), now_ms as i64),
+            Inner::Decided(..) => None,
+        };
+        self.need(now_ms, flush)
     }
-
-    /// SETTLE: the retry's delay.
-    pub fn delay_seconds(&self) -> f64 {
-        self.decided()
-            .and_then(Decision::retry_in_seconds)
-            .unwrap_or(crate::deliver::MAX_RETRY_DELAY_SECONDS) as f64
-    }
-
-    /// The lines to print so far.
-    pub fn lines(&mut self) -> Vec<String> {
-        match &mut self.inner {
-            Inner::Run(run) => run.take_lines(),
-            Inner::Decided(_, lines) => std::mem::take(lines),
-        }
-    }
-}
-
-/// The line of a batch handed back because `messages` of it could not be settled.
-#[wasm_bindgen]
-pub fn unsettled(queue: &str, messages: usize) -> String {
-    unsettled_line(queue, messages)
 }

@@ -1,4 +1,5 @@
-//! One ingress request, step by step, for the driver; see [`Ingress`].
+//! One request to the ingress, for the driver: each report returns the next
+//! need of the core's [`Ingress`] as one value.
 
 use std::cell::{OnceCell, RefCell};
 
@@ -7,10 +8,13 @@ use wasm_bindgen::prelude::*;
 
 use super::delivery::DeliveryTask;
 use super::env;
-use crate::config::{Config, DedupMode};
+use super::event_log;
+use super::js::{bytes, strings, BodyResult, Obj, UnreadBody};
+use crate::config::DedupMode;
 use crate::dedup::{Claim, RecentKeys};
-use crate::ingress::{BodyRead, Ingress, Need, QueueMessage, RequestHead, Unread};
-use crate::key_table::{shard_of, TableAnswer, TableRequest};
+use crate::delivery_run::DeliveryRun;
+use crate::ingress::{Ingress, Need, QueueMessage, RequestHead};
+use crate::key_table::{TableAnswer, TableRequest};
 
 thread_local! {
     // The keys this isolate recorded, for its whole life.
@@ -23,35 +27,44 @@ fn memory(capacity: usize) -> &'static RefCell<RecentKeys> {
     })
 }
 
-/// The steps, as [`IngressTask::step`] numbers them.
-const READ_BODY: u8 = 0;
-const VERIFY: u8 = 1;
-const KV_GET: u8 = 2;
-const KV_PUT: u8 = 3;
-const OBJECT: u8 = 4;
-const WAIT: u8 = 5;
-const SEND: u8 = 6;
-const REPLY: u8 = 7;
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum IngressStep {
+    ReadBody = 0,
+    Verify = 1,
+    KvGet = 2,
+    KvPut = 3,
+    Table = 4,
+    Wait = 5,
+    Send = 6,
+    Reply = 7,
+}
 
 /// One request to the ingress.
 #[wasm_bindgen]
 pub struct IngressTask {
-    config: &'static Config,
-    run: Ingress<'static>,
+    /// Taken once it reaches its reply.
+    run: Option<Ingress<'static>>,
+    token: String,
+    started_ms: f64,
 }
 
 #[wasm_bindgen]
 impl IngressTask {
     /// A request with its `Content-Length` and `X-LeadNest-Signature` as sent,
-    /// arriving at `now_ms`. `None` when the configuration is invalid (then
-    /// [`super::refused`] answers).
+    /// arriving at `now_ms`; `token` names it to the key table. Its first
+    /// need, or the refusal of a misconfigured worker.
+    #[wasm_bindgen(unchecked_return_type = "IngressStart | Reply")]
     pub fn start(
         env: &JsValue,
         content_length: Option<String>,
         signature: Option<String>,
+        token: String,
         now_ms: f64,
-    ) -> Option<IngressTask> {
-        let config = env::config(env).as_ref().ok()?;
+    ) -> JsValue {
+        let Ok(config) = env::config(env) else {
+            return super::refused(env, "POST", crate::ingress::INGRESS_PATH, now_ms);
+        };
         let run = Ingress::new(
             config,
             memory(config.dedup_memory_keys),
@@ -61,317 +74,219 @@ impl IngressTask {
             },
             now_ms as i64,
         );
-        let mut task = IngressTask { config, run };
-        task.settle_locally();
-        Some(task)
-    }
-
-    /// What to do next: READ_BODY 0, VERIFY 1, KV_GET 2, KV_PUT 3, OBJECT 4,
-    /// WAIT 5, SEND 6, REPLY 7.
-    pub fn step(&self) -> u8 {
-        let durable = self.config.dedup_mode == DedupMode::Durable;
-        match self.run.need() {
-            Need::ReadBody { .. } => READ_BODY,
-            Need::CheckSignature { .. } => VERIFY,
-            Need::Claim { .. } | Need::Release { .. } | Need::Record { .. } if durable => OBJECT,
-            Need::Claim { .. } => KV_GET,
-            Need::Record { .. } => KV_PUT,
-            // A KV claim holds nothing, so it has nothing to release.
-            Need::Release { .. } => REPLY,
-            Need::Wait { .. } => WAIT,
-            Need::HandOff { .. } => SEND,
-            Need::Reply(_) => REPLY,
-        }
-    }
-
-    /// READ_BODY: the most bytes to read.
-    pub fn limit(&self) -> usize {
-        match self.run.need() {
-            Need::ReadBody { limit, .. } => limit,
-            _ => 0,
-        }
-    }
-
-    /// READ_BODY: a `Content-Length` was sent (and is within the limit).
-    pub fn declared(&self) -> bool {
-        matches!(self.run.need(), Need::ReadBody { declared: true, .. })
-    }
-
-    /// READ_BODY: past the limit, read the rest out (under wrangler dev) rather
-    /// than cancel it.
-    pub fn drain(&self) -> bool {
-        matches!(
-            self.run.need(),
-            Need::ReadBody {
-                unread: Unread::Drain,
-                ..
-            }
-        )
-    }
-
-    /// READ_BODY's result: 0 complete (`len` bytes), 1 too large, 2 broken.
-    pub fn body_read(&mut self, result: u8, len: usize) {
-        self.run.body_read(match result {
-            0 => BodyRead::Complete { len },
-            1 => BodyRead::TooLarge,
-            _ => BodyRead::Broken,
-        });
-        self.settle_locally();
-    }
-
-    /// VERIFY: the digest the request claims.
-    pub fn claimed(&self) -> Vec<u8> {
-        match self.run.need() {
-            Need::CheckSignature { claimed, .. } => claimed.to_vec(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// VERIFY's result: 1 or 0 per secret, in `WEBHOOK_SECRET`'s order. The body
-    /// is copied into wasm only when a secret matched.
-    pub fn verdict(&mut self, matched: &[u8], body: &Uint8Array) {
-        let matched: Vec<bool> = matched.iter().map(|&m| m == 1).collect();
-        self.run.signature_checked(&matched, || body.to_vec());
-        self.settle_locally();
-    }
-
-    /// KV_GET, KV_PUT: the dedup key.
-    pub fn key(&self) -> String {
-        match self.run.need() {
-            Need::Claim { key } | Need::Release { key } | Need::Record { key, .. } => {
-                key.as_str().to_string()
-            }
-            _ => String::new(),
-        }
-    }
-
-    /// KV_PUT: the value stored with the key.
-    pub fn event(&self) -> String {
-        match self.run.need() {
-            Need::Record { event, .. } => event.to_string(),
-            _ => String::new(),
-        }
-    }
-
-    /// KV_PUT: seconds to keep the key.
-    pub fn ttl(&self) -> f64 {
-        match self.run.need() {
-            Need::Record { ttl_seconds, .. } => ttl_seconds as f64,
-            _ => 0.0,
-        }
-    }
-
-    /// KV_GET's result: whether the key was found; `error` when the read failed.
-    pub fn kv_found(&mut self, found: bool, error: Option<String>) {
-        self.run.claimed(match error {
-            Some(error) => Err(error),
-            None if found => Ok(Claim::Duplicate),
-            None => Ok(Claim::New),
-        });
-        self.settle_locally();
-    }
-
-    /// KV_PUT's result; `error` when the write failed.
-    pub fn kv_put(&mut self, error: Option<String>) {
-        self.run.recorded(error.map_or(Ok(()), Err));
-        self.settle_locally();
-    }
-
-    /// OBJECT: the Durable Object to ask.
-    pub fn shard(&self) -> String {
-        shard_of(&self.key())
-    }
-
-    /// OBJECT: the request to POST to it; `token` names this request to the
-    /// key table, the same for all its steps.
-    pub fn object_request(&self, token: String) -> String {
-        let key = self.key();
-        let request = match self.run.need() {
-            Need::Claim { .. } => TableRequest::Claim { key, token },
-            Need::Release { .. } => TableRequest::Release { key, token },
-            Need::Record { ttl_seconds, .. } => TableRequest::Record {
-                key,
-                token,
-                ttl_ms: i64::try_from(ttl_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
-            },
-            _ => return String::new(),
+        let mut task = IngressTask {
+            run: Some(run),
+            token,
+            started_ms: now_ms,
         };
-        serde_json::to_string(&request).unwrap_or_default()
+        let need = task.need(env, now_ms);
+        Obj::new().set("task", task).set("need", need).into_value()
     }
 
-    /// OBJECT's result: the answer's text when it answered 200, else `None`.
-    /// An answer that is not one of the table's is an error, never a duplicate.
-    pub fn object_answer(&mut self, text: Option<String>) {
-        let answer = text.and_then(|text| serde_json::from_str::<TableAnswer>(&text).ok());
-        let failed = || "the dedup object did not answer as expected".to_string();
-        match self.run.need() {
-            Need::Claim { .. } => self.run.claimed(match answer {
-                Some(TableAnswer::Claimed) => Ok(Claim::New),
-                Some(TableAnswer::Duplicate) => Ok(Claim::Duplicate),
-                Some(TableAnswer::Busy) => Ok(Claim::Busy),
-                _ => Err(failed()),
-            }),
-            Need::Record { .. } => self.run.recorded(match answer {
-                Some(TableAnswer::Recorded) => Ok(()),
-                _ => Err(failed()),
-            }),
-            Need::Release { .. } => self.run.released(matches!(
-                answer,
-                Some(TableAnswer::Released | TableAnswer::NotHeld)
-            )),
-            _ => {}
+    /// The body read: `result`, and its length when complete.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn body_read(
+        &mut self,
+        env: &JsValue,
+        result: BodyResult,
+        len: usize,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(run) = &mut self.run {
+            run.body_read(result.read(len));
         }
-        self.settle_locally();
+        self.need(env, now_ms)
     }
 
-    /// WAIT: milliseconds.
-    pub fn wait_ms(&self) -> f64 {
-        match self.run.need() {
-            Need::Wait { ms } => ms as f64,
-            _ => 0.0,
+    /// The signature checked: 1 or 0 per secret, in `WEBHOOK_SECRET`'s order.
+    /// The body is copied into wasm only when a secret matched.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn verified(
+        &mut self,
+        env: &JsValue,
+        matched: &[u8],
+        body: &Uint8Array,
+        now_ms: f64,
+    ) -> JsValue {
+        let matched: Vec<bool> = matched.iter().map(|&m| m == 1).collect();
+        if let Some(run) = &mut self.run {
+            run.signature_checked(&matched, || body.to_vec());
         }
+        self.need(env, now_ms)
     }
 
-    /// WAIT is over.
-    pub fn waited(&mut self) {
-        self.run.waited();
-        self.settle_locally();
-    }
-
-    /// SEND: fault tests only, a wait before the sends.
-    pub fn send_delay_ms(&self) -> f64 {
-        match self.run.need() {
-            Need::HandOff { delay_ms, .. } => delay_ms as f64,
-            _ => 0.0,
+    /// The KV read: whether the key was found; `error` when the read failed.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn kv_got(
+        &mut self,
+        env: &JsValue,
+        found: bool,
+        error: Option<String>,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(run) = &mut self.run {
+            run.claimed(match error {
+                Some(error) => Err(error),
+                None if found => Ok(Claim::Duplicate),
+                None => Ok(Claim::New),
+            });
         }
+        self.need(env, now_ms)
     }
 
-    /// SEND: how many messages.
-    pub fn sends(&self) -> usize {
-        match self.run.need() {
-            Need::HandOff { sends, .. } => sends.len(),
-            _ => 0,
+    /// The KV write; `error` when it failed.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn kv_put(&mut self, env: &JsValue, error: Option<String>, now_ms: f64) -> JsValue {
+        if let Some(run) = &mut self.run {
+            run.recorded(error.map_or(Ok(()), Err));
         }
+        self.need(env, now_ms)
     }
 
-    /// SEND: message `i`'s queue producer binding.
-    pub fn send_binding(&self, i: usize) -> String {
-        match self.run.need() {
-            Need::HandOff { sends, .. } => {
-                sends.get(i).map(|s| s.binding.clone()).unwrap_or_default()
+    /// The key table's answer, or `undefined` when it did not answer.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn table_answered(
+        &mut self,
+        env: &JsValue,
+        answer: Option<String>,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(run) = &mut self.run {
+            run.table_answered(answer.as_deref().and_then(TableAnswer::parse));
+        }
+        self.need(env, now_ms)
+    }
+
+    /// The wait is over.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn waited(&mut self, env: &JsValue, now_ms: f64) -> JsValue {
+        if let Some(run) = &mut self.run {
+            run.waited();
+        }
+        self.need(env, now_ms)
+    }
+
+    /// The sends done: how many failed.
+    #[wasm_bindgen(unchecked_return_type = "IngressNeed")]
+    pub fn sent(&mut self, env: &JsValue, failed: usize, now_ms: f64) -> JsValue {
+        if let Some(run) = &mut self.run {
+            run.handed_off(failed);
+        }
+        self.need(env, now_ms)
+    }
+
+    fn need(&mut self, env: &JsValue, now_ms: f64) -> JsValue {
+        let step = |step: IngressStep| Obj::new().set("step", step as u32);
+        let Some(run) = &self.run else {
+            return super::unavailable(env, now_ms);
+        };
+        if let Some((shard, request)) = run.table_request(&self.token) {
+            return step(IngressStep::Table)
+                .set("shard", shard)
+                .set("request", table_request(&request))
+                .into_value();
+        }
+        if matches!(run.need(), Need::Reply(_)) {
+            return match self.run.take().and_then(Ingress::into_reply) {
+                Some(reply) => reply_value(env, reply, now_ms - self.started_ms, now_ms),
+                None => super::unavailable(env, now_ms),
+            };
+        }
+        match run.need() {
+            Need::ReadBody {
+                limit,
+                declared,
+                unread,
+            } => step(IngressStep::ReadBody)
+                .set("limit", limit as f64)
+                .set("declared", declared)
+                .set("drain", unread == crate::ingress::Unread::Drain),
+            Need::CheckSignature { claimed, .. } => {
+                step(IngressStep::Verify).set("claimed", bytes(claimed))
             }
-            _ => String::new(),
+            Need::Claim { key, .. } => step(IngressStep::KvGet).set("key", key.as_str()),
+            Need::Record {
+                key,
+                event,
+                ttl_seconds,
+                store: DedupMode::Kv,
+            } => step(IngressStep::KvPut)
+                .set("key", key.as_str())
+                .set("value", event)
+                .set("ttl", ttl_seconds as f64),
+            Need::Wait { ms } => step(IngressStep::Wait).set("ms", ms as f64),
+            Need::HandOff { sends, delay_ms } => step(IngressStep::Send)
+                .set("delay_ms", delay_ms as f64)
+                .set(
+                    "sends",
+                    sends
+                        .iter()
+                        .map(|send| {
+                            let message = match &send.message {
+                                QueueMessage::Delivery(delivery) => Some(bytes(delivery)),
+                                QueueMessage::Payload => None,
+                            };
+                            Obj::new()
+                                .set("binding", send.binding.as_str())
+                                .maybe("bytes", message)
+                                .into_value()
+                        })
+                        .collect::<js_sys::Array>(),
+                ),
+            // Only the key table is asked to record durably or release, above.
+            // Only the key table records durably or releases: asked above.
+            Need::Reply(_) | Need::Record { .. } | Need::Release { .. } => {
+                return super::unavailable(env, now_ms)
+            }
         }
-    }
-
-    /// SEND: message `i`'s bytes (a delivery), or `None` for a queue route,
-    /// whose message is the payload JSON object as received.
-    pub fn send_bytes(&self, i: usize) -> Option<Vec<u8>> {
-        match self.run.need() {
-            Need::HandOff { sends, .. } => match sends.get(i).map(|s| &s.message) {
-                Some(QueueMessage::Delivery(bytes)) => Some(bytes.clone()),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// SEND's result: how many sends failed.
-    pub fn handed_off(&mut self, failed: usize) {
-        self.run.handed_off(failed);
-        self.settle_locally();
-    }
-
-    /// REPLY: the answer; the task is done.
-    pub fn reply(self) -> Reply {
-        Reply::new(self.run.into_reply().unwrap_or_else(|| {
-            crate::ingress::Reply::refusal(
-                &crate::error::Rejection::Unavailable("The ingress"),
-                None,
-                true,
-            )
-        }))
-    }
-
-    /// Meets the needs that take no I/O here: releasing a KV claim, which holds nothing.
-    fn settle_locally(&mut self) {
-        while self.config.dedup_mode == DedupMode::Kv
-            && matches!(self.run.need(), Need::Release { .. })
-        {
-            self.run.released(true);
-        }
+        .into_value()
     }
 }
 
-/// An answer, with its lines and the deliveries that follow it.
-#[wasm_bindgen]
-pub struct Reply {
-    reply: crate::ingress::Reply,
+/// A key-table request as the object receives it.
+fn table_request(request: &TableRequest) -> JsValue {
+    Obj::new()
+        .set("op", request.op())
+        .set("key", request.key())
+        .set("token", request.token())
+        .maybe("ttl_ms", request.ttl_ms().map(|ms| ms as f64))
+        .into_value()
 }
 
-impl Reply {
-    pub(crate) fn new(reply: crate::ingress::Reply) -> Self {
-        Self { reply }
-    }
-}
-
-#[wasm_bindgen]
-impl Reply {
-    pub fn status(&self) -> u16 {
-        self.reply.status
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> String {
-        self.reply.body.clone()
-    }
-
-    /// The `Allow` header of a 405.
-    pub fn allow(&self) -> Option<String> {
-        self.reply.allow.map(str::to_string)
-    }
-
-    /// What to do with a body left unread: 0 nothing, 1 cancel, 2 drain.
-    pub fn unread(&self) -> u8 {
-        match self.reply.unread {
-            None => 0,
-            Some(Unread::Cancel) => 1,
-            Some(Unread::Drain) => 2,
-        }
-    }
-
-    /// Lines to print first, one a line, then [`log_line`](Self::log_line).
-    pub fn warnings(&self) -> Option<String> {
-        (!self.reply.warnings.is_empty()).then(|| self.reply.warnings.join("\n"))
-    }
-
-    /// The request's log line, given its duration.
-    pub fn log_line(&self, duration_ms: f64) -> Option<String> {
-        self.reply.log_line(duration_ms as u64)
-    }
-
-    /// How many deliveries follow the answer (no `DELIVERY_QUEUE`).
-    pub fn deliveries(&self) -> usize {
-        self.reply.after_answer.len()
-    }
-
-    /// Delivery `i`, to run after the answer, from `now_ms`.
-    pub fn delivery(&self, env: &JsValue, i: usize, now_ms: f64) -> Option<DeliveryTask> {
-        let delivery = self.reply.after_answer.get(i)?.clone();
-        DeliveryTask::after_answer(
-            env,
-            crate::delivery_run::DeliveryRun::direct,
-            delivery,
-            now_ms,
+/// An answer to send, `duration_ms` after its request arrived: its lines,
+/// what it keeps in the event log (and the flush loop that writes it), and
+/// the deliveries to run after it.
+pub(crate) fn reply_value(
+    env: &JsValue,
+    mut reply: crate::ingress::Reply,
+    duration_ms: f64,
+    now_ms: f64,
+) -> JsValue {
+    let flush = reply
+        .journal
+        .take()
+        .and_then(|entry| event_log::keep(entry, now_ms as i64));
+    let line = reply.log_line(duration_ms.max(0.0) as u64);
+    let deliveries: js_sys::Array = std::mem::take(&mut reply.after_answer)
+        .into_iter()
+        .filter_map(|delivery| {
+            DeliveryTask::start(env, now_ms, |config| {
+                DeliveryRun::direct(config, delivery, now_ms as i64)
+            })
+        })
+        .collect();
+    Obj::new()
+        .set("step", IngressStep::Reply as u32)
+        .set("status", reply.status)
+        .set("body", reply.body)
+        .maybe("allow", reply.allow)
+        .set("unread", UnreadBody::from(reply.unread) as u32)
+        .set("warnings", strings(&reply.warnings))
+        .maybe("line", line)
+        .maybe("flush", flush)
+        .maybe(
+            "deliveries",
+            (deliveries.length() > 0).then_some(deliveries),
         )
-    }
-
-    /// Hands what the event log keeps of the request to the isolate's pending
-    /// writes. Returns the number of the flush loop the caller must run
-    /// ([`super::journal::journal_wait`]), or `undefined` when one on its way
-    /// writes it or there is nothing to write.
-    pub fn keep_journal(&mut self, now_ms: f64) -> Option<u32> {
-        let entry = self.reply.journal.take()?;
-        super::journal::keep(entry, now_ms as i64)
-    }
+        .into_value()
 }

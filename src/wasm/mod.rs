@@ -1,101 +1,111 @@
 //! The core as the Worker's JavaScript driver sees it (`src/worker/`): plain
-//! synchronous calls, one per step, no futures and no callbacks into wasm. The
-//! driver performs each step's I/O on the platform and reports back; every
-//! decision stays in the core. Only built for wasm32.
+//! synchronous calls, no futures and no callbacks into wasm. Each call
+//! reports what the driver did and returns what the core needs next as one
+//! typed value ([`js`]); the driver performs it on the platform. Every
+//! decision stays in the core: this module only translates. Only built for
+//! wasm32.
 
 mod admin;
 mod delivery;
 mod env;
+mod event_log;
 mod ingress;
-mod journal;
+mod js;
 mod table;
-
-use ingress::Reply;
 
 use wasm_bindgen::prelude::*;
 
 use crate::endpoint::{
-    admin_enabled, endpoint, event_log, health, refusal, unread, Endpoint, ADMIN_PAGE_HEADERS,
+    admin_enabled, endpoint, health as health_check, refusal, unread, Endpoint, ADMIN_PAGE_HEADERS,
 };
-use crate::ingress::path_of;
-use crate::ingress::Unread;
+use crate::error::Rejection;
+use crate::ingress::{path_of, Reply};
+use js::{pairs, UnreadBody};
 
-/// What a request is for: 0 the ingress, 1 the health check, 2 refused (then
-/// [`refused`] gives the reply), 3 a console file, 4 the admin API, 5 the
-/// console while it is off (404: the page that says how to turn it on, for a
-/// browser).
+/// What a request is for.
 #[wasm_bindgen]
-pub fn route(env: &JsValue, method: &str, url: &str) -> u8 {
+#[derive(Clone, Copy)]
+pub enum Route {
+    Ingress = 0,
+    Health = 1,
+    /// Refused: [`refused`] gives the answer.
+    Refused = 2,
+    /// A console file.
+    AdminPage = 3,
+    AdminApi = 4,
+    /// The console while it is off: a browser gets the page that says how to
+    /// turn it on (still a 404), anything else [`refused`].
+    AdminOff = 5,
+}
+
+#[wasm_bindgen]
+pub fn route(env: &JsValue, method: &str, url: &str) -> Route {
     let loaded = env::config(env);
     match endpoint(method, path_of(url)) {
-        Endpoint::Ingress if loaded.is_ok() => 0,
-        Endpoint::Health => 1,
-        Endpoint::AdminPage if admin_enabled(loaded) => 3,
-        Endpoint::AdminApi if admin_enabled(loaded) => 4,
-        Endpoint::AdminPage => 5,
-        _ => 2,
+        Endpoint::Ingress if loaded.is_ok() => Route::Ingress,
+        Endpoint::Health => Route::Health,
+        Endpoint::AdminPage if admin_enabled(loaded) => Route::AdminPage,
+        Endpoint::AdminApi if admin_enabled(loaded) => Route::AdminApi,
+        Endpoint::AdminPage => Route::AdminOff,
+        _ => Route::Refused,
     }
 }
 
-/// The headers of every console file, as [name, value, …].
-#[wasm_bindgen]
-pub fn admin_page_headers() -> Vec<String> {
-    ADMIN_PAGE_HEADERS
-        .iter()
-        .flat_map(|(name, value)| [name.to_string(), value.to_string()])
-        .collect()
+/// The headers of every console file, and what to do with a body sent with a
+/// request for one.
+#[wasm_bindgen(unchecked_return_type = "{ headers: [string, string][]; unread: UnreadBody }")]
+pub fn admin_page(env: &JsValue) -> JsValue {
+    let unread = Some(unread(env::config(env)));
+    js::Obj::new()
+        .set("headers", pairs(ADMIN_PAGE_HEADERS.iter().copied()))
+        .set("unread", UnreadBody::from(unread) as u32)
+        .into_value()
 }
 
-/// What to do with a body the worker will not read: 1 cancel, 2 drain.
-#[wasm_bindgen]
-pub fn unread_mode(env: &JsValue) -> u8 {
-    match unread(env::config(env)) {
-        Unread::Cancel => 1,
-        Unread::Drain => 2,
-    }
-}
-
-/// The reply of a request [`route`] refused (or the ingress of a misconfigured
-/// worker) at `now_ms`.
-#[wasm_bindgen]
-pub fn refused(env: &JsValue, method: &str, url: &str, now_ms: f64) -> Reply {
+/// The answer to a request [`route`] refused (or to the ingress of a
+/// misconfigured worker) at `now_ms`.
+#[wasm_bindgen(unchecked_return_type = "Reply")]
+pub fn refused(env: &JsValue, method: &str, url: &str, now_ms: f64) -> JsValue {
     let loaded = env::config(env);
-    let endpoint = endpoint(method, path_of(url));
-    let mut reply = refusal(&endpoint, loaded).unwrap_or_else(|| {
-        crate::ingress::Reply::refusal(&crate::error::Rejection::NotFound, None, false)
-    });
-    reply.count_rejection(event_log(loaded), now_ms as i64);
-    Reply::new(reply)
+    let mut reply = refusal(&endpoint(method, path_of(url)), loaded)
+        .unwrap_or_else(|| Reply::refusal(&Rejection::NotFound, None, false));
+    reply.count_rejection(crate::endpoint::event_log(loaded), now_ms as i64);
+    ingress::reply_value(env, reply, 0.0, now_ms)
+}
+
+/// The answer when the driver itself failed at `now_ms`: 503, so LeadNest retries.
+#[wasm_bindgen(unchecked_return_type = "Reply")]
+pub fn unavailable(env: &JsValue, now_ms: f64) -> JsValue {
+    let mut reply = Reply::refusal(&Rejection::Unavailable("The ingress"), None, true);
+    reply.count_rejection(crate::endpoint::event_log(env::config(env)), now_ms as i64);
+    ingress::reply_value(env, reply, 0.0, now_ms)
+}
+
+/// `/health`'s answer.
+#[wasm_bindgen(unchecked_return_type = "Reply")]
+pub fn health(env: &JsValue) -> JsValue {
+    let (status, body) = health_check(env::config(env));
+    js::Obj::new()
+        .set("step", ingress::IngressStep::Reply as u32)
+        .set("status", status)
+        .set("body", body)
+        .set("unread", UnreadBody::Leave as u32)
+        .set("warnings", js_sys::Array::new())
+        .into_value()
 }
 
 /// The webhook secrets' bytes, in order, for the platform's HMAC.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "Uint8Array[]")]
 pub fn secrets(env: &JsValue) -> js_sys::Array {
     match env::config(env) {
-        Ok(config) => config
-            .secrets
-            .raw_keys()
-            .map(|key| JsValue::from(js_sys::Uint8Array::from(key)))
-            .collect(),
+        Ok(config) => config.secrets.raw_keys().map(js::bytes).collect(),
         Err(_) => js_sys::Array::new(),
     }
 }
 
-/// The answer when the driver itself failed at `now_ms`: 503, so LeadNest retries.
+/// The line of a queue batch handed back because `messages` of it could not
+/// be settled.
 #[wasm_bindgen]
-pub fn unavailable(env: &JsValue, now_ms: f64) -> Reply {
-    let mut reply = crate::ingress::Reply::refusal(
-        &crate::error::Rejection::Unavailable("The ingress"),
-        None,
-        true,
-    );
-    reply.count_rejection(event_log(env::config(env)), now_ms as i64);
-    Reply::new(reply)
-}
-
-/// `/health`: the status, then the JSON body, as `"200 {…}"`.
-#[wasm_bindgen]
-pub fn health_check(env: &JsValue) -> String {
-    let (status, body) = health(env::config(env));
-    format!("{status} {body}")
+pub fn unsettled(queue: &str, messages: usize) -> String {
+    crate::delivery_run::unsettled_line(queue, messages)
 }

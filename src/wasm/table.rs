@@ -1,96 +1,64 @@
 //! The strict-dedup key table for the Durable Object's driver: it reads the
-//! key's row, asks [`apply`], writes what it says. See [`crate::key_table`].
+//! key's row, asks [`table_step`], writes what it says. See [`crate::key_table`].
 
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
+use super::js::Obj;
 use crate::key_table::{alarm_after_sweep, alarm_after_write, apply, Row, TableRequest, Write};
 use crate::log::WarningLog;
 
-/// What to do with a request to the table.
 #[wasm_bindgen]
-pub struct TableStep {
-    key: String,
-    answer: String,
-    write: Write,
+#[derive(Clone, Copy)]
+pub enum TableWrite {
+    Nothing = 0,
+    /// Put the row the step gives.
+    Put = 1,
+    /// Delete the key's row.
+    Delete = 2,
 }
 
-#[wasm_bindgen]
-impl TableStep {
-    /// The key to read the row of, or `None` when `request` is not a table request.
-    pub fn key_of(request: &str) -> Option<String> {
-        serde_json::from_str::<TableRequest>(request)
-            .ok()
-            .map(|request| request.key().to_string())
-    }
+fn field(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
 
-    /// Decides `request` on the key's row (`recorded`, `holder`, `expires_ms`
-    /// as stored, all absent when there is none) at `now_ms`.
-    pub fn decide(
-        request: &str,
-        recorded: Option<f64>,
-        holder: Option<String>,
-        expires_ms: Option<f64>,
-        now_ms: f64,
-    ) -> Option<TableStep> {
-        let request: TableRequest = serde_json::from_str(request).ok()?;
-        let row = match (recorded, expires_ms) {
-            (Some(recorded), Some(expires_ms)) => Some(Row {
-                // A claim written before claims had holders is held by nobody we
-                // know: busy until its lease ends, never a duplicate.
-                holder: (recorded == 0.0).then(|| holder.unwrap_or_default()),
-                expires_ms: expires_ms as i64,
-            }),
-            _ => None,
-        };
-        let (answer, write) = apply(&request, row.as_ref(), now_ms as i64);
-        Some(TableStep {
-            key: request.key().to_string(),
-            answer: serde_json::to_string(&answer).unwrap_or_default(),
-            write,
-        })
+/// Decides `request` (as [`IngressNeed`]'s `Table` sends it) on the key's
+/// row as stored (`recorded`, `holder`, `expires_ms`; all absent when there
+/// is none) at `now_ms`; `undefined` when it is not a table request.
+#[wasm_bindgen(unchecked_return_type = "TableStep | undefined")]
+pub fn table_step(
+    #[wasm_bindgen(unchecked_param_type = "TableRequest")] request: &JsValue,
+    recorded: Option<f64>,
+    holder: Option<String>,
+    expires_ms: Option<f64>,
+    now_ms: f64,
+) -> JsValue {
+    let (Some(op), Some(key), Some(token)) = (
+        field(request, "op").as_string(),
+        field(request, "key").as_string(),
+        field(request, "token").as_string(),
+    ) else {
+        return JsValue::UNDEFINED;
+    };
+    let ttl_ms = field(request, "ttl_ms").as_f64().map(|ms| ms as i64);
+    let Some(request) = TableRequest::from_parts(&op, key, token, ttl_ms) else {
+        return JsValue::UNDEFINED;
+    };
+    let row = recorded
+        .zip(expires_ms)
+        .map(|(recorded, expires_ms)| Row::stored(recorded != 0.0, holder, expires_ms as i64));
+    let (answer, write) = apply(&request, row.as_ref(), now_ms as i64);
+    let step = Obj::new().set("answer", answer.as_str());
+    match write {
+        Write::Nothing => step.set("write", TableWrite::Nothing as u32),
+        Write::Delete => step.set("write", TableWrite::Delete as u32),
+        Write::Put(row) => step
+            .set("write", TableWrite::Put as u32)
+            .set("recorded", if row.holder.is_none() { 1 } else { 0 })
+            .set("holder", row.holder.map_or(JsValue::NULL, JsValue::from))
+            .set("expires_ms", row.expires_ms as f64),
     }
-
-    pub fn key(&self) -> String {
-        self.key.clone()
-    }
-
-    /// The answer's JSON.
-    pub fn answer(&self) -> String {
-        self.answer.clone()
-    }
-
-    /// 0 nothing, 1 put the row below, 2 delete the key's row.
-    pub fn write(&self) -> u8 {
-        match self.write {
-            Write::Nothing => 0,
-            Write::Put(_) => 1,
-            Write::Delete => 2,
-        }
-    }
-
-    /// The row to put: recorded (1) or a claim (0).
-    pub fn recorded(&self) -> f64 {
-        match &self.write {
-            Write::Put(Row { holder: None, .. }) => 1.0,
-            _ => 0.0,
-        }
-    }
-
-    /// The row to put: the claim's holder.
-    pub fn holder(&self) -> Option<String> {
-        match &self.write {
-            Write::Put(row) => row.holder.clone(),
-            _ => None,
-        }
-    }
-
-    /// The row to put: when it expires.
-    pub fn expires_ms(&self) -> f64 {
-        match &self.write {
-            Write::Put(row) => row.expires_ms as f64,
-            _ => 0.0,
-        }
-    }
+    .into_value()
 }
 
 /// After a write: when to set the sweep alarm, given the one pending.

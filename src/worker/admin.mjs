@@ -1,5 +1,6 @@
-// The admin API and the console's files: performs each step the core's
-// AdminTask asks for (the log's directory, queries of its shards, hand-offs, a
+// @ts-check
+// The admin API and the console's files: performs each need the core's
+// AdminTask returns (the log's directory, queries of its shards, hand-offs, a
 // test event through the ingress).
 // Who may call, what a call means and what it answers are the core's.
 import * as core from './glue/index.js';
@@ -7,65 +8,75 @@ import { discard, readCapped } from './body.mjs';
 import { runDirect } from './delivery.mjs';
 import { ingress, parseKeepingNumbers } from './ingress.mjs';
 import { DIRECTORY, logObject } from './event-log-object.mjs';
-import { write } from './journal.mjs';
+import { write } from './event-log.mjs';
 
-const QUERY = 0, DELIVER = 1, INGRESS = 2, READ_BODY = 4, SHARDS = 5;
-const JSON_TYPE = { 'content-type': 'application/json' };
+const { AdminStep } = core;
 // A queue's sendBatch takes at most 100 messages and 256 KB.
 const BATCH_MESSAGES = 100, BATCH_BYTES = 250_000;
 
+/** @param {unknown} error */
+const message = (error) => /** @type {any} */ (error)?.message ?? 'unknown error';
+
+/**
+ * @param {Request} request
+ * @param {any} env
+ * @param {ExecutionContext} ctx
+ */
 export async function admin(request, env, ctx) {
   const url = new URL(request.url);
-  const query = [];
-  for (const [name, value] of url.searchParams) query.push(name, value);
   const nonce = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
   // The token, the path and a declared length are checked before any of the
   // body is read; the core asks for the body only then.
-  const task = core.AdminTask.start(env, request.method, request.url, query,
+  let { task, need } = core.AdminTask.start(env, request.method, request.url, [...url.searchParams],
     request.headers.get('authorization') ?? undefined,
     request.headers.get('content-length') ?? undefined, Date.now(), nonce);
   try {
     for (;;) {
-      switch (task.step()) {
-        case READ_BODY: {
-          const read = await readCapped(request, task.limit(), task.declared(), task.drain());
-          task.body_read(read.result, read.bytes ?? new Uint8Array(0));
+      switch (need.step) {
+        case AdminStep.ReadBody: {
+          const read = await readCapped(request, need.limit, need.declared, need.drain);
+          need = task.body_read(env, read.result, read.bytes, Date.now());
           break;
         }
-        case SHARDS:
+        case AdminStep.Shards: {
+          let list, error;
           try {
-            const { list, error } = await logObject(env, DIRECTORY).list();
-            task.shards_found(list, error);
-          } catch (error) {
-            task.shards_found(undefined, error?.message ?? 'unknown error');
+            ({ list, error } = await logObject(env, DIRECTORY).list());
+          } catch (e) {
+            error = message(e);
           }
+          need = task.shards_found(env, list, error, Date.now());
           break;
-        case QUERY:
+        }
+        case AdminStep.Query: {
+          let rows, error;
           try {
-            task.queried(JSON.stringify(await Promise.all(task.asks().map(([shard, statements]) => askShard(env, shard, statements)))), undefined);
-          } catch (error) {
-            task.queried(undefined, error?.message ?? 'unknown error');
+            rows = JSON.stringify(await Promise.all(need.asks.map((ask) => askShard(env, ask))));
+          } catch (e) {
+            error = message(e);
           }
+          need = task.queried(env, rows, error, Date.now());
           break;
-        case DELIVER:
-          task.handed_off(await deliver(env, ctx, task));
+        }
+        case AdminStep.Deliver:
+          need = task.handed_off(env, await deliver(env, ctx, need), Date.now());
           break;
-        case INGRESS: {
+        case AdminStep.Ingress: {
           const test = new Request(new URL('/webhooks/leadnest', url), {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-leadnest-signature': task.test_signature() },
-            body: task.test_body(),
+            headers: { 'content-type': 'application/json', 'x-leadnest-signature': need.signature },
+            body: need.body,
           });
           const answer = await ingress(test, env, ctx);
-          task.ingress_answered(answer.status, await answer.text());
+          need = task.ingress_answered(env, answer.status, await answer.text(), Date.now());
           break;
         }
         default: {
-          const unread = task.unread();
-          if (unread !== 0) await discard(request, unread);
-          const allow = task.allow();
-          const headers = allow === undefined ? JSON_TYPE : { ...JSON_TYPE, allow };
-          return new Response(request.method === 'HEAD' ? null : task.body(), { status: task.status(), headers });
+          if (need.unread !== core.UnreadBody.Leave) await discard(request, need.unread);
+          /** @type {Record<string, string>} */
+          const headers = { 'content-type': 'application/json' };
+          if (need.allow !== undefined) headers.allow = need.allow;
+          return new Response(request.method === 'HEAD' ? null : need.body, { status: need.status, headers });
         }
       }
     }
@@ -74,39 +85,39 @@ export async function admin(request, env, ctx) {
   }
 }
 
-/** One shard's statements: a read's rows, or a write (a replay's marks) as the log's writes go, tried again. */
-async function askShard(env, shard, statements) {
-  if (statements.every(([sql]) => sql.startsWith('SELECT'))) {
-    const { results, error } = await logObject(env, shard).batch(shard, statements);
+/**
+ * One shard's statements: a read's rows, or a write (a replay's marks) as the log's writes go, tried again.
+ * @param {any} env
+ * @param {core.LogBatch} ask
+ */
+async function askShard(env, ask) {
+  if (ask.statements.every(([sql]) => sql.startsWith('SELECT'))) {
+    const { results, error } = await logObject(env, ask.shard).batch(ask.shard, ask.statements);
     if (error !== undefined) throw new Error(error);
     return results;
   }
-  if (!(await write(env, [shard, statements]))) throw new Error(`the event log's shard ${shard} could not be written`);
-  return statements.map(() => []);
+  if (!(await write(env, ask))) throw new Error(`the event log's shard ${ask.shard} could not be written`);
+  return ask.statements.map(() => []);
 }
 
-/** Hands off every item of a replay; true when every send succeeded. */
-async function deliver(env, ctx, task) {
-  const messages = [];
-  const sends = [];
-  for (let i = 0; i < task.outgoing_count(); i++) {
-    const binding = task.payload_binding(i);
-    if (binding !== undefined) {
-      sends.push(env[binding].send(parseKeepingNumbers(task.payload(i)), { contentType: 'json' }));
-    } else if (task.via_queue()) {
-      messages.push(task.delivery_bytes(i));
-    } else {
-      const direct = task.direct(env, i, Date.now());
-      if (direct !== undefined) ctx.waitUntil(runDirect(direct, env, ctx));
-    }
-  }
-  let batch = [], bytes = 0;
+/**
+ * Hands off every item of a replay; true when every send succeeded.
+ * @param {any} env
+ * @param {ExecutionContext} ctx
+ * @param {Extract<core.AdminNeed, { step: core.AdminStep.Deliver }>} need
+ */
+async function deliver(env, ctx, need) {
+  const sends = need.payloads.map(({ binding, body }) => env[binding].send(parseKeepingNumbers(body), { contentType: 'json' }));
+  for (const start of need.direct) ctx.waitUntil(runDirect(start, env, ctx));
+  /** @type {{ body: Uint8Array, contentType: 'v8' }[]} */
+  let batch = [];
+  let bytes = 0;
   const flush = () => {
     if (batch.length > 0) sends.push(env.DELIVERY_QUEUE.sendBatch(batch));
     batch = [];
     bytes = 0;
   };
-  for (const message of messages) {
+  for (const message of need.messages) {
     if (batch.length === BATCH_MESSAGES || bytes + message.byteLength > BATCH_BYTES) flush();
     batch.push({ body: message, contentType: 'v8' });
     bytes += message.byteLength;
@@ -116,17 +127,23 @@ async function deliver(env, ctx, task) {
   return results.every((result) => result.status === 'fulfilled');
 }
 
-/** A console file from the static assets, with the console's security headers. */
+/**
+ * A console file from the static assets, with the console's security headers.
+ * @param {Request} request
+ * @param {any} env
+ * @param {number} [status]
+ */
 export async function page(request, env, status) {
   if (env.ASSETS === undefined) return undefined;
+  const console = core.admin_page(env);
   // A file is asked for by method, URL and headers alone: a body sent with it
   // is never read, only let go of.
-  if (request.body !== null) await discard(request, core.unread_mode(env));
+  if (request.body !== null) await discard(request, console.unread);
   const file = status === 404 ? new Request(new URL('/admin/disabled.html', request.url))
     : new Request(request.url, { method: request.method, headers: request.headers });
+  /** @type {Response} */
   const served = await env.ASSETS.fetch(file);
   const headers = new Headers(served.headers);
-  const list = core.admin_page_headers();
-  for (let i = 0; i < list.length; i += 2) headers.set(list[i], list[i + 1]);
+  for (const [name, value] of console.headers) headers.set(name, value);
   return new Response(served.body, { status: status ?? served.status, headers });
 }

@@ -1,62 +1,72 @@
-// Deliveries: performs each step the core's DeliveryTask asks for (the POST, a
-// wait, ack or retry). Which route, which timeout, what counts as delivered and
-// what comes next are the core's.
+// @ts-check
+// Deliveries: performs each need the core's DeliveryTask returns (the POST, a
+// wait, the event log's write, ack or retry). Which route, which timeout, what
+// counts as delivered and what comes next are the core's.
 import * as core from './glue/index.js';
-import { later, write } from './journal.mjs';
+import { later, write } from './event-log.mjs';
 
-const ATTEMPT = 0, WAIT = 1;
-const ACK = 0, RETRY = 1;
-/** How much of an answer's body is read; the core keeps no more. */
-const KEPT_BYTES = core.DeliveryTask.kept_bytes();
+const { DeliveryStep } = core;
 
-/** One POST, and the start of the answer, within the task's timeout. */
-async function attempt(task) {
+/**
+ * One POST, and the start of the answer, within the need's timeout; reported to the task.
+ * @param {core.DeliveryTask} task
+ * @param {Extract<core.DeliveryNeed, { step: core.DeliveryStep.Attempt }>} need
+ * @returns {Promise<core.DeliveryNeed>}
+ */
+async function attempt(task, need) {
   const started = Date.now();
-  const list = task.headers(started);
   const headers = new Headers();
   try {
-    for (let i = 0; i < list.length; i += 2) headers.set(list[i], list[i + 1]);
+    for (const [name, value] of need.headers) headers.set(name, value);
   } catch {
-    return task.no_answer('header not accepted', started, Date.now() - started);
+    return task.no_answer('header not accepted', started, Date.now() - started, Date.now());
   }
   const controller = new AbortController();
+  /** @type {any} */
   let timer;
-  const deadline = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), task.timeout_ms()); });
+  /** @type {Promise<'timeout'>} */
+  const deadline = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), need.timeout_ms); });
   try {
     // Following a redirect would turn the POST into a GET elsewhere, send the
     // signatures to another URL and count that URL's 2xx as delivered.
-    const sent = fetch(task.url(), {
-      method: 'POST', headers, body: task.body(), redirect: 'manual', signal: controller.signal,
+    const sent = fetch(need.url, {
+      method: 'POST', headers, body: need.body, redirect: 'manual', signal: controller.signal,
     }).then((response) => response, () => 'network error');
     const response = await Promise.race([sent, deadline]);
     if (typeof response === 'string') {
       controller.abort();
-      return task.no_answer(response, started, Date.now() - started);
+      return task.no_answer(response, started, Date.now() - started, Date.now());
     }
-    const names = [];
-    for (const [name, value] of response.headers) names.push(name, value);
     // An unread body holds one of the invocation's six connections until the
     // invocation ends: keep its start, cancel the rest, within the same deadline.
-    const { bytes, error } = await keepStart(response, deadline, controller);
-    task.answered(response.status, names, bytes, error, started, Date.now() - started);
+    const { bytes, error } = await keepStart(response, need.keep_bytes, deadline, controller);
+    return task.answered(response.status, [...response.headers], bytes, error, started, Date.now() - started, Date.now());
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function keepStart(response, deadline, controller) {
+/**
+ * The first `keep` bytes of an answer's body, the rest cancelled.
+ * @param {Response} response
+ * @param {number} keep
+ * @param {Promise<'timeout'>} deadline
+ * @param {AbortController} controller
+ * @returns {Promise<{ bytes: Uint8Array, error?: string }>}
+ */
+async function keepStart(response, keep, deadline, controller) {
   if (response.body === null) return { bytes: new Uint8Array(0) };
   const reader = response.body.getReader();
-  const kept = new Uint8Array(KEPT_BYTES);
+  const kept = new Uint8Array(keep);
   let length = 0;
   const read = (async () => {
     for (;;) {
       const chunk = await reader.read();
       if (chunk.done) return 'end';
-      const take = Math.min(KEPT_BYTES - length, chunk.value.byteLength);
+      const take = Math.min(keep - length, chunk.value.byteLength);
       kept.set(chunk.value.subarray(0, take), length);
       length += take;
-      if (length === KEPT_BYTES) return 'full';
+      if (length === keep) return 'full';
     }
   })().catch(() => 'read error');
   const ended = await Promise.race([read, deadline]);
@@ -68,37 +78,46 @@ async function keepStart(response, deadline, controller) {
   return { bytes: kept.subarray(0, length), error };
 }
 
+/** @param {number} ms */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function print(task) {
-  for (const line of task.lines()) console.log(line);
+/**
+ * Prints a need's lines and runs its flush loop; writes its log, telling the
+ * task when that failed (which may change what comes next).
+ * @param {core.DeliveryTask} task
+ * @param {core.DeliveryNeed} need
+ * @param {any} env
+ * @param {ExecutionContext} ctx
+ */
+async function logged(task, need, env, ctx) {
+  for (const line of need.lines) console.log(line);
+  later(env, ctx, need.flush);
+  if (need.log === undefined || (await write(env, need.log))) return need;
+  const next = task.log_unwritten(Date.now());
+  later(env, ctx, next.flush);
+  return next;
 }
 
 /**
- * Writes the task's journal; one still unwritten after the last try is counted lost by the
- * core. The deliveries it settled join the isolate's pending counts.
+ * A delivery after the answer (no DELIVERY_QUEUE): attempts and waits until the core says stop, each attempt logged as it ends.
+ * @param {core.DeliveryStart} start
+ * @param {any} env
+ * @param {ExecutionContext} ctx
  */
-async function journal(task, env, ctx) {
-  if (!(await write(env, task.journal()))) later(env, ctx, task.journal_unwritten(Date.now()));
-  later(env, ctx, task.keep_counts(Date.now()));
-}
-
-/** A delivery after the answer (no DELIVERY_QUEUE): attempts and waits until the core says stop, each attempt logged as it ends. */
-export async function runDirect(task, env, ctx) {
-  for (;;) {
-    const step = task.step();
-    if (step === ATTEMPT) {
-      await attempt(task);
-      await journal(task, env, ctx);
-    } else if (step === WAIT) {
-      print(task);
-      await sleep(task.wait_seconds() * 1000);
-      task.waited();
-    } else break;
+export async function runDirect({ task, need }, env, ctx) {
+  try {
+    for (;;) {
+      need = await logged(task, need, env, ctx);
+      if (need.step === DeliveryStep.Attempt) {
+        need = await attempt(task, need);
+      } else if (need.step === DeliveryStep.Wait) {
+        await sleep(need.ms);
+        need = task.waited(Date.now());
+      } else return;
+    }
+  } finally {
+    task.free();
   }
-  print(task);
-  await journal(task, env, ctx);
-  task.free();
 }
 
 /**
@@ -107,6 +126,9 @@ export async function runDirect(task, env, ctx) {
  * to the dead-letter queue once max_retries is spent; a handler that returns
  * normally acks every message it did not retry, so when a retry cannot be
  * recorded the handler fails and the batch comes back.
+ * @param {MessageBatch<unknown>} batch
+ * @param {any} env
+ * @param {ExecutionContext} ctx
  */
 export async function consume(batch, env, ctx) {
   const now = Date.now();
@@ -115,37 +137,40 @@ export async function consume(batch, env, ctx) {
     // object would read its `length`, however large.
     const body = message.body instanceof Uint8Array ? message.body
       : message.body instanceof ArrayBuffer ? new Uint8Array(message.body) : undefined;
-    const task = core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id, now);
-    while (task.step() === ATTEMPT) await attempt(task);
-    print(task);
-    return { message, task, journal: task.journal() };
+    let { task, need } = core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id, now);
+    while (need.step === DeliveryStep.Attempt) need = await attempt(task, need);
+    for (const line of need.lines) console.log(line);
+    later(env, ctx, need.flush);
+    return { message, task, need };
   }));
   // The batch's log, one write a shard, the shards at once.
+  /** @type {Map<string, core.Statement[]>} */
   const shards = new Map();
-  for (const outcome of handled) {
-    if (outcome.journal === undefined) continue;
-    const [shard, statements] = outcome.journal;
-    shards.set(shard, [...(shards.get(shard) ?? []), ...statements]);
+  for (const { need } of handled) {
+    if (need.log !== undefined) shards.set(need.log.shard, [...(shards.get(need.log.shard) ?? []), ...need.log.statements]);
   }
-  const written = new Map(await Promise.all([...shards]
-    .map(async ([shard, statements]) => [shard, await write(env, [shard, core.journal_merge(statements)])])));
-  const settled = handled.map(({ message, task, journal }) => {
-    // A dead letter leaves its queue only once the log holds it; the core
-    // says when to try again. An attempt's record is counted lost.
-    if (journal !== undefined && !written.get(journal[0])) later(env, ctx, task.journal_unwritten(Date.now()));
-    later(env, ctx, task.keep_counts(Date.now()));
-    const decision = task.decision();
-    const delaySeconds = task.delay_seconds();
-    task.free();
-    // The queue policy never rests a message itself (the platform does, through
-    // max_retries and the dead-letter queue): anything but an ack is retried.
-    if (decision === ACK) {
+  const written = new Map(await Promise.all([...shards].map(async ([shard, statements]) =>
+    /** @type {const} */ ([shard, await write(env, { shard, statements: core.log_merge(statements) })]))));
+  const settled = handled.map(({ message, task, need: last }) => {
+    /** @type {core.DeliveryNeed} */
+    let need = last;
+    try {
+      // A dead letter leaves its queue only once the log holds it; the core
+      // says when to try again. An attempt's record is counted lost.
+      if (need.log !== undefined && !written.get(need.log.shard)) {
+        need = task.log_unwritten(Date.now());
+        later(env, ctx, need.flush);
+      }
+    } finally {
+      task.free();
+    }
+    if (need.step !== DeliveryStep.Settle || need.retry_seconds === undefined) {
       // One the platform fails to ack is acked when the handler returns.
       try { message.ack(); } catch { /* acked on return */ }
       return true;
     }
     try {
-      message.retry({ delaySeconds });
+      message.retry({ delaySeconds: need.retry_seconds });
       return true;
     } catch {
       return false;

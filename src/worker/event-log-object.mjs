@@ -4,6 +4,7 @@
 // `directory` lists the shards that hold anything, with what each last
 // reported of itself. The statements, and which object they go to, are the
 // core's; an object runs them and reports its figures.
+// @ts-check
 import { DurableObject } from 'cloudflare:workers';
 import * as core from './glue/index.js';
 
@@ -12,11 +13,15 @@ export const DIRECTORY = 'directory';
 // last write of a busy second.
 const REPORT_EVERY_MS = 1_000;
 
-const known = new Map();
-/** One of the objects' own statements: the core's, as all of the log's SQL. */
+/** @type {ReturnType<typeof core.log_sql> | undefined} */
+let ownSql;
+/**
+ * One of the objects' own statements: the core's, as all of the log's SQL.
+ * @param {string} name
+ */
 function logSql(name) {
-  if (!known.has(name)) known.set(name, core.log_sql(name));
-  return known.get(name);
+  ownSql ??= core.log_sql();
+  return /** @type {string} */ (ownSql[name]);
 }
 
 /** The stub of the log's object `name`. */
@@ -39,7 +44,8 @@ export class EventLog extends DurableObject {
   /** The shard's tables, made on its first write and again after deleteAll(). */
   schema() {
     if (this.ready) return;
-    for (const statement of core.log_schema()) this.sql.exec(statement);
+    ownSql ??= core.log_sql();
+    for (const statement of ownSql.schema) this.sql.exec(statement);
     this.ready = true;
   }
 
@@ -59,7 +65,7 @@ export class EventLog extends DurableObject {
     try {
       return await work();
     } catch (error) {
-      return { error: String(error?.message ?? error) };
+      return { error: String(/** @type {any} */ (error)?.message ?? error) };
     }
   }
 
@@ -101,7 +107,7 @@ export class EventLog extends DurableObject {
    * oldest was received.
    */
   figures(now) {
-    const purged = core.retention(this.env, this.name, 1, now) !== 0;
+    const purged = core.retention(this.env, this.name, 1, now) !== core.RetentionStep.Keep;
     const [row] = this.sql.exec(purged ? logSql('figures_purged') : logSql('figures')).toArray();
     return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
   }
@@ -119,7 +125,7 @@ export class EventLog extends DurableObject {
       // The shard's next write reports again; until then the directory's
       // figures for it are older (its name is there since its first write).
       this.reportedAt = 0;
-      console.error(core.log_upkeep_failed('directory', error?.message ?? String(error)));
+      console.error(core.log_upkeep_failed('directory', /** @type {any} */ (error)?.message ?? String(error)));
     }
   }
 
@@ -136,7 +142,7 @@ export class EventLog extends DurableObject {
       if (this.name !== undefined && this.exists()) await this.report();
     } catch (error) {
       // Figures only: the next write reports again.
-      console.error(core.log_upkeep_failed('directory', error?.message ?? String(error)));
+      console.error(core.log_upkeep_failed('directory', /** @type {any} */ (error)?.message ?? String(error)));
     }
   }
 
@@ -153,12 +159,12 @@ export class EventLog extends DurableObject {
     if (!this.exists()) return this.unlist(name);
     const failed = this.figures(now).failed;
     switch (core.retention(this.env, name, failed, now)) {
-      case 2:
+      case core.RetentionStep.Drop:
         await this.ctx.storage.deleteAll();
         this.ready = false;
         this.listed = false;
         return this.unlist(name);
-      case 1:
+      case core.RetentionStep.Purge:
         // Bounded rounds: a purge that keeps finding work goes on next time.
         for (let round = 0; round < 200; round++) {
           const changes = this.ctx.storage.transactionSync(() => core.purge_round()

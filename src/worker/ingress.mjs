@@ -1,112 +1,135 @@
-// The ingress: performs each step the core's IngressTask asks for, on the
+// @ts-check
+// The ingress: performs each need the core's IngressTask returns, on the
 // platform, and answers what it decided. No rule of SPEC section 3 is here.
 import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
 import { runDirect, sleep } from './delivery.mjs';
-import { keep } from './journal.mjs';
+import { later } from './event-log.mjs';
 
-const READ_BODY = 0, VERIFY = 1, KV_GET = 2, KV_PUT = 3, OBJECT = 4, WAIT = 5, SEND = 6;
-const JSON_TYPE = { 'content-type': 'application/json' };
+const { IngressStep } = core;
 
-/** The answer of a Reply, after its lines are printed, its count kept for the event log and its body let go of. */
-export async function answer(request, env, ctx, reply, started) {
+/**
+ * The answer the core decided: its body let go of as it says, its lines
+ * printed, its event-log entry flushed and its deliveries run after it.
+ * @param {Request} request
+ * @param {any} env
+ * @param {ExecutionContext} ctx
+ * @param {core.Reply} reply
+ */
+export async function answer(request, env, ctx, reply) {
   // After the answer: the log never delays it.
-  keep(env, ctx, reply);
-  const unread = reply.unread();
-  if (unread !== 0) await discard(request, unread);
-  const warnings = reply.warnings();
-  if (warnings !== undefined) console.error(warnings);
-  const line = reply.log_line(Date.now() - started);
-  if (line !== undefined) console.log(line);
-  const allow = reply.allow();
-  const headers = allow === undefined ? JSON_TYPE : { ...JSON_TYPE, allow };
-  const response = new Response(reply.body(), { status: reply.status(), headers });
-  reply.free();
-  return response;
+  later(env, ctx, reply.flush);
+  if (reply.deliveries !== undefined) ctx.waitUntil(Promise.all(reply.deliveries.map((d) => runDirect(d, env, ctx))));
+  if (reply.unread !== core.UnreadBody.Leave) await discard(request, reply.unread);
+  for (const warning of reply.warnings) console.error(warning);
+  if (reply.line !== undefined) console.log(reply.line);
+  /** @type {Record<string, string>} */
+  const headers = { 'content-type': 'application/json' };
+  if (reply.allow !== undefined) headers.allow = reply.allow;
+  return new Response(reply.body, { status: reply.status, headers });
 }
 
+/**
+ * @param {Request} request
+ * @param {any} env
+ * @param {ExecutionContext} ctx
+ */
 export async function ingress(request, env, ctx) {
-  const started = Date.now();
   const headers = request.headers;
-  const task = core.IngressTask.start(env, headers.get('content-length') ?? undefined,
-    headers.get('x-leadnest-signature') ?? undefined, started);
-  if (task === undefined) return answer(request, env, ctx, core.refused(env, request.method, request.url, started), started);
+  const start = core.IngressTask.start(env, headers.get('content-length') ?? undefined,
+    headers.get('x-leadnest-signature') ?? undefined, crypto.randomUUID(), Date.now());
+  if (!('task' in start)) return answer(request, env, ctx, start);
   // From its first dedup step on, the request runs to its end under waitUntil:
   // a connection LeadNest cuts must not stop a claimed event between its
   // hand-off and its record (or release), or its retry would wait on a claim
   // nobody finishes. Refusals before that need no such guard.
+  /** @type {(() => void) | undefined} */
   let finished;
   const guard = () => {
-    if (finished === undefined) ctx.waitUntil(new Promise((resolve) => { finished = resolve; }));
+    if (finished === undefined) ctx.waitUntil(new Promise((resolve) => { finished = () => resolve(undefined); }));
   };
+  const { task } = start;
   try {
-    return await drive(request, env, ctx, task, guard, started);
+    return await answer(request, env, ctx, await drive(request, env, task, start.need, guard));
   } catch {
     // A fault of this driver, never expected: 503, so LeadNest retries.
-    return answer(request, env, ctx, core.unavailable(env, Date.now()), started);
+    return answer(request, env, ctx, core.unavailable(env, Date.now()));
   } finally {
+    task.free();
     finished?.();
   }
 }
 
-async function drive(request, env, ctx, task, guard, started) {
+/**
+ * Meets each need until the core replies.
+ * @param {Request} request
+ * @param {any} env
+ * @param {core.IngressTask} task
+ * @param {core.IngressNeed} need
+ * @param {() => void} guard
+ * @returns {Promise<core.Reply>}
+ */
+async function drive(request, env, task, need, guard) {
+  /** @type {Uint8Array} */
   let body = new Uint8Array(0);
-  let token;
   for (;;) {
-    switch (task.step()) {
-      case READ_BODY: {
-        const read = await readCapped(request, task.limit(), task.declared(), task.drain());
-        if (read.bytes !== undefined) body = read.bytes;
-        task.body_read(read.result, body.byteLength);
+    switch (need.step) {
+      case IngressStep.ReadBody: {
+        const read = await readCapped(request, need.limit, need.declared, need.drain);
+        body = read.bytes;
+        need = task.body_read(env, read.result, body.byteLength, Date.now());
         break;
       }
-      case VERIFY:
-        task.verdict(await verify(env, task.claimed(), body), body);
+      case IngressStep.Verify:
+        need = task.verified(env, await verify(env, need.claimed, body), body, Date.now());
         break;
-      case KV_GET: {
+      case IngressStep.KvGet: {
         guard();
         let found = false, error;
-        try { found = (await env.DEDUP.get(task.key())) !== null; } catch (e) { error = failure('KV read', e); }
-        task.kv_found(found, error);
+        try { found = (await env.DEDUP.get(need.key)) !== null; } catch (e) { error = failure('KV read', e); }
+        need = task.kv_got(env, found, error, Date.now());
         break;
       }
-      case KV_PUT: {
+      case IngressStep.KvPut: {
         let error;
-        try { await env.DEDUP.put(task.key(), task.event(), { expirationTtl: task.ttl() }); } catch (e) { error = failure('KV write', e); }
-        task.kv_put(error);
+        try { await env.DEDUP.put(need.key, need.value, { expirationTtl: need.ttl }); } catch (e) { error = failure('KV write', e); }
+        need = task.kv_put(env, error, Date.now());
         break;
       }
-      case OBJECT:
+      case IngressStep.Table: {
         guard();
-        token ??= crypto.randomUUID();
-        task.object_answer(await askObject(env, task.shard(), task.object_request(token)));
-        break;
-      case WAIT:
-        await sleep(task.wait_ms());
-        task.waited();
-        break;
-      case SEND: {
-        const delay = task.send_delay_ms();
-        if (delay > 0) await sleep(delay);
-        task.handed_off(await sendAll(env, task, body));
+        let answered;
+        try {
+          answered = await env.DEDUP_OBJECTS.get(env.DEDUP_OBJECTS.idFromName(need.shard)).decide(need.request);
+        } catch { /* not answered: an error, never a duplicate */ }
+        need = task.table_answered(env, typeof answered === 'string' ? answered : undefined, Date.now());
         break;
       }
-      default: {
-        const reply = task.reply();
-        const deliveries = [];
-        for (let i = 0; i < reply.deliveries(); i++) deliveries.push(reply.delivery(env, i, Date.now()));
-        if (deliveries.length > 0) ctx.waitUntil(Promise.all(deliveries.map((d) => d && runDirect(d, env, ctx))));
-        return answer(request, env, ctx, reply, started);
-      }
+      case IngressStep.Wait:
+        await sleep(need.ms);
+        need = task.waited(env, Date.now());
+        break;
+      case IngressStep.Send:
+        if (need.delay_ms > 0) await sleep(need.delay_ms);
+        need = task.sent(env, await sendAll(env, need.sends, body), Date.now());
+        break;
+      default:
+        return need;
     }
   }
 }
 
 // The secrets as WebCrypto keys, imported once per isolate; only settled values
 // are kept, never a promise another request could be cancelled on.
+/** @type {CryptoKey[] | undefined} */
 let keys;
 
-/** 1 or 0 per secret: whether HMAC-SHA256 of `body` under it is `claimed` (compared in constant time by WebCrypto). */
+/**
+ * 1 or 0 per secret: whether HMAC-SHA256 of `body` under it is `claimed` (compared in constant time by WebCrypto).
+ * @param {any} env
+ * @param {Uint8Array} claimed
+ * @param {Uint8Array} body
+ */
 async function verify(env, claimed, body) {
   keys ??= await Promise.all(core.secrets(env).map((secret) => crypto.subtle.importKey(
     'raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])));
@@ -117,46 +140,41 @@ async function verify(env, claimed, body) {
   return matched;
 }
 
-/** The Durable Object's answer text, or undefined when it did not answer 200. */
-async function askObject(env, shard, request) {
-  try {
-    const stub = env.DEDUP_OBJECTS.get(env.DEDUP_OBJECTS.idFromName(shard));
-    const response = await stub.fetch('https://dedup/', { method: 'POST', body: request });
-    const text = await response.text();
-    return response.status === 200 ? text : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Sends every message at once; returns how many failed. */
-async function sendAll(env, task, body) {
-  const sends = [];
-  for (let i = 0; i < task.sends(); i++) {
-    const bytes = task.send_bytes(i);
-    const queue = env[task.send_binding(i)];
-    sends.push((async () => {
-      // A delivery as bytes, never re-encoded; a queue route's payload as the
-      // JSON object received, numbers kept as their source text.
-      if (bytes !== undefined) await queue.send(bytes, { contentType: 'v8' });
-      else await queue.send(parseKeepingNumbers(body), { contentType: 'json' });
-    })());
-  }
-  const results = await Promise.allSettled(sends);
+/**
+ * Sends every message at once; returns how many failed.
+ * @param {any} env
+ * @param {core.QueueSend[]} sends
+ * @param {Uint8Array} body
+ */
+async function sendAll(env, sends, body) {
+  const results = await Promise.allSettled(sends.map((send) =>
+    // A delivery as bytes, never re-encoded; a queue route's payload as the
+    // JSON object received, numbers kept as their source text.
+    (send.bytes !== undefined ? env[send.binding].send(send.bytes, { contentType: 'v8' })
+      : env[send.binding].send(parseKeepingNumbers(body), { contentType: 'json' }))));
   return results.filter((r) => r.status === 'rejected').length;
 }
 
 const decoder = new TextDecoder();
 
-/** JSON.parse keeping each number as its source text (JSON.rawJSON), so the queue's JSON.stringify writes it back unchanged: 2^53 + 1 keeps its digits and `1e20` does not grow. */
+/**
+ * JSON.parse keeping each number as its source text (JSON.rawJSON), so the queue's JSON.stringify writes it back unchanged: 2^53 + 1 keeps its digits and `1e20` does not grow.
+ * @param {string | Uint8Array} body
+ */
 export function parseKeepingNumbers(body) {
   const text = typeof body === 'string' ? body : decoder.decode(body);
-  if (typeof JSON.rawJSON !== 'function') return JSON.parse(text);
-  return JSON.parse(text, (key, value, context) =>
-    (typeof value === 'number' && context?.source !== undefined ? JSON.rawJSON(context.source) : value));
+  /** @type {any} */
+  const json = JSON;
+  if (typeof json.rawJSON !== 'function') return JSON.parse(text);
+  return JSON.parse(text, /** @type {any} */ ((/** @type {string} */ key, /** @type {unknown} */ value, /** @type {any} */ context) =>
+    (typeof value === 'number' && context?.source !== undefined ? json.rawJSON(context.source) : value)));
 }
 
-/** What failed, for the log: the runtime's message, never a key or a value. */
+/**
+ * What failed, for the log: the runtime's message, never a key or a value.
+ * @param {string} operation
+ * @param {any} error
+ */
 function failure(operation, error) {
   return `${operation} failed: ${error?.message ?? 'unknown error'}`;
 }

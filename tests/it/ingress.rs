@@ -21,9 +21,23 @@ fn config(source: FakeSource) -> Config {
     Config::load(&source).unwrap()
 }
 
+/// The routes below, with strict dedup: the key table holds claims, so
+/// redeliveries during the first copy and releases are seen.
 fn routed() -> Config {
     config(
-        FakeSource::minimal()
+        routed_source()
+            .with("DEDUP_MODE", "durable")
+            .with_durable_object("DEDUP_OBJECTS"),
+    )
+}
+
+/// The same routes with KV dedup, the default.
+fn routed_kv() -> Config {
+    config(routed_source())
+}
+
+fn routed_source() -> FakeSource {
+    FakeSource::minimal()
             .with_queue(DELIVERY_QUEUE_BINDING)
             .with_queue("ANALYTICS_QUEUE")
             .with(
@@ -31,8 +45,7 @@ fn routed() -> Config {
                 r#"[{"name":"crm","url":"https://crm.example.com/hooks","events":["email.*"]},
                     {"name":"subs","url":"https://subs.example.com/hooks","events":["subscriber.*"]},
                     {"name":"analytics","queue":"ANALYTICS_QUEUE"}]"#,
-            ),
-    )
+            )
 }
 
 /// One request: the machine, driven to its reply by `platform`.
@@ -365,6 +378,41 @@ fn step_7_a_release_that_fails_is_tried_again() {
         3
     );
     assert!(platform.rows.borrow().is_empty());
+}
+
+#[test]
+fn step_7_with_kv_dedup_a_failed_send_is_503_and_there_is_no_claim_to_release() {
+    let config = routed_kv();
+    let memory = RefCell::default();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    platform.failing_sends = 1;
+    let request = Request::signed(&config, &memory, BODY);
+    refused(&request.run(&mut platform, "a"), 503, "unavailable");
+    // A KV claim is a read: nothing was written, so nothing is released.
+    assert_eq!(
+        platform.steps,
+        ["read_body", "check_signature", "claim", "hand_off"]
+    );
+    assert!(platform.rows.borrow().is_empty());
+    assert_eq!(json(&request.run(&mut platform, "b"))["status"], "accepted");
+}
+
+#[test]
+fn the_key_table_answering_anything_else_is_503_never_a_duplicate() {
+    let config = routed();
+    let memory = RefCell::default();
+    let request = Request::signed(&config, &memory, BODY);
+    let mut ingress = request.machine();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    // To the claim.
+    platform.step(&mut ingress, "a");
+    platform.step(&mut ingress, "a");
+    let (shard, ask) = ingress.table_request("a").unwrap();
+    assert!(shard.starts_with("dedup-"));
+    assert_eq!((ask.op(), ask.token()), ("claim", "a"));
+    ingress.table_answered(None);
+    let reply = ingress.into_reply().unwrap();
+    refused(&reply, 503, "unavailable");
 }
 
 #[test]
