@@ -8,57 +8,7 @@ use wasm_bindgen::prelude::*;
 use crate::ingress::Unread;
 
 #[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = r#"
-/** An SQL statement and its parameters: `[sql, ...params]`. */
-export type Statement = [string, ...(string | number | null)[]];
-/** One of the event log's writes: its shard's object, and what to run there as one transaction. */
-export interface LogBatch { shard: string; statements: Statement[] }
-/** An answer to send. `flush`: the event log's flush loop to run after it (see `flush_step`). */
-export interface Reply {
-  step: IngressStep.Reply;
-  status: number;
-  body: string;
-  allow?: string;
-  unread: UnreadBody;
-  /** Lines to print first, to stderr; then `line`, the request's own. */
-  warnings: string[];
-  line?: string;
-  flush?: number;
-  deliveries?: DeliveryStart[];
-}
-export type IngressNeed =
-  | { step: IngressStep.ReadBody; limit: number; declared: boolean; drain: boolean }
-  | { step: IngressStep.Verify; claimed: Uint8Array }
-  | { step: IngressStep.KvGet; key: string }
-  | { step: IngressStep.KvPut; key: string; value: string; ttl: number }
-  | { step: IngressStep.Table; shard: string; request: TableRequest }
-  | { step: IngressStep.Wait; ms: number }
-  | { step: IngressStep.Send; delay_ms: number; sends: QueueSend[] }
-  | Reply;
-/** A queue message: a delivery's bytes, or (no bytes) the payload as received. */
-export interface QueueSend { binding: string; bytes?: Uint8Array }
-/** A request to the strict-dedup key table, sent by RPC. */
-export interface TableRequest { op: 'claim' | 'record' | 'release'; key: string; token: string; ttl_ms?: number }
-/** What the key table does with a request: its answer, and the row to write. */
-export interface TableStep { answer: string; write: TableWrite; recorded: number; holder: string | null; expires_ms: number }
-export interface IngressStart { task: IngressTask; need: IngressNeed }
-export interface DeliveryStart { task: DeliveryTask; need: DeliveryNeed }
-/** `log`: write it, then report a failure with `log_unwritten`; `flush`: the flush loop to run. */
-interface DeliveryCommon { lines: string[]; log?: LogBatch; flush?: number }
-export type DeliveryNeed = DeliveryCommon & (
-  | { step: DeliveryStep.Attempt; url: string; headers: [string, string][]; body: Uint8Array; timeout_ms: number; keep_bytes: number }
-  | { step: DeliveryStep.Wait; ms: number }
-  | { step: DeliveryStep.Settle; retry_seconds?: number });
-export type AdminNeed =
-  | { step: AdminStep.ReadBody; limit: number; declared: boolean; drain: boolean }
-  | { step: AdminStep.Shards }
-  | { step: AdminStep.Query; asks: LogBatch[] }
-  | { step: AdminStep.Deliver; payloads: { binding: string; body: string }[]; messages: Uint8Array[]; direct: DeliveryStart[] }
-  | { step: AdminStep.Ingress; body: string; signature: string }
-  | { step: AdminStep.Reply; status: number; body: string; allow?: string; unread: UnreadBody };
-/** What a flush loop does next: write `batch` and report it, or sleep `wait_ms`; undefined: it is over. */
-export type FlushStep = { batch: LogBatch; wait_ms?: undefined } | { wait_ms: number; batch?: undefined };
-"#;
+const TYPES: &str = include_str!("needs.d.ts");
 
 /// A plain object, built field by field.
 pub(crate) struct Obj(Object);
