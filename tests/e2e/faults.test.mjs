@@ -258,8 +258,7 @@ describe('a restarted worker', () => {
     assert.equal((await worker.post(accepted)).json.status, 'accepted');
     await waitFor(() => backend.received.length === 1, { what: 'the first delivery' });
     // The isolate and its process die at once, as on a crash or an eviction.
-    process.kill(-worker.child.pid, 'SIGKILL');
-    await worker.exited;
+    await worker.crash();
 
     worker = await startWorker('fault-restart', { ...options, keepState: true });
     cleanup.push(() => worker.stop());
