@@ -341,6 +341,11 @@ export class Worker {
     return result;
   }
 
+  /**
+   * Calls the admin API with `Authorization: Bearer <token>` (the worker's adminToken
+   * unless `token` says otherwise; null sends no Authorization header). `body`, when
+   * given, is sent as JSON (a string as it is).
+   */
   async admin(method, path, body, { token = this.adminToken, headers = {} } = {}) {
     const allHeaders = { ...headers };
     if (token !== null && token !== undefined) allHeaders.authorization = `Bearer ${token}`;
@@ -359,6 +364,7 @@ export class Worker {
     }
     return { status: response.status, headers: response.headers, json };
   }
+  /** Posts `body` (a string, Buffer or object) to the ingress, signed unless told otherwise. */
   async post(body, { secret = SECRET, signature, headers = {}, path = '/webhooks/leadnest', method = 'POST' } = {}) {
     const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const allHeaders = { 'content-type': 'application/json', ...headers };
@@ -379,6 +385,23 @@ export class Worker {
     const text = await response.text();
     return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
   }
+  /**
+   * Miniflare's account of each queue batch the worker's consumers ran, in order
+   * ({ queue, acked, total }; of `queue` only, when given): a batch is logged once every
+   * message of it was settled.
+   */
+  batches(queue) {
+    return [...this.output.matchAll(/QUEUE (\S+) (\d+)\/(\d+)/g)]
+      .map(([, name, acked, total]) => ({ queue: name, acked: Number(acked), total: Number(total) }))
+      .filter((batch) => queue === undefined || batch.queue === queue);
+  }
+
+  /** How many messages the batches of `queue` held, all told. */
+  batched(queue) {
+    return this.batches(queue).reduce((sum, batch) => sum + batch.total, 0);
+  }
+
+  /** Log lines of delivery attempts. */
   deliveries(webhookId) {
     return this.logs.filter((line) => line.route !== undefined && line.attempt !== undefined
       && (webhookId === undefined || line.webhook_id === webhookId));
