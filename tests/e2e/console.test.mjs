@@ -1,5 +1,5 @@
 // SPEC §9, the operator console, in a real browser (Chromium driven by playwright-core)
-// against the built worker under wrangler dev: its static files, the admin API on a
+// against the built worker in workerd (Miniflare's API): its static files, the admin API on a
 // local event log, and a real local backend that is down and then comes back. A second
 // worker, without a delivery queue (a replay call takes 12 deliveries there), shows the
 // bulk replay's count and a replay that takes more than one call.

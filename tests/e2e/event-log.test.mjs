@@ -1,5 +1,6 @@
-// SPEC section 8: the event log and the admin API, against the built worker under
-// wrangler dev, its local Durable Objects, its local queues and real local HTTP backends.
+// SPEC section 8: the event log and the admin API, against the built worker in
+// workerd (Miniflare's API), its local Durable Objects, its local queues and real local
+// HTTP backends.
 //
 // One worker with the delivery queue (max_retries 2: three attempts, 1 s then 2 s apart)
 // and its dead-letter queue consumed as wrangler.toml does, so a delivery whose retries

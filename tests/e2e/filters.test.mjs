@@ -1,5 +1,5 @@
 // SPEC section 5, `filter`: a route takes an event only when its `events` and its
-// `filter` both match. Against the built worker under wrangler dev, real local HTTP
+// `filter` both match. Against the built worker in workerd (Miniflare's API), real local HTTP
 // backends (deliveries after the answer, no DELIVERY_QUEUE) and LeadNest's samples.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

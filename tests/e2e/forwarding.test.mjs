@@ -1,5 +1,5 @@
 // SPEC section 3 steps 7-8 and section 5: what reaches the customer's backends, against
-// the built worker under wrangler dev and real local HTTP backends.
+// the built worker in workerd (Miniflare's API) and real local HTTP backends.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';

@@ -1,4 +1,4 @@
-// SPEC sections 2 and 3 against the built worker under wrangler dev.
+// SPEC sections 2 and 3 against the built worker in workerd (Miniflare's API).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SECRET, event, startWorker, waitFor, everyLineWasJson } from './harness.mjs';
@@ -273,7 +273,7 @@ describe('body size', () => {
   test('a declared Content-Length over MAX_BODY_BYTES is 413', async () => {
     const big = JSON.stringify(event('email.sent', { data: { pad: 'x'.repeat(4000) } }));
     assertError(await worker.post(big), 413, 'payload_too_large');
-    // The next request through wrangler dev still works.
+    // The next request still works.
     assert.equal((await worker.post(event())).status, 200);
   });
 
