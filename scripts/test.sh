@@ -11,10 +11,10 @@ eval "$(bash scripts/setup.sh --browser)"
 cargo test
 bash scripts/build.sh
 export WRANGLER_SEND_METRICS=false
-# Files run side by side (E2E_CONCURRENCY, 3 by default): most of a file's time is spent
+# Files run side by side (E2E_CONCURRENCY, 4 by default): most of a file's time is spent
 # waiting on its queues' batch windows and retry delays, not on the two cores. Every test
 # fails after 3 minutes (TEST_TIMEOUT_MS; the slowest takes well under one), and a file
 # ends when its tests do, even if something it started still holds a handle open: a
 # stuck test fails the run, never stalls it.
-node --test --test-concurrency="${E2E_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-180000}" --test-force-exit \
+node --test --test-concurrency="${E2E_CONCURRENCY:-4}" --test-timeout="${TEST_TIMEOUT_MS:-180000}" --test-force-exit \
   tests/node/ tests/e2e/
