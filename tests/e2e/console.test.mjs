@@ -155,7 +155,7 @@ describe('operator console (SPEC §9) in Chromium', () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: worker.url });
     ({ page, record } = await watchedPage(context));
-  }, { timeout: 240_000 });
+  }, { timeout: 180_000 });
 
   after(async () => {
     await browser?.close();

@@ -13,7 +13,11 @@ import { startBackend } from '../../tools/backend.mjs';
 import { event, freePort, waitFor } from './harness.mjs';
 
 const DIR = join(ROOT, '.test', 'dev-smoke');
-/** The build (wrangler.toml's [build] command) and wrangler's start, on a busy two-core machine. */
+/**
+ * wrangler dev runs wrangler.toml's [build] command twice as it starts (wrangler 4.86: once
+ * for its first bundle, again when its watcher of src/ is ready), about 20 s each here,
+ * then serves: its start may take minutes on a busy two-core machine.
+ */
 const START_TIMEOUT_MS = 150_000;
 const EXAMPLE = readFileSync(join(ROOT, '.dev.vars.example'), 'utf8');
 const { WEBHOOK_SECRET: SECRET, LOCAL_BACKEND_SIGNING_SECRET: SIGNING_SECRET } = parseDevVars(EXAMPLE);
@@ -56,7 +60,8 @@ before(async () => {
       await response.arrayBuffer();
       return true;
     } catch { return false; }
-  }, { timeoutMs: START_TIMEOUT_MS, intervalMs: 250, what: `npm run dev to serve /health:\n${output.slice(-2000)}` });
+  }, { timeoutMs: START_TIMEOUT_MS, intervalMs: 250, what: 'npm run dev to serve /health' })
+    .catch((error) => { throw new Error(`${error.message}:\n${output.slice(-2000)}`); });
 }, { timeout: START_TIMEOUT_MS + 10_000 });
 
 after(async () => {
