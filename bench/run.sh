@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `npm run bench`: native micro-benchmarks (criterion), then the end-to-end run
-# under workerd (bench/bench.mjs), which prints the one table on stdout.
-# Progress goes to stderr. Knobs (env): BENCH_QUICK=1, BENCH_ROUNDS, BENCH_SECONDS,
-# BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_WARMUP, BENCH_STARTUPS,
+# under workerd (bench/bench.mjs), which prints the one table on stdout, then the
+# measured runs with a bound each (bench/e2e/: the load with redeliveries in both dedup
+# modes, the console's time to first list in Chromium), which fail the bench when the
+# bound is crossed. Progress goes to stderr. Knobs (env): BENCH_QUICK=1, BENCH_ROUNDS,
+# BENCH_SECONDS, BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_WARMUP, BENCH_STARTUPS,
 # BENCH_ACK_REQUESTS, BENCH_NATIVE=0 (skip criterion), BENCH_WASM=0 (skip the
-# wasm probe). See bench/README.md.
+# wasm probe), BENCH_E2E=0 (skip bench/e2e/), LOAD_EVENTS. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,4 +43,9 @@ fi
 # runs measure the workers rather than this machine's disk.
 if [ -z "${BENCH_TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_TMPDIR=/dev/shm; fi
 export TMPDIR="${BENCH_TMPDIR:-${TMPDIR:-/tmp}}"
-exec node bench/bench.mjs
+node bench/bench.mjs
+if [ "${BENCH_E2E:-1}" != 0 ]; then
+  echo "bench: load with redeliveries, and the console's time to first list (bench/e2e/)" >&2
+  # Each run has 10 minutes; its figures are the tests' diagnostics (the lines marked ℹ).
+  node --test --test-concurrency=1 --test-timeout=600000 --test-force-exit --test-reporter=spec bench/e2e/ >&2
+fi

@@ -2,7 +2,7 @@
 // made waits on the backoff schedule, moves to the dead-letter queue, and — drained as
 // docs/delivery.md says while it still fails — comes to rest in the parked queue.
 //
-// One wrangler dev runs three workers on shared local queues: the ingress, with routes
+// One workerd runs three workers on shared local queues: the ingress, with routes
 // `down` (a backend answering 500), `gone` and `junk` (a queue route that drops a
 // payload into the delivery queue, which no delivery reads); the consumer, the same
 // bundle deployed without the route `gone`, which consumes the delivery queue and drains

@@ -1,5 +1,6 @@
-// SPEC section 8: the event log and the admin API, against the built worker under
-// wrangler dev, its local Durable Objects, its local queues and real local HTTP backends.
+// SPEC section 8: the event log and the admin API, against the built worker in
+// workerd (Miniflare's API), its local Durable Objects, its local queues and real local
+// HTTP backends.
 //
 // One worker with the delivery queue (max_retries 2: three attempts, 1 s then 2 s apart)
 // and its dead-letter queue consumed as wrangler.toml does, so a delivery whose retries
@@ -254,6 +255,7 @@ describe('the event log and the admin API', () => {
     pairId = both.id;
     assert.deepEqual(both.routes.map((r) => [r.name, r.status, r.attempts]).sort(),
       [['pair_a', 'delivered', 1], ['pair_b', 'delivered', 1]]);
+    const batched = worker.batched('e2e-event-log-deliveries');
     const { status, json } = await admin('POST', `/admin/api/events/${pairId}/replay`, { routes: ['pair_b'] });
     assert.equal(status, 202, JSON.stringify(json));
     assert.deepEqual(json, { replayed: ['pair_b'] });
@@ -261,8 +263,9 @@ describe('the event log and the admin API', () => {
     const again = await listed(id('pair'), (e) => e.routes.find((r) => r.name === 'pair_b')?.attempts === 2
       && e.status === 'delivered', 'the replayed attempt in the log');
     assert.deepEqual(again.routes.map((r) => [r.name, r.attempts]).sort(), [['pair_a', 1], ['pair_b', 2]]);
-    // Time for a stray delivery to pair_a to show.
-    await sleep(3000);
+    // The replay's messages go to the queue in one send: once a batch has carried the
+    // one to pair_b, one to pair_a would have been delivered with it.
+    await waitFor(() => worker.batched('e2e-event-log-deliveries') > batched, { what: 'the replay\'s batch' });
     assert.equal(backends.pair_a.received.length, 1);
     assert.equal(backends.pair_b.received.length, 2);
     assert.ok(backends.pair_b.received[1].body.equals(backends.pair_b.received[0].body));
@@ -282,20 +285,14 @@ describe('the event log and the admin API', () => {
     }
   });
 
-  test('no token, a wrong token, a token one character off or of another length: 401 unauthorized', async () => {
+  // The token's rules (every call, each near miss: empty, one character off, longer,
+  // shorter, not Bearer) are the core's, tested natively in tests/it/admin.rs
+  // `every_call_needs_the_exact_token_before_any_query`; here, the wiring: the
+  // ADMIN_TOKEN secret and the Authorization header reach them.
+  test('no token or a token one character off: 401 unauthorized, and the refused call does nothing', async () => {
     const oneOff = TOKEN.slice(0, -1) + (TOKEN.at(-1) === 'f' ? 'e' : 'f');
-    const tokens = {
-      none: null,
-      wrong: 'x'.repeat(TOKEN.length),
-      'one character off': oneOff,
-      'first character off': (TOKEN[0] === 'e' ? 'f' : 'e') + TOKEN.slice(1),
-      longer: `${TOKEN}0`,
-      shorter: TOKEN.slice(0, -1),
-      empty: '',
-    };
-    const calls = [['GET', '/admin/api/events'], ['GET', `/admin/api/events/${failedId ?? 'msg_x'}`],
-      ['POST', '/admin/api/replay', { status: 'failed' }], ['GET', '/admin/api/stats'],
-      ['POST', '/admin/api/test', { event: 'email.opened' }]];
+    const tokens = { none: null, 'one character off': oneOff };
+    const calls = [['GET', '/admin/api/events'], ['POST', '/admin/api/test', { event: 'email.opened' }]];
     for (const [label, token] of Object.entries(tokens)) {
       for (const [method, path, body] of calls) {
         const { status, json } = await admin(method, path, body, { token });
@@ -359,7 +356,8 @@ describe('the event log and the admin API', () => {
       // New events arrive between pages (and reach the log before the next page).
       await post(event('paging.first', { messageId: id(`later_${later++}`) }));
       await post(event('paging.second', { messageId: id(`later_${later++}`) }));
-      await sleep(1200);
+      await listed(id(`later_${later - 1}`));
+      await listed(id(`later_${later - 2}`));
     } while (cursor !== null && pages < 20);
     assert.equal(cursor, null, 'more than 20 pages');
     assert.deepEqual(seen.filter((m) => !m.includes('_later_')).sort(), first.map((e) => e.messageId).sort());
@@ -514,9 +512,9 @@ describe('the event log and the admin API', () => {
     const count = async (sql) => (await worker.sql(sql)).reduce((sum, shard) => sum + shard.n, 0);
     const events = await count('SELECT count(*) AS n FROM events');
     assert.ok(events > 10, `${events} events`);
-    // The cron on the clock the test sets: a day short of the retention, nothing goes.
+    // The cron on the clock the test sets: a day short of the retention, nothing goes
+    // (scheduled() returns once the run, its waitUntil work included, has ended).
     await worker.scheduled(CRON, Date.now() + 6 * DAY_MS);
-    await sleep(500);
     assert.equal(await count('SELECT count(*) AS n FROM events'), events);
     // Past it: every shard of today goes whole but the failure's, which keeps only it.
     await worker.scheduled(CRON, Date.now() + 8 * DAY_MS);

@@ -1,18 +1,20 @@
-// Starts the built worker under `wrangler dev` with a configuration of the test's
-// own (fresh local KV, queues and Durable Object event log, its own secrets), and talks to
-// it over HTTP.
-import { execFile, spawn } from 'node:child_process';
+// Runs the built worker (build/index.js + build/index_bg.wasm) in workerd through
+// Miniflare's API — the engine under `wrangler dev`, without its proxy — with a
+// configuration of the test's own (fresh local KV, queues and Durable Object event log,
+// its own secrets), and talks to it over HTTP on workerd's own socket.
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { after } from 'node:test';
+import { Log, LogLevel, Miniflare } from 'miniflare';
 import { ROOT, sign } from '../../tools/lib/leadnest.mjs';
 
 export const SECRET = 'e2e_webhook_secret';
 export const SIGNING_SECRET = 'whsec_ZTJlLXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
-const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
-const BUNDLE = join(ROOT, 'build', 'index.js');
+const BUILD = join(ROOT, 'build');
 /**
  * Where the test workers keep their local KV, queues and Durable Objects: in memory
  * (/dev/shm) where the machine has it, one folder per checkout. workerd syncs each local
@@ -22,10 +24,10 @@ const BUNDLE = join(ROOT, 'build', 'index.js');
 const STATE_ROOT = process.env.E2E_STATE_DIR
   ?? (existsSync('/dev/shm') ? join('/dev/shm', `leadnest-edge-e2e-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`)
     : join(ROOT, '.test', 'state'));
-/** The environment of every wrangler command the harness runs: no metrics, no colour, no prompts. */
-const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' };
 /** The cron of the test workers' trigger (any expression runs the scheduled handler). */
 export const CRON = '17 * * * *';
+/** How long a worker may take to answer its first /health. */
+const START_TIMEOUT_MS = 60_000;
 
 /** A free TCP port on loopback. */
 export function freePort() {
@@ -41,28 +43,41 @@ export function freePort() {
 }
 
 // The project's compatibility date and flags, as `wrangler.toml` states them (each on
-// one line): test workers run on the same runtime behaviour as the shipped one.
-const COMPATIBILITY = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').split('\n')
-  .filter((line) => /^compatibility_(date|flags)\s*=/.test(line));
-if (!COMPATIBILITY.some((line) => line.startsWith('compatibility_date'))
-  || COMPATIBILITY.some((line) => line.includes('[') && !line.includes(']'))) {
-  throw new Error(`wrangler.toml: expected compatibility_date and compatibility_flags on one line each, got ${JSON.stringify(COMPATIBILITY)}`);
-}
+// one line; a TOML string or array of strings reads as JSON): test workers run on the
+// same runtime behaviour as the shipped one.
+const COMPATIBILITY = Object.fromEntries(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').split('\n')
+  .map((line) => /^compatibility_(date|flags)\s*=\s*(.*?)\s*$/.exec(line)).filter(Boolean)
+  .map(([, key, value]) => {
+    try {
+      return [key, JSON.parse(value)];
+    } catch {
+      throw new Error(`wrangler.toml: expected compatibility_${key} on one line, as JSON reads it, got ${value}`);
+    }
+  }));
+if (typeof COMPATIBILITY.date !== 'string') throw new Error('wrangler.toml: no compatibility_date');
 
-// A TOML value: JSON's strings, numbers, booleans and arrays are TOML too;
-// objects become inline tables.
-function toml(value) {
-  if (Array.isArray(value)) return `[${value.map(toml).join(', ')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${toml(v)}`).join(', ')} }`;
-  }
-  return JSON.stringify(value);
+/**
+ * The bundle, read once per test file: a rebuild while tests run changes no worker of
+ * theirs, and every worker of a file runs the same build.
+ */
+let bundle;
+function modules() {
+  if (!existsSync(join(BUILD, 'index.js'))) throw new Error('build/index.js is missing: run `npm run build` first');
+  bundle ??= {
+    modulesRoot: BUILD,
+    modules: [
+      { type: 'ESModule', path: join(BUILD, 'index.js'), contents: readFileSync(join(BUILD, 'index.js')) },
+      { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm'), contents: readFileSync(join(BUILD, 'index_bg.wasm')) },
+    ],
+  };
+  return bundle;
 }
 
 /**
- * The wrangler.toml of one test worker. Options:
- *   vars: { NAME: string | array | object }  ([vars]: a string stays a string, as
- *         `--var` gives it; anything else is written as a JSON value in TOML form)
+ * Miniflare's options for one worker of the bundle: what wrangler.toml's blocks become.
+ * Options (those of startWorker, below):
+ *   vars: { NAME: string | array | object }  (a string stays a string, as `--var` gives
+ *         it; anything else arrives as a JSON value, as a JSON value in [vars] does)
  *   kv: bind DEDUP (default true)
  *   deliveryQueue: bind DELIVERY_QUEUE and consume it (default true)
  *   maxRetries, batchTimeout: the consumer's settings
@@ -75,154 +90,126 @@ function toml(value) {
  *   queues: extra producer bindings, { BINDING: queueName }
  *   durable: strict dedup, DEDUP_MODE=durable with its Durable Object bound
  *   maxBatchSize: the delivery consumer's batch size (default 10)
- *   keepState: keep the local KV of an earlier worker of the same name
+ *   keepState: keep the local KV and Durable Objects of an earlier worker of the same name
  *   drain: DRAIN_REFUSED_BODIES, as `npm run dev` sets it (default true; false: production's early answers)
- *   events: bind the event log, the Durable Object class EventLog as EVENTS (default true;
- *         a consumer worker of consumerVars binds the main worker's, as a second script would)
+ *   events: bind the event log, the Durable Object class EventLog (SQLite) as EVENTS
+ *         (default true; a consumer worker of consumerVars binds the main worker's, as a
+ *         second script would)
  *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
  *   assets: serve public/ (the console's files) as static assets, ASSETS with the worker
- *         first, as wrangler.toml does (default false: the other tests need none, and
- *         wrangler dev puts its assets router in front of a worker that has them)
+ *         first, as wrangler.toml does (default false: the other tests need none)
+ *   secrets: { NAME: value } (as `wrangler secret put` would; WEBHOOK_SECRET defaults to
+ *         SECRET unless given as null)
  * Whenever the delivery queue is bound, DEAD_LETTER_QUEUE names its dead-letter queue
- * `<name>-dead-letters`, as wrangler.toml does, unless vars give it.
- * scheduled: run wrangler dev with --test-scheduled, so worker.scheduled() runs its cron
- *         handler (only where a test needs it: it slows wrangler's proxy under load).
+ * `<name>-dead-letters`, as wrangler.toml does, unless vars give it. Every worker has the
+ * cron handler; worker.scheduled() runs it as the cron trigger would.
  */
-function workerToml(name, bundle, options) {
+function workerOptions(name, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
     deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10,
-    consume = true, queuePrefix = name, events = true } = options;
-  const allVars = { ...vars };
-  if (deliveryQueue && allVars.DEAD_LETTER_QUEUE === undefined) allVars.DEAD_LETTER_QUEUE = `${queuePrefix}-dead-letters`;
-  if (durable) allVars.DEDUP_MODE = 'durable';
-  const lines = [
-    `name = ${toml(name)}`,
-    `main = ${toml(bundle)}`,
-    ...COMPATIBILITY,
-    '',
-    '[vars]',
-    ...(options.drain === false ? [] : ['DRAIN_REFUSED_BODIES = "true"']),
-    ...Object.entries(allVars).map(([key, value]) => `${key} = ${toml(value)}`),
-  ];
-  const classes = [];
-  if (durable) {
-    lines.push('', '[[durable_objects.bindings]]', 'name = "DEDUP_OBJECTS"', 'class_name = "DedupObject"');
-    classes.push('DedupObject');
-  }
-  if (events) {
-    // A consumer companion uses the main worker's objects, as one more script bound to them.
-    const own = queuePrefix === name;
-    lines.push('', '[[durable_objects.bindings]]', 'name = "EVENTS"', 'class_name = "EventLog"',
-      ...(own ? [] : [`script_name = ${toml(queuePrefix)}`]));
-    if (own) classes.push('EventLog');
-  }
-  if (classes.length > 0) lines.push('', '[[migrations]]', 'tag = "v1"', `new_sqlite_classes = ${toml(classes)}`);
-  if (kv) lines.push('', '[[kv_namespaces]]', 'binding = "DEDUP"', 'id = "e2e"');
-  lines.push('', '[triggers]', `crons = [${toml(CRON)}]`);
-  if (options.assets) {
-    lines.push('', '[assets]', `directory = ${toml(join(ROOT, 'public'))}`, 'binding = "ASSETS"', 'run_worker_first = true');
-  }
-  const producers = { ...queues };
-  if (deliveryQueue) producers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
-  for (const [binding, queue] of Object.entries(producers)) {
-    lines.push('', '[[queues.producers]]', `binding = ${toml(binding)}`, `queue = ${toml(queue)}`);
-  }
+    consume = true, queuePrefix = name, events = true, secrets = {} } = options;
+  const bindings = { ...(options.drain === false ? {} : { DRAIN_REFUSED_BODIES: 'true' }), ...vars };
+  if (deliveryQueue && bindings.DEAD_LETTER_QUEUE === undefined) bindings.DEAD_LETTER_QUEUE = `${queuePrefix}-dead-letters`;
+  if (durable) bindings.DEDUP_MODE = 'durable';
+  for (const [key, value] of Object.entries(secrets)) if (value !== null) bindings[key] = value;
+  const durableObjects = {};
+  if (durable) durableObjects.DEDUP_OBJECTS = { className: 'DedupObject', useSQLite: true };
+  // A consumer companion uses the main worker's objects, as one more script bound to them.
+  if (events) durableObjects.EVENTS = { className: 'EventLog', useSQLite: true, ...(queuePrefix === name ? {} : { scriptName: queuePrefix }) };
+  const queueProducers = { ...queues };
+  if (deliveryQueue) queueProducers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
+  const queueConsumers = {};
   if (deliveryQueue && consume) {
-    lines.push('', '[[queues.consumers]]', `queue = ${toml(`${queuePrefix}-deliveries`)}`,
-      `max_batch_size = ${maxBatchSize}`, `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries}`,
-      `dead_letter_queue = ${toml(`${queuePrefix}-dead-letters`)}`);
+    queueConsumers[`${queuePrefix}-deliveries`] = { maxBatchSize, maxBatchTimeout: batchTimeout, maxRetries,
+      deadLetterQueue: `${queuePrefix}-dead-letters` };
     if (deadLetterConsumer) {
-      lines.push('', '[[queues.consumers]]', `queue = ${toml(`${queuePrefix}-dead-letters`)}`,
-        'max_batch_size = 10', `max_batch_timeout = ${batchTimeout}`, `max_retries = ${maxRetries + 3}`,
-        `dead_letter_queue = ${toml(`${queuePrefix}-parked`)}`);
+      queueConsumers[`${queuePrefix}-dead-letters`] = { maxBatchSize: 10, maxBatchTimeout: batchTimeout,
+        maxRetries: maxRetries + 3, deadLetterQueue: `${queuePrefix}-parked` };
     }
   }
-  return lines.join('\n') + '\n';
+  return {
+    name,
+    ...modules(),
+    compatibilityDate: COMPATIBILITY.date,
+    compatibilityFlags: COMPATIBILITY.flags ?? [],
+    bindings,
+    ...(kv && { kvNamespaces: { DEDUP: 'e2e' } }),
+    durableObjects,
+    queueProducers,
+    queueConsumers,
+    ...(options.assets && {
+      assets: { directory: join(ROOT, 'public'), binding: 'ASSETS',
+        routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
+    }),
+  };
 }
 
-/** The configurations a test worker runs with, beside its own: [file name, TOML]. */
-function companionTomls(name, bundle, options) {
-  const tomls = [];
+/** Every worker a test worker runs with, its own first. */
+function workersOf(name, options) {
+  const secrets = { WEBHOOK_SECRET: SECRET, ...options.secrets };
+  if (options.adminToken !== undefined) secrets.ADMIN_TOKEN = options.adminToken;
+  const own = { ...options, secrets, ...(options.consumerVars && { consume: false }) };
+  const workers = [{ ...workerOptions(name, own), unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] }];
   if (options.consumerVars) {
-    tomls.push(['consumer.toml', workerToml(`${name}-consumer`, bundle,
-      { ...options, vars: options.consumerVars, durable: false, queuePrefix: name })]);
+    workers.push(workerOptions(`${name}-consumer`, { ...own, consume: true, vars: options.consumerVars,
+      durable: false, queuePrefix: name, queues: {} }));
   }
   if (options.parkedRecorder) {
     // It acks what it records, so it needs no dead-letter queue.
-    tomls.push(['recorder.toml', [`name = ${toml(`${name}-parked-recorder`)}`,
-      `main = ${toml(join(ROOT, 'tests', 'e2e', 'parked-recorder.mjs'))}`, 'compatibility_date = "2025-09-01"',
-      '', '[[queues.consumers]]', `queue = ${toml(`${name}-parked`)}`, 'max_batch_size = 10',
-      `max_batch_timeout = ${options.batchTimeout ?? 1}`].join('\n') + '\n']);
-  }
-  return tomls;
-}
-
-/**
- * Starts a worker. `secrets` go to an env file (as `wrangler secret put` would);
- * WEBHOOK_SECRET defaults to SECRET unless given as null.
- */
-export async function startWorker(name, options = {}) {
-  if (!existsSync(BUNDLE)) throw new Error('build/index.js is missing: run `npm run build` first');
-  const dir = join(ROOT, '.test', name);
-  const state = join(STATE_ROOT, name);
-  // keepState: start again on the previous run's local KV (a restarted worker).
-  if (!options.keepState) {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(state, { recursive: true, force: true });
-  }
-  mkdirSync(dir, { recursive: true });
-  mkdirSync(state, { recursive: true });
-  const secrets = { WEBHOOK_SECRET: SECRET, ...options.secrets };
-  if (options.adminToken !== undefined) secrets.ADMIN_TOKEN = options.adminToken;
-  const envFile = Object.entries(secrets)
-    .filter(([, value]) => value !== null)
-    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
-    .join('\n');
-  // A copy of the bundle: wrangler dev reloads a worker whose files change, so a
-  // rebuild while tests run must not restart their workers.
-  const bundle = join(dir, 'bundle');
-  mkdirSync(bundle, { recursive: true });
-  for (const file of ['index.js', 'index_bg.wasm']) copyFileSync(join(ROOT, 'build', file), join(bundle, file));
-  const own = options.consumerVars ? { ...options, consume: false } : options;
-  writeFileSync(join(dir, 'wrangler.toml'), workerToml(`e2e-${name}`, join(bundle, 'index.js'), own));
-  // More workers in the same wrangler dev share its local queues; the first serves HTTP.
-  const companions = companionTomls(`e2e-${name}`, join(bundle, 'index.js'), options).map(([file, text]) => {
-    writeFileSync(join(dir, file), text);
-    return ['--config', join(dir, file)];
-  });
-  writeFileSync(join(dir, '.env'), envFile + '\n');
-  // A port found free can be taken before wrangler binds it (by another worker's own
-  // ports): such a start is tried again on new ports.
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const inspectorPort = await freePort();
-    const child = spawn(WRANGLER, [
-      'dev', '--config', join(dir, 'wrangler.toml'), ...companions.flat(), '--ip', '127.0.0.1', '--port', String(port),
-      '--inspector-port', String(inspectorPort), '--persist-to', state,
-      '--env-file', join(dir, '.env'), '--show-interactive-dev-session=false',
-      ...(options.scheduled ? ['--test-scheduled'] : []),
-    ], {
-      cwd: dir,
-      env: WRANGLER_ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
+    workers.push({
+      name: `${name}-parked-recorder`, modules: true, scriptPath: join(ROOT, 'tests', 'e2e', 'parked-recorder.mjs'),
+      compatibilityDate: '2025-09-01',
+      queueConsumers: { [`${name}-parked`]: { maxBatchSize: 10, maxBatchTimeout: options.batchTimeout ?? 1 } },
     });
-    const worker = new Worker(name, child, `http://127.0.0.1:${port}`);
-    worker.dir = dir;
-    worker.state = state;
-    worker.adminToken = options.adminToken;
-    started.push(worker);
-    try {
-      await worker.ready();
-      return worker;
-    } catch (error) {
-      if (attempt === 3 || !/Address already in use/.test(worker.output)) throw error;
-      await worker.stop();
-      started.splice(started.indexOf(worker), 1);
-    }
+  }
+  return workers;
+}
+
+/** Miniflare's own lines (queue batches, dead-lettered messages), into the worker's output. */
+class OutputLog extends Log {
+  constructor(worker) {
+    super(LogLevel.INFO);
+    this.worker = worker;
+  }
+
+  log(message) {
+    this.worker.collect(`${message}\n`);
   }
 }
 
+/** The workerd processes this process started, by pid. */
+function childWorkerds() {
+  const pids = new Set();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (parent === String(process.pid) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd') pids.add(pid);
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/** Starts run one after another, so each worker knows its own workerd's pid. */
+let starting = Promise.resolve();
+
+/** Starts a worker (and its companions) in a workerd of its own. */
+export async function startWorker(name, options = {}) {
+  const worker = new Worker(name, join(STATE_ROOT, name), options.adminToken);
+  worker.dir = join(ROOT, '.test', name);
+  // keepState: start again on the previous run's local KV and Durable Objects (a restarted worker).
+  if (!options.keepState) {
+    rmSync(worker.dir, { recursive: true, force: true });
+    rmSync(worker.state, { recursive: true, force: true });
+  }
+  mkdirSync(worker.dir, { recursive: true });
+  mkdirSync(worker.state, { recursive: true });
+  started.push(worker);
+  const start = starting.then(() => worker.start(workersOf(worker.script, options)));
+  starting = start.catch(() => {});
+  await start;
+  return worker;
+}
 /** `deliveries` and `attempts` as rows, read from each event's `routes` (as tests/it/store.rs). */
 const VIEWS = `CREATE TEMP VIEW deliveries AS SELECT e.id AS event_id, d.key AS route,
 json_extract(d.value, '$.status') AS status FROM events e, json_each(e.routes) d;
@@ -233,45 +220,61 @@ json_extract(a.value, '$.status') AS status, json_extract(a.value, '$.headers') 
 json_extract(a.value, '$.body') AS body, json_extract(a.value, '$.error') AS error
 FROM events e, json_each(e.routes) d, json_each(d.value, '$.attempts') a;`;
 
+
 export class Worker {
-  constructor(name, child, url) {
+  constructor(name, state, adminToken) {
     this.name = name;
-    this.child = child;
-    this.url = url;
+    /** The main worker's script name: its Durable Objects' folders are named after it. */
+    this.script = `e2e-${name}`;
+    this.state = state;
+    this.adminToken = adminToken;
     this.output = '';
     /** The worker's JSON log lines, parsed. */
     this.logs = [];
-    let pending = '';
-    const collect = (raw) => {
-      // wrangler colours console.error lines even with NO_COLOR.
-      const chunk = raw.replace(/\x1b\[[0-9;]*m/g, '');
-      this.output += chunk;
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop();
-      for (const line of lines) {
-        const start = line.indexOf('{');
-        if (start < 0) continue;
-        try { this.logs.push(JSON.parse(line.slice(start))); } catch { /* not a log line */ }
-      }
-    };
-    child.stdout.setEncoding('utf8').on('data', collect);
-    child.stderr.setEncoding('utf8').on('data', collect);
-    this.exited = new Promise((resolve) => child.on('exit', resolve));
+    this.pending = '';
   }
 
-  async ready(timeoutMs = 90_000) {
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    this.exited.then(() => { exited = true; });
-    while (Date.now() < deadline && !exited) {
-      try {
-        const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
-        await response.arrayBuffer();
-        return;
-      } catch { await sleep(250); }
+  /** Takes a chunk of what the runtime or Miniflare printed. */
+  collect(raw) {
+    const chunk = raw.replace(/\x1b\[[0-9;]*m/g, '');
+    this.output += chunk;
+    this.pending += chunk;
+    const lines = this.pending.split('\n');
+    this.pending = lines.pop();
+    for (const line of lines) {
+      const start = line.indexOf('{');
+      if (start < 0) continue;
+      try { this.logs.push(JSON.parse(line.slice(start))); } catch { /* not a log line */ }
     }
-    throw new Error(`worker ${this.name} did not start:\n${this.output.slice(-3000)}`);
+  }
+
+  async start(workers) {
+    const before = childWorkerds();
+    this.mf = new Miniflare({
+      workers,
+      defaultPersistRoot: join(this.state, 'v3'),
+      // No network here: the placeholder `Request.cf`, without trying to fetch the real one.
+      cf: false,
+      log: new OutputLog(this),
+      handleRuntimeStdio: (stdout, stderr) => {
+        for (const stream of [stdout, stderr]) stream.setEncoding('utf8').on('data', (chunk) => this.collect(chunk));
+      },
+    });
+    let timer;
+    try {
+      const direct = await Promise.race([
+        this.mf.unsafeGetDirectURL(this.script),
+        new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error('timed out')), START_TIMEOUT_MS); }),
+      ]);
+      this.url = direct.origin;
+      this.pid = [...childWorkerds()].find((pid) => !before.has(pid));
+      const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(START_TIMEOUT_MS) });
+      await response.arrayBuffer();
+    } catch (error) {
+      throw new Error(`worker ${this.name} did not start: ${error.message}\n${this.output.slice(-3000)}`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -279,22 +282,25 @@ export class Worker {
    * worker's back (as a key expiring or a write from elsewhere would).
    */
   async forgetDedupKeys() {
-    const kv = (...args) => promisify(execFile)(WRANGLER, ['kv', ...args, '--binding', 'DEDUP', '--local',
-      '--persist-to', this.state, '--config', join(this.dir, 'wrangler.toml')],
-    { cwd: this.dir, env: WRANGLER_ENV });
-    const { stdout } = await kv('key', 'list');
-    const keys = JSON.parse(stdout.slice(stdout.indexOf('['))).map((k) => k.name);
-    for (const key of keys) await kv('key', 'delete', key);
-    return keys.length;
+    const kv = await this.mf.getKVNamespace('DEDUP', this.script);
+    let count = 0;
+    for (let cursor; ;) {
+      const page = await kv.list({ cursor });
+      for (const { name } of page.keys) await kv.delete(name);
+      count += page.keys.length;
+      if (page.list_complete) return count;
+      cursor = page.cursor;
+    }
   }
 
   /**
    * Runs one SQL command on every shard of the worker's local event log (each a Durable
-   * Object's SQLite file; `{ one: true }`: on the first only), behind the running
-   * worker's back, and returns the rows of all.
+   * Object's SQLite file, where Miniflare keeps it: `<persist root>/do/<script>-<class>/`;
+   * `{ one: true }`: on the first only), behind the running worker's back, and returns
+   * the rows of all.
    */
   async sql(command, { one = false } = {}) {
-    const dir = join(this.state, 'v3', 'do', `e2e-${this.name}-EventLog`);
+    const dir = this.objectsDir('EventLog');
     // A second process on the running worker's SQLite files: one is busy now and then
     // (SQLITE_BUSY) while the worker writes; wait, as SQLite's own callers do.
     const script = [
@@ -319,15 +325,20 @@ export class Worker {
     }
   }
 
+  /** The folder of the SQLite files of the main worker's Durable Objects of `className`. */
+  objectsDir(className) {
+    return join(this.state, 'v3', 'do', `${this.script}-${className}`);
+  }
+
   /**
    * Runs the worker's scheduled handler as its cron would, at `timeMs` (unix ms; by
-   * default now): the platform's local trigger takes the time the handler is told.
+   * default now), and returns once the run, its waitUntil work included, has ended.
    */
   async scheduled(cron = CRON, timeMs = Date.now()) {
-    const response = await fetch(`${this.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}&time=${timeMs}`);
-    const text = await response.text();
-    if (!response.ok) throw new Error(`/__scheduled answered ${response.status}: ${text.slice(0, 300)}`);
-    return text;
+    const fetcher = await this.mf.getWorker(this.script);
+    const result = await fetcher.scheduled({ cron, scheduledTime: new Date(timeMs) });
+    if (result.outcome !== 'ok') throw new Error(`the scheduled handler ended ${JSON.stringify(result)}`);
+    return result;
   }
 
   /**
@@ -353,7 +364,6 @@ export class Worker {
     }
     return { status: response.status, headers: response.headers, json };
   }
-
   /** Posts `body` (a string, Buffer or object) to the ingress, signed unless told otherwise. */
   async post(body, { secret = SECRET, signature, headers = {}, path = '/webhooks/leadnest', method = 'POST' } = {}) {
     const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
@@ -370,11 +380,25 @@ export class Worker {
         + `worker output:\n${this.output.slice(-1500)}`);
     }
   }
-
   async get(path, init = {}) {
     const response = await fetch(`${this.url}${path}`, init);
     const text = await response.text();
     return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
+  }
+  /**
+   * Miniflare's account of each queue batch the worker's consumers ran, in order
+   * ({ queue, acked, total }; of `queue` only, when given): a batch is logged once every
+   * message of it was settled.
+   */
+  batches(queue) {
+    return [...this.output.matchAll(/QUEUE (\S+) (\d+)\/(\d+)/g)]
+      .map(([, name, acked, total]) => ({ queue: name, acked: Number(acked), total: Number(total) }))
+      .filter((batch) => queue === undefined || batch.queue === queue);
+  }
+
+  /** How many messages the batches of `queue` held, all told. */
+  batched(queue) {
+    return this.batches(queue).reduce((sum, batch) => sum + batch.total, 0);
   }
 
   /** Log lines of delivery attempts. */
@@ -384,50 +408,56 @@ export class Worker {
   }
 
   /**
-   * Stops wrangler and everything it started: the whole process group, even when wrangler
-   * itself is already gone (a workerd it left behind would hold this file's pipes open,
-   * and with them the test run). What the worker printed stays in `.test/<name>/output.log`.
+   * Kills the worker's workerd at once, as a crash or an eviction would (no clean
+   * shutdown), then lets Miniflare go.
+   */
+  async crash() {
+    try { process.kill(Number(this.pid), 'SIGKILL'); } catch { /* already gone */ }
+    await waitFor(() => !existsSync(`/proc/${this.pid}`) || /^Z/.test(procState(this.pid)),
+      { timeoutMs: 10_000, what: `workerd ${this.pid} to die` });
+    await this.stop();
+  }
+
+  /**
+   * Stops the worker's workerd and its companions. What they printed stays in
+   * `.test/<name>/output.log`.
    */
   async stop() {
-    const signal = (name) => killGroup(this.child, name);
-    signal('SIGTERM');
-    const timer = setTimeout(() => signal('SIGKILL'), 5000);
-    if (this.child.exitCode === null && this.child.signalCode === null) await this.exited;
-    clearTimeout(timer);
-    signal('SIGKILL');
-    this.child.stdout.destroy();
-    this.child.stderr.destroy();
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.mf?.dispose().catch(() => {});
     try { writeFileSync(join(this.dir, 'output.log'), this.output); } catch { /* the directory is gone */ }
   }
 }
 
-/** Sends `signal` to every process of `child`'s group (wrangler, its workerd). */
-function killGroup(child, signal) {
-  try { process.kill(-child.pid, signal); } catch { /* none left */ }
+/** The state letter of a process (R, S, Z...). */
+function procState(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2);
+  } catch { return ''; }
 }
 
 /** Every worker this test file started. */
 const started = [];
-// However the file ends, no wrangler or workerd of its own outlives it.
+// Last of the file: a worker a failed test left running is stopped, so the file ends.
+after(() => Promise.all(started.map((worker) => worker.stop())));
+// However the file ends, no workerd of its own outlives it (Miniflare also kills its
+// runtime on exit; this covers a file that ends before a start finished).
 process.on('exit', () => {
-  for (const worker of started) killGroup(worker.child, 'SIGKILL');
+  for (const worker of started) if (worker.pid) try { process.kill(Number(worker.pid), 'SIGKILL'); } catch { /* gone */ }
 });
 
-// What wrangler and workerd print themselves, around the worker's own lines.
+// What workerd and Miniflare print themselves, around the worker's own lines.
 const PLATFORM_LINE = [
   /^\s*$/, // blank
   /^\s/, // continuation: stack frames, indented notes, tables
-  /^\[wrangler[:\]]/,
-  /^[\u2500-\u257f\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2b00-\u2bff]/u, // box drawing and symbols (⛅ ⎔ ▲ ✘ ─ ╭)
-  /^\p{Extended_Pictographic}/u,
-  /^(Using (secrets|vars) defined in|Your Worker (has access|and resources)|Binding\s|env\.|No bindings)/,
-  /^[\w.-]+ has access to the following bindings:$/,
-  /^Error: getaddrinfo ENOTFOUND/,
+  /^\[mf:(error|warn|info|debug|verbose)\] /, // Miniflare's own: queue batches, dead-lettered messages
   /^(workerd|kj)\//,
   // workerd's own trace of a Durable Object's SQLite refusing it (the fault test's
   // external lock on a shard's file), and its note on the alarm that failed with it.
   /^exception = workerd\/util\/sqlite\.c\+\+:\d+: failed: SENTRY_DO SQLite failed; NOSENTRY database is locked: SQLITE_BUSY$/,
-  /^stack: (\S+workerd@[0-9a-f]+ ?)+$/,
+  /^stack: (\S+workerd@[0-9a-f]+ ?)+(; \w+ = \w+)*$/,
   /^expected previous alarm handler to be cleaned up$/,
   /^NOSENTRY SQLite alarm overdue, running despite AlarmManager mismatch; /,
   /^\*\*/,
@@ -442,14 +472,13 @@ const FAULT = /panicked at|RuntimeError|unreachable executed|Uncaught (?!Error: 
 
 /**
  * SPEC section 6: every line the worker prints is one JSON object. Returns the
- * lines of this file's workers that are neither one JSON object nor wrangler's
- * or workerd's own, and every line showing a fault of the worker.
+ * lines of this file's workers that are neither one JSON object nor workerd's
+ * or Miniflare's own, and every line showing a fault of the worker.
  */
 export function strayLines() {
   const stray = [];
   for (const worker of started) {
-    // With several workers in one wrangler dev, each line of theirs is prefixed `[name] `.
-    for (const line of worker.output.split('\n').map((l) => l.replace(/^\[(?!wrangler)[\w.-]+\] /, ''))) {
+    for (const line of worker.output.split('\n')) {
       if (FAULT.test(line)) {
         stray.push(`${worker.name}: ${line}`);
       } else if (line.startsWith('{')) {
