@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::env;
 use super::event_log;
-use super::js::{bytes, pairs, pairs_from, strings, Obj};
+use super::js::{self, bytes, pairs, pairs_from, strings};
 use crate::config::Config;
 use crate::deliver::{Answer, Decision, RESPONSE_BODY_KEPT_BYTES};
 use crate::delivery_run::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed};
@@ -47,22 +47,18 @@ impl DeliveryTask {
     fn started(inner: Inner, now_ms: f64) -> JsValue {
         let mut task = DeliveryTask { inner };
         let need = task.need(now_ms, None);
-        Obj::new().set("task", task).set("need", need).into_value()
+        js::started(task.into(), need)
     }
 
     /// The next need; `flush`, a flush loop already asked for.
     fn need(&mut self, now_ms: f64, flush: Option<u32>) -> JsValue {
+        let settle = DeliveryStep::Settle as u32;
+        let retry = |decision: Decision| decision.queue_retry_seconds().map(|s| s as f64);
         let run = match &mut self.inner {
             Inner::Run(run) => run,
             Inner::Decided(decision, lines) => {
-                return Obj::new()
-                    .set("step", DeliveryStep::Settle as u32)
-                    .set("lines", strings(std::mem::take(lines)))
-                    .maybe(
-                        "retry_seconds",
-                        decision.queue_retry_seconds().map(|s| s as f64),
-                    )
-                    .into_value()
+                let lines = strings(std::mem::take(lines));
+                return js::settle(settle, lines, JsValue::UNDEFINED, flush, retry(*decision));
             }
         };
         // Each settled delivery joins the isolate's pending counts; a flush
@@ -72,12 +68,11 @@ impl DeliveryTask {
         });
         let log = run
             .take_journal()
-            .map(|(shard, statements)| event_log::batch(shard, statements));
-        let common = Obj::new()
-            .set("lines", strings(run.take_lines()))
-            .maybe("log", log)
-            .maybe("flush", flush);
-        let need = match run.need() {
+            .map_or(JsValue::UNDEFINED, |(shard, statements)| {
+                event_log::batch(shard, statements)
+            });
+        let lines = strings(run.take_lines());
+        match run.need() {
             RunNeed::Attempt {
                 url,
                 delivery,
@@ -85,26 +80,28 @@ impl DeliveryTask {
                 ..
             } => {
                 let (url, body) = (url.to_string(), bytes(&delivery.body));
-                common
-                    .set("step", DeliveryStep::Attempt as u32)
-                    .set("url", url)
-                    .set("body", body)
-                    .set("timeout_ms", timeout_seconds as f64 * 1000.0)
-                    .set("keep_bytes", RESPONSE_BODY_KEPT_BYTES as f64)
-                    .set(
-                        "headers",
-                        pairs(run.request_headers((now_ms / 1000.0) as i64)),
-                    )
+                let headers = pairs(run.request_headers((now_ms / 1000.0) as i64));
+                js::attempt(
+                    DeliveryStep::Attempt as u32,
+                    lines,
+                    log,
+                    flush,
+                    &url,
+                    headers,
+                    body,
+                    timeout_seconds as f64 * 1000.0,
+                    RESPONSE_BODY_KEPT_BYTES as f64,
+                )
             }
-            RunNeed::Wait { seconds } => common
-                .set("step", DeliveryStep::Wait as u32)
-                .set("ms", seconds as f64 * 1000.0),
-            RunNeed::Settle(decision) => common.set("step", DeliveryStep::Settle as u32).maybe(
-                "retry_seconds",
-                decision.queue_retry_seconds().map(|s| s as f64),
+            RunNeed::Wait { seconds } => js::delivery_wait(
+                DeliveryStep::Wait as u32,
+                lines,
+                log,
+                flush,
+                seconds as f64 * 1000.0,
             ),
-        };
-        need.into_value()
+            RunNeed::Settle(decision) => js::settle(settle, lines, log, flush, retry(decision)),
+        }
     }
 
     fn attempted(&mut self, outcome: Outcome, at_ms: f64, duration_ms: f64) {

@@ -9,12 +9,12 @@ use wasm_bindgen::prelude::*;
 use super::delivery::DeliveryTask;
 use super::env;
 use super::event_log;
-use super::js::{bytes, strings, BodyResult, Obj, UnreadBody};
+use super::js::{self, bytes, strings, BodyResult, UnreadBody};
 use crate::config::DedupMode;
 use crate::dedup::{Claim, RecentKeys};
 use crate::delivery_run::DeliveryRun;
-use crate::ingress::{Ingress, Need, QueueMessage, RequestHead};
-use crate::key_table::{TableAnswer, TableRequest};
+use crate::ingress::{Ingress, Need, QueueMessage, RequestHead, Unread};
+use crate::key_table::TableAnswer;
 
 thread_local! {
     // The keys this isolate recorded, for its whole life.
@@ -80,7 +80,7 @@ impl IngressTask {
             started_ms: now_ms,
         };
         let need = task.need(env, now_ms);
-        Obj::new().set("task", task).set("need", need).into_value()
+        js::started(task.into(), need)
     }
 
     /// The body read: `result`, and its length when complete.
@@ -176,81 +176,68 @@ impl IngressTask {
     }
 
     fn need(&mut self, env: &JsValue, now_ms: f64) -> JsValue {
-        let step = |step: IngressStep| Obj::new().set("step", step as u32);
         let Some(run) = &self.run else {
             return super::unavailable(env, now_ms);
         };
         if let Some((shard, request)) = run.table_request(&self.token) {
-            return step(IngressStep::Table)
-                .set("shard", shard)
-                .set("request", table_request(&request))
-                .into_value();
-        }
-        if matches!(run.need(), Need::Reply(_)) {
-            return match self.run.take().and_then(Ingress::into_reply) {
-                Some(reply) => reply_value(env, reply, now_ms - self.started_ms, now_ms),
-                None => super::unavailable(env, now_ms),
-            };
+            let ttl_ms = request.ttl_ms().map(|ms| ms as f64);
+            return js::table(
+                IngressStep::Table as u32,
+                &shard,
+                request.op(),
+                request.key(),
+                request.token(),
+                ttl_ms,
+            );
         }
         match run.need() {
             Need::ReadBody {
                 limit,
                 declared,
                 unread,
-            } => step(IngressStep::ReadBody)
-                .set("limit", limit as f64)
-                .set("declared", declared)
-                .set("drain", unread == crate::ingress::Unread::Drain),
+            } => js::read_body(
+                IngressStep::ReadBody as u32,
+                limit as f64,
+                declared,
+                unread == Unread::Drain,
+            ),
             Need::CheckSignature { claimed, .. } => {
-                step(IngressStep::Verify).set("claimed", bytes(claimed))
+                js::verify(IngressStep::Verify as u32, bytes(claimed))
             }
-            Need::Claim { key, .. } => step(IngressStep::KvGet).set("key", key.as_str()),
+            Need::Claim { key, .. } => js::kv_get(IngressStep::KvGet as u32, key.as_str()),
             Need::Record {
                 key,
                 event,
                 ttl_seconds,
                 store: DedupMode::Kv,
-            } => step(IngressStep::KvPut)
-                .set("key", key.as_str())
-                .set("value", event)
-                .set("ttl", ttl_seconds as f64),
-            Need::Wait { ms } => step(IngressStep::Wait).set("ms", ms as f64),
-            Need::HandOff { sends, delay_ms } => step(IngressStep::Send)
-                .set("delay_ms", delay_ms as f64)
-                .set(
-                    "sends",
-                    sends
-                        .iter()
-                        .map(|send| {
-                            let message = match &send.message {
-                                QueueMessage::Delivery(delivery) => Some(bytes(delivery)),
-                                QueueMessage::Payload => None,
-                            };
-                            Obj::new()
-                                .set("binding", send.binding.as_str())
-                                .maybe("bytes", message)
-                                .into_value()
-                        })
-                        .collect::<js_sys::Array>(),
-                ),
-            // Only the key table is asked to record durably or release, above.
-            // Only the key table records durably or releases: asked above.
-            Need::Reply(_) | Need::Record { .. } | Need::Release { .. } => {
-                return super::unavailable(env, now_ms)
+            } => js::kv_put(
+                IngressStep::KvPut as u32,
+                key.as_str(),
+                event,
+                ttl_seconds as f64,
+            ),
+            Need::Wait { ms } => js::wait(IngressStep::Wait as u32, ms as f64),
+            Need::HandOff { sends, delay_ms } => {
+                let sends = sends
+                    .iter()
+                    .map(|send| {
+                        let message = match &send.message {
+                            QueueMessage::Delivery(delivery) => Some(bytes(delivery)),
+                            QueueMessage::Payload => None,
+                        };
+                        js::queue_send(&send.binding, message)
+                    })
+                    .collect();
+                js::send(IngressStep::Send as u32, delay_ms as f64, sends)
             }
+            Need::Reply(_) => match self.run.take().and_then(Ingress::into_reply) {
+                Some(reply) => reply_value(env, reply, now_ms - self.started_ms, now_ms),
+                None => super::unavailable(env, now_ms),
+            },
+            // Only the key table records durably or releases: asked above.
+            Need::Record { .. } | Need::Release { .. } => super::unavailable(env, now_ms),
         }
-        .into_value()
     }
-}
-
-/// A key-table request as the object receives it.
-fn table_request(request: &TableRequest) -> JsValue {
-    Obj::new()
-        .set("op", request.op())
-        .set("key", request.key())
-        .set("token", request.token())
-        .maybe("ttl_ms", request.ttl_ms().map(|ms| ms as f64))
-        .into_value()
 }
 
 /// An answer to send, `duration_ms` after its request arrived: its lines,
@@ -275,18 +262,19 @@ pub(crate) fn reply_value(
             })
         })
         .collect();
-    Obj::new()
-        .set("step", IngressStep::Reply as u32)
-        .set("status", reply.status)
-        .set("body", reply.body)
-        .maybe("allow", reply.allow)
-        .set("unread", UnreadBody::from(reply.unread) as u32)
-        .set("warnings", strings(&reply.warnings))
-        .maybe("line", line)
-        .maybe("flush", flush)
-        .maybe(
-            "deliveries",
-            (deliveries.length() > 0).then_some(deliveries),
-        )
-        .into_value()
+    js::reply(
+        IngressStep::Reply as u32,
+        reply.status,
+        &reply.body,
+        reply.allow,
+        UnreadBody::from(reply.unread) as u32,
+        strings(&reply.warnings),
+        line,
+        flush,
+        if deliveries.length() > 0 {
+            deliveries.into()
+        } else {
+            JsValue::UNDEFINED
+        },
+    )
 }

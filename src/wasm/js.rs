@@ -10,7 +10,70 @@ use crate::ingress::Unread;
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("needs.d.ts");
 
-/// A plain object, built field by field.
+#[wasm_bindgen(module = "/src/wasm/needs.js")]
+extern "C" {
+    pub(crate) fn started(task: JsValue, need: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = readBody)]
+    pub(crate) fn read_body(step: u32, limit: f64, declared: bool, drain: bool) -> JsValue;
+    pub(crate) fn verify(step: u32, claimed: Uint8Array) -> JsValue;
+    #[wasm_bindgen(js_name = kvGet)]
+    pub(crate) fn kv_get(step: u32, key: &str) -> JsValue;
+    #[wasm_bindgen(js_name = kvPut)]
+    pub(crate) fn kv_put(step: u32, key: &str, value: &str, ttl: f64) -> JsValue;
+    pub(crate) fn table(
+        step: u32,
+        shard: &str,
+        op: &str,
+        key: &str,
+        token: &str,
+        ttl_ms: Option<f64>,
+    ) -> JsValue;
+    pub(crate) fn wait(step: u32, ms: f64) -> JsValue;
+    pub(crate) fn send(step: u32, delay_ms: f64, sends: Array) -> JsValue;
+    #[wasm_bindgen(js_name = queueSend)]
+    pub(crate) fn queue_send(binding: &str, bytes: Option<Uint8Array>) -> JsValue;
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn reply(
+        step: u32,
+        status: u16,
+        body: &str,
+        allow: Option<&str>,
+        unread: u32,
+        warnings: Array,
+        line: Option<String>,
+        flush: Option<u32>,
+        deliveries: JsValue,
+    ) -> JsValue;
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn attempt(
+        step: u32,
+        lines: Array,
+        log: JsValue,
+        flush: Option<u32>,
+        url: &str,
+        headers: Array,
+        body: Uint8Array,
+        timeout_ms: f64,
+        keep_bytes: f64,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = deliveryWait)]
+    pub(crate) fn delivery_wait(
+        step: u32,
+        lines: Array,
+        log: JsValue,
+        flush: Option<u32>,
+        ms: f64,
+    ) -> JsValue;
+    pub(crate) fn settle(
+        step: u32,
+        lines: Array,
+        log: JsValue,
+        flush: Option<u32>,
+        retry_seconds: Option<f64>,
+    ) -> JsValue;
+}
+
+/// A plain object, built field by field (the needs off the hot path).
 pub(crate) struct Obj(Object);
 
 impl Obj {

@@ -85,13 +85,17 @@ pub fn unavailable(env: &JsValue, now_ms: f64) -> JsValue {
 #[wasm_bindgen(unchecked_return_type = "Reply")]
 pub fn health(env: &JsValue) -> JsValue {
     let (status, body) = health_check(env::config(env));
-    js::Obj::new()
-        .set("step", ingress::IngressStep::Reply as u32)
-        .set("status", status)
-        .set("body", body)
-        .set("unread", UnreadBody::Leave as u32)
-        .set("warnings", js_sys::Array::new())
-        .into_value()
+    js::reply(
+        ingress::IngressStep::Reply as u32,
+        status,
+        &body,
+        None,
+        UnreadBody::Leave as u32,
+        js_sys::Array::new(),
+        None,
+        None,
+        JsValue::UNDEFINED,
+    )
 }
 
 /// The webhook secrets' bytes, in order, for the platform's HMAC.
