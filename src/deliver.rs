@@ -84,7 +84,9 @@ impl Delivery {
             .position(|&b| b == b'\n')
             .ok_or(MalformedDelivery)?;
         let (header, rest) = message.split_at(split);
-        let mut delivery: Self = serde_json::from_slice(header).map_err(|_| MalformedDelivery)?;
+        // As text, like every JSON the core reads: one reader's code, not two.
+        let header = std::str::from_utf8(header).map_err(|_| MalformedDelivery)?;
+        let mut delivery: Self = serde_json::from_str(header).map_err(|_| MalformedDelivery)?;
         delivery.body = rest.get(1..).unwrap_or_default().to_vec();
         Ok(delivery)
     }
