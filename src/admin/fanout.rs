@@ -6,24 +6,32 @@
 //! one shard a window; a list walks windows newest first, at most
 //! [`SHARDS_PER_CALL`] shards, and says where the next call goes on.
 
-use serde::Deserialize;
-
 use super::request::{Cursor, Filters};
+use super::rows::{self, count, optional, text, FromRow, Row};
 use crate::event_log::{tie, Shard, Status, SHARDS_PER_CALL};
 
 /// What a shard last reported of itself, as the directory lists it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
     pub name: String,
-    #[serde(default)]
+    /// 0 when missing, as each count.
     pub bytes: u64,
-    #[serde(default)]
     pub events: u64,
-    #[serde(default)]
     pub failed: u64,
     /// When its oldest event was received, unix ms.
-    #[serde(default)]
     pub oldest: Option<i64>,
+}
+
+impl FromRow for Figures {
+    fn from_row(row: &Row) -> Option<Self> {
+        Some(Self {
+            name: text(row, "name")?,
+            bytes: count(row, "bytes")?,
+            events: count(row, "events")?,
+            failed: count(row, "failed")?,
+            oldest: optional(row, "oldest", serde_json::Value::as_i64)?,
+        })
+    }
 }
 
 /// The shards that hold anything, newest window first.
@@ -44,7 +52,7 @@ impl Directory {
     /// The directory's answer: `[{"name":…,"bytes":…,…}]`. A name that is not
     /// a shard's is left out.
     pub fn parse(text: &str) -> Option<Self> {
-        let rows: Vec<Figures> = serde_json::from_str(text).ok()?;
+        let rows: Vec<Figures> = rows::list(text)?;
         let mut shards: Vec<(Shard, Figures)> = rows
             .into_iter()
             .filter_map(|figures| Some((Shard::parse(&figures.name)?, figures)))

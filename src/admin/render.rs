@@ -3,27 +3,48 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::request::Cursor;
+use super::rows::{int, text, FromRow, Row};
 use crate::error::json;
 use crate::event_log::time::rfc3339;
 
 /// A row of a query that builds an event's JSON: `j`, with the event's id and
 /// `received_at` (its place in the list's order).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct JsonRow {
     pub id: String,
     pub at: i64,
     pub j: String,
 }
 
+impl FromRow for JsonRow {
+    fn from_row(row: &Row) -> Option<Self> {
+        Some(Self {
+            id: text(row, "id")?,
+            at: int(row, "at")?,
+            j: text(row, "j")?,
+        })
+    }
+}
+
 /// One count of one hour, from one shard.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct CountRow {
     pub hour: i64,
     pub name: String,
     pub n: i64,
+}
+
+impl FromRow for CountRow {
+    fn from_row(row: &Row) -> Option<Self> {
+        Some(Self {
+            hour: int(row, "hour")?,
+            name: text(row, "name")?,
+            n: int(row, "n")?,
+        })
+    }
 }
 
 /// What the log holds, as its shards last reported it.
