@@ -10,7 +10,9 @@
 //! it waits and asks again, and never answers `duplicate` for an event that
 //! was not handed off.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{Deserialize, Deserializer, Error};
+use serde::Serialize;
+use serde_json::Value;
 
 /// How long a claim holds without a record or release. The holder runs under
 /// `waitUntil`, so a cut connection does not stop it; the lease only matters
@@ -19,8 +21,8 @@ pub const CLAIM_LEASE_MS: i64 = 60_000;
 /// Shortest time between two sweeps of expired keys in one shard.
 pub const SWEEP_EVERY_MS: i64 = 600_000;
 
-/// One request to a shard, sent as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One request to a shard, sent as JSON: `{"op":"claim","key":…,"token":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum TableRequest {
     /// Take the key for this request, unless it is recorded or held by another.
@@ -44,9 +46,9 @@ impl TableRequest {
     }
 }
 
-/// A shard's answer, sent as JSON. Anything else the client receives is an
-/// error, never a duplicate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A shard's answer, sent as JSON (`{"answer":"claimed"}`). Anything else the
+/// client receives is an error, never a duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum TableAnswer {
     /// This request holds the key now.
@@ -62,6 +64,46 @@ pub enum TableAnswer {
     /// Nothing to release: the claim is not this request's (its lease ended and
     /// another took it over, or it was recorded).
     NotHeld,
+}
+
+// Read from a JSON value by hand, as serde's derive reads an internally tagged
+// enum (unknown fields ignored): its derive buffers the fields in serde's
+// `Content`, kilobytes of the bundle for two small messages.
+impl<'de> Deserialize<'de> for TableRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
+        let request = match (
+            value.get("op").and_then(Value::as_str),
+            text("key"),
+            text("token"),
+        ) {
+            (Some("claim"), Some(key), Some(token)) => Some(Self::Claim { key, token }),
+            (Some("record"), Some(key), Some(token)) => value
+                .get("ttl_ms")
+                .and_then(Value::as_i64)
+                .map(|ttl_ms| Self::Record { key, token, ttl_ms }),
+            (Some("release"), Some(key), Some(token)) => Some(Self::Release { key, token }),
+            _ => None,
+        };
+        request.ok_or_else(|| D::Error::custom("not a table request"))
+    }
+}
+
+impl<'de> Deserialize<'de> for TableAnswer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let answer = match value.get("answer").and_then(Value::as_str) {
+            Some("claimed") => Some(Self::Claimed),
+            Some("duplicate") => Some(Self::Duplicate),
+            Some("busy") => Some(Self::Busy),
+            Some("recorded") => Some(Self::Recorded),
+            Some("released") => Some(Self::Released),
+            Some("not_held") => Some(Self::NotHeld),
+            _ => None,
+        };
+        answer.ok_or_else(|| D::Error::custom("not a table answer"))
+    }
 }
 
 /// A key's stored row.
