@@ -485,7 +485,8 @@ fn headers_json(headers: &[(String, String)], sent_signatures: &[String]) -> Str
             }
         }
     }
-    serde_json::Value::Object(object).to_string()
+    // `to_string`, not `Display`: the serializer every other JSON goes through.
+    serde_json::to_string(&serde_json::Value::Object(object)).unwrap_or_default()
 }
 
 /// What the consumer does with a message while the configuration is invalid:

@@ -279,7 +279,9 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
         routes.insert(route.clone(), delivery);
     }
     let mut params = event_params(event);
-    params.push(serde_json::Value::Object(routes).to_string().into());
+    // `to_string`, not `Display`: the serializer every other JSON goes through.
+    let routes = serde_json::to_string(&serde_json::Value::Object(routes)).unwrap_or_default();
+    params.push(routes.into());
     params.push(event.seq());
     vec![Statement::new(INSERT_EVENT, params)]
 }
