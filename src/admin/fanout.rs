@@ -53,12 +53,20 @@ impl Directory {
     /// a shard's is left out.
     pub fn parse(text: &str) -> Option<Self> {
         let rows: Vec<Figures> = rows::list(text)?;
-        let mut shards: Vec<(Shard, Figures)> = rows
-            .into_iter()
-            .filter_map(|figures| Some((Shard::parse(&figures.name)?, figures)))
-            .collect();
-        shards.sort_by(|a, b| b.0.window.cmp(&a.0.window).then(a.0.k.cmp(&b.0.k)));
-        shards.dedup_by(|a, b| a.0 == b.0);
+        // Newest window first, then by `k`; a repeated shard keeps its first
+        // row. Each put in its place as it comes (a few dozen shards): a
+        // sort's code is kilobytes of the bundle.
+        let mut shards: Vec<(Shard, Figures)> = Vec::new();
+        for figures in rows {
+            let Some(shard) = Shard::parse(&figures.name) else {
+                continue;
+            };
+            let key = |shard: &Shard| (std::cmp::Reverse(shard.window), shard.k);
+            let at = shards.partition_point(|(kept, _)| key(kept) < key(&shard));
+            if shards.get(at).is_none_or(|(kept, _)| *kept != shard) {
+                shards.insert(at, (shard, figures));
+            }
+        }
         Some(Self { shards })
     }
 

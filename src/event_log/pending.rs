@@ -13,7 +13,7 @@
 //! and reports with [`Pending::written`]. A batch still unwritten after the
 //! last try is counted `lost`, never dropped silently.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::journal::{accepted_counts, accepted_rows, counts, redeliveries, Entry, Unwritten};
 use super::shard::Shard;
@@ -272,7 +272,14 @@ impl Pending {
         }
         let mut rows = std::mem::take(&mut self.rows);
         let mut batches = VecDeque::new();
-        let shards: BTreeSet<Shard> = rows.keys().chain(tails.keys()).copied().collect();
+        // In order, once each. Merged by hand: collecting into a set would
+        // sort, and a sort is kilobytes of the bundle.
+        let mut shards: Vec<Shard> = rows.keys().copied().collect();
+        for shard in tails.keys() {
+            if let Err(at) = shards.binary_search(shard) {
+                shards.insert(at, *shard);
+            }
+        }
         for shard in shards {
             let mut left = rows.remove(&shard).unwrap_or_default();
             while left.len() > BATCH_STATEMENTS {
