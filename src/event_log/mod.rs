@@ -11,6 +11,7 @@ mod pending;
 pub mod schema;
 mod shard;
 mod statement;
+mod tally;
 pub mod time;
 mod vocabulary;
 
