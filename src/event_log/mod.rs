@@ -23,4 +23,5 @@ pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use schema::SCHEMA;
 pub use shard::{tie, Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};
 pub use statement::{Param, Statement};
+pub(crate) use tally::Tally;
 pub use vocabulary::{AttemptOutcome, Status};

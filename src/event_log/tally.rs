@@ -1,6 +1,9 @@
 //! A small ordered map: its entries in a vector, sorted by key. The isolate's
-//! pending writes hold a few dozen keys between two flushes (a second apart);
-//! a `BTreeMap` for each of their key types was kilobytes of the bundle.
+//! pending writes hold a few dozen keys between two flushes (a second apart),
+//! the stats a few hundred hours; a `BTreeMap` for each of their key types
+//! was kilobytes of the bundle.
+
+use serde::ser::{Serialize, Serializer};
 
 /// Entries sorted by key, each key once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,13 @@ impl<K: Ord, V> Tally<K, V> {
     /// Every entry, in order, leaving the map empty.
     pub fn take(&mut self) -> Vec<(K, V)> {
         std::mem::take(&mut self.0)
+    }
+}
+
+/// As a JSON object, in key order, as a `BTreeMap` is.
+impl<K: Serialize, V: Serialize> Serialize for Tally<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
