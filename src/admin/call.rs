@@ -447,9 +447,7 @@ impl<'c> AdminCall<'c> {
             State::ReplayLoad { routes, asks } => {
                 let events = replay_rows(text, &asks).ok_or_else(unreadable)?;
                 let event = events.first().ok_or(AdminError::NotFound("event"))?;
-                let known: Vec<String> =
-                    serde_json::from_str(event.routes.as_deref().unwrap_or("[]"))
-                        .map_err(|_| unreadable())?;
+                let known = route_names(event.routes.as_deref()).ok_or_else(unreadable)?;
                 let routes = match routes {
                     None => known,
                     Some(asked) => {
@@ -487,9 +485,7 @@ impl<'c> AdminCall<'c> {
                 let mut picked: Vec<(&ReplayRow, Vec<String>)> = Vec::new();
                 let mut deliveries = 0;
                 for (i, row) in page.iter().enumerate() {
-                    let Ok(routes) =
-                        serde_json::from_str::<Vec<String>>(row.routes.as_deref().unwrap_or("[]"))
-                    else {
+                    let Some(routes) = route_names(row.routes.as_deref()) else {
                         continue;
                     };
                     // Without a queue, what one invocation can send: the
@@ -680,6 +676,17 @@ impl ReplayRow {
             id: self.id.clone(),
         }
     }
+}
+
+/// A row's routes, a JSON array of names (none when missing).
+fn route_names(text: Option<&str>) -> Option<Vec<String>> {
+    let serde_json::Value::Array(names) = serde_json::from_str(text.unwrap_or("[]")).ok()? else {
+        return None;
+    };
+    names
+        .iter()
+        .map(|name| name.as_str().map(str::to_string))
+        .collect()
 }
 
 fn no_shard() -> Shard {
