@@ -2,7 +2,9 @@
 //! `DELIVERY_QUEUE`, the forwarded request's headers, the retry schedule, and
 //! what to do with a message once it has been handled ([`decide`]).
 
-use serde::{Deserialize, Serialize};
+use serde::de::{Deserialize, Deserializer, Error};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::event_log::AttemptOutcome;
 use crate::standard_webhooks::SigningKey;
@@ -40,7 +42,7 @@ pub const RESPONSE_BODY_KEPT_BYTES: usize = 2048;
 
 /// One event for one HTTP route: everything a delivery attempt needs, so the
 /// queue consumer depends on nothing but the route's current configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
     pub route: String,
     pub event: String,
@@ -49,7 +51,7 @@ pub struct Delivery {
     pub webhook_id: String,
     /// When the ingress accepted the event (unix ms; 0 from an older version):
     /// the dead-letter consumer logs it with the event.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub received_at_ms: i64,
     /// The body, byte for byte as received.
     #[serde(skip)]
@@ -58,6 +60,31 @@ pub struct Delivery {
 
 fn is_zero(value: &i64) -> bool {
     *value == 0
+}
+
+// The header read from a JSON value by hand, as a derive would (unknown fields
+// ignored, `received_at_ms` 0 when missing): a derived reader was a kilobyte
+// of the bundle.
+impl<'de> Deserialize<'de> for Delivery {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
+        let received_at_ms = match value.get("received_at_ms") {
+            None => Some(0),
+            Some(at) => at.as_i64(),
+        };
+        let delivery = (|| {
+            Some(Self {
+                route: text("route")?,
+                event: text("event")?,
+                signature: text("signature")?,
+                webhook_id: text("webhook_id")?,
+                received_at_ms: received_at_ms?,
+                body: Vec::new(),
+            })
+        })();
+        delivery.ok_or_else(|| D::Error::custom("not a delivery"))
+    }
 }
 
 /// A queue message that is not a [`Delivery`].
@@ -84,7 +111,9 @@ impl Delivery {
             .position(|&b| b == b'\n')
             .ok_or(MalformedDelivery)?;
         let (header, rest) = message.split_at(split);
-        let mut delivery: Self = serde_json::from_slice(header).map_err(|_| MalformedDelivery)?;
+        // As text, like every JSON the core reads: one reader's code, not two.
+        let header = std::str::from_utf8(header).map_err(|_| MalformedDelivery)?;
+        let mut delivery: Self = serde_json::from_str(header).map_err(|_| MalformedDelivery)?;
         delivery.body = rest.get(1..).unwrap_or_default().to_vec();
         Ok(delivery)
     }

@@ -491,7 +491,8 @@ fn headers_json(headers: &[(String, String)], sent_signatures: &[String]) -> Str
             }
         }
     }
-    serde_json::Value::Object(object).to_string()
+    // `to_string`, not `Display`: the serializer every other JSON goes through.
+    serde_json::to_string(&serde_json::Value::Object(object)).unwrap_or_default()
 }
 
 /// The description of a failed attempt or read, from the fixed set the log

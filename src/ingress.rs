@@ -836,7 +836,9 @@ fn admit_verified<'c>(
     let dedup_key = DedupKey::of(&envelope, verified);
     // The payload is parsed again, whole, only when a route's filter needs it.
     let routes = taking(&config.routes, &envelope.event, || {
-        serde_json::from_slice(verified.bytes()).ok()
+        // `parse` has read it as UTF-8; as text, like every JSON the core reads.
+        let text = std::str::from_utf8(verified.bytes()).ok()?;
+        serde_json::from_str(text).ok()
     });
     Ok(Admitted {
         envelope,

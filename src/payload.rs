@@ -52,7 +52,11 @@ pub struct Head {
 
 /// Reads [`Head`]; what is missing stays empty.
 pub fn head(body: &[u8]) -> Head {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+    // Read as text, like every JSON the core reads: one reader's code, not two.
+    let Some(Ok(value)) = std::str::from_utf8(body)
+        .ok()
+        .map(serde_json::from_str::<serde_json::Value>)
+    else {
         return Head::default();
     };
     let text =

@@ -2,12 +2,11 @@
 //! the log's directory, queries of its shards, hand-offs and an ingress run,
 //! and is told what came of each.
 
-use serde::Deserialize;
-
 use super::error::AdminError;
 use super::fanout::{page, Asked, Directory};
 use super::render::{self, JsonRow};
 use super::request::{target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
+use super::rows::{self, int, optional, text, FromRow, Row};
 use super::sample::sample;
 use super::sql;
 use crate::config::Config;
@@ -448,9 +447,7 @@ impl<'c> AdminCall<'c> {
             State::ReplayLoad { routes, asks } => {
                 let events = replay_rows(text, &asks).ok_or_else(unreadable)?;
                 let event = events.first().ok_or(AdminError::NotFound("event"))?;
-                let known: Vec<String> =
-                    serde_json::from_str(event.routes.as_deref().unwrap_or("[]"))
-                        .map_err(|_| unreadable())?;
+                let known = route_names(event.routes.as_deref()).ok_or_else(unreadable)?;
                 let routes = match routes {
                     None => known,
                     Some(asked) => {
@@ -488,9 +485,7 @@ impl<'c> AdminCall<'c> {
                 let mut picked: Vec<(&ReplayRow, Vec<String>)> = Vec::new();
                 let mut deliveries = 0;
                 for (i, row) in page.iter().enumerate() {
-                    let Ok(routes) =
-                        serde_json::from_str::<Vec<String>>(row.routes.as_deref().unwrap_or("[]"))
-                    else {
+                    let Some(routes) = route_names(row.routes.as_deref()) else {
                         continue;
                     };
                     // Without a queue, what one invocation can send: the
@@ -631,21 +626,34 @@ impl<'c> AdminCall<'c> {
 }
 
 /// A row loaded for a replay.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct ReplayRow {
     /// The shard it came from.
-    #[serde(skip, default = "no_shard")]
     shard: Shard,
     id: String,
     event: String,
-    #[serde(default)]
     message_id: Option<String>,
     timestamp: String,
     body: String,
     received_at: i64,
     /// Bulk replay: the routes to replay, as a JSON array.
-    #[serde(default)]
     routes: Option<String>,
+}
+
+impl FromRow for ReplayRow {
+    fn from_row(row: &Row) -> Option<Self> {
+        let optional_text = |name| optional(row, name, |v| v.as_str().map(str::to_string));
+        Some(Self {
+            shard: no_shard(),
+            id: text(row, "id")?,
+            event: text(row, "event")?,
+            message_id: optional_text("message_id")?,
+            timestamp: text(row, "timestamp")?,
+            body: text(row, "body")?,
+            received_at: int(row, "received_at")?,
+            routes: optional_text("routes")?,
+        })
+    }
 }
 
 impl ReplayRow {
@@ -670,38 +678,56 @@ impl ReplayRow {
     }
 }
 
+/// A row's routes, a JSON array of names (none when missing).
+fn route_names(text: Option<&str>) -> Option<Vec<String>> {
+    let serde_json::Value::Array(names) = serde_json::from_str(text.unwrap_or("[]")).ok()? else {
+        return None;
+    };
+    names
+        .iter()
+        .map(|name| name.as_str().map(str::to_string))
+        .collect()
+}
+
 fn no_shard() -> Shard {
     Shard::in_window(0, 0)
 }
 
 /// Every shard's rows of its first statement, in one list.
-fn first_rows<T: serde::de::DeserializeOwned>(text: &str) -> Option<Vec<T>> {
-    let shards: Vec<(Vec<T>,)> = serde_json::from_str(text).ok()?;
-    Some(shards.into_iter().flat_map(|(rows,)| rows).collect())
+fn first_rows<T: FromRow>(text: &str) -> Option<Vec<T>> {
+    rows::first(text)
 }
 
 /// A replay's rows from every shard, each knowing the shard it came from.
 fn replay_rows(text: &str, asks: &[Ask]) -> Option<Vec<ReplayRow>> {
-    let shards: Vec<(Vec<ReplayRow>,)> = serde_json::from_str(text).ok()?;
+    let shards = rows::per_shard(text, 1)?;
     (shards.len() == asks.len()).then_some(())?;
-    Some(
-        shards
-            .into_iter()
-            .zip(asks)
-            .flat_map(|((rows,), (shard, _))| {
-                rows.into_iter().map(move |mut row| {
-                    row.shard = *shard;
-                    row
-                })
+    shards
+        .into_iter()
+        .zip(asks)
+        .flat_map(|(lists, (shard, _))| {
+            lists.into_iter().flatten().map(move |row| {
+                let mut row = ReplayRow::from_row(&row)?;
+                row.shard = *shard;
+                Some(row)
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
 /// `SELECT COUNT(*) AS n`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct CountRow {
     n: usize,
+}
+
+impl FromRow for CountRow {
+    fn from_row(row: &Row) -> Option<Self> {
+        let n = row.get("n")?.as_u64()?;
+        Some(Self {
+            n: usize::try_from(n).ok()?,
+        })
+    }
 }
 
 /// A refusal once the body was read (or never needed).

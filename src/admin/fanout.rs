@@ -6,24 +6,32 @@
 //! one shard a window; a list walks windows newest first, at most
 //! [`SHARDS_PER_CALL`] shards, and says where the next call goes on.
 
-use serde::Deserialize;
-
 use super::request::{Cursor, Filters};
+use super::rows::{self, count, optional, text, FromRow, Row};
 use crate::event_log::{tie, Shard, Status, SHARDS_PER_CALL};
 
 /// What a shard last reported of itself, as the directory lists it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
     pub name: String,
-    #[serde(default)]
+    /// 0 when missing, as each count.
     pub bytes: u64,
-    #[serde(default)]
     pub events: u64,
-    #[serde(default)]
     pub failed: u64,
     /// When its oldest event was received, unix ms.
-    #[serde(default)]
     pub oldest: Option<i64>,
+}
+
+impl FromRow for Figures {
+    fn from_row(row: &Row) -> Option<Self> {
+        Some(Self {
+            name: text(row, "name")?,
+            bytes: count(row, "bytes")?,
+            events: count(row, "events")?,
+            failed: count(row, "failed")?,
+            oldest: optional(row, "oldest", serde_json::Value::as_i64)?,
+        })
+    }
 }
 
 /// The shards that hold anything, newest window first.
@@ -44,13 +52,21 @@ impl Directory {
     /// The directory's answer: `[{"name":…,"bytes":…,…}]`. A name that is not
     /// a shard's is left out.
     pub fn parse(text: &str) -> Option<Self> {
-        let rows: Vec<Figures> = serde_json::from_str(text).ok()?;
-        let mut shards: Vec<(Shard, Figures)> = rows
-            .into_iter()
-            .filter_map(|figures| Some((Shard::parse(&figures.name)?, figures)))
-            .collect();
-        shards.sort_by(|a, b| b.0.window.cmp(&a.0.window).then(a.0.k.cmp(&b.0.k)));
-        shards.dedup_by(|a, b| a.0 == b.0);
+        let rows: Vec<Figures> = rows::list(text)?;
+        // Newest window first, then by `k`; a repeated shard keeps its first
+        // row. Each put in its place as it comes (a few dozen shards): a
+        // sort's code is kilobytes of the bundle.
+        let mut shards: Vec<(Shard, Figures)> = Vec::new();
+        for figures in rows {
+            let Some(shard) = Shard::parse(&figures.name) else {
+                continue;
+            };
+            let key = |shard: &Shard| (std::cmp::Reverse(shard.window), shard.k);
+            let at = shards.partition_point(|(kept, _)| key(kept) < key(&shard));
+            if shards.get(at).is_none_or(|(kept, _)| *kept != shard) {
+                shards.insert(at, (shard, figures));
+            }
+        }
         Some(Self { shards })
     }
 

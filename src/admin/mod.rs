@@ -7,6 +7,7 @@ mod error;
 mod fanout;
 mod render;
 mod request;
+mod rows;
 mod sample;
 mod sql;
 

@@ -1,29 +1,49 @@
 //! The admin API's answers. SQLite builds each event's JSON (`sql.rs`); this
 //! joins them, adds up the shards' counts and adds what only the call knows.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::request::Cursor;
+use super::rows::{int, text, FromRow, Row};
 use crate::error::json;
 use crate::event_log::time::rfc3339;
+use crate::event_log::Tally;
 
 /// A row of a query that builds an event's JSON: `j`, with the event's id and
 /// `received_at` (its place in the list's order).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct JsonRow {
     pub id: String,
     pub at: i64,
     pub j: String,
 }
 
+impl FromRow for JsonRow {
+    fn from_row(row: &Row) -> Option<Self> {
+        Some(Self {
+            id: text(row, "id")?,
+            at: int(row, "at")?,
+            j: text(row, "j")?,
+        })
+    }
+}
+
 /// One count of one hour, from one shard.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct CountRow {
     pub hour: i64,
     pub name: String,
     pub n: i64,
+}
+
+impl FromRow for CountRow {
+    fn from_row(row: &Row) -> Option<Self> {
+        Some(Self {
+            hour: int(row, "hour")?,
+            name: text(row, "name")?,
+            n: int(row, "n")?,
+        })
+    }
 }
 
 /// What the log holds, as its shards last reported it.
@@ -64,7 +84,7 @@ struct Hour {
     hour: String,
     accepted: i64,
     duplicate: i64,
-    rejected: BTreeMap<String, i64>,
+    rejected: Tally<String, i64>,
     delivered: i64,
     failed: i64,
     log_writes_lost: i64,
@@ -93,15 +113,14 @@ pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &St
         hours: Vec<Hour>,
         storage: StorageFigures,
     }
-    let mut hours: BTreeMap<i64, Hour> = BTreeMap::new();
+    let mut hours: Tally<i64, Hour> = Tally::default();
     let (mut written, mut accepted, mut lost) = (0, 0, 0);
     let mut lost_since: Option<i64> = None;
     for count in counts
         .iter()
         .filter(|c| (since_hour..until_hour).contains(&c.hour))
     {
-        let hour = hours.entry(count.hour).or_default();
-        match count.name.as_str() {
+        hours.update(count.hour, |hour| match count.name.as_str() {
             "accepted" => hour.accepted += count.n,
             "duplicate" => hour.duplicate += count.n,
             "delivered" => hour.delivered += count.n,
@@ -109,10 +128,10 @@ pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &St
             "lost" => hour.log_writes_lost += count.n,
             name => {
                 if let Some(code) = name.strip_prefix("rejected:") {
-                    *hour.rejected.entry(code.to_string()).or_default() += count.n;
+                    hour.rejected.update(code.to_string(), |n| *n += count.n);
                 }
             }
-        }
+        });
         match count.name.as_str() {
             "rows_written" => written += count.n,
             "accepted" => accepted += count.n,
@@ -124,6 +143,7 @@ pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &St
         }
     }
     let hours = hours
+        .take()
         .into_iter()
         .map(|(at, mut hour)| {
             hour.hour = rfc3339(at.saturating_mul(1000));

@@ -268,18 +268,27 @@ struct AttemptJson<'a> {
 pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let mut routes = serde_json::Map::new();
     for (route, kind) in &event.routes {
-        let delivery = match kind {
-            RouteKind::Http => serde_json::json!({"status": Status::Pending.as_str()}),
+        // Built as values, not with `json!`/`to_value`: serde_json's value
+        // serializer stays out of the bundle. The attempt is read back from
+        // the text `record` writes.
+        let mut delivery = serde_json::Map::new();
+        let status = match kind {
+            RouteKind::Http => Status::Pending,
             RouteKind::Queue => {
                 let sent = AttemptEntry::sent(event, route, event.received_at_ms);
-                let attempt = serde_json::to_value(sent.json()).unwrap_or_default();
-                serde_json::json!({"status": Status::Delivered.as_str(), "attempts": [attempt]})
+                let attempt = serde_json::to_string(&sent.json()).unwrap_or_default();
+                let attempt = serde_json::from_str(&attempt).unwrap_or_default();
+                delivery.insert("attempts".into(), serde_json::Value::Array(vec![attempt]));
+                Status::Delivered
             }
         };
-        routes.insert(route.clone(), delivery);
+        delivery.insert("status".into(), status.as_str().into());
+        routes.insert(route.clone(), serde_json::Value::Object(delivery));
     }
     let mut params = event_params(event);
-    params.push(serde_json::Value::Object(routes).to_string().into());
+    // `to_string`, not `Display`: the serializer every other JSON goes through.
+    let routes = serde_json::to_string(&serde_json::Value::Object(routes)).unwrap_or_default();
+    params.push(routes.into());
     params.push(event.seq());
     vec![Statement::new(INSERT_EVENT, params)]
 }

@@ -13,11 +13,12 @@
 //! and reports with [`Pending::written`]. A batch still unwritten after the
 //! last try is counted `lost`, never dropped silently.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::journal::{accepted_counts, accepted_rows, counts, redeliveries, Entry, Unwritten};
 use super::shard::Shard;
 use super::statement::Statement;
+use super::tally::Tally;
 use super::time::hour_of;
 
 /// Least time from the start of one flush to the start of the next.
@@ -50,10 +51,10 @@ pub fn retry_wait(failed_tries: u32) -> Option<i64> {
 #[derive(Debug, Default)]
 pub struct Pending {
     /// Per shard, in the order they came.
-    rows: BTreeMap<Shard, Vec<Statement>>,
-    counts: BTreeMap<(Shard, i64, String), i64>,
+    rows: Tally<Shard, Vec<Statement>>,
+    counts: Tally<(Shard, i64, String), i64>,
     /// Per event: how many, and when the latest.
-    redeliveries: BTreeMap<(Shard, String), (i64, i64)>,
+    redeliveries: Tally<(Shard, String), (i64, i64)>,
     /// Whether anything but rejection counts is pending: it is written within
     /// a second.
     verified: bool,
@@ -68,7 +69,7 @@ pub struct Pending {
     /// Rows the platform metered for the log's writes, per hour: they go with
     /// the next flush, and never start one (that flush's own rows would start
     /// another, and so on).
-    metered: BTreeMap<i64, i64>,
+    metered: Tally<i64, i64>,
 }
 
 /// A flush loop, known to its driver by its number: one that was replaced
@@ -96,9 +97,7 @@ impl Pending {
                     self.count(shard, hour, name, 1);
                 }
                 self.rows
-                    .entry(shard)
-                    .or_default()
-                    .extend(accepted_rows(&event));
+                    .update(shard, |rows| rows.extend(accepted_rows(&event)));
                 self.verified = true;
             }
             Entry::Duplicate {
@@ -127,7 +126,7 @@ impl Pending {
     /// metered them (each write's `rowsWritten`): counted `rows_written` in that hour.
     pub fn metered(&mut self, rows: i64, now_ms: i64) {
         if rows > 0 {
-            *self.metered.entry(hour_of(now_ms)).or_default() += rows;
+            self.metered.update(hour_of(now_ms), |n| *n += rows);
         }
     }
 
@@ -184,7 +183,9 @@ impl Pending {
                     self.lose(unwritten, now_ms);
                 }
                 for (shard, statements) in batches.unwrap_or_default().into_iter().rev() {
-                    self.rows.entry(shard).or_default().splice(0..0, statements);
+                    self.rows.update(shard, |rows| {
+                        rows.splice(0..0, statements);
+                    });
                     self.verified = true;
                 }
             }
@@ -254,25 +255,27 @@ impl Pending {
 
     /// Everything pending, as batches per shard.
     fn batches(&mut self) -> VecDeque<(Shard, Vec<Statement>)> {
-        let mut tails: BTreeMap<Shard, Vec<Statement>> = BTreeMap::new();
-        for ((shard, id), (n, last)) in std::mem::take(&mut self.redeliveries) {
-            tails
-                .entry(shard)
-                .or_default()
-                .push(redeliveries(&id, n, last));
+        let mut tails: Tally<Shard, Vec<Statement>> = Tally::default();
+        for ((shard, id), (n, last)) in self.redeliveries.take() {
+            tails.update(shard, |tail| tail.push(redeliveries(&id, n, last)));
         }
-        for ((shard, hour, name), n) in std::mem::take(&mut self.counts) {
-            tails.entry(shard).or_default().push(counts(hour, &name, n));
+        for ((shard, hour, name), n) in self.counts.take() {
+            tails.update(shard, |tail| tail.push(counts(hour, &name, n)));
         }
-        for (hour, n) in std::mem::take(&mut self.metered) {
-            tails
-                .entry(Shard::for_counts(hour.saturating_mul(1000)))
-                .or_default()
-                .push(counts(hour, "rows_written", n));
+        for (hour, n) in self.metered.take() {
+            let shard = Shard::for_counts(hour.saturating_mul(1000));
+            tails.update(shard, |tail| tail.push(counts(hour, "rows_written", n)));
         }
         let mut rows = std::mem::take(&mut self.rows);
         let mut batches = VecDeque::new();
-        let shards: BTreeSet<Shard> = rows.keys().chain(tails.keys()).copied().collect();
+        // In order, once each. Merged by hand: collecting into a set would
+        // sort, and a sort is kilobytes of the bundle.
+        let mut shards: Vec<Shard> = rows.keys().copied().collect();
+        for shard in tails.keys() {
+            if let Err(at) = shards.binary_search(shard) {
+                shards.insert(at, *shard);
+            }
+        }
         for shard in shards {
             let mut left = rows.remove(&shard).unwrap_or_default();
             while left.len() > BATCH_STATEMENTS {
@@ -322,16 +325,15 @@ impl Pending {
     }
 
     fn count(&mut self, shard: Shard, hour: i64, name: &str, n: i64) {
-        *self
-            .counts
-            .entry((shard, hour, name.to_string()))
-            .or_default() += n;
+        self.counts
+            .update((shard, hour, name.to_string()), |count| *count += n);
     }
 
     fn redeliver(&mut self, shard: Shard, id: String, n: i64, at_ms: i64) {
-        let (count, last) = self.redeliveries.entry((shard, id)).or_default();
-        *count += n;
-        *last = (*last).max(at_ms);
+        self.redeliveries.update((shard, id), |(count, last)| {
+            *count += n;
+            *last = (*last).max(at_ms);
+        });
     }
 
     fn rejected(&mut self, at_ms: i64) {
