@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::{Config, DedupMode, DELIVERY_QUEUE_BINDING};
 use crate::dedup::{Claim, DedupKey, RecentKeys};
-use crate::deliver::Delivery;
+use crate::delivery::Delivery;
 use crate::error::{json, Rejection};
 use crate::event_log::{AcceptedEvent, Entry, RouteKind};
 use crate::key_table::{shard_of, TableAnswer, TableRequest};
@@ -148,7 +148,7 @@ pub struct Reply {
     /// HTTP deliveries to make after the answer (no `DELIVERY_QUEUE`).
     pub after_answer: Vec<Delivery>,
     /// What the event log keeps of this request (only with the log on).
-    pub journal: Option<Entry>,
+    pub log_entry: Option<Entry>,
     log: Option<Outcome>,
 }
 
@@ -166,8 +166,8 @@ impl Reply {
     /// With the event log on, a refusal on the ingress path (one with a log
     /// line) takes its count in `/stats`, whichever step refused it.
     pub fn count_rejection(&mut self, event_log: bool, now_ms: i64) {
-        if event_log && self.journal.is_none() {
-            self.journal =
+        if event_log && self.log_entry.is_none() {
+            self.log_entry =
                 self.log
                     .as_ref()
                     .and_then(|log| log.reason)
@@ -191,7 +191,7 @@ impl Reply {
             unread,
             warnings: Vec::new(),
             after_answer: Vec::new(),
-            journal: None,
+            log_entry: None,
             log: logged.then(|| Outcome {
                 outcome: "rejected",
                 reason: Some(rejection.code()),
@@ -218,7 +218,7 @@ impl Reply {
             unread: None,
             warnings: Vec::new(),
             after_answer: Vec::new(),
-            journal: None,
+            log_entry: None,
             log: Some(Outcome {
                 outcome,
                 reason: None,
@@ -412,7 +412,7 @@ impl<'c> Ingress<'c> {
     fn duplicate(&self, admitted: &Admitted<'_>) -> Reply {
         let mut reply = Reply::handled("duplicate", &admitted.envelope, None);
         if self.config.event_log {
-            reply.journal = Some(Entry::Duplicate {
+            reply.log_entry = Some(Entry::Duplicate {
                 id: admitted.dedup_key.webhook_id(),
                 timestamp: admitted.envelope.timestamp.clone(),
                 at_ms: self.now_ms,
@@ -728,7 +728,7 @@ impl<'c> Ingress<'c> {
         reply.warnings.extend(warning);
         reply.after_answer = after_answer;
         if self.config.event_log {
-            reply.journal = self.accepted_entry(event);
+            reply.log_entry = self.accepted_entry(event);
         }
         self.state = State::Done(reply);
     }

@@ -5,10 +5,10 @@
 //! core asks for on the platform and reports back.
 
 pub mod admin;
+pub mod attempts;
 pub mod config;
 pub mod dedup;
-pub mod deliver;
-pub mod delivery_run;
+pub mod delivery;
 pub mod endpoint;
 pub mod error;
 pub mod event_log;

@@ -1,9 +1,9 @@
-//! Queue messages: `deliver::Delivery::decode` on any bytes; what decodes must
+//! Queue messages: `delivery::Delivery::decode` on any bytes; what decodes must
 //! survive `encode` unchanged and yield request headers, signed or not.
 //! Input: a queue message (a JSON header line, `\n`, the body).
 #![no_main]
 
-use leadnest_edge::deliver::Delivery;
+use leadnest_edge::delivery::Delivery;
 use leadnest_edge::standard_webhooks::SigningKey;
 use libfuzzer_sys::fuzz_target;
 

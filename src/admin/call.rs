@@ -10,7 +10,7 @@ use super::rows::{self, int, optional, text, FromRow, Row};
 use super::sample::sample;
 use super::sql;
 use crate::config::Config;
-use crate::deliver::Delivery;
+use crate::delivery::Delivery;
 use crate::event_log::time::hour_of;
 use crate::event_log::{replay_pending, AcceptedEvent, AttemptEntry, Shard, Statement};
 use crate::ingress::{check_declared_length, BodyRead, Unread};

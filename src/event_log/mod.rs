@@ -6,8 +6,8 @@
 //! Nothing written holds a secret or a signature: the records are built from
 //! fields chosen one by one, as the log lines are.
 
-mod journal;
 mod pending;
+mod records;
 pub mod schema;
 mod shard;
 mod statement;
@@ -16,11 +16,11 @@ pub mod time;
 mod vocabulary;
 mod warnings;
 
-pub use journal::{
+pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
+pub use records::{
     merge_attempts, purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent,
     AttemptEntry, DeadLetter, Entry, RouteKind, Unwritten, PURGE_CHUNK,
 };
-pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use schema::SCHEMA;
 pub use shard::{tie, Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};
 pub use statement::{Param, Statement};

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 
-use super::journal::{accepted_counts, accepted_rows, counts, redeliveries, Entry, Unwritten};
+use super::records::{accepted_counts, accepted_rows, counts, redeliveries, Entry, Unwritten};
 use super::shard::Shard;
 use super::statement::Statement;
 use super::tally::Tally;

@@ -8,7 +8,7 @@ use super::env;
 use super::event_log::batch;
 use super::js::{bytes, pairs_from, BodyResult, Obj, UnreadBody};
 use crate::admin::{AdminCall, AdminError, AdminNeed, AdminRequest, Outgoing};
-use crate::delivery_run::DeliveryRun;
+use crate::attempts::DeliveryRun;
 use crate::ingress::{path_of, Unread};
 
 #[wasm_bindgen]

@@ -8,9 +8,9 @@ use wasm_bindgen::prelude::*;
 use super::env;
 use super::event_log;
 use super::js::{self, bytes, pairs, pairs_from, strings};
+use crate::attempts::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed};
 use crate::config::Config;
-use crate::deliver::{Answer, Decision, RESPONSE_BODY_KEPT_BYTES};
-use crate::delivery_run::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed};
+use crate::delivery::{Answer, Decision, RESPONSE_BODY_KEPT_BYTES};
 
 #[wasm_bindgen]
 #[derive(Clone, Copy)]
@@ -67,7 +67,7 @@ impl DeliveryTask {
             event_log::keep(entry, now_ms as i64).or(asked)
         });
         let log = run
-            .take_journal()
+            .take_records()
             .map_or(JsValue::UNDEFINED, |(shard, statements)| {
                 event_log::batch(shard, statements)
             });
@@ -199,7 +199,7 @@ impl DeliveryTask {
     #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
     pub fn log_unwritten(&mut self, now_ms: f64) -> JsValue {
         let flush = match &mut self.inner {
-            Inner::Run(run) => event_log::lose(run.journal_unwritten(), now_ms as i64),
+            Inner::Run(run) => event_log::lose(run.records_unwritten(), now_ms as i64),
             Inner::Decided(..) => None,
         };
         self.need(now_ms, flush)

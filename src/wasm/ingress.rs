@@ -10,9 +10,9 @@ use super::delivery::DeliveryTask;
 use super::env;
 use super::event_log;
 use super::js::{self, bytes, strings, BodyResult, UnreadBody};
+use crate::attempts::DeliveryRun;
 use crate::config::DedupMode;
 use crate::dedup::{Claim, RecentKeys};
-use crate::delivery_run::DeliveryRun;
 use crate::ingress::{Ingress, Need, QueueMessage, RequestHead, Unread};
 use crate::key_table::TableAnswer;
 
@@ -250,7 +250,7 @@ pub(crate) fn reply_value(
     now_ms: f64,
 ) -> JsValue {
     let flush = reply
-        .journal
+        .log_entry
         .take()
         .and_then(|entry| event_log::keep(entry, now_ms as i64));
     let line = reply.log_line(duration_ms.max(0.0) as u64);

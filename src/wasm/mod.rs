@@ -111,5 +111,5 @@ pub fn secrets(env: &JsValue) -> js_sys::Array {
 /// be settled.
 #[wasm_bindgen]
 pub fn unsettled(queue: &str, messages: usize) -> String {
-    crate::delivery_run::unsettled_line(queue, messages)
+    crate::attempts::unsettled_line(queue, messages)
 }

@@ -94,7 +94,7 @@ fn failed_after_answer(worker: &mut Worker, event: &str, n: usize) -> Vec<String
             let posted = worker.post(&event_body(event, &format!("d-{i}"), worker.now_ms));
             for delivery in posted.reply.after_answer.clone() {
                 let decision = worker.deliver_after_answer(delivery, &answered(500, "down"));
-                assert_eq!(decision, leadnest_edge::deliver::Decision::Park);
+                assert_eq!(decision, leadnest_edge::delivery::Decision::Park);
             }
             posted.id()
         })
@@ -641,7 +641,7 @@ fn every_refusal_on_the_ingress_path_is_counted_under_its_code() {
     ));
     for mut reply in refusals {
         reply.count_rejection(true, worker.now_ms);
-        let Some(entry) = reply.journal.take() else {
+        let Some(entry) = reply.log_entry.take() else {
             panic!("{} is not counted", reply.status);
         };
         assert!(matches!(entry, Entry::Rejected { .. }));
@@ -657,7 +657,7 @@ fn every_refusal_on_the_ingress_path_is_counted_under_its_code() {
     )
     .unwrap();
     other.count_rejection(true, worker.now_ms);
-    assert!(other.journal.is_none());
+    assert!(other.log_entry.is_none());
     let stats = worker.get("stats").body();
     assert_eq!(
         stats["hours"][0]["rejected"],

@@ -2,8 +2,8 @@
 //! dead-letter consumer and the retention purge write, run against SQLite with
 //! the schema of `migrations/`, in the orders the platform may run them.
 
-use leadnest_edge::deliver::{Answer, Decision, Delivery};
-use leadnest_edge::delivery_run::Outcome;
+use leadnest_edge::attempts::Outcome;
+use leadnest_edge::delivery::{Answer, Decision, Delivery};
 use leadnest_edge::event_log::{merge_attempts, purge_all_but_failed, purge_continues, Retention};
 use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
@@ -135,7 +135,7 @@ fn an_attempt_written_before_the_ingress_entry_still_ends_delivered() {
         1,
         answered(200, "ok"),
     );
-    worker.log.write(&consumed.journal);
+    worker.log.write(&consumed.records);
     worker.keep(&posted);
 
     let listed = worker.listed(&id);
@@ -162,7 +162,7 @@ fn a_failed_attempt_before_the_ingress_entry_then_a_success_are_numbered_1_and_2
         answered(503, "busy"),
     );
     assert!(matches!(failed.decision, Decision::Retry { .. }));
-    worker.log.write(&failed.journal);
+    worker.log.write(&failed.records);
     worker.keep(&posted);
     assert_eq!(worker.event_status(&id), "pending");
 
@@ -240,8 +240,8 @@ fn a_queue_batch_writes_the_attempts_of_one_event_as_one_update_of_its_row() {
             1,
             answered(503, "busy"),
         );
-        let (shard, mut statements) = crm.journal.unwrap();
-        statements.extend(billing.journal.unwrap().1);
+        let (shard, mut statements) = crm.records.unwrap();
+        statements.extend(billing.records.unwrap().1);
         let statements = if merge {
             merge_attempts(statements)
         } else {
@@ -271,7 +271,7 @@ fn a_queue_batch_writes_the_attempts_of_one_event_as_one_update_of_its_row() {
                 n,
                 answered(503, "busy"),
             )
-            .journal
+            .records
             .unwrap()
     };
     let (shard, mut statements) = message(&worker, "crm", 1);
@@ -333,7 +333,7 @@ fn a_dead_letter_marks_its_delivery_and_event_failed_before_it_is_acked() {
     let consumed = worker.dead_letter(&posted.message("crm"));
     assert!(!consumed.attempted, "its retries are spent");
     assert_eq!(consumed.decision, Decision::Ack);
-    assert!(consumed.acks_after_journal);
+    assert!(consumed.acks_after_records);
     let listed = worker.listed(&id);
     assert_eq!(listed["status"], "failed");
     assert_eq!(
@@ -397,13 +397,13 @@ fn a_dead_letter_whose_event_never_reached_the_log_writes_the_event_from_its_mes
 fn without_the_event_log_a_dead_letter_is_attempted_as_before() {
     let mut worker = Worker::with(crate::worker::source_with(Some(ADMIN_TOKEN), false));
     let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
-    assert!(posted.reply.journal.is_none());
+    assert!(posted.reply.log_entry.is_none());
     let queue = worker.config.dead_letter_queue.clone();
     let consumed = worker.run_message(&queue, &posted.message("crm"), 1, answered(200, "ok"));
     assert!(consumed.attempted);
     assert_eq!(consumed.decision, Decision::Ack);
-    assert!(!consumed.acks_after_journal);
-    assert!(consumed.journal.is_none());
+    assert!(!consumed.acks_after_records);
+    assert!(consumed.records.is_none());
 }
 
 /// Runs the retention at `now_ms` as the scheduled handler does, on every

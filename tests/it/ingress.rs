@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING};
 use leadnest_edge::dedup::RecentKeys;
-use leadnest_edge::deliver::Delivery;
+use leadnest_edge::delivery::Delivery;
 use leadnest_edge::ingress::{
     BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread, CLAIM_WAIT_MS, STORE_WRITE_TRIES,
 };

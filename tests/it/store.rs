@@ -64,8 +64,8 @@ impl Log {
     }
 
     /// A write the driver makes: it must succeed.
-    pub fn write(&self, journal: &Option<(Shard, Vec<Statement>)>) {
-        if let Some((shard, statements)) = journal {
+    pub fn write(&self, records: &Option<(Shard, Vec<Statement>)>) {
+        if let Some((shard, statements)) = records {
             if let Err(error) = self.batch(*shard, statements) {
                 panic!("the batch failed: {error}");
             }

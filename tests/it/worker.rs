@@ -1,16 +1,16 @@
 //! The worker's core driven exactly as the JavaScript driver drives it, with
 //! the event log in its shards ([`Log`]): the ingress to its reply, then its entry kept with
 //! the isolate's [`Pending`] writes and flushed when the core says; a queue
-//! message through a [`DeliveryRun`], then its journal written; an
+//! message through a [`DeliveryRun`], then its records written; an
 //! [`AdminCall`] to its answer, each query run as one batch.
 
 use std::cell::RefCell;
 
 use leadnest_edge::admin::{AdminCall, AdminNeed, AdminRequest, Outgoing};
+use leadnest_edge::attempts::{DeliveryRun, Outcome, RunNeed};
 use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING, EVENTS_BINDING};
 use leadnest_edge::dedup::RecentKeys;
-use leadnest_edge::deliver::{Answer, Decision, Delivery};
-use leadnest_edge::delivery_run::{DeliveryRun, Outcome, RunNeed};
+use leadnest_edge::delivery::{Answer, Decision, Delivery};
 use leadnest_edge::event_log::time::rfc3339;
 use leadnest_edge::event_log::{retry_wait, Entry, Pending, Shard, Statement, Unwritten};
 use leadnest_edge::ingress::{BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread};
@@ -137,7 +137,7 @@ impl Posted {
 
     /// The event's `webhook-id`, as the log and its deliveries carry it.
     pub fn id(&self) -> String {
-        if let Some(Entry::Accepted(event)) = &self.reply.journal {
+        if let Some(Entry::Accepted(event)) = &self.reply.log_entry {
             return event.id.clone();
         }
         if let Some(delivery) = self.reply.after_answer.first() {
@@ -161,10 +161,10 @@ impl Posted {
 #[derive(Debug)]
 pub struct Consumed {
     pub decision: Decision,
-    pub journal: Option<(Shard, Vec<Statement>)>,
+    pub records: Option<(Shard, Vec<Statement>)>,
     /// The deliveries it settled, for the isolate's pending counts.
     pub counted: Vec<Entry>,
-    pub acks_after_journal: bool,
+    pub acks_after_records: bool,
     /// Whether an attempt was made.
     pub attempted: bool,
 }
@@ -312,14 +312,14 @@ impl Worker {
         }
     }
 
-    /// Posts `body` signed by LeadNest, and keeps what the ingress journals.
+    /// Posts `body` signed by LeadNest, and keeps what the ingress records.
     pub fn post(&mut self, body: &str) -> Posted {
         let posted = self.post_unlogged(body);
         self.keep(&posted);
         posted
     }
 
-    /// Posts `body` signed by LeadNest; its journal is left to the caller.
+    /// Posts `body` signed by LeadNest; its records is left to the caller.
     pub fn post_unlogged(&mut self, body: &str) -> Posted {
         self.submit(body, Some(&signature(body)))
     }
@@ -327,7 +327,7 @@ impl Worker {
     /// What the driver does after the answer: the request's entry joins the
     /// isolate's pending writes, and a flush runs if the core asks for one.
     pub fn keep(&mut self, posted: &Posted) {
-        let Some(entry) = posted.reply.journal.clone() else {
+        let Some(entry) = posted.reply.log_entry.clone() else {
             return;
         };
         self.keep_entry(entry);
@@ -456,8 +456,8 @@ impl Worker {
 
     /// A write as the consumer makes it: tried again, on the test's clock,
     /// while the core says. Whether it was written.
-    fn write_tried(&mut self, journal: &Option<(Shard, Vec<Statement>)>) -> bool {
-        let Some(batch) = journal else {
+    fn write_tried(&mut self, records: &Option<(Shard, Vec<Statement>)>) -> bool {
+        let Some(batch) = records else {
             return true;
         };
         let mut tries = 1;
@@ -474,7 +474,7 @@ impl Worker {
         }
     }
 
-    /// Posts `body` with `signature`; its journal is left to the caller.
+    /// Posts `body` with `signature`; its records is left to the caller.
     pub fn submit(&mut self, body: &str, signature: Option<&str>) -> Posted {
         self.requests += 1;
         self.platform.body = body.as_bytes().to_vec();
@@ -507,7 +507,7 @@ impl Worker {
 
     /// The delivery consumer takes `message` (its `attempts`-th delivery) from
     /// `queue`; an attempt, if one is asked for, ends with `outcome`. The
-    /// journal is left to the caller.
+    /// records is left to the caller.
     pub fn run_message(
         &self,
         queue: &str,
@@ -532,15 +532,15 @@ impl Worker {
         };
         Consumed {
             decision,
-            journal: run.take_journal(),
+            records: run.take_records(),
             counted: run.take_counted(),
-            acks_after_journal: run.acks_after_journal(),
+            acks_after_records: run.acks_after_records(),
             attempted,
         }
     }
 
     /// A message of `queue` as the consumer runs it: an attempt, if one is
-    /// asked for, ending with `outcome`; its journal written as the driver
+    /// asked for, ending with `outcome`; its records written as the driver
     /// writes it, each try's fate decided by [`Worker::fate`]; if it never is,
     /// the run says what that means (a dead letter: retried; anything else:
     /// counted lost). The decision it settles on.
@@ -563,9 +563,9 @@ impl Worker {
         if matches!(run.need(), RunNeed::Attempt { .. }) {
             run.attempted(outcome, self.now_ms, 35);
         }
-        let journal = run.take_journal();
-        if !self.write_tried(&journal) {
-            let unwritten = run.journal_unwritten();
+        let records = run.take_records();
+        if !self.write_tried(&records) {
+            let unwritten = run.records_unwritten();
             self.lose(unwritten);
         }
         for counted in run.take_counted() {
@@ -577,11 +577,11 @@ impl Worker {
         decision
     }
 
-    /// A delivery attempt from `DELIVERY_QUEUE`, with its journal written,
+    /// A delivery attempt from `DELIVERY_QUEUE`, with its records written,
     /// and its count as the isolate's next flush writes it.
     pub fn deliver(&self, message: &[u8], attempts: u32, outcome: Outcome) -> Decision {
         let consumed = self.run_message(DELIVERY_QUEUE_NAME, message, attempts, outcome);
-        self.log.write(&consumed.journal);
+        self.log.write(&consumed.records);
         self.count_now(consumed.counted);
         consumed.decision
     }
@@ -595,7 +595,7 @@ impl Worker {
     }
 
     /// A delivery after the answer (no `DELIVERY_QUEUE`), every attempt ending
-    /// with `outcome`, its journal written after each attempt and at the end,
+    /// with `outcome`, its records written after each attempt and at the end,
     /// as the driver writes it. The decision it settles on.
     pub fn deliver_after_answer(&mut self, delivery: Delivery, outcome: &Outcome) -> Decision {
         let config = self.config.clone();
@@ -616,7 +616,7 @@ impl Worker {
             match run.need() {
                 RunNeed::Attempt { .. } => {
                     run.attempted(outcome.clone(), self.now_ms, 20);
-                    self.log.write(&run.take_journal());
+                    self.log.write(&run.take_records());
                     self.count_now(run.take_counted());
                 }
                 RunNeed::Wait { seconds } => {
@@ -624,7 +624,7 @@ impl Worker {
                     run.waited();
                 }
                 RunNeed::Settle(decision) => {
-                    self.log.write(&run.take_journal());
+                    self.log.write(&run.take_records());
                     self.count_now(run.take_counted());
                     return decision;
                 }
@@ -632,11 +632,11 @@ impl Worker {
         }
     }
 
-    /// `message` arrives on the dead-letter queue; its journal is written.
+    /// `message` arrives on the dead-letter queue; its records is written.
     pub fn dead_letter(&self, message: &[u8]) -> Consumed {
         let queue = self.config.dead_letter_queue.clone();
         let consumed = self.run_message(&queue, message, 1, answered(500, "unused"));
-        self.log.write(&consumed.journal);
+        self.log.write(&consumed.records);
         consumed
     }
 

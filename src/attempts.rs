@@ -7,7 +7,7 @@
 //! logged) is here.
 
 use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
-use crate::deliver::{
+use crate::delivery::{
     dead_letter_retry_delay, decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
@@ -88,14 +88,14 @@ pub struct DeliveryRun<'c> {
     state: State,
     lines: Vec<String>,
     /// What to write to the event log so far (only with the log on).
-    journal: Vec<Statement>,
-    /// What the journal last taken holds, counted lost if its write fails.
+    records: Vec<Statement>,
+    /// What the records last taken holds, counted lost if its write fails.
     taken: Unwritten,
     /// Its event as the log keeps it (with the log on), and where.
     logged: Option<AcceptedEvent>,
     /// Deliveries settled, for the isolate's pending counts.
     counted: Vec<Entry>,
-    /// A dead letter: acked only once its journal is written.
+    /// A dead letter: acked only once its records is written.
     dead_letter: bool,
     /// The signatures the last attempt sent: a backend that echoes them must
     /// not get them into the log.
@@ -110,7 +110,7 @@ impl<'c> DeliveryRun<'c> {
     /// With the event log on, a message of `DEAD_LETTER_QUEUE` is not attempted
     /// again: its retries are spent, so the log records the delivery as failed
     /// (replay from the admin API sends it again) and the message is acked once
-    /// that is written ([`DeliveryRun::acks_after_journal`]).
+    /// that is written ([`DeliveryRun::acks_after_records`]).
     pub fn queued(
         config: &'c Config,
         body: Option<&[u8]>,
@@ -195,7 +195,7 @@ impl<'c> DeliveryRun<'c> {
             at_ms: now_ms,
             event,
         };
-        run.journal = dead_letter.statements();
+        run.records = dead_letter.statements();
         run.logged = Some(dead_letter.event);
         run.dead_letter = true;
         run.state = State::Done(Decision::Ack);
@@ -225,7 +225,7 @@ impl<'c> DeliveryRun<'c> {
             route,
             state: State::Attempt,
             lines: Vec::new(),
-            journal: Vec::new(),
+            records: Vec::new(),
             taken: Unwritten::default(),
             logged,
             counted: Vec::new(),
@@ -330,18 +330,18 @@ impl<'c> DeliveryRun<'c> {
     }
 
     /// What to write to the event log so far, and the shard it goes to.
-    pub fn take_journal(&mut self) -> Option<(Shard, Vec<Statement>)> {
-        let journal = std::mem::take(&mut self.journal);
+    pub fn take_records(&mut self) -> Option<(Shard, Vec<Statement>)> {
+        let records = std::mem::take(&mut self.records);
         let shard = self
             .logged
             .as_ref()
-            .filter(|_| !journal.is_empty())?
+            .filter(|_| !records.is_empty())?
             .shard();
         // A dead letter's is not lost when unwritten: its message is retried.
         if !self.dead_letter {
-            self.taken = Unwritten::of(shard, &journal);
+            self.taken = Unwritten::of(shard, &records);
         }
-        Some((shard, journal))
+        Some((shard, records))
     }
 
     /// The deliveries it settled so far, as counts for the isolate's pending
@@ -350,19 +350,19 @@ impl<'c> DeliveryRun<'c> {
         std::mem::take(&mut self.counted)
     }
 
-    /// Whether the settle decision stands only once the journal is written (a
+    /// Whether the settle decision stands only once the records is written (a
     /// dead letter: it must not leave its queue without a trace). If the write
-    /// fails, the driver says so with [`journal_unwritten`](Self::journal_unwritten).
-    pub fn acks_after_journal(&self) -> bool {
+    /// fails, the driver says so with [`records_unwritten`](Self::records_unwritten).
+    pub fn acks_after_records(&self) -> bool {
         self.dead_letter
     }
 
-    /// The journal last taken could not be written, even after the last try.
+    /// The records last taken could not be written, even after the last try.
     /// A dead letter's message is retried on [`dead_letter_retry_delay`]'s
     /// schedule, which ends well within the queue's retention; anything else
     /// is lost, and what it held is returned to be counted
     /// ([`Pending::lose`](crate::event_log::Pending::lose)).
-    pub fn journal_unwritten(&mut self) -> Unwritten {
+    pub fn records_unwritten(&mut self) -> Unwritten {
         if self.dead_letter {
             self.state = State::Done(Decision::Retry {
                 delay_seconds: dead_letter_retry_delay(self.attempt),
@@ -391,7 +391,7 @@ impl<'c> DeliveryRun<'c> {
                 entry.headers = None;
                 entry.body = None;
             }
-            self.journal.push(entry.record());
+            self.records.push(entry.record());
             self.counted.extend(entry.counted());
         }
         let (status, error) = match outcome {
@@ -593,7 +593,7 @@ mod tests {
             );
         }
     }
-    use crate::deliver::MAX_RETRY_DELAY_SECONDS;
+    use crate::delivery::MAX_RETRY_DELAY_SECONDS;
     use crate::event_log::Param;
     use crate::testing::FakeSource;
     use serde_json::Value;
@@ -636,9 +636,9 @@ mod tests {
         let queue = config.dead_letter_queue.clone();
         let retried = |attempt: u32| {
             let mut run = DeliveryRun::queued(&config, Some(&message), attempt, &queue, None, 0);
-            assert!(run.acks_after_journal());
+            assert!(run.acks_after_records());
             assert!(matches!(run.need(), RunNeed::Settle(Decision::Ack)));
-            run.journal_unwritten();
+            run.records_unwritten();
             match run.need() {
                 RunNeed::Settle(Decision::Retry { delay_seconds }) => delay_seconds,
                 other => panic!("{other:?}"),
@@ -664,7 +664,7 @@ mod tests {
             .unwrap();
         let spanned: u64 = (1..=max_retries).map(retried).sum();
         assert!(
-            spanned <= crate::deliver::QUEUE_RETENTION_SECONDS / 2,
+            spanned <= crate::delivery::QUEUE_RETENTION_SECONDS / 2,
             "{max_retries} tries span {spanned} s"
         );
     }
@@ -847,8 +847,8 @@ mod tests {
                 body_error: None,
             };
             run.attempted(Outcome::Answered(answer), 0, 5);
-            let (_, journal) = run.take_journal().unwrap();
-            let attempt = journal.into_iter().next().unwrap();
+            let (_, records) = run.take_records().unwrap();
+            let attempt = records.into_iter().next().unwrap();
             // The attempt as its delivery keeps it: status, headers, body.
             let Param::Text(json) = &attempt.params[8] else {
                 panic!("{attempt:?}")
@@ -925,7 +925,7 @@ mod tests {
             0,
             5,
         );
-        let stored = format!("{:?}", run.take_journal());
+        let stored = format!("{:?}", run.take_records());
         assert!(stored.contains("(signature)"), "{stored}");
         assert!(!stored.contains(&signature), "{stored}");
         let base64 = webhook_signature.trim_start_matches("v1,");
@@ -934,7 +934,7 @@ mod tests {
 
     #[test]
     fn signatures_echoed_in_another_spelling_stay_out_of_the_log() {
-        use crate::deliver::RESPONSE_BODY_KEPT_BYTES;
+        use crate::delivery::RESPONSE_BODY_KEPT_BYTES;
         use crate::event_log::Param;
 
         let config = signing_config();
@@ -967,8 +967,8 @@ mod tests {
         assert!(answer.keep(body.as_bytes()));
         run.attempted(Outcome::Answered(answer), 0, 5);
 
-        let (_, journal) = run.take_journal().unwrap();
-        let texts: Vec<String> = journal
+        let (_, records) = run.take_records().unwrap();
+        let texts: Vec<String> = records
             .iter()
             .flat_map(|statement| &statement.params)
             .filter_map(|param| match param {
