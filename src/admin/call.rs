@@ -340,7 +340,8 @@ impl<'c> AdminCall<'c> {
                 }
             }
             Call::Test { event } => {
-                let body = sample(&event, self.now_ms, &self.nonce)
+                let message_id = format!("msg_test_{}", self.nonce);
+                let body = sample(&event, self.now_ms, &message_id)
                     .ok_or(AdminError::NotFound("sample event"))?;
                 let secret = self.config.secrets.raw_keys().next().unwrap_or_default();
                 State::Test {

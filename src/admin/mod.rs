@@ -14,7 +14,7 @@ mod sql;
 pub use call::{AdminCall, AdminNeed, AdminRequest, Ask, Outgoing, DIRECT_REPLAY_DELIVERIES};
 pub use error::AdminError;
 pub use request::{parse, target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
-pub use sample::{sample, SAMPLE_EVENTS};
+pub use sample::{sample, sample_events};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

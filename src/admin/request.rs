@@ -200,10 +200,11 @@ impl BodyCall {
                 let event = Body::read(body, &["event"])?
                     .text("event")?
                     .unwrap_or_default();
-                if !super::SAMPLE_EVENTS.contains(&event.as_str()) {
+                if !super::sample_events().any(|known| known == event) {
+                    let known: Vec<&str> = super::sample_events().collect();
                     return Err(AdminError::InvalidRequest(format!(
                         "`event` must be one of LeadNest's events: {}.",
-                        super::SAMPLE_EVENTS.join(", ")
+                        known.join(", ")
                     )));
                 }
                 Ok(Call::Test { event })

@@ -6,8 +6,18 @@ use serde_json::Value;
 
 use crate::event_log::time::rfc3339;
 
-/// The events of SPEC section 1.
-pub const SAMPLE_EVENTS: [&str; 18] = [
+/// The events of SPEC section 1, each with its sample: the files of
+/// `fixtures/events/`, the one list the tools, the admin API and the console
+/// use (the tools read the folder; a test checks this list against it).
+macro_rules! fixtures {
+    ($($event:literal),* $(,)?) => {
+        const FIXTURES: &[(&str, &str)] = &[
+            $(($event, include_str!(concat!("../../fixtures/events/", $event, ".json")))),*
+        ];
+    };
+}
+
+fixtures![
     "email.bounced",
     "email.clicked",
     "email.delivered",
@@ -28,95 +38,32 @@ pub const SAMPLE_EVENTS: [&str; 18] = [
     "whatsapp.sent",
 ];
 
-const FIXTURES: [(&str, &str); 18] = [
-    (
-        "email.bounced",
-        include_str!("../../fixtures/events/email.bounced.json"),
-    ),
-    (
-        "email.clicked",
-        include_str!("../../fixtures/events/email.clicked.json"),
-    ),
-    (
-        "email.delivered",
-        include_str!("../../fixtures/events/email.delivered.json"),
-    ),
-    (
-        "email.opened",
-        include_str!("../../fixtures/events/email.opened.json"),
-    ),
-    (
-        "email.sent",
-        include_str!("../../fixtures/events/email.sent.json"),
-    ),
-    (
-        "email.spam",
-        include_str!("../../fixtures/events/email.spam.json"),
-    ),
-    (
-        "email.unsubscribed",
-        include_str!("../../fixtures/events/email.unsubscribed.json"),
-    ),
-    (
-        "sms.delivered",
-        include_str!("../../fixtures/events/sms.delivered.json"),
-    ),
-    (
-        "sms.failed",
-        include_str!("../../fixtures/events/sms.failed.json"),
-    ),
-    (
-        "sms.replied",
-        include_str!("../../fixtures/events/sms.replied.json"),
-    ),
-    (
-        "sms.sent",
-        include_str!("../../fixtures/events/sms.sent.json"),
-    ),
-    (
-        "subscriber.created",
-        include_str!("../../fixtures/events/subscriber.created.json"),
-    ),
-    (
-        "subscriber.deleted",
-        include_str!("../../fixtures/events/subscriber.deleted.json"),
-    ),
-    (
-        "subscriber.updated",
-        include_str!("../../fixtures/events/subscriber.updated.json"),
-    ),
-    (
-        "whatsapp.delivered",
-        include_str!("../../fixtures/events/whatsapp.delivered.json"),
-    ),
-    (
-        "whatsapp.read",
-        include_str!("../../fixtures/events/whatsapp.read.json"),
-    ),
-    (
-        "whatsapp.replied",
-        include_str!("../../fixtures/events/whatsapp.replied.json"),
-    ),
-    (
-        "whatsapp.sent",
-        include_str!("../../fixtures/events/whatsapp.sent.json"),
-    ),
-];
+/// The events there is a sample of, in order.
+pub fn sample_events() -> impl Iterator<Item = &'static str> {
+    FIXTURES.iter().map(|(event, _)| *event)
+}
 
-/// The sample of `event` stamped `now_ms`, with the message id `msg_test_<nonce>`
-/// so that each test is a new event; `None` for an event with no sample.
-pub fn sample(event: &str, now_ms: i64, nonce: &str) -> Option<String> {
+/// The sample of `event` at `now_ms`, as the tools build it too
+/// (`tools/lib/leadnest.mjs`, checked against `fixtures/vectors/samples.json`):
+/// its `timestamp` and every `data.*_at` the second it is, and its
+/// `data.message_id`, when the event carries one, `message_id`. A subscriber
+/// event carries none: LeadNest's are deduplicated by their body. `None` for an
+/// event with no sample.
+pub fn sample(event: &str, now_ms: i64, message_id: &str) -> Option<String> {
     let (_, text) = FIXTURES.iter().find(|(name, _)| *name == event)?;
     let mut value: Value = serde_json::from_str(text).ok()?;
     let object = value.as_object_mut()?;
     // LeadNest's timestamps carry whole seconds.
     let stamp = rfc3339(now_ms.div_euclid(1000) * 1000).replace(".000Z", "Z");
-    object.insert("timestamp".into(), Value::String(stamp));
+    object.insert("timestamp".into(), Value::String(stamp.clone()));
     if let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) {
-        data.insert(
-            "message_id".into(),
-            Value::String(format!("msg_test_{nonce}")),
-        );
+        for (key, value) in data.iter_mut() {
+            if key.ends_with("_at") {
+                *value = Value::String(stamp.clone());
+            } else if key == "message_id" {
+                *value = Value::String(message_id.to_string());
+            }
+        }
     }
     serde_json::to_string(&value).ok()
 }
@@ -128,14 +75,49 @@ mod tests {
 
     #[test]
     fn every_event_has_a_fresh_sample() {
-        for event in SAMPLE_EVENTS {
+        for event in sample_events() {
             assert!(is_event_name(event));
-            let body = sample(event, 1_764_680_400_500, "abc").unwrap();
+            let body = sample(event, 1_764_680_400_500, "msg_test_abc").unwrap();
             let value: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(value["event"], event);
             assert_eq!(value["timestamp"], "2025-12-02T13:00:00Z");
-            assert_eq!(value["data"]["message_id"], "msg_test_abc");
+            let has_id = !event.starts_with("subscriber.");
+            assert_eq!(value["data"].get("message_id").is_some(), has_id, "{event}");
+            if has_id {
+                assert_eq!(value["data"]["message_id"], "msg_test_abc");
+            }
         }
-        assert_eq!(sample("email.exploded", 0, "abc"), None);
+        assert_eq!(sample("email.exploded", 0, "msg_test_abc"), None);
+    }
+
+    #[test]
+    fn the_list_is_the_fixtures_folder() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/events");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = sample_events().map(|e| format!("{e}.json")).collect();
+        assert_eq!(files, listed);
+    }
+
+    /// The rule the tools share: `fixtures/vectors/samples.json`.
+    #[test]
+    fn samples_match_the_shared_vectors() {
+        let text = include_str!("../../fixtures/vectors/samples.json");
+        let vectors: Vec<Value> = serde_json::from_str(text).unwrap();
+        assert!(vectors.len() >= 3);
+        for vector in vectors {
+            let event = vector["event"].as_str().unwrap();
+            let body = sample(
+                event,
+                vector["now_ms"].as_i64().unwrap(),
+                vector["message_id"].as_str().unwrap(),
+            )
+            .unwrap();
+            let built: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(built, vector["sample"], "{event}");
+        }
     }
 }

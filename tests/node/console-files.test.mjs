@@ -86,3 +86,9 @@ test(`the page weighs at most ${BUDGET_GZIP_BYTES / 1024} KiB gzip'd`, () => {
   const total = loaded.reduce((sum, f) => sum + gzipSync(readFileSync(f), { level: 9 }).length, 0);
   assert.ok(total <= BUDGET_GZIP_BYTES, `${total} bytes gzip'd`);
 });
+
+test('the send-test form offers exactly the events there are samples of (fixtures/events)', async () => {
+  const { ALL_EVENTS } = await import('../../public/admin/lib/format.js');
+  const { EVENTS } = await import('../../tools/lib/leadnest.mjs');
+  assert.deepEqual([...ALL_EVENTS].sort(), [...EVENTS]);
+});

@@ -1,10 +1,12 @@
 // The JS baseline (bench/baseline/worker.mjs) against the dedup-key and webhook-id
 // vector the Rust worker is held to too (src/dedup.rs, dedup_vectors): the benchmark
 // compares like with like only while both compute the same keys.
+// And the sample events: the tools' builder against fixtures/vectors/samples.json.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { dedupKey, messageIdOf, webhookId } from '../../bench/baseline/worker.mjs';
+import { samplePayload } from '../../tools/lib/leadnest.mjs';
 
 const { cases } = JSON.parse(readFileSync(new URL('../../fixtures/vectors/dedup.json', import.meta.url), 'utf8'));
 
@@ -24,5 +26,15 @@ for (const c of cases) {
     const key = await baselineKey(c.body);
     assert.equal(key, c.dedup_key, 'dedup_key');
     assert.equal(await webhookId(key), c.webhook_id, 'webhook_id');
+  });
+}
+
+// The tools' sample builder against the vectors the admin API's is held to too
+// (src/admin/sample.rs, samples_match_the_shared_vectors): one rule for every sample.
+const samples = JSON.parse(readFileSync(new URL('../../fixtures/vectors/samples.json', import.meta.url), 'utf8'));
+for (const vector of samples) {
+  test(`sample vector: ${vector.event}`, () => {
+    const built = samplePayload(vector.event, { timestamp: new Date(vector.now_ms), messageId: vector.message_id });
+    assert.deepEqual(built, vector.sample);
   });
 }

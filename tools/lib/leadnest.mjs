@@ -1,6 +1,6 @@
 // Shared helpers for the local tools (send.mjs, backend.mjs) and their tests.
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -8,14 +8,10 @@ import { parseArgs } from 'node:util';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURES_DIR = join(ROOT, 'fixtures', 'events');
 
-// The events LeadNest documents (SPEC §1); fixtures/events holds one sample of each.
-export const EVENTS = Object.freeze([
-  'email.sent', 'email.delivered', 'email.opened', 'email.clicked', 'email.bounced',
-  'email.unsubscribed', 'email.spam',
-  'sms.sent', 'sms.delivered', 'sms.failed', 'sms.replied',
-  'whatsapp.sent', 'whatsapp.delivered', 'whatsapp.read', 'whatsapp.replied',
-  'subscriber.created', 'subscriber.updated', 'subscriber.deleted',
-]);
+// The events LeadNest documents (SPEC §1): the samples in fixtures/events, one an
+// event, the one list the tools, the admin API (src/admin/sample.rs) and the console use.
+export const EVENTS = Object.freeze(readdirSync(FIXTURES_DIR)
+  .filter((file) => file.endsWith('.json')).map((file) => file.slice(0, -'.json'.length)).sort());
 
 /** An error a CLI reports as one line and exits with `exitCode`, without a stack trace. */
 export class CliError extends Error {
@@ -30,21 +26,23 @@ export function unknownEventError(event) {
 }
 
 /**
- * The fixture for `event` with a fresh `message_id` (when the event carries one) and
- * a current timestamp, so that every call passes the worker's freshness and dedup checks.
+ * The sample of `event`, as the admin API builds it too (src/admin/sample.rs, checked
+ * against fixtures/vectors/samples.json): its `timestamp` and every `data.*_at` the
+ * second `timestamp` is (a Date, now by default; a string is kept as given), and its
+ * `data.message_id`, when the event carries one, `messageId` (a fresh one by default).
+ * Subscriber events carry none: the worker then dedups on the body hash.
  */
 export function samplePayload(event, { timestamp, messageId } = {}) {
   if (!EVENTS.includes(event)) throw unknownEventError(event);
   const payload = JSON.parse(readFileSync(join(FIXTURES_DIR, `${event}.json`), 'utf8'));
-  const ts = timestamp instanceof Date ? timestamp.toISOString() : (timestamp ?? new Date().toISOString());
+  const when = timestamp ?? new Date();
+  // LeadNest's timestamps carry whole seconds.
+  const ts = typeof when === 'string' ? when
+    : new Date(Math.floor(when.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
   payload.timestamp = ts;
-  // Keep the event's own times (opened_at, replied_at, ...) consistent with its timestamp.
   for (const key of Object.keys(payload.data)) {
     if (key.endsWith('_at')) payload.data[key] = ts;
-  }
-  // Subscriber events have no message_id: the worker then dedups on the body hash.
-  if ('message_id' in payload.data) {
-    payload.data.message_id = messageId ?? `msg_${randomBytes(8).toString('hex')}`;
+    else if (key === 'message_id') payload.data[key] = messageId ?? `msg_${randomBytes(8).toString('hex')}`;
   }
   return payload;
 }

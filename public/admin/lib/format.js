@@ -1,6 +1,6 @@
 // Formatting shared by the views. Every function returns plain text.
 
-/** The 18 events LeadNest sends (SPEC §1), by family. */
+/** The 18 events LeadNest sends (SPEC §1), by family: the samples of fixtures/events, checked by tests/node/console-files.test.mjs. */
 export const EVENT_TYPES = {
   email: ['sent', 'delivered', 'opened', 'clicked', 'bounced', 'unsubscribed', 'spam'],
   sms: ['sent', 'delivered', 'failed', 'replied'],
