@@ -25,7 +25,8 @@ if [ "${BENCH_NATIVE:-1}" != 0 ]; then
     timing=(--warm-up-time 1 --measurement-time 2)
   fi
   echo "bench: native (cargo bench; the first build takes a few minutes)" >&2
-  cargo bench --quiet --bench pure -- --quiet "${timing[@]}" >&2
+  # A crate of its own (bench/native, its own lock): `cargo test` never builds criterion.
+  cargo bench --quiet --manifest-path bench/native/Cargo.toml --bench pure -- --quiet "${timing[@]}" >&2
 fi
 
 if [ "${BENCH_WASM:-1}" != 0 ]; then
