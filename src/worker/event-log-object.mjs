@@ -24,12 +24,26 @@ function logSql(name) {
   return /** @type {string} */ (ownSql[name]);
 }
 
-/** The stub of the log's object `name`. */
+/**
+ * The stub of the log's object `name`.
+ * @param {any} env
+ * @param {string} name
+ * @returns {any}
+ */
 export function logObject(env, name) {
   return env.EVENTS.get(env.EVENTS.idFromName(name));
 }
 
+/**
+ * A shard's figures, as the directory keeps them.
+ * @typedef {{ name: string | undefined, bytes: number, events: number, failed: number, oldest: number | null }} Figures
+ */
+
 export class EventLog extends DurableObject {
+  /**
+   * @param {DurableObjectState} ctx
+   * @param {any} env
+   */
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
@@ -37,6 +51,7 @@ export class EventLog extends DurableObject {
     this.ready = false;
     // Known to be in the directory: noted by this instance.
     this.listed = false;
+    /** @type {string | undefined} */
     this.name = undefined;
     this.reportedAt = 0;
   }
@@ -61,6 +76,11 @@ export class EventLog extends DurableObject {
    * objects answers so rather than throw, so the caller decides what a
    * failure means and the runtime prints no stray line.
    */
+  /**
+   * @template T
+   * @param {() => T | Promise<T>} work
+   * @returns {Promise<T | { error: string }>}
+   */
   async guarded(work) {
     try {
       return await work();
@@ -74,10 +94,18 @@ export class EventLog extends DurableObject {
    * `name`: every row of each, and the rows the platform metered as written,
    * or `{ error }`.
    */
+  /**
+   * @param {string} name
+   * @param {import('./glue/index.js').Statement[]} statements
+   */
   batch(name, statements) {
     return this.guarded(() => this.run(name, statements));
   }
 
+  /**
+   * @param {string} name
+   * @param {import('./glue/index.js').Statement[]} statements
+   */
   async run(name, statements) {
     this.name = name;
     const writes = statements.some(([sql]) => !sql.startsWith('SELECT'));
@@ -105,14 +133,18 @@ export class EventLog extends DurableObject {
    * counts of events accepted (while its window is kept; a purged one is
    * small and counted whole), whether it holds a failed event, and when its
    * oldest was received.
+   * @param {number} now
+   * @returns {Figures}
    */
   figures(now) {
-    const purged = core.retention(this.env, this.name, 1, now) !== core.RetentionStep.Keep;
+    const purged = core.retention(this.env, this.name ?? '', 1, now) !== core.RetentionStep.Keep;
+    /** @type {any} */
     const [row] = this.sql.exec(purged ? logSql('figures_purged') : logSql('figures')).toArray();
     return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
   }
 
   /** Tells the directory, at most once a second; a later write's alarm tells it the rest. */
+  /** @param {number} [at] */
   async report(at = Date.now()) {
     const now = Date.now();
     if (now - this.reportedAt < REPORT_EVERY_MS) {
@@ -130,6 +162,7 @@ export class EventLog extends DurableObject {
   }
 
   /** Tells the directory its figures as of `at`; throws if it could not. */
+  /** @param {number} at */
   async tell(at) {
     this.reportedAt = Date.now();
     const noted = await logObject(this.env, DIRECTORY).note(this.figures(at));
@@ -150,10 +183,18 @@ export class EventLog extends DurableObject {
    * The retention's step for the shard `name` at `now`: drop it whole, or
    * purge all but its failed events in rounds, as the core says.
    */
+  /**
+   * @param {string} name
+   * @param {number} now
+   */
   retire(name, now) {
     return this.guarded(() => this.retireShard(name, now));
   }
 
+  /**
+   * @param {string} name
+   * @param {number} now
+   */
   async retireShard(name, now) {
     this.name = name;
     if (!this.exists()) return this.unlist(name);
@@ -179,6 +220,7 @@ export class EventLog extends DurableObject {
   }
 
   /** Takes the shard `name` off the directory. */
+  /** @param {string} name */
   async unlist(name) {
     const forgotten = await logObject(this.env, DIRECTORY).forget(name);
     if (forgotten?.error !== undefined) throw new Error(forgotten.error);
@@ -191,16 +233,19 @@ export class EventLog extends DurableObject {
   }
 
   /** A shard's figures. */
+  /** @param {Figures} figures */
   note(figures) {
     return this.guarded(() => this.noteFigures(figures));
   }
 
+  /** @param {Figures} figures */
   noteFigures(figures) {
     this.directoryTable();
     this.sql.exec(logSql('note'), figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
   }
 
   /** A shard dropped whole. */
+  /** @param {string} name */
   forget(name) {
     return this.guarded(() => {
       this.directoryTable();
