@@ -28,6 +28,13 @@ fn memory(capacity: usize) -> &'static RefCell<RecentKeys> {
 }
 
 #[wasm_bindgen]
+extern "C" {
+    /// The runtime's random UUID.
+    #[wasm_bindgen(js_namespace = crypto, js_name = randomUUID)]
+    fn random_uuid() -> String;
+}
+
+#[wasm_bindgen]
 #[derive(Clone, Copy)]
 pub enum IngressStep {
     ReadBody = 0,
@@ -45,21 +52,22 @@ pub enum IngressStep {
 pub struct IngressTask {
     /// Taken once it reaches its reply.
     run: Option<Ingress<'static>>,
-    token: String,
+    /// What names this request to the key table, the same for all its
+    /// steps: made when it is first asked, so a KV request makes none.
+    token: Option<String>,
     started_ms: f64,
 }
 
 #[wasm_bindgen]
 impl IngressTask {
     /// A request with its `Content-Length` and `X-LeadNest-Signature` as sent,
-    /// arriving at `now_ms`; `token` names it to the key table. Its first
+    /// arriving at `now_ms`. Its first
     /// need, or the refusal of a misconfigured worker.
     #[wasm_bindgen(unchecked_return_type = "IngressStart | Reply")]
     pub fn start(
         env: &JsValue,
         content_length: Option<String>,
         signature: Option<String>,
-        token: String,
         now_ms: f64,
     ) -> JsValue {
         let Ok(config) = env::config(env) else {
@@ -76,7 +84,7 @@ impl IngressTask {
         );
         let mut task = IngressTask {
             run: Some(run),
-            token,
+            token: None,
             started_ms: now_ms,
         };
         let need = task.need(env, now_ms);
@@ -179,7 +187,12 @@ impl IngressTask {
         let Some(run) = &self.run else {
             return super::unavailable(env, now_ms);
         };
-        if let Some((shard, request)) = run.table_request(&self.token) {
+        let token = match (&self.token, run.table_request("")) {
+            (Some(token), _) => token.as_str(),
+            (None, Some(_)) => self.token.insert(random_uuid()).as_str(),
+            (None, None) => "",
+        };
+        if let Some((shard, request)) = run.table_request(token) {
             let ttl_ms = request.ttl_ms().map(|ms| ms as f64);
             return js::table(
                 IngressStep::Table as u32,

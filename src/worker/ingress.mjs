@@ -37,7 +37,7 @@ export async function answer(request, env, ctx, reply) {
 export async function ingress(request, env, ctx) {
   const headers = request.headers;
   const start = core.IngressTask.start(env, headers.get('content-length') ?? undefined,
-    headers.get('x-leadnest-signature') ?? undefined, crypto.randomUUID(), Date.now());
+    headers.get('x-leadnest-signature') ?? undefined, Date.now());
   if (!('task' in start)) return answer(request, env, ctx, start);
   // From its first dedup step on, the request runs to its end under waitUntil:
   // a connection LeadNest cuts must not stop a claimed event between its
