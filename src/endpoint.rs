@@ -75,6 +75,38 @@ pub fn admin_enabled(loaded: &Result<Config, ConfigError>) -> bool {
         .is_ok_and(|config| config.admin_token.is_some())
 }
 
+/// Who answers a request, given the configuration as it loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// An [`Ingress`](crate::ingress::Ingress).
+    Ingress,
+    /// [`health`].
+    Health,
+    /// The console's files.
+    AdminPage,
+    /// An [`AdminCall`](crate::admin::AdminCall).
+    AdminApi,
+    /// The console while it is off: a browser gets the page that says how to
+    /// turn it on (still a 404); anything else, the [`refusal`].
+    AdminOff,
+    /// The [`refusal`], from the configuration alone: a 404, a 405, or the
+    /// ingress of a misconfigured worker.
+    Refused,
+}
+
+/// Who answers `method` on `path`: the ingress only with a valid
+/// configuration, the admin API and the console only with `ADMIN_TOKEN` set.
+pub fn handler(method: &str, path: &str, loaded: &Result<Config, ConfigError>) -> Handler {
+    match endpoint(method, path) {
+        Endpoint::Ingress if loaded.is_ok() => Handler::Ingress,
+        Endpoint::Health => Handler::Health,
+        Endpoint::AdminPage if admin_enabled(loaded) => Handler::AdminPage,
+        Endpoint::AdminApi if admin_enabled(loaded) => Handler::AdminApi,
+        Endpoint::AdminPage => Handler::AdminOff,
+        _ => Handler::Refused,
+    }
+}
+
 /// What to do with the body of a request that will not be read, valid
 /// configuration or not.
 pub fn unread(loaded: &Result<Config, ConfigError>) -> Unread {
@@ -149,6 +181,31 @@ pub fn health(loaded: &Result<Config, ConfigError>) -> (u16, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_handler_follows_the_configuration() {
+        use crate::testing::FakeSource;
+        let valid = Config::load(&FakeSource::minimal());
+        let admin = Config::load(
+            &FakeSource::minimal().with("ADMIN_TOKEN", "adm_0123456789abcdef0123456789abcdef"),
+        );
+        let broken = Config::load(&FakeSource::new());
+        assert!(valid.is_ok() && admin.is_ok() && broken.is_err());
+        for (method, path, loaded, expected) in [
+            ("POST", "/webhooks/leadnest", &valid, Handler::Ingress),
+            ("POST", "/webhooks/leadnest", &broken, Handler::Refused),
+            ("GET", "/webhooks/leadnest", &valid, Handler::Refused),
+            ("GET", "/health", &broken, Handler::Health),
+            ("GET", "/admin/", &admin, Handler::AdminPage),
+            ("GET", "/admin/", &valid, Handler::AdminOff),
+            ("GET", "/admin/", &broken, Handler::AdminOff),
+            ("GET", "/admin/api/events", &admin, Handler::AdminApi),
+            ("GET", "/admin/api/events", &valid, Handler::Refused),
+            ("GET", "/elsewhere", &admin, Handler::Refused),
+        ] {
+            assert_eq!(handler(method, path, loaded), expected, "{method} {path}");
+        }
+    }
     use crate::testing::FakeSource;
 
     #[test]

@@ -16,38 +16,34 @@ mod table;
 use wasm_bindgen::prelude::*;
 
 use crate::endpoint::{
-    admin_enabled, endpoint, health as health_check, refusal, unread, Endpoint, ADMIN_PAGE_HEADERS,
+    endpoint, handler, health as health_check, refusal, unread, Handler, ADMIN_PAGE_HEADERS,
 };
 use crate::error::Rejection;
 use crate::ingress::{path_of, Reply};
 use js::{pairs, UnreadBody};
 
-/// What a request is for.
+/// Who answers a request (see [`Handler`]).
 #[wasm_bindgen]
 #[derive(Clone, Copy)]
 pub enum Route {
     Ingress = 0,
     Health = 1,
-    /// Refused: [`refused`] gives the answer.
+    /// [`refused`] gives the answer.
     Refused = 2,
-    /// A console file.
     AdminPage = 3,
     AdminApi = 4,
-    /// The console while it is off: a browser gets the page that says how to
-    /// turn it on (still a 404), anything else [`refused`].
     AdminOff = 5,
 }
 
 #[wasm_bindgen]
 pub fn route(env: &JsValue, method: &str, url: &str) -> Route {
-    let loaded = env::config(env);
-    match endpoint(method, path_of(url)) {
-        Endpoint::Ingress if loaded.is_ok() => Route::Ingress,
-        Endpoint::Health => Route::Health,
-        Endpoint::AdminPage if admin_enabled(loaded) => Route::AdminPage,
-        Endpoint::AdminApi if admin_enabled(loaded) => Route::AdminApi,
-        Endpoint::AdminPage => Route::AdminOff,
-        _ => Route::Refused,
+    match handler(method, path_of(url), env::config(env)) {
+        Handler::Ingress => Route::Ingress,
+        Handler::Health => Route::Health,
+        Handler::Refused => Route::Refused,
+        Handler::AdminPage => Route::AdminPage,
+        Handler::AdminApi => Route::AdminApi,
+        Handler::AdminOff => Route::AdminOff,
     }
 }
 
