@@ -17,6 +17,7 @@ pub mod ingress;
 pub mod key_table;
 pub mod log;
 pub mod payload;
+pub mod rfc3339;
 pub mod routes;
 pub mod scrub;
 pub mod signature;

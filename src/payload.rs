@@ -301,8 +301,9 @@ pub fn is_event_name(name: &str) -> bool {
 fn parse_timestamp(raw: Option<&str>) -> Result<(String, i64), Rejection> {
     const WANT: &str = "`timestamp` must be an RFC 3339 date-time string with a time and an offset, like \"2024-01-15T10:30:00Z\".";
     let text = raw.and_then(string).ok_or_else(|| invalid(WANT))?;
-    let parsed = chrono::DateTime::parse_from_rfc3339(&text).map_err(|_| invalid(WANT))?;
-    let unix_seconds = parsed.timestamp();
+    let unix_seconds = crate::rfc3339::parse(&text)
+        .ok_or_else(|| invalid(WANT))?
+        .seconds;
     Ok((text, unix_seconds))
 }
 
