@@ -16,6 +16,7 @@ pub mod filter;
 pub mod ingress;
 pub mod key_table;
 pub mod log;
+pub mod merge_sort;
 pub mod payload;
 pub mod rfc3339;
 pub mod routes;
