@@ -19,11 +19,12 @@ cargo build --quiet --lib --release --target wasm32-unknown-unknown
   --out-dir "$stage/glue" --out-name index --target module \
   --experimental-reset-state-function --force-enable-abort-handler
 
-# -Oz and no name section: the bundle is what each cold start loads.
+# -Oz (twice: the second round finds what the first opened up) and no name section:
+# the bundle is what each cold start loads.
 # KEEP_NAMES=1 keeps function names, for profiles (bench/profile.mjs).
 strip=(--strip-debug --strip-producers)
 [ "${KEEP_NAMES:-0}" = 1 ] && strip=(--debuginfo)
-"$WASM_OPT_BIN" "$stage/glue/index_bg.wasm" -o "$stage/index_bg.wasm" -Oz "${strip[@]}" \
+"$WASM_OPT_BIN" "$stage/glue/index_bg.wasm" -o "$stage/index_bg.wasm" -Oz -Oz "${strip[@]}" \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 

@@ -140,7 +140,10 @@ impl RecentKeys {
             return;
         }
         let at = expiries.len() / 8;
-        let (_, &mut cutoff, _) = expiries.select_nth_unstable(at);
+        crate::merge_sort::sort(&mut expiries);
+        let Some(&cutoff) = expiries.get(at) else {
+            return;
+        };
         self.expiry.retain(|_, expires| *expires > cutoff);
     }
 

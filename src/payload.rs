@@ -1,8 +1,10 @@
 //! The LeadNest event envelope (`event`, `timestamp`, `data`) and the two-sided
 //! freshness window. Parses only bodies whose signature has been verified.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use crate::error::Rejection;
 use crate::signature::VerifiedBody;
@@ -25,21 +27,200 @@ pub struct Envelope {
 }
 
 // Fields are kept raw so that each can be checked on its own and named in the
-// error; unknown fields are ignored, a repeated known field is an error.
-#[derive(Deserialize)]
-struct RawEnvelope<'a> {
-    #[serde(borrow)]
-    event: Option<&'a RawValue>,
-    #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
+// error; unknown fields are ignored, a repeated known field is an error. The
+// object is read by serde_json's own parser, with its errors, each value skipped
+// unbuilt, as a derived reader of `Option<&RawValue>` fields would; then the
+// fields' texts are found in the text it accepted. No derived or typed reader:
+// each pulls in serde's type errors, and with them `f64` formatting.
+const ENVELOPE: &[&str] = &["event", "timestamp", "data"];
+const DATA: &[&str] = &["message_id"];
+
+/// The texts of the members of the JSON object `text` named in `names` (at most
+/// three), as serde_json reads it: a repeated name is a "duplicate field" error.
+fn fields<'t>(
+    text: &'t str,
+    names: &'static [&'static str],
+) -> Result<[Option<&'t str>; 3], serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let found = reader.deserialize_any(Members(names))?;
+    reader.end()?;
+    // `null` is no value, as for an `Option`.
+    Ok(found.map(|index| {
+        index
+            .and_then(|index| member_value(text, index))
+            .filter(|value| *value != "null")
+    }))
 }
 
-#[derive(Deserialize)]
-struct RawData<'a> {
-    #[serde(borrow)]
-    message_id: Option<&'a RawValue>,
+/// Finds, for each name, the position of its member among the object's members.
+struct Members(&'static [&'static str]);
+
+/// What a value other than an object is: only an object is ever given (the
+/// callers check its first character), but serde's own answer formats floats.
+fn not_an_object<E: de::Error>() -> E {
+    E::custom("not an object")
+}
+
+impl<'de> Visitor<'de> for Members {
+    type Value = [Option<usize>; 3];
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = [None; 3];
+        let mut position = 0;
+        while let Some(name) = map.next_key_seed(Name(self.0))? {
+            if let Some(index) = name {
+                let (Some(slot), Some(name)) = (found.get_mut(index), self.0.get(index)) else {
+                    return Err(not_an_object());
+                };
+                if slot.is_some() {
+                    return Err(de::Error::duplicate_field(name));
+                }
+                *slot = Some(position);
+            }
+            map.next_value::<IgnoredAny>()?;
+            position += 1;
+        }
+        Ok(found)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(not_an_object())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(not_an_object())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(not_an_object())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(not_an_object())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(not_an_object())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(not_an_object())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(not_an_object())
+    }
+}
+
+/// A member's name: the index of the name it is in the list, if any.
+struct Name(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Option<usize>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|known| *known == name))
+    }
+}
+
+/// The text of the `index`-th member's value in `text`, a JSON object serde_json
+/// has read whole (so every step below finds what it expects).
+fn member_value(text: &str, index: usize) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut at = skip_space(bytes, 0);
+    for position in 0..=index {
+        // `{` or `,`, then the name, the `:` and the value.
+        at = skip_space(bytes, at + 1);
+        at = skip_string(bytes, at)?;
+        at = skip_space(bytes, skip_space(bytes, at) + 1);
+        let start = at;
+        at = skip_value(bytes, at)?;
+        if position == index {
+            return text.get(start..at);
+        }
+        at = skip_space(bytes, at);
+    }
+    None
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Past the string that opens at `at`.
+fn skip_string(bytes: &[u8], mut at: usize) -> Option<usize> {
+    at += 1;
+    loop {
+        match bytes.get(at)? {
+            b'\\' => at += 2,
+            b'"' => return Some(at + 1),
+            _ => at += 1,
+        }
+    }
+}
+
+/// Past the value that starts at `at`.
+fn skip_value(bytes: &[u8], mut at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' => skip_string(bytes, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            loop {
+                match bytes.get(at)? {
+                    b'"' => {
+                        at = skip_string(bytes, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        _ => {
+            while !matches!(
+                bytes.get(at),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                at += 1;
+            }
+            Some(at)
+        }
+    }
+}
+
+/// A JSON string's value, read as a value: a typed `String` reader would pull in
+/// serde's type errors.
+fn string(text: &str) -> Option<String> {
+    match serde_json::from_str(text) {
+        Ok(Value::String(string)) => Some(string),
+        _ => None,
+    }
 }
 
 /// The `timestamp` and `data.message_id` of a body the ingress verified and
@@ -81,12 +262,12 @@ pub fn parse(body: VerifiedBody<'_>) -> Result<Envelope, Rejection> {
             "The body must be a JSON object with `event`, `timestamp` and `data`.",
         ));
     }
-    let raw: RawEnvelope<'_> = serde_json::from_str(text)
+    let [event, timestamp, data] = fields(text, ENVELOPE)
         .map_err(|e| invalid(format!("The body is not a valid JSON event: {e}.")))?;
 
-    let event = parse_event(raw.event)?;
-    let (timestamp, unix_seconds) = parse_timestamp(raw.timestamp)?;
-    let message_id = parse_data(raw.data)?;
+    let event = parse_event(event)?;
+    let (timestamp, unix_seconds) = parse_timestamp(timestamp)?;
+    let message_id = parse_data(data)?;
     Ok(Envelope {
         event,
         timestamp,
@@ -95,12 +276,10 @@ pub fn parse(body: VerifiedBody<'_>) -> Result<Envelope, Rejection> {
     })
 }
 
-fn parse_event(raw: Option<&RawValue>) -> Result<String, Rejection> {
+fn parse_event(raw: Option<&str>) -> Result<String, Rejection> {
     const WANT: &str =
         "`event` must be a non-empty string of the form family.action, like \"email.opened\".";
-    let event: String = raw
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
-        .ok_or_else(|| invalid(WANT))?;
+    let event = raw.and_then(string).ok_or_else(|| invalid(WANT))?;
     if is_event_name(&event) {
         Ok(event)
     } else {
@@ -119,30 +298,26 @@ pub fn is_event_name(name: &str) -> bool {
         && matches!(name.split_once('.'), Some((family, action)) if part(family) && part(action))
 }
 
-fn parse_timestamp(raw: Option<&RawValue>) -> Result<(String, i64), Rejection> {
+fn parse_timestamp(raw: Option<&str>) -> Result<(String, i64), Rejection> {
     const WANT: &str = "`timestamp` must be an RFC 3339 date-time string with a time and an offset, like \"2024-01-15T10:30:00Z\".";
-    let text: String = raw
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
-        .ok_or_else(|| invalid(WANT))?;
-    let parsed = chrono::DateTime::parse_from_rfc3339(&text).map_err(|_| invalid(WANT))?;
-    let unix_seconds = parsed.timestamp();
+    let text = raw.and_then(string).ok_or_else(|| invalid(WANT))?;
+    let unix_seconds = crate::rfc3339::parse(&text)
+        .ok_or_else(|| invalid(WANT))?
+        .seconds;
     Ok((text, unix_seconds))
 }
 
-fn parse_data(raw: Option<&RawValue>) -> Result<Option<String>, Rejection> {
+fn parse_data(raw: Option<&str>) -> Result<Option<String>, Rejection> {
     const WANT: &str = "`data` must be a JSON object.";
     let raw = raw.ok_or_else(|| invalid(WANT))?;
-    if !raw.get().starts_with('{') {
+    if !raw.starts_with('{') {
         return Err(invalid(WANT));
     }
-    let data: RawData<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| invalid(format!("`data` is not a valid object: {e}.")))?;
+    let [message_id, ..] =
+        fields(raw, DATA).map_err(|e| invalid(format!("`data` is not a valid object: {e}.")))?;
     // A message_id that is not a non-empty string does not identify the event;
     // dedup then falls back to the body hash.
-    Ok(data
-        .message_id
-        .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-        .filter(|id| !id.is_empty()))
+    Ok(message_id.and_then(string).filter(|id| !id.is_empty()))
 }
 
 /// Checks that `unix_seconds` is within `tolerance` seconds of `now`, on either side.
@@ -343,6 +518,126 @@ mod tests {
             "[".repeat(100_000)
         );
         assert!(message_of(parse_str(&unbalanced)).contains("body"));
+    }
+
+    /// Each field's text, or the error's message.
+    type Fields = Result<(Option<String>, Option<String>, Option<String>), String>;
+
+    /// The reader this one replaced: derived, over raw values.
+    mod derived {
+        use serde::Deserialize;
+        use serde_json::value::RawValue;
+
+        #[derive(Deserialize)]
+        struct RawEnvelope<'a> {
+            #[serde(borrow)]
+            event: Option<&'a RawValue>,
+            #[serde(borrow)]
+            timestamp: Option<&'a RawValue>,
+            #[serde(borrow)]
+            data: Option<&'a RawValue>,
+        }
+
+        #[derive(Deserialize)]
+        struct RawData<'a> {
+            #[serde(borrow)]
+            message_id: Option<&'a RawValue>,
+        }
+
+        /// What `parse` answered before: each field's text, or the error's message.
+        pub fn read(text: &str) -> super::Fields {
+            let raw: RawEnvelope<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            let text = |raw: Option<&RawValue>| raw.map(|raw| raw.get().to_string());
+            let message_id = match raw.data {
+                Some(data) if data.get().starts_with('{') => {
+                    let data: RawData<'_> =
+                        serde_json::from_str(data.get()).map_err(|e| format!("data: {e}"))?;
+                    text(data.message_id)
+                }
+                _ => None,
+            };
+            Ok((text(raw.event), text(raw.timestamp), message_id))
+        }
+    }
+
+    fn read(text: &str) -> Fields {
+        let [event, timestamp, data] = fields(text, ENVELOPE).map_err(|e| e.to_string())?;
+        let message_id = match data {
+            Some(data) if data.starts_with('{') => {
+                fields(data, DATA).map_err(|e| format!("data: {e}"))?[0]
+            }
+            _ => None,
+        };
+        let owned = |text: Option<&str>| text.map(str::to_string);
+        Ok((owned(event), owned(timestamp), owned(message_id)))
+    }
+
+    #[test]
+    fn reads_as_the_derived_reader_did() {
+        let mut bodies: Vec<String> = [
+            SPEC_EXAMPLE,
+            r#"{}"#,
+            r#"{"event":null,"timestamp":1,"data":null}"#,
+            r#" {"event" : "a.b" , "timestamp"	:"t",
+"data"
+:  { "message_id" :
+ "m" , "x": [1, {"y": "}]\""}] } , "z": -1.5e3 }  "#,
+            r#"{"ev\u0065nt":"a.b","event":"c.d"}"#,
+            r#"{"event":"a.b","event":"c.d"}"#,
+            r#"{"data":{"message_id":1,"message_id":2}}"#,
+            r#"{"data":{"message_id":"a"},"data":{}}"#,
+            r#"{"timestamp":"x","x":1,"timestamp":"y"}"#,
+            r#"{"event":"a.b",}"#,
+            r#"{"event":"a.b" "data":{}}"#,
+            r#"{"event":"a.b"}x"#,
+            r#"{"event":nul}"#,
+            r#"{"event":1e400}"#,
+            r#"{"event":01}"#,
+            r#"{"event":"\ud800"}"#,
+            r#"{"event":"a.b","data":{"message_id":"\u00e9t\u00e9"}}"#,
+            r#"{"data":{"a":[[[["x"]]]],"message_id":"id","b":{"c":"}"}}}"#,
+            r#"{"data":[1,2]}"#,
+            r#"{1:2}"#,
+            r#"{"a":1"#,
+            r#"{"#,
+            "{\"event\":\"a.b\",\"data\":{\"message_id\":\"x\"}}\n",
+            r#"{"data":{"message_id":"x",}}"#,
+            r#"{"data":{"message_id":"x"}}}"#,
+            r#"{"event":true,"timestamp":false,"data":"{"}"#,
+            r#"{"event":[],"timestamp":{},"data":{"message_id":null}}"#,
+            "{\"event\":\"a.b\",\"data\":{\n\"message_id\":1,\n  \"message_id\":2}}",
+            "\u{a0}{}",
+            "{\"event\":\"\u{1F600}\"}",
+        ]
+        .iter()
+        .map(|body| body.to_string())
+        .collect();
+        // Every prefix of a few, and each with one character changed or dropped.
+        let seeds = [
+            SPEC_EXAMPLE,
+            bodies[3].clone().leak(),
+            bodies[17].clone().leak(),
+        ];
+        for seed in seeds {
+            for (at, _) in seed.char_indices() {
+                bodies.push(seed[..at].to_string());
+                bodies.push(format!(
+                    "{}{}",
+                    &seed[..at],
+                    &seed[at..].chars().skip(1).collect::<String>()
+                ));
+                for replacement in ['"', '{', '}', ',', ':', '\\', ' ', '1', 'n'] {
+                    let rest: String = seed[at..].chars().skip(1).collect();
+                    bodies.push(format!("{}{replacement}{rest}", &seed[..at]));
+                }
+            }
+        }
+        for body in &bodies {
+            if !body.trim_start().starts_with('{') {
+                continue;
+            }
+            assert_eq!(read(body), derived::read(body), "{body}");
+        }
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>
     let mut routes = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let label = match item.get("name").and_then(Value::as_str) {
-            Some(name) if is_echoable_name(name) => format!("ROUTES[{index}] ({name:?})"),
+            // A route name needs no escaping: quoted as `{:?}` would, without its code.
+            Some(name) if is_echoable_name(name) => format!("ROUTES[{index}] (\"{name}\")"),
             _ => format!("ROUTES[{index}]"),
         };
         let mut found = RouteProblems {

@@ -164,16 +164,27 @@ impl Directory {
 /// With more than `limit` left, the page ends at `limit` and the next goes on
 /// from its last row; cut, it goes on from the bound.
 pub fn page<T>(
-    mut rows: Vec<T>,
+    rows: Vec<T>,
     key: impl for<'r> Fn(&'r T) -> (i64, &'r str),
     limit: usize,
     bound: Option<i64>,
 ) -> (Vec<T>, Option<Cursor>) {
-    // By arrival, then by the id's hash: the order within each shard.
-    rows.sort_by_cached_key(|row| {
-        let (at, id) = key(row);
-        std::cmp::Reverse((at, tie(id)))
-    });
+    // By arrival, then by the id's hash: the order within each shard. Stable,
+    // as `sort_by_cached_key` is: each key with its row's index, sorted.
+    let mut order: Vec<(std::cmp::Reverse<(i64, i64)>, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let (at, id) = key(row);
+            (std::cmp::Reverse((at, tie(id))), index)
+        })
+        .collect();
+    crate::merge_sort::sort(&mut order);
+    let mut slots: Vec<Option<T>> = rows.into_iter().map(Some).collect();
+    let mut rows: Vec<T> = order
+        .iter()
+        .filter_map(|&(_, index)| slots.get_mut(index)?.take())
+        .collect();
     let cut = bound.map_or(rows.len(), |bound| {
         rows.partition_point(|row| key(row).0 >= bound)
     });

@@ -1,8 +1,6 @@
 //! Times as the event log keeps them (unix milliseconds) and as the admin API
 //! shows and reads them (RFC 3339, UTC).
 
-use chrono::DateTime;
-
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 /// The years chrono's dates span: a time outside them has no text.
@@ -54,9 +52,7 @@ pub fn parse(text: &str) -> Option<i64> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse::<i64>().ok()?.checked_mul(1000);
     }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|time| time.timestamp_millis())
+    crate::rfc3339::parse(text).map(crate::rfc3339::Instant::millis)
 }
 
 #[cfg(test)]
@@ -102,7 +98,7 @@ mod tests {
             t += day;
         }
         for ms in times {
-            let chrono = DateTime::from_timestamp_millis(ms)
+            let chrono = chrono::DateTime::from_timestamp_millis(ms)
                 .map(|time| time.to_rfc3339_opts(SecondsFormat::Millis, true))
                 .unwrap_or_default();
             assert_eq!(rfc3339(ms), chrono, "{ms}");

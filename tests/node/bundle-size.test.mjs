@@ -12,10 +12,10 @@ import { ROOT } from '../../tools/lib/leadnest.mjs';
 /** The target: the wasm and the JS together, gzip'd. */
 export const TARGET_GZIP_BYTES = 100 * 1024;
 /**
- * What the bundle may weigh, gzip'd: its size after the last cut (168,961 bytes),
+ * What the bundle may weigh, gzip'd: its size after the last cut (148,462 bytes),
  * and a little room. Lower it with each cut; raise it only with a reason written here.
  */
-export const BUDGET_GZIP_BYTES = 172_000;
+export const BUDGET_GZIP_BYTES = 150_000;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
