@@ -32,9 +32,9 @@ export default {
    * @param {Request} request
    * @param {any} env
    * @param {ExecutionContext} ctx
-   * @returns {Promise<Response>}
+   * @returns {Response | Promise<Response>}
    */
-  async fetch(request, env, ctx) {
+  fetch(request, env, ctx) {
     switch (core.route(env, request.method, request.url)) {
       case core.Route.Ingress:
         return ingress(request, env, ctx);
@@ -43,11 +43,11 @@ export default {
       case core.Route.AdminApi:
         return admin(request, env, ctx);
       case core.Route.AdminPage:
-        return (await page(request, env)) ?? refuse(request, env, ctx);
+        return page(request, env).then((response) => response ?? refuse(request, env, ctx));
       case core.Route.AdminOff:
         // A browser gets the page that says how to turn the console on, still a 404.
         if ((request.headers.get('accept') ?? '').includes('text/html')) {
-          return (await page(request, env, 404)) ?? refuse(request, env, ctx);
+          return page(request, env, 404).then((response) => response ?? refuse(request, env, ctx));
         }
         return refuse(request, env, ctx);
       default:

@@ -10,17 +10,24 @@ const { IngressStep } = core;
 
 /**
  * The answer the core decided: its body let go of as it says, its lines
- * printed, its event-log entry flushed and its deliveries run after it.
+ * printed, its event-log entry flushed and its deliveries run after it. A
+ * Response at once when there is no body to let go of.
  * @param {Request} request
  * @param {any} env
  * @param {ExecutionContext} ctx
  * @param {core.Reply} reply
+ * @returns {Response | Promise<Response>}
  */
-export async function answer(request, env, ctx, reply) {
+export function answer(request, env, ctx, reply) {
   // After the answer: the log never delays it.
   later(env, ctx, reply.flush);
   if (reply.deliveries !== undefined) ctx.waitUntil(Promise.all(reply.deliveries.map((d) => runDirect(d, env, ctx))));
-  if (reply.unread !== core.UnreadBody.Leave) await discard(request, reply.unread);
+  if (reply.unread === core.UnreadBody.Leave) return respond(reply);
+  return discard(request, reply.unread).then(() => respond(reply));
+}
+
+/** @param {core.Reply} reply */
+function respond(reply) {
   for (const warning of reply.warnings) console.error(warning);
   if (reply.line !== undefined) console.log(reply.line);
   /** @type {Record<string, string>} */
