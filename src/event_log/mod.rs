@@ -16,7 +16,7 @@ pub mod time;
 mod vocabulary;
 mod warnings;
 
-pub use pending::{retry_wait, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
+pub use pending::{retry_wait, FlushStep, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use records::{
     merge_attempts, purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent,
     AttemptEntry, DeadLetter, Entry, RouteKind, Unwritten, PURGE_CHUNK,

@@ -48,6 +48,15 @@ pub fn retry_wait(failed_tries: u32) -> Option<i64> {
     RETRY_WAITS_MS.get(retry).copied()
 }
 
+/// What a flush loop does next ([`Pending::step`]).
+#[derive(Debug, PartialEq)]
+pub enum FlushStep {
+    /// Write these statements to the shard, then report.
+    Write(Shard, Vec<Statement>),
+    /// Sleep this many ms, then ask again.
+    Sleep(i64),
+}
+
 #[derive(Debug, Default)]
 pub struct Pending {
     /// Per shard, in the order they came.
@@ -204,6 +213,27 @@ impl Pending {
             in_flight: None,
         });
         Some(self.loops)
+    }
+
+    /// The flush loop `id`'s next step, once its last batch (if any) was
+    /// `written`, retries included: what [`written`](Self::written),
+    /// [`wait`](Self::wait) and [`take`](Self::take) say, in one call. `None`:
+    /// the loop is over.
+    pub fn step(&mut self, id: u32, written: Option<bool>, now_ms: i64) -> Option<FlushStep> {
+        if let Some(written) = written {
+            self.written(id, written, now_ms);
+        }
+        match self.wait(id, now_ms)? {
+            0 => Some(match self.take(id, now_ms) {
+                Some((shard, statements)) => FlushStep::Write(shard, statements),
+                // Nothing to write after all: the loop asks again at once.
+                None => {
+                    self.written(id, true, now_ms);
+                    FlushStep::Sleep(0)
+                }
+            }),
+            ms => Some(FlushStep::Sleep(ms)),
+        }
     }
 
     /// What the loop `id` does next: `Some(0)` write [`take`](Self::take)'s

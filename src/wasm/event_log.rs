@@ -11,7 +11,8 @@ use super::env;
 use super::js::{strings, Obj};
 use crate::event_log::{
     merge_attempts, purge_all_but_failed, purge_continues, retry_wait, schema, upkeep_failed_line,
-    write_failed_line, Entry, Param, Pending, Retention, Shard, Statement, Unwritten, SCHEMA,
+    write_failed_line, Entry, FlushStep, Param, Pending, Retention, Shard, Statement, Unwritten,
+    SCHEMA,
 };
 
 thread_local! {
@@ -53,29 +54,14 @@ pub(crate) fn batch(shard: Shard, statements: Vec<Statement>) -> JsValue {
 /// `written` (retries included) at `now_ms`.
 #[wasm_bindgen(unchecked_return_type = "FlushStep | undefined")]
 pub fn flush_step(id: u32, written: Option<bool>, now_ms: f64) -> JsValue {
-    let now_ms = now_ms as i64;
-    PENDING.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        if let Some(written) = written {
-            pending.written(id, written, now_ms);
-        }
-        let Some(wait_ms) = pending.wait(id, now_ms) else {
-            return JsValue::UNDEFINED;
-        };
-        if wait_ms > 0 {
-            return Obj::new().set("wait_ms", wait_ms as f64).into_value();
-        }
-        match pending.take(id, now_ms) {
-            Some((shard, statements)) => Obj::new()
-                .set("batch", batch(shard, statements))
-                .into_value(),
-            // Nothing to write after all: the loop asks again at once.
-            None => {
-                pending.written(id, true, now_ms);
-                Obj::new().set("wait_ms", 0.0).into_value()
-            }
-        }
-    })
+    let step = PENDING.with(|pending| pending.borrow_mut().step(id, written, now_ms as i64));
+    match step {
+        None => JsValue::UNDEFINED,
+        Some(FlushStep::Sleep(ms)) => Obj::new().set("wait_ms", ms as f64).into_value(),
+        Some(FlushStep::Write(shard, statements)) => Obj::new()
+            .set("batch", batch(shard, statements))
+            .into_value(),
+    }
 }
 
 /// A write to the log that succeeded: `rows` written, as the platform metered

@@ -12,7 +12,9 @@ use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING, EVENTS_BINDING};
 use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::delivery::{Answer, Decision, Delivery};
 use leadnest_edge::event_log::time::rfc3339;
-use leadnest_edge::event_log::{retry_wait, Entry, Pending, Shard, Statement, Unwritten};
+use leadnest_edge::event_log::{
+    retry_wait, Entry, FlushStep, Pending, Shard, Statement, Unwritten,
+};
 use leadnest_edge::ingress::{BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread};
 use leadnest_edge::signature::sign;
 use leadnest_edge::testing::{FakePlatform, FakeSource};
@@ -246,6 +248,8 @@ struct FlushLoop {
     /// Whether its next batch begins a flush: it is new, or slept since.
     fresh: bool,
     writing: Option<((Shard, Vec<Statement>), u32)>,
+    /// Whether its last batch was written, for its next step.
+    written: Option<bool>,
 }
 
 /// One worker: its configuration, the isolate's memory of recorded keys, the
@@ -359,6 +363,7 @@ impl Worker {
                 wake_ms: now,
                 fresh: true,
                 writing: None,
+                written: None,
             });
         }
         if self.flush_at_once {
@@ -393,38 +398,34 @@ impl Worker {
             self.driver_ms = self.driver_ms.max(self.loops[i].wake_ms);
             let at = self.driver_ms;
             match self.loops[i].writing.take() {
-                None => match self.pending.wait(id, at) {
+                None => match self.pending.step(id, self.loops[i].written.take(), at) {
                     None => {
                         self.loops.remove(i);
                     }
-                    Some(wait) if wait > 0 => {
+                    Some(FlushStep::Sleep(wait)) if wait > 0 => {
                         self.loops[i].wake_ms = at + wait;
                         self.loops[i].fresh = true;
                     }
-                    Some(_) => match self.pending.take(id, at) {
-                        Some(batch) => {
-                            if std::mem::take(&mut self.loops[i].fresh) {
-                                self.flush_starts.push(at);
-                            }
-                            self.taken.push((at, batch.1.len()));
-                            self.loops[i].writing = Some((batch, 1));
-                            self.loops[i].wake_ms = at + self.write_ms;
+                    // Nothing to write after all: asked again at once.
+                    Some(FlushStep::Sleep(_)) => self.taken.push((at, 0)),
+                    Some(FlushStep::Write(shard, statements)) => {
+                        if std::mem::take(&mut self.loops[i].fresh) {
+                            self.flush_starts.push(at);
                         }
-                        None => {
-                            self.taken.push((at, 0));
-                            self.pending.written(id, true, at);
-                        }
-                    },
+                        self.taken.push((at, statements.len()));
+                        self.loops[i].writing = Some(((shard, statements), 1));
+                        self.loops[i].wake_ms = at + self.write_ms;
+                    }
                 },
                 Some((batch, tries)) => {
                     if self.try_write(&batch, at) {
                         self.flushed.push(batch.1.len());
-                        self.pending.written(id, true, at);
+                        self.loops[i].written = Some(true);
                     } else if let Some(wait) = retry_wait(tries) {
                         self.loops[i].writing = Some((batch, tries + 1));
                         self.loops[i].wake_ms = at + wait + self.write_ms;
                     } else {
-                        self.pending.written(id, false, at);
+                        self.loops[i].written = Some(false);
                     }
                 }
             }
