@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -f build/index.js ] && [ -f build/index_bg.wasm ] || bash scripts/build.sh >&2
 
 # Its own target dir: no lock contention with a concurrent `cargo test`/build.
-export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-target/bench}"
+export CARGO_TARGET_DIR="$(realpath -m "${BENCH_TARGET_DIR:-target/bench}")"
 export CRITERION_DIR="$CARGO_TARGET_DIR/criterion"
 rm -rf "$CRITERION_DIR" "$CARGO_TARGET_DIR/wasm_probe.wasm"
 if [ "${BENCH_NATIVE:-1}" != 0 ]; then

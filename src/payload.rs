@@ -45,11 +45,7 @@ fn fields<'t>(
     let found = reader.deserialize_any(Members(names))?;
     reader.end()?;
     // `null` is no value, as for an `Option`.
-    Ok(found.map(|index| {
-        index
-            .and_then(|index| member_value(text, index))
-            .filter(|value| *value != "null")
-    }))
+    Ok(member_values(text, found).map(|value| value.filter(|value| *value != "null")))
 }
 
 /// Finds, for each name, the position of its member among the object's members.
@@ -139,24 +135,34 @@ impl<'de> Visitor<'de> for Name {
     }
 }
 
-/// The text of the `index`-th member's value in `text`, a JSON object serde_json
-/// has read whole (so every step below finds what it expects).
-fn member_value(text: &str, index: usize) -> Option<&str> {
+/// The text of each `index`-th member's value in `text`, a JSON object
+/// serde_json has read whole (so every step below finds what it expects), in
+/// one walk over its members.
+fn member_values(text: &str, indexes: [Option<usize>; 3]) -> [Option<&str>; 3] {
+    let mut values = [None; 3];
+    let Some(last) = indexes.iter().flatten().max().copied() else {
+        return values;
+    };
     let bytes = text.as_bytes();
     let mut at = skip_space(bytes, 0);
-    for position in 0..=index {
+    for position in 0..=last {
         // `{` or `,`, then the name, the `:` and the value.
         at = skip_space(bytes, at + 1);
-        at = skip_string(bytes, at)?;
-        at = skip_space(bytes, skip_space(bytes, at) + 1);
-        let start = at;
-        at = skip_value(bytes, at)?;
-        if position == index {
-            return text.get(start..at);
+        let Some(name_end) = skip_string(bytes, at) else {
+            return values;
+        };
+        let start = skip_space(bytes, skip_space(bytes, name_end) + 1);
+        let Some(end) = skip_value(bytes, start) else {
+            return values;
+        };
+        for (value, index) in values.iter_mut().zip(indexes) {
+            if index == Some(position) {
+                *value = text.get(start..end);
+            }
         }
-        at = skip_space(bytes, at);
+        at = skip_space(bytes, end);
     }
-    None
+    values
 }
 
 fn skip_space(bytes: &[u8], mut at: usize) -> usize {
