@@ -181,8 +181,7 @@ impl FakePlatform<'_> {
                     self.failing_claims -= 1;
                     ingress.claimed(Err("read failed".into()));
                 } else if store == DedupMode::Durable {
-                    let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
-                    ingress.table_answered(answer);
+                    self.ask_table(ingress, token);
                 } else {
                     let claim = self.claim(key);
                     ingress.claimed(Ok(claim));
@@ -210,8 +209,7 @@ impl FakePlatform<'_> {
                     self.failing_releases -= 1;
                     ingress.table_answered(None);
                 } else {
-                    let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
-                    ingress.table_answered(answer);
+                    self.ask_table(ingress, token);
                 }
             }
             Need::Record {
@@ -225,8 +223,7 @@ impl FakePlatform<'_> {
                     self.failing_records -= 1;
                     ingress.recorded(Err("write failed".to_string()));
                 } else if store == DedupMode::Durable {
-                    let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
-                    ingress.table_answered(answer);
+                    self.ask_table(ingress, token);
                 } else {
                     self.ask(TableRequest::Record {
                         key: key.as_str().into(),
@@ -247,6 +244,12 @@ impl FakePlatform<'_> {
         ingress
             .into_reply()
             .unwrap_or_else(|| Reply::refusal(&crate::error::Rejection::NotFound, None, false))
+    }
+
+    /// The key-table request the need at hand makes, asked and answered.
+    fn ask_table(&self, ingress: &mut Ingress<'_>, token: &str) {
+        let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
+        ingress.table_answered(answer);
     }
 
     /// A KV read of `key`, over the same rows: a live record is a duplicate;
