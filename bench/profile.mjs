@@ -74,6 +74,6 @@ for (const [c, n] of [...cats].sort((a, b) => b[1] - a[1])) {
   if (!c.startsWith('idle')) console.log(`  ${pct(n, busy)}  ${c}`);
 }
 console.log('top functions (self):');
-for (const [fn, n] of [...fns].sort((a, b) => b[1] - a[1]).filter(([fn]) => !fn.startsWith('(idle)')).slice(0, 20)) {
+for (const [fn, n] of [...fns].sort((a, b) => b[1] - a[1]).filter(([fn]) => !fn.startsWith("(idle)")).slice(0, Number(process.env.PROFILE_TOP ?? 20))) {
   console.log(`  ${pct(n, busy)}  ${fn}`);
 }

@@ -606,6 +606,22 @@ impl<'c> Ingress<'c> {
         };
     }
 
+    /// Whether the need at hand is the key table's (`DEDUP_MODE=durable`):
+    /// [`table_request`](Self::table_request) says what to ask it.
+    pub fn asks_table(&self) -> bool {
+        matches!(
+            self.need(),
+            Need::Claim {
+                store: DedupMode::Durable,
+                ..
+            } | Need::Release { .. }
+                | Need::Record {
+                    store: DedupMode::Durable,
+                    ..
+                }
+        )
+    }
+
     /// What to ask the key table (`DEDUP_MODE=durable`) for the need at hand,
     /// and the shard that holds its key; `token` names this request, the same
     /// for all its steps. `None` when the need is not the key table's.

@@ -187,10 +187,10 @@ impl IngressTask {
         let Some(run) = &self.run else {
             return super::unavailable(env, now_ms);
         };
-        let token = match (&self.token, run.table_request("")) {
-            (Some(token), _) => token.as_str(),
-            (None, Some(_)) => self.token.insert(random_uuid()).as_str(),
-            (None, None) => "",
+        let token = if run.asks_table() {
+            self.token.get_or_insert_with(random_uuid).as_str()
+        } else {
+            ""
         };
         if let Some((shard, request)) = run.table_request(token) {
             let ttl_ms = request.ttl_ms().map(|ms| ms as f64);

@@ -7,7 +7,8 @@ use leadnest_edge::config::{Config, DELIVERY_QUEUE_BINDING};
 use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::delivery::Delivery;
 use leadnest_edge::ingress::{
-    BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread, CLAIM_WAIT_MS, STORE_WRITE_TRIES,
+    BodyRead, Ingress, Need, QueueMessage, Reply, RequestHead, Unread, CLAIM_WAIT_MS,
+    STORE_WRITE_TRIES,
 };
 use leadnest_edge::key_table::CLAIM_LEASE_MS;
 use leadnest_edge::testing::{signed, FakePlatform, FakeSource};
@@ -388,13 +389,22 @@ fn step_7_with_kv_dedup_a_failed_send_is_503_and_there_is_no_claim_to_release() 
     platform.failing_sends = 1;
     let request = Request::signed(&config, &memory, BODY);
     refused(&request.run(&mut platform, "a"), 503, "unavailable");
-    // A KV claim is a read: nothing was written, so nothing is released.
+    // A KV claim is a read: nothing was written, so nothing is released, and
+    // the key table is never asked.
     assert_eq!(
         platform.steps,
         ["read_body", "check_signature", "claim", "hand_off"]
     );
     assert!(platform.rows.borrow().is_empty());
     assert_eq!(json(&request.run(&mut platform, "b"))["status"], "accepted");
+    // At its claim, a KV request asks nothing of the key table.
+    let fresh = RefCell::default();
+    let mut ingress = Request::signed(&config, &fresh, BODY).machine();
+    let mut platform = FakePlatform::new(BODY, NOW * 1000);
+    platform.step(&mut ingress, "c");
+    platform.step(&mut ingress, "c");
+    assert!(matches!(ingress.need(), Need::Claim { .. }));
+    assert!(!ingress.asks_table() && ingress.table_request("c").is_none());
 }
 
 #[test]
@@ -407,6 +417,7 @@ fn the_key_table_answering_anything_else_is_503_never_a_duplicate() {
     // To the claim.
     platform.step(&mut ingress, "a");
     platform.step(&mut ingress, "a");
+    assert!(ingress.asks_table());
     let (shard, ask) = ingress.table_request("a").unwrap();
     assert!(shard.starts_with("dedup-"));
     assert_eq!((ask.op(), ask.token()), ("claim", "a"));
