@@ -164,13 +164,14 @@ export async function consume(batch, env, ctx) {
     } finally {
       task.free();
     }
-    if (need.step !== DeliveryStep.Settle || need.retry_seconds === undefined) {
+    // Only what the core settled as delivered is acked: anything else comes back.
+    if (need.step === DeliveryStep.Settle && need.retry_seconds === undefined) {
       // One the platform fails to ack is acked when the handler returns.
       try { message.ack(); } catch { /* acked on return */ }
       return true;
     }
     try {
-      message.retry({ delaySeconds: need.retry_seconds });
+      message.retry(need.step === DeliveryStep.Settle ? { delaySeconds: need.retry_seconds } : {});
       return true;
     } catch {
       return false;
