@@ -12,6 +12,8 @@ pub const DEDUP_OBJECTS_BINDING: &str = "DEDUP_OBJECTS";
 pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
 /// Optional Durable Object namespace of the event log (SPEC section 8).
 pub const EVENTS_BINDING: &str = "EVENTS";
+/// The Durable Object namespace of the routes' health (SPEC section 10).
+pub const ROUTE_HEALTH_BINDING: &str = "ROUTE_HEALTH";
 /// Every binding the worker uses itself. A queue route may name none of them: its
 /// events would land where the worker reads its own records (on `DELIVERY_QUEUE`,
 /// taken for malformed deliveries and dead-lettered).
@@ -128,6 +130,9 @@ pub struct Config {
     pub dead_letter_queue: String,
     /// The admin API and console, when `ADMIN_TOKEN` is set and long enough.
     pub admin_token: Option<AdminToken>,
+    /// Destination health (SPEC section 10): `DELIVERY_QUEUE` and
+    /// `ROUTE_HEALTH` both bound.
+    pub health: bool,
     /// What is wrong but leaves the ingress working (a too-short `ADMIN_TOKEN`):
     /// `/health` names it.
     pub notices: Vec<String>,
@@ -349,6 +354,8 @@ impl Config {
                 log_all_responses,
                 dead_letter_queue,
                 admin_token,
+                health: source.has_queue(DELIVERY_QUEUE_BINDING)
+                    && source.has_durable_object(ROUTE_HEALTH_BINDING),
                 notices,
             }),
             _ => Err(ConfigError {

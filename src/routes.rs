@@ -62,6 +62,40 @@ pub struct Route {
     /// Matched against the payload once `events` matched.
     pub filter: Option<Filter>,
     pub destination: Destination,
+    /// Trips the route after consecutive failed attempts (HTTP routes; on by
+    /// default, `"breaker": false` turns it off).
+    pub breaker: Option<Breaker>,
+    /// The most attempts a second, across isolates.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A route's breaker (SPEC section 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Breaker {
+    /// Consecutive failed attempts that trip the route.
+    pub failures: u32,
+    /// The first wait between probes of a tripped route; each failed probe
+    /// doubles it, up to [`MAX_PROBE_SECONDS`].
+    pub probe_seconds: u64,
+}
+
+/// The longest wait between probes.
+pub const MAX_PROBE_SECONDS: u64 = 900;
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Self {
+            failures: 10,
+            probe_seconds: 60,
+        }
+    }
+}
+
+/// A route's rate limit (SPEC section 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// 1 to 1000 attempts a second.
+    pub per_second: u32,
 }
 
 impl Route {
@@ -306,11 +340,18 @@ fn parse_route(
         }
     };
 
+    let destination = destination?;
+    let breaker = match destination {
+        Destination::Http { .. } => Some(Breaker::default()),
+        Destination::Queue { .. } => None,
+    };
     Some(Route {
         name: name?,
         events,
         filter,
-        destination: destination?,
+        destination,
+        breaker,
+        rate_limit: None,
     })
 }
 
