@@ -67,6 +67,10 @@ pub struct Route {
     pub breaker: Option<Breaker>,
     /// The most attempts a second, across isolates.
     pub rate_limit: Option<RateLimit>,
+    /// `ROUTES` gives this route's breaker (an object or `true`) rather than
+    /// leaving the default: without `DELIVERY_QUEUE` that asks for something
+    /// the worker cannot do, and `/health` says so.
+    pub breaker_explicit: bool,
 }
 
 /// A route's breaker (SPEC section 10).
@@ -81,6 +85,10 @@ pub struct Breaker {
 
 /// The longest wait between probes.
 pub const MAX_PROBE_SECONDS: u64 = 900;
+/// The most consecutive failures a breaker may wait for.
+pub const MAX_BREAKER_FAILURES: u32 = 1000;
+/// The highest rate limit, attempts a second.
+pub const MAX_PER_SECOND: u32 = 1000;
 
 impl Default for Breaker {
     fn default() -> Self {
@@ -106,7 +114,16 @@ impl Route {
 }
 
 /// The fields a route may have.
-const FIELDS: [&str; 6] = ["name", "events", "url", "queue", "signing_secret", "filter"];
+const FIELDS: [&str; 8] = [
+    "name",
+    "events",
+    "url",
+    "queue",
+    "signing_secret",
+    "filter",
+    "breaker",
+    "rate_limit",
+];
 
 // A problem never repeats what the configuration holds, except text whose shape makes
 // it safe by construction (a valid route name, a binding's name): `/health` is public,
@@ -216,8 +233,7 @@ fn parse_route(
             continue;
         }
         // A typo like "event" would otherwise route everything.
-        let what =
-            "is not a route field (they are name, events, filter, url, queue and signing_secret).";
+        let what = "is not a route field (they are name, events, filter, url, queue, signing_secret, breaker and rate_limit).";
         if is_echoable_name(key) || is_binding_name(key) {
             found.field(key, what);
         } else {
@@ -327,6 +343,11 @@ fn parse_route(
             if let Text::Present(_) = signing_secret {
                 found.field("signing_secret", "applies to url routes only.");
             }
+            for field in ["breaker", "rate_limit"] {
+                if fields.get(field).is_some_and(|value| !value.is_null()) {
+                    found.field(field, "applies to url routes only.");
+                }
+            }
             check_queue(binding, source, found);
             Some(Destination::Queue {
                 binding: binding.to_string(),
@@ -341,9 +362,17 @@ fn parse_route(
     };
 
     let destination = destination?;
-    let breaker = match destination {
-        Destination::Http { .. } => Some(Breaker::default()),
-        Destination::Queue { .. } => None,
+    let (breaker, breaker_explicit, rate_limit) = match destination {
+        Destination::Http { .. } => {
+            let (breaker, explicit) = breaker(fields.get("breaker"), found);
+            (
+                breaker,
+                explicit,
+                rate_limit(fields.get("rate_limit"), found),
+            )
+        }
+        // Refused above when set: a queue send has no backend to trip or throttle.
+        Destination::Queue { .. } => (None, false, None),
     };
     Some(Route {
         name: name?,
@@ -351,8 +380,134 @@ fn parse_route(
         filter,
         destination,
         breaker,
-        rate_limit: None,
+        rate_limit,
+        breaker_explicit,
     })
+}
+
+/// An HTTP route's `breaker`, and whether it is given explicitly (an object or
+/// `true`): absent or null is the default, `false` none.
+fn breaker(value: Option<&Value>, found: &mut RouteProblems<'_>) -> (Option<Breaker>, bool) {
+    let fields = match value {
+        None | Some(Value::Null) => return (Some(Breaker::default()), false),
+        Some(Value::Bool(false)) => return (None, false),
+        Some(Value::Bool(true)) => return (Some(Breaker::default()), true),
+        Some(Value::Object(fields)) => fields,
+        Some(other) => {
+            found.field(
+                "breaker",
+                format!(
+                    "is {}; it must be true, false or an object like {{\"failures\": 10, \"probe_seconds\": 60}}.",
+                    kind(other)
+                ),
+            );
+            return (None, true);
+        }
+    };
+    unknown_keys("breaker", fields, &["failures", "probe_seconds"], found);
+    let default = Breaker::default();
+    let failures = whole(
+        fields,
+        "breaker",
+        "failures",
+        MAX_BREAKER_FAILURES.into(),
+        found,
+    )
+    .and_then(|n| u32::try_from(n).ok())
+    .unwrap_or(default.failures);
+    let probe_seconds = whole(fields, "breaker", "probe_seconds", MAX_PROBE_SECONDS, found)
+        .unwrap_or(default.probe_seconds);
+    (
+        Some(Breaker {
+            failures,
+            probe_seconds,
+        }),
+        true,
+    )
+}
+
+/// An HTTP route's `rate_limit`: absent or null is none.
+fn rate_limit(value: Option<&Value>, found: &mut RouteProblems<'_>) -> Option<RateLimit> {
+    let fields = match value? {
+        Value::Null => return None,
+        Value::Object(fields) => fields,
+        other => {
+            found.field(
+                "rate_limit",
+                format!(
+                    "is {}; it must be an object like {{\"per_second\": 10}}, or null for none.",
+                    kind(other)
+                ),
+            );
+            return None;
+        }
+    };
+    unknown_keys("rate_limit", fields, &["per_second"], found);
+    if fields.get("per_second").is_none_or(Value::is_null) {
+        found.field(
+            "rate_limit.per_second",
+            format!("is required: attempts a second, from 1 to {MAX_PER_SECOND}."),
+        );
+        return None;
+    }
+    let per_second = whole(
+        fields,
+        "rate_limit",
+        "per_second",
+        MAX_PER_SECOND.into(),
+        found,
+    )?;
+    Some(RateLimit {
+        per_second: u32::try_from(per_second).ok()?,
+    })
+}
+
+/// A key of `option` that is none of `known`: a typo would otherwise quietly
+/// leave the default in place.
+fn unknown_keys(
+    option: &str,
+    fields: &Map<String, Value>,
+    known: &[&str],
+    found: &mut RouteProblems<'_>,
+) {
+    for key in fields.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let what = format!(
+            "is not a {option} field (they are {}).",
+            known.join(" and ")
+        );
+        if is_echoable_name(key) {
+            found.field(&format!("{option}.{key}"), what);
+        } else {
+            found.field(option, format!("a field {what}"));
+        }
+    }
+}
+
+/// `option.field`, a whole number from 1 to `max`; `None` when absent or null,
+/// or wrong (then named).
+fn whole(
+    fields: &Map<String, Value>,
+    option: &str,
+    field: &str,
+    max: u64,
+    found: &mut RouteProblems<'_>,
+) -> Option<u64> {
+    let value = fields.get(field).filter(|value| !value.is_null())?;
+    if let Some(n) = value.as_u64().filter(|n| (1..=max).contains(n)) {
+        return Some(n);
+    }
+    let what = match value {
+        Value::Number(_) => format!("must be a whole number from 1 to {max}."),
+        other => format!(
+            "is {}; it must be a whole number from 1 to {max}.",
+            kind(other)
+        ),
+    };
+    found.field(&format!("{option}.{field}"), what);
+    None
 }
 
 /// The key of the secret `name` names. Only a name of a binding's shape is repeated:
@@ -765,6 +920,182 @@ mod tests {
             &["whsec_abcdefgh"],
             "ROUTES[0].url: must be an https URL",
         );
+    }
+
+    /// The one route of `json`, which must be valid.
+    fn one_route(json: &str) -> Route {
+        let source = FakeSource::new().with_queue("Q");
+        let mut routes = parse_routes(json, &source).unwrap_or_else(|p| panic!("{json}: {p:?}"));
+        assert_eq!(routes.len(), 1);
+        routes.remove(0)
+    }
+
+    #[test]
+    fn breaker_forms() {
+        let default = Breaker {
+            failures: 10,
+            probe_seconds: 60,
+        };
+        for (options, breaker, explicit) in [
+            ("", Some(default), false),
+            (r#","breaker":null"#, Some(default), false),
+            (r#","breaker":true"#, Some(default), true),
+            (r#","breaker":false"#, None, false),
+            (r#","breaker":{}"#, Some(default), true),
+            (
+                r#","breaker":{"failures":3}"#,
+                Some(Breaker {
+                    failures: 3,
+                    probe_seconds: 60,
+                }),
+                true,
+            ),
+            (
+                r#","breaker":{"probe_seconds":900,"failures":null}"#,
+                Some(Breaker {
+                    failures: 10,
+                    probe_seconds: 900,
+                }),
+                true,
+            ),
+            (
+                r#","breaker":{"failures":1,"probe_seconds":1}"#,
+                Some(Breaker {
+                    failures: 1,
+                    probe_seconds: 1,
+                }),
+                true,
+            ),
+            (
+                r#","breaker":{"failures":1000,"probe_seconds":30}"#,
+                Some(Breaker {
+                    failures: 1000,
+                    probe_seconds: 30,
+                }),
+                true,
+            ),
+        ] {
+            let json = format!(r#"[{{"name":"a","url":"https://a.example"{options}}}]"#);
+            let route = one_route(&json);
+            assert_eq!(route.breaker, breaker, "{json}");
+            assert_eq!(route.breaker_explicit, explicit, "{json}");
+            assert_eq!(route.rate_limit, None, "{json}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_forms() {
+        for (options, rate_limit) in [
+            ("", None),
+            (r#","rate_limit":null"#, None),
+            (
+                r#","rate_limit":{"per_second":1}"#,
+                Some(RateLimit { per_second: 1 }),
+            ),
+            (
+                r#","rate_limit":{"per_second":1000}"#,
+                Some(RateLimit { per_second: 1000 }),
+            ),
+        ] {
+            let json = format!(r#"[{{"name":"a","url":"https://a.example"{options}}}]"#);
+            let route = one_route(&json);
+            assert_eq!(route.rate_limit, rate_limit, "{json}");
+            // A rate limit leaves the breaker as it was.
+            assert_eq!(route.breaker, Some(Breaker::default()), "{json}");
+            assert!(!route.breaker_explicit, "{json}");
+        }
+    }
+
+    #[test]
+    fn a_queue_route_has_neither_breaker_nor_rate_limit() {
+        for options in ["", r#","breaker":null,"rate_limit":null"#] {
+            let route = one_route(&format!(r#"[{{"name":"a","queue":"Q"{options}}}]"#));
+            assert_eq!((route.breaker, route.rate_limit), (None, None));
+            assert!(!route.breaker_explicit);
+        }
+    }
+
+    #[test]
+    fn each_breaker_and_rate_limit_problem_names_route_and_field() {
+        for (options, expected) in [
+            (r#""breaker":"on""#, "(\"a\").breaker: is a string; it must be true, false or an object"),
+            (r#""breaker":1"#, "(\"a\").breaker: is a number"),
+            (r#""breaker":[]"#, "(\"a\").breaker: is an array"),
+            (r#""breaker":{"failures":0}"#, "(\"a\").breaker.failures: must be a whole number from 1 to 1000."),
+            (r#""breaker":{"failures":1001}"#, "(\"a\").breaker.failures: must be a whole number from 1 to 1000."),
+            (r#""breaker":{"failures":-1}"#, "(\"a\").breaker.failures: must be a whole number"),
+            (r#""breaker":{"failures":2.5}"#, "(\"a\").breaker.failures: must be a whole number"),
+            (r#""breaker":{"failures":"5"}"#, "(\"a\").breaker.failures: is a string; it must be a whole number from 1 to 1000."),
+            (r#""breaker":{"failures":5000000000}"#, "(\"a\").breaker.failures: must be a whole number"),
+            (r#""breaker":{"probe_seconds":0}"#, "(\"a\").breaker.probe_seconds: must be a whole number from 1 to 900."),
+            (r#""breaker":{"probe_seconds":901}"#, "(\"a\").breaker.probe_seconds: must be a whole number from 1 to 900."),
+            (r#""breaker":{"probe_seconds":true}"#, "(\"a\").breaker.probe_seconds: is a boolean"),
+            (r#""breaker":{"failure":3}"#, "(\"a\").breaker.failure: is not a breaker field (they are failures and probe_seconds)."),
+            (r#""rate_limit":true"#, "(\"a\").rate_limit: is a boolean; it must be an object like {\"per_second\": 10}, or null for none."),
+            (r#""rate_limit":10"#, "(\"a\").rate_limit: is a number"),
+            (r#""rate_limit":{}"#, "(\"a\").rate_limit.per_second: is required"),
+            (r#""rate_limit":{"per_second":null}"#, "(\"a\").rate_limit.per_second: is required"),
+            (r#""rate_limit":{"per_second":0}"#, "(\"a\").rate_limit.per_second: must be a whole number from 1 to 1000."),
+            (r#""rate_limit":{"per_second":1001}"#, "(\"a\").rate_limit.per_second: must be a whole number from 1 to 1000."),
+            (r#""rate_limit":{"per_second":"10"}"#, "(\"a\").rate_limit.per_second: is a string"),
+            (r#""rate_limit":{"per_second":10,"burst":5}"#, "(\"a\").rate_limit.burst: is not a rate_limit field (they are per_second)."),
+            (r#""ratelimit":{"per_second":10}"#, "(\"a\").ratelimit: is not a route field (they are name, events, filter, url, queue, signing_secret, breaker and rate_limit)."),
+        ] {
+            let json = format!(r#"[{{"name":"a","url":"https://a.example",{options}}}]"#);
+            problems_hiding(&json, &[], expected);
+        }
+    }
+
+    #[test]
+    fn breaker_and_rate_limit_apply_to_url_routes_only() {
+        for options in [
+            r#""breaker":false"#,
+            r#""breaker":true"#,
+            r#""breaker":{"failures":3}"#,
+            r#""breaker":"whatever""#,
+        ] {
+            let json = format!(r#"[{{"name":"a","queue":"Q",{options}}}]"#);
+            problems_hiding(&json, &[], "(\"a\").breaker: applies to url routes only.");
+        }
+        for options in [r#""rate_limit":{"per_second":5}"#, r#""rate_limit":0"#] {
+            let json = format!(r#"[{{"name":"a","queue":"Q",{options}}}]"#);
+            problems_hiding(
+                &json,
+                &[],
+                "(\"a\").rate_limit: applies to url routes only.",
+            );
+        }
+        let found = problems(
+            r#"[{"name":"a","queue":"Q","breaker":{"failures":3},"rate_limit":{"per_second":5}}]"#,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+    }
+
+    #[test]
+    fn a_value_in_breaker_or_rate_limit_is_not_repeated() {
+        for options in [
+            format!(r#""breaker":"{LEAK}""#),
+            format!(r#""breaker":{{"failures":"{LEAK}"}}"#),
+            format!(r#""breaker":{{"probe_seconds":["{LEAK}"]}}"#),
+            r#""breaker":{"failures":98765432101}"#.to_string(),
+            r#""breaker":{"probe_seconds":98765432101.5}"#.to_string(),
+            format!(r#""rate_limit":"{LEAK}""#),
+            format!(r#""rate_limit":{{"per_second":"{LEAK}"}}"#),
+            r#""rate_limit":{"per_second":98765432101}"#.to_string(),
+        ] {
+            let json = format!(r#"[{{"name":"a","url":"https://a.example",{options}}}]"#);
+            problems_hiding(&json, &[LEAK, "98765432101"], "(\"a\")");
+        }
+        // A key of a secret's shape is not named; one of a name's shape is.
+        for option in ["breaker", "rate_limit"] {
+            let json =
+                format!(r#"[{{"name":"a","url":"https://a.example","{option}":{{"{LEAK}":1}}}}]"#);
+            problems_hiding(
+                &json,
+                &[LEAK],
+                &format!("(\"a\").{option}: a field is not a {option} field"),
+            );
+        }
     }
 
     #[test]
