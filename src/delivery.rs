@@ -131,12 +131,7 @@ impl Delivery {
             ("x-leadnest-signature", self.signature.clone()),
         ];
         if let Some(key) = signing_key {
-            headers.push(("webhook-id", self.webhook_id.clone()));
-            headers.push(("webhook-timestamp", now.to_string()));
-            headers.push((
-                "webhook-signature",
-                key.sign(&self.webhook_id, now, &self.body),
-            ));
+            headers.extend(key.headers(&self.webhook_id, now, &self.body));
         }
         headers
     }

@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod error;
 pub mod event_log;
 pub mod filter;
+pub mod health;
 pub mod ingress;
 pub mod key_table;
 pub mod log;

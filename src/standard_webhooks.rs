@@ -48,6 +48,21 @@ impl SigningKey {
         mac.update(body);
         format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
     }
+
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature` for `body`,
+    /// the one place their names and order are written.
+    pub fn headers(
+        &self,
+        webhook_id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> [(&'static str, String); 3] {
+        [
+            ("webhook-id", webhook_id.to_string()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", self.sign(webhook_id, timestamp, body)),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -65,6 +80,19 @@ mod tests {
     fn specification_vector() {
         let key = SigningKey::from_whsec(SECRET).unwrap();
         assert_eq!(key.sign(ID, TIMESTAMP, BODY), SIGNATURE);
+    }
+
+    #[test]
+    fn headers_carry_the_signature() {
+        let key = SigningKey::from_whsec(SECRET).unwrap();
+        assert_eq!(
+            key.headers(ID, TIMESTAMP, BODY),
+            [
+                ("webhook-id", ID.to_string()),
+                ("webhook-timestamp", TIMESTAMP.to_string()),
+                ("webhook-signature", SIGNATURE.to_string()),
+            ]
+        );
     }
 
     #[test]
