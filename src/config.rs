@@ -1,8 +1,10 @@
 //! The worker's configuration: read from vars, secrets and bindings once per
 //! isolate, validated whole, every problem named (never a secret's value).
 
-use crate::routes::{parse_routes, Route};
+pub use crate::health::alert::AlertTarget;
+use crate::routes::{check_url, parse_routes, route_label, Route};
 use crate::signature::Secrets;
+use crate::standard_webhooks::SigningKey;
 
 /// KV namespace that remembers dedup keys.
 pub const DEDUP_BINDING: &str = "DEDUP";
@@ -41,6 +43,10 @@ pub const DEFAULT_DEDUP_MEMORY_KEYS: u64 = 10_000;
 pub const MAX_DEDUP_MEMORY_KEYS: usize = 200_000;
 /// The secret that enables the admin API.
 const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// The var naming where alerts are POSTed (SPEC section 10).
+pub const ALERT_URL: &str = "ALERT_URL";
+/// The secret alerts are signed with, a Standard Webhooks `whsec_` secret.
+pub const ALERT_SIGNING_SECRET: &str = "ALERT_SIGNING_SECRET";
 /// Default of `EVENT_RETENTION_DAYS`.
 pub const DEFAULT_RETENTION_DAYS: u64 = 7;
 /// Default of `FAILED_RETENTION_DAYS`: a failed event is what an operator needs.
@@ -133,6 +139,9 @@ pub struct Config {
     /// Destination health (SPEC section 10): `DELIVERY_QUEUE` and
     /// `ROUTE_HEALTH` both bound.
     pub health: bool,
+    /// Where alerts are POSTed, when `ALERT_URL` is set; without it they are
+    /// only log lines.
+    pub alerts: Option<AlertTarget>,
     /// What is wrong but leaves the ingress working (a too-short `ADMIN_TOKEN`):
     /// `/health` names it.
     pub notices: Vec<String>,
@@ -314,6 +323,11 @@ impl Config {
         };
 
         let mut notices = Vec::new();
+        let delivery_queue = source.has_queue(DELIVERY_QUEUE_BINDING);
+        if !delivery_queue {
+            notices.extend(routes.iter().enumerate().filter_map(unqueued_options));
+        }
+        let alerts = alert_target(source, &mut problems, &mut notices);
         let admin_token = source
             .text(ADMIN_TOKEN)
             .filter(|token| !token.is_empty())
@@ -341,7 +355,7 @@ impl Config {
                 // At most MAX_BODY_BYTES_LIMIT, so it fits any usize.
                 max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
                 routes,
-                delivery_queue: source.has_queue(DELIVERY_QUEUE_BINDING),
+                delivery_queue,
                 retry_base_seconds,
                 delivery_timeout_seconds,
                 // At most MAX_DEDUP_MEMORY_KEYS, so it fits any usize.
@@ -354,8 +368,8 @@ impl Config {
                 log_all_responses,
                 dead_letter_queue,
                 admin_token,
-                health: source.has_queue(DELIVERY_QUEUE_BINDING)
-                    && source.has_durable_object(ROUTE_HEALTH_BINDING),
+                health: delivery_queue && source.has_durable_object(ROUTE_HEALTH_BINDING),
+                alerts,
                 notices,
             }),
             _ => Err(ConfigError {
@@ -365,6 +379,57 @@ impl Config {
             }),
         }
     }
+}
+
+/// The notice for a route that sets `breaker` or `rate_limit` though
+/// `DELIVERY_QUEUE` is not bound: the options would quietly do nothing.
+/// `index` is the route's place in `ROUTES` (every route is valid here).
+fn unqueued_options((index, route): (usize, &Route)) -> Option<String> {
+    let (set, them) = match (route.breaker_explicit, route.rate_limit.is_some()) {
+        (true, true) => ("breaker and rate_limit, which need", "them"),
+        (true, false) => ("breaker, which needs", "it"),
+        (false, true) => ("rate_limit, which needs", "it"),
+        (false, false) => return None,
+    };
+    Some(format!(
+        "{} sets {set} {DELIVERY_QUEUE_BINDING}: delivery is best effort without it. Bind {DELIVERY_QUEUE_BINDING} under [[queues.producers]] in wrangler.toml, or remove {them}.",
+        route_label(index, Some(&route.name))
+    ))
+}
+
+/// `ALERT_URL` and `ALERT_SIGNING_SECRET`. A problem names the variable, never
+/// its value: a URL may hold a token, and `/health` is public.
+fn alert_target(
+    source: &impl ConfigSource,
+    problems: &mut Vec<String>,
+    notices: &mut Vec<String>,
+) -> Option<AlertTarget> {
+    let url = source
+        .text(ALERT_URL)
+        .map(|url| url.trim().trim_matches('"').to_string())
+        .filter(|url| !url.is_empty());
+    let secret = source
+        .text(ALERT_SIGNING_SECRET)
+        .filter(|secret| !secret.trim().is_empty());
+    let Some(url) = url else {
+        if secret.is_some() {
+            notices.push(format!(
+                "{ALERT_SIGNING_SECRET} is set but {ALERT_URL} is not, so alerts are only log lines: set {ALERT_URL} to have them posted."
+            ));
+        }
+        return None;
+    };
+    if let Err(why) = check_url(&url, source) {
+        problems.push(format!("{ALERT_URL} {why}"));
+    }
+    let signing_key = secret.and_then(|secret| match SigningKey::from_whsec(&secret) {
+        Ok(key) => Some(key),
+        Err(why) => {
+            problems.push(format!("The secret {ALERT_SIGNING_SECRET} {why}"));
+            None
+        }
+    });
+    Some(AlertTarget { url, signing_key })
 }
 
 #[cfg(test)]
@@ -543,6 +608,132 @@ mod tests {
         assert!(
             problems(FakeSource::minimal().with("DEDUP_MODE", "redis"))[0]
                 .starts_with("DEDUP_MODE")
+        );
+    }
+
+    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    #[test]
+    fn alerts_go_to_alert_url_signed_when_a_secret_is_set() {
+        let config = Config::load(&FakeSource::minimal()).unwrap();
+        assert!(config.alerts.is_none());
+        for url in [
+            "https://alerts.example/hook",
+            "http://localhost:9000/alerts",
+            "http://127.0.0.1/a",
+            "http://[::1]:8080/",
+        ] {
+            let config = Config::load(&FakeSource::minimal().with(ALERT_URL, url)).unwrap();
+            let target = config.alerts.unwrap();
+            assert_eq!(target.url, url);
+            assert!(target.signing_key.is_none());
+            assert!(config.notices.is_empty());
+        }
+        let config = Config::load(
+            &FakeSource::minimal()
+                .with(ALERT_URL, " https://alerts.example/hook ")
+                .with(ALERT_SIGNING_SECRET, WHSEC),
+        )
+        .unwrap();
+        let target = config.alerts.unwrap();
+        assert_eq!(target.url, "https://alerts.example/hook");
+        assert!(target.signing_key.is_some());
+        // Empty is unset.
+        let config = Config::load(
+            &FakeSource::minimal()
+                .with(ALERT_URL, "")
+                .with(ALERT_SIGNING_SECRET, ""),
+        )
+        .unwrap();
+        assert!(config.alerts.is_none() && config.notices.is_empty());
+    }
+
+    #[test]
+    fn a_bad_alert_url_or_secret_is_named_never_quoted() {
+        for (url, secret, expected) in [
+            ("not a url", None, "ALERT_URL is not an absolute URL."),
+            (
+                "http://alerts.example/hook?token=tok-5678abcd",
+                None,
+                "ALERT_URL must use https; plain http is allowed only to localhost",
+            ),
+            (
+                "ftp://alerts.example/tok-5678abcd",
+                None,
+                "ALERT_URL must be an https URL.",
+            ),
+            (
+                "https://alerts.example/hook",
+                Some("alert-secret-value"),
+                "The secret ALERT_SIGNING_SECRET does not start with whsec_",
+            ),
+            (
+                "https://alerts.example/hook",
+                Some("whsec_not base64 alert-secret-value"),
+                "The secret ALERT_SIGNING_SECRET is not whsec_ followed by base64.",
+            ),
+        ] {
+            let mut source = FakeSource::minimal().with(ALERT_URL, url);
+            if let Some(secret) = secret {
+                source = source.with(ALERT_SIGNING_SECRET, secret);
+            }
+            let message = Config::load(&source).unwrap_err().message();
+            assert!(message.contains(expected), "{expected} not in {message}");
+            for hidden in ["alerts.example", "tok-5678abcd", "alert-secret-value"] {
+                assert!(!message.contains(hidden), "{hidden} in {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_alert_secret_without_a_url_is_a_notice() {
+        let config = Config::load(
+            &FakeSource::minimal().with(ALERT_SIGNING_SECRET, "whsec_not base64 alert-secret"),
+        )
+        .unwrap();
+        assert!(config.alerts.is_none());
+        assert_eq!(config.notices.len(), 1, "{:?}", config.notices);
+        assert!(config.notices[0].starts_with("ALERT_SIGNING_SECRET is set but ALERT_URL is not"));
+        assert!(!config.notices[0].contains("alert-secret"));
+    }
+
+    #[test]
+    fn breaker_or_rate_limit_without_the_delivery_queue_is_a_notice() {
+        let routes = r#"[{"name":"crm","url":"https://crm.example","breaker":{"failures":3}},
+            {"name":"quiet","url":"https://q.example"},
+            {"name":"off","url":"https://o.example","breaker":false},
+            {"name":"slow","url":"https://s.example","rate_limit":{"per_second":5}},
+            {"name":"both","url":"https://b.example","breaker":true,"rate_limit":{"per_second":5}}]"#;
+        let unqueued = Config::load(&FakeSource::minimal().with("ROUTES", routes)).unwrap();
+        assert_eq!(
+            unqueued.notices,
+            [
+                "ROUTES[0] (\"crm\") sets breaker, which needs DELIVERY_QUEUE: delivery is best effort without it. Bind DELIVERY_QUEUE under [[queues.producers]] in wrangler.toml, or remove it.",
+                "ROUTES[3] (\"slow\") sets rate_limit, which needs DELIVERY_QUEUE: delivery is best effort without it. Bind DELIVERY_QUEUE under [[queues.producers]] in wrangler.toml, or remove it.",
+                "ROUTES[4] (\"both\") sets breaker and rate_limit, which need DELIVERY_QUEUE: delivery is best effort without it. Bind DELIVERY_QUEUE under [[queues.producers]] in wrangler.toml, or remove them.",
+            ]
+        );
+        // `/health` names them.
+        let (status, body) = crate::endpoint::health(&Ok(unqueued));
+        assert_eq!(status, 503);
+        assert!(
+            body.contains("ROUTES[0] (\\\"crm\\\") sets breaker"),
+            "{body}"
+        );
+        let queued = FakeSource::minimal()
+            .with("ROUTES", routes)
+            .with_queue(DELIVERY_QUEUE_BINDING);
+        assert!(Config::load(&queued).unwrap().notices.is_empty());
+        // A route whose name is not repeated is named by its place.
+        let secret_named = Config::load(&FakeSource::minimal().with(
+            "ROUTES",
+            r#"[{"name":"whsec_abcdefgh","url":"https://a.example","breaker":true}]"#,
+        ))
+        .unwrap();
+        assert!(
+            secret_named.notices[0].starts_with("ROUTES[0] sets breaker"),
+            "{:?}",
+            secret_named.notices
         );
     }
 

@@ -148,13 +148,8 @@ pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>
     let mut names = HashSet::new();
     let mut routes = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        let label = match item.get("name").and_then(Value::as_str) {
-            // A route name needs no escaping: quoted as `{:?}` would, without its code.
-            Some(name) if is_echoable_name(name) => format!("ROUTES[{index}] (\"{name}\")"),
-            _ => format!("ROUTES[{index}]"),
-        };
         let mut found = RouteProblems {
-            label,
+            label: route_label(index, item.get("name").and_then(Value::as_str)),
             list: &mut problems,
             count: 0,
         };
@@ -174,6 +169,16 @@ pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>
         Ok(routes)
     } else {
         Err(problems)
+    }
+}
+
+/// How a problem or a notice names the route at `index` of `ROUTES`: with its
+/// name when that may be repeated.
+pub(crate) fn route_label(index: usize, name: Option<&str>) -> String {
+    match name {
+        // A route name needs no escaping: quoted as `{:?}` would, without its code.
+        Some(name) if is_echoable_name(name) => format!("ROUTES[{index}] (\"{name}\")"),
+        _ => format!("ROUTES[{index}]"),
     }
 }
 
@@ -594,7 +599,7 @@ fn not_json(error: &serde_json::Error) -> String {
 
 /// https anywhere; plain http only to this machine, for local testing. The URL is
 /// never repeated: it may hold credentials or a token.
-fn check_url(text: &str, source: &impl ConfigSource) -> Result<(), &'static str> {
+pub(crate) fn check_url(text: &str, source: &impl ConfigSource) -> Result<(), &'static str> {
     let url = source.parse_url(text).ok_or("is not an absolute URL.")?;
     let local = matches!(url.host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
     match url.scheme.as_str() {
