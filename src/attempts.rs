@@ -8,17 +8,22 @@
 
 use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
 use crate::delivery::{
-    dead_letter_retry_delay, decide, is_success, Answer, Decision, Delivery, Handled, RetryPolicy,
+    dead_letter_retry_delay, decide, is_success, retry_delay, Answer, Decision, Delivery, Handled, RetryPolicy,
     DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
 use crate::event_log::{
-    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Entry, Shard, Statement, Unwritten,
+    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Entry, Shard, Statement,
+    Unwritten,
 };
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
 use crate::scrub::{self, scrub};
 use crate::signature::SIGNATURE_HEADER;
 use crate::standard_webhooks::SigningKey;
+
+/// The word for a held delivery: its log line's `outcome`, and the queue a
+/// drained one is said to come from.
+pub const HELD: &str = "held";
 
 /// How one attempt ended, as the glue saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +105,25 @@ pub struct DeliveryRun<'c> {
     /// The signatures the last attempt sent: a backend that echoes them must
     /// not get them into the log.
     sent_signatures: Vec<String>,
+    /// The route whose health this run answers to (SPEC section 10): a queued
+    /// delivery to an HTTP route, or its dead letter, with health on.
+    health_route: Option<String>,
+    /// Its route's health let it go (or its drain sent it).
+    admitted: bool,
+    /// The last attempt: delivered, and what a failure was.
+    last: Option<(bool, Option<String>)>,
+}
+
+/// What a run tells its route's health once settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthReport {
+    pub route: String,
+    /// The attempt's outcome, if one was made.
+    pub delivered: Option<bool>,
+    /// What the failed attempt came to (`HTTP 503`, `timeout`, …).
+    pub failure: Option<String>,
+    /// The delivery was dead-lettered.
+    pub dead_lettered: bool,
 }
 
 impl<'c> DeliveryRun<'c> {
@@ -127,6 +151,11 @@ impl<'c> DeliveryRun<'c> {
             }
         }
         let mut run = Self::start(config, policy, false, attempts.max(1), delivery, now_ms);
+        run.health_route = run
+            .delivery
+            .as_ref()
+            .filter(|_| config.health && run.route.is_some())
+            .map(|delivery| delivery.route.clone());
         if run.delivery.is_none() {
             let decision = decide(Handled::Malformed, run.attempt, policy);
             let message = Message {
@@ -141,6 +170,14 @@ impl<'c> DeliveryRun<'c> {
             ));
             run.state = State::Done(decision);
         }
+        run
+    }
+
+    /// A held delivery its route's drain sends (SPEC section 10): attempted as
+    /// a queue message would be, its health already asked.
+    pub fn drained(config: &'c Config, body: &[u8], attempts: u32, now_ms: i64) -> Self {
+        let mut run = Self::queued(config, Some(body), attempts, HELD, None, now_ms);
+        run.admitted = true;
         run
     }
 
@@ -190,6 +227,7 @@ impl<'c> DeliveryRun<'c> {
             .line(),
         );
         let event = logged_event(&delivery, now_ms);
+        run.health_route = Some(delivery.route.clone()).filter(|_| config.health);
         let dead_letter = DeadLetter {
             route: delivery.route,
             at_ms: now_ms,
@@ -231,6 +269,9 @@ impl<'c> DeliveryRun<'c> {
             counted: Vec::new(),
             dead_letter: false,
             sent_signatures: Vec::new(),
+            health_route: None,
+            admitted: false,
+            last: None,
         }
     }
 
@@ -280,11 +321,100 @@ impl<'c> DeliveryRun<'c> {
         }
     }
 
+    /// The route whose health must let this delivery go before it is
+    /// attempted ([`admitted`](Self::admitted) or [`held`](Self::held)).
+    pub fn guard(&self) -> Option<&str> {
+        match self.state {
+            State::Attempt if !self.admitted => self.health_route.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Its route's health could not be asked: the message is kept for a
+    /// retry on the backoff schedule, never attempted unasked.
+    pub fn unadmitted(&mut self) {
+        let (State::Attempt, Some(delivery)) = (&self.state, &self.delivery) else {
+            return;
+        };
+        let decision = Decision::Retry {
+            delay_seconds: retry_delay(self.attempt, self.policy.base_seconds),
+        };
+        self.lines.push(
+            DeliveryLog {
+                route: &delivery.route,
+                attempt: self.attempt,
+                webhook_id: &delivery.webhook_id,
+                event: Some(&delivery.event),
+                outcome: decision.outcome(),
+                error: Some("route health unreachable"),
+                retry_in_seconds: decision.retry_in_seconds(),
+                ..Default::default()
+            }
+            .line(),
+        );
+        self.state = State::Done(decision);
+    }
+
+    /// Its route's health let it go.
+    pub fn admitted(&mut self) {
+        self.admitted = true;
+    }
+
+    /// Its route holds it (paused, tripped or at its rate limit): the route's
+    /// object keeps it, so the message is done with, no retry spent, and the
+    /// log shows the delivery `held`.
+    pub fn held(&mut self, now_ms: i64) {
+        let (State::Attempt, Some(delivery)) = (&self.state, &self.delivery) else {
+            return;
+        };
+        self.lines.push(
+            DeliveryLog {
+                route: &delivery.route,
+                attempt: self.attempt,
+                webhook_id: &delivery.webhook_id,
+                event: Some(&delivery.event),
+                outcome: HELD,
+                ..Default::default()
+            }
+            .line(),
+        );
+        #[cfg(any())] // HELD-RECORD: on with the log's held status
+        if let Some(event) = &self.logged {
+            self.records = HeldDelivery {
+                event: event.clone(),
+                route: delivery.route.clone(),
+                at_ms: now_ms,
+            }
+            .statements();
+        }
+        self.state = State::Done(Decision::Ack);
+    }
+
+    /// What its route's health is told, once settled: the attempt's outcome
+    /// or the dead letter.
+    pub fn health_report(&self) -> Option<HealthReport> {
+        let route = self.health_route.clone()?;
+        if !matches!(self.state, State::Done(_)) || (self.last.is_none() && !self.dead_letter) {
+            return None;
+        }
+        Some(HealthReport {
+            route,
+            delivered: self.last.as_ref().map(|(delivered, _)| *delivered),
+            failure: self.last.as_ref().and_then(|(_, failure)| failure.clone()),
+            dead_lettered: self.dead_letter,
+        })
+    }
+
     /// An attempt that began at `at_ms` ended; `duration_ms` is how long it took.
     pub fn attempted(&mut self, outcome: Outcome, at_ms: i64, duration_ms: u64) {
         if !matches!(self.state, State::Attempt) {
             return;
         }
+        self.last = Some(match &outcome {
+            Outcome::Answered(answer) if is_success(answer.status) => (true, None),
+            Outcome::Answered(answer) => (false, Some(format!("HTTP {}", answer.status))),
+            Outcome::NoAnswer(why) => (false, Some((*why).to_string())),
+        });
         let decision = decide(outcome.handled(), self.attempt, self.policy);
         self.log_attempt(&outcome, decision, at_ms, duration_ms);
         self.state = match decision {
@@ -619,6 +749,133 @@ mod tests {
             received_at_ms: 0,
             body: b"{}".to_vec(),
         }
+    }
+
+    fn health_config() -> Config {
+        Config::load(
+            &FakeSource::minimal()
+                .with(
+                    "ROUTES",
+                    r#"[{"name":"crm","url":"https://crm.example.com/hook"},{"name":"q","queue":"Q"}]"#,
+                )
+                .with_queue("Q")
+                .with_queue("DELIVERY_QUEUE")
+                .with_durable_object("ROUTE_HEALTH")
+                .with_durable_object("HELD_DELIVERIES")
+                .with_durable_object("EVENTS"),
+        )
+        .unwrap()
+    }
+
+    fn answered(status: u16) -> Outcome {
+        Outcome::Answered(Answer {
+            status,
+            ..Answer::default()
+        })
+    }
+
+    #[test]
+    fn with_health_on_a_queued_delivery_asks_its_route_first_and_tells_it_the_outcome() {
+        let config = health_config();
+        assert!(config.health);
+        let message = delivery("crm").encode();
+        let mut run = DeliveryRun::queued(&config, Some(&message), 2, "deliveries", None, 0);
+        assert_eq!(run.guard(), Some("crm"));
+        assert_eq!(run.health_report(), None, "nothing to tell before it settles");
+        run.admitted();
+        assert_eq!(run.guard(), None);
+        assert!(matches!(run.need(), RunNeed::Attempt { .. }));
+        run.attempted(answered(503), 10, 5);
+        assert_eq!(
+            run.health_report(),
+            Some(HealthReport {
+                route: "crm".into(),
+                delivered: Some(false),
+                failure: Some("HTTP 503".into()),
+                dead_lettered: false,
+            })
+        );
+        let mut run = DeliveryRun::queued(&config, Some(&message), 1, "deliveries", None, 0);
+        run.admitted();
+        run.attempted(Outcome::no_answer("timeout"), 10, 5);
+        assert_eq!(run.health_report().unwrap().failure.as_deref(), Some("timeout"));
+        let mut run = DeliveryRun::queued(&config, Some(&message), 1, "deliveries", None, 0);
+        run.admitted();
+        run.attempted(answered(204), 10, 5);
+        let report = run.health_report().unwrap();
+        assert_eq!((report.delivered, report.failure), (Some(true), None));
+    }
+
+    #[test]
+    fn a_held_delivery_is_acked_logged_held_and_spends_no_attempt() {
+        let config = health_config();
+        let message = delivery("crm").encode();
+        let mut run = DeliveryRun::queued(&config, Some(&message), 3, "deliveries", None, 0);
+        run.held(1_000);
+        assert!(matches!(run.need(), RunNeed::Settle(Decision::Ack)));
+        assert_eq!(run.guard(), None);
+        assert_eq!(run.health_report(), None, "no attempt to tell of");
+        let lines = run.take_lines();
+        let line: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            (&line["outcome"], &line["attempt"], &line["route"]),
+            (&Value::from("held"), &Value::from(3), &Value::from("crm"))
+        );
+        let (_, records) = run.take_records().expect("the held record");
+        let sql = &records[0].sql;
+        assert!(sql.contains("held"), "{sql}");
+        // Held twice is still one settling, and an attempt after it is ignored.
+        run.held(2_000);
+        run.attempted(answered(200), 3_000, 1);
+        assert!(run.take_lines().is_empty());
+    }
+
+    #[test]
+    fn a_route_whose_health_cannot_be_asked_is_retried_on_the_backoff_never_attempted() {
+        let config = health_config();
+        let message = delivery("crm").encode();
+        let mut run = DeliveryRun::queued(&config, Some(&message), 3, "deliveries", None, 0);
+        run.unadmitted();
+        assert!(matches!(
+            run.need(),
+            RunNeed::Settle(Decision::Retry { delay_seconds: 20 })
+        ));
+        let line: Value = serde_json::from_str(&run.take_lines()[0]).unwrap();
+        assert_eq!(line["error"], "route health unreachable");
+    }
+
+    #[test]
+    fn only_a_queued_http_delivery_with_health_on_is_guarded() {
+        // Health off: no guard.
+        let off = config(&[]);
+        let message = delivery("crm").encode();
+        let run = DeliveryRun::queued(&off, Some(&message), 1, "deliveries", None, 0);
+        assert_eq!(run.guard(), None);
+        let on = health_config();
+        // A drained delivery was let go by its route already.
+        let run = DeliveryRun::drained(&on, &message, 4, 0);
+        assert_eq!(run.guard(), None);
+        assert!(matches!(run.need(), RunNeed::Attempt { .. }));
+        // A route no longer configured: nothing to ask, it settles as before.
+        let gone = delivery("gone").encode();
+        let run = DeliveryRun::queued(&on, Some(&gone), 1, "deliveries", None, 0);
+        assert_eq!(run.guard(), None);
+        // A direct delivery (no queue) is never guarded.
+        let run = DeliveryRun::direct(&on, delivery("crm"), 0);
+        assert_eq!(run.guard(), None);
+        // A dead letter tells its route it was dead-lettered.
+        let queue = on.dead_letter_queue.clone();
+        let run = DeliveryRun::queued(&on, Some(&message), 11, &queue, None, 0);
+        assert_eq!(run.guard(), None);
+        assert_eq!(
+            run.health_report(),
+            Some(HealthReport {
+                route: "crm".into(),
+                delivered: None,
+                failure: None,
+                dead_lettered: true,
+            })
+        );
     }
 
     #[test]

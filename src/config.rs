@@ -16,6 +16,8 @@ pub const DELIVERY_QUEUE_BINDING: &str = "DELIVERY_QUEUE";
 pub const EVENTS_BINDING: &str = "EVENTS";
 /// The Durable Object namespace of the routes' health (SPEC section 10).
 pub const ROUTE_HEALTH_BINDING: &str = "ROUTE_HEALTH";
+/// The Durable Object namespace of the stores of held deliveries.
+pub const HELD_DELIVERIES_BINDING: &str = "HELD_DELIVERIES";
 /// Every binding the worker uses itself. A queue route may name none of them: its
 /// events would land where the worker reads its own records (on `DELIVERY_QUEUE`,
 /// taken for malformed deliveries and dead-lettered).
@@ -136,8 +138,8 @@ pub struct Config {
     pub dead_letter_queue: String,
     /// The admin API and console, when `ADMIN_TOKEN` is set and long enough.
     pub admin_token: Option<AdminToken>,
-    /// Destination health (SPEC section 10): `DELIVERY_QUEUE` and
-    /// `ROUTE_HEALTH` both bound.
+    /// Destination health (SPEC section 10): `DELIVERY_QUEUE`, `ROUTE_HEALTH`
+    /// and `HELD_DELIVERIES` all bound.
     pub health: bool,
     /// Where alerts are POSTed, when `ALERT_URL` is set; without it they are
     /// only log lines.
@@ -368,7 +370,9 @@ impl Config {
                 log_all_responses,
                 dead_letter_queue,
                 admin_token,
-                health: delivery_queue && source.has_durable_object(ROUTE_HEALTH_BINDING),
+                health: delivery_queue
+                    && source.has_durable_object(ROUTE_HEALTH_BINDING)
+                    && source.has_durable_object(HELD_DELIVERIES_BINDING),
                 alerts,
                 notices,
             }),

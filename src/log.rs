@@ -113,6 +113,32 @@ pub struct QueueLog<'a> {
     pub retry_in_seconds: Option<u64>,
 }
 
+/// A step of a route's health that went wrong (SPEC section 10): its object
+/// could not be asked, a drained delivery could not go back to the queue, an
+/// alert was not delivered.
+#[derive(Debug, Default, Serialize)]
+pub struct HealthLog<'a> {
+    /// `health_unreachable`, `requeue_failed` or `alert_not_delivered`.
+    pub warning: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
+    /// The platform's description of the failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    /// An alert's backend answer, and how many tries it had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u32>,
+}
+
+impl HealthLog<'_> {
+    /// The line as JSON.
+    pub fn line(&self) -> String {
+        json(self)
+    }
+}
+
 impl QueueLog<'_> {
     /// The line as JSON.
     pub fn line(&self) -> String {

@@ -1,3 +1,5 @@
-//! Destination health (SPEC section 10): what the worker tells an operator about a route.
+//! Destination health (SPEC section 10): each HTTP route's state, its breaker
+//! and rate limit, and the alerts their changes raise.
 
 pub mod alert;
+pub mod state;

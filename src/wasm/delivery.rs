@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use super::env;
 use super::event_log;
 use super::js::{self, bytes, pairs, pairs_from, strings};
-use crate::attempts::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed};
+use crate::attempts::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed, HELD};
 use crate::config::Config;
 use crate::delivery::{Answer, Decision, RESPONSE_BODY_KEPT_BYTES};
 
@@ -58,7 +58,14 @@ impl DeliveryTask {
             Inner::Run(run) => run,
             Inner::Decided(decision, lines) => {
                 let lines = strings(std::mem::take(lines));
-                return js::settle(settle, lines, JsValue::UNDEFINED, flush, retry(*decision));
+                return js::settle(
+                    settle,
+                    lines,
+                    JsValue::UNDEFINED,
+                    flush,
+                    retry(*decision),
+                    JsValue::UNDEFINED,
+                );
             }
         };
         // Each settled delivery joins the isolate's pending counts; a flush
@@ -72,6 +79,7 @@ impl DeliveryTask {
                 event_log::batch(shard, statements)
             });
         let lines = strings(run.take_lines());
+        let guard = run.guard().map(str::to_string);
         match run.need() {
             RunNeed::Attempt {
                 url,
@@ -91,6 +99,7 @@ impl DeliveryTask {
                     body,
                     timeout_seconds as f64 * 1000.0,
                     RESPONSE_BODY_KEPT_BYTES as f64,
+                    guard,
                 )
             }
             RunNeed::Wait { seconds } => js::delivery_wait(
@@ -100,7 +109,17 @@ impl DeliveryTask {
                 flush,
                 seconds as f64 * 1000.0,
             ),
-            RunNeed::Settle(decision) => js::settle(settle, lines, log, flush, retry(decision)),
+            RunNeed::Settle(decision) => {
+                let report = run.health_report().map_or(JsValue::UNDEFINED, |report| {
+                    js::health_report(
+                        &report.route,
+                        report.delivered,
+                        report.failure.as_deref(),
+                        report.dead_lettered,
+                    )
+                });
+                js::settle(settle, lines, log, flush, retry(decision), report)
+            }
         }
     }
 
@@ -143,6 +162,53 @@ impl DeliveryTask {
             }
         };
         Self::started(inner, now_ms)
+    }
+
+    /// A held delivery its route's drain sends: the message's bytes and the
+    /// attempt it is at.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryStart")]
+    pub fn drained(env: &JsValue, body: &[u8], attempts: u32, now_ms: f64) -> JsValue {
+        let inner = match env::config(env) {
+            Ok(config) => Inner::Run(Box::new(DeliveryRun::drained(
+                config,
+                body,
+                attempts,
+                now_ms as i64,
+            ))),
+            Err(_) => {
+                let (decision, line) = while_misconfigured(attempts, HELD, None);
+                Inner::Decided(decision, vec![line])
+            }
+        };
+        Self::started(inner, now_ms)
+    }
+
+    /// Its route's health could not be asked: the need settles it for a retry.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
+    pub fn unadmitted(&mut self, now_ms: f64) -> JsValue {
+        if let Inner::Run(run) = &mut self.inner {
+            run.unadmitted();
+        }
+        self.need(now_ms, None)
+    }
+
+    /// Its route's health let it go: the need is its attempt.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
+    pub fn admitted(&mut self, now_ms: f64) -> JsValue {
+        if let Inner::Run(run) = &mut self.inner {
+            run.admitted();
+        }
+        self.need(now_ms, None)
+    }
+
+    /// Its route holds it: the route's object keeps it; the need settles the
+    /// message and logs the delivery held.
+    #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
+    pub fn held(&mut self, now_ms: f64) -> JsValue {
+        if let Inner::Run(run) = &mut self.inner {
+            run.held(now_ms as i64);
+        }
+        self.need(now_ms, None)
     }
 
     /// The backend answered: its status, headers as `[[name, value], …]`, the

@@ -55,6 +55,7 @@ extern "C" {
         body: Uint8Array,
         timeout_ms: f64,
         keep_bytes: f64,
+        guard: Option<String>,
     ) -> JsValue;
     #[wasm_bindgen(js_name = deliveryWait)]
     pub(crate) fn delivery_wait(
@@ -70,6 +71,14 @@ extern "C" {
         log: JsValue,
         flush: Option<u32>,
         retry_seconds: Option<f64>,
+        report: JsValue,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = healthReport)]
+    pub(crate) fn health_report(
+        route: &str,
+        delivered: Option<bool>,
+        failure: Option<&str>,
+        dead_lettered: bool,
     ) -> JsValue;
 }
 

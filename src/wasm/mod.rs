@@ -8,6 +8,7 @@
 mod admin;
 mod delivery;
 mod env;
+mod health;
 mod event_log;
 mod ingress;
 mod js;

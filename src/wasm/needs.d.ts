@@ -37,9 +37,13 @@ export interface DeliveryStart { task: DeliveryTask; need: DeliveryNeed }
 /** `log`: write it, then report a failure with `log_unwritten`; `flush`: the flush loop to run. */
 interface DeliveryCommon { lines: string[]; log?: LogBatch; flush?: number }
 export type DeliveryNeed = DeliveryCommon & (
-  | { step: DeliveryStep.Attempt; url: string; headers: [string, string][]; body: Uint8Array; timeout_ms: number; keep_bytes: number }
+  | { step: DeliveryStep.Attempt; url: string; headers: [string, string][]; body: Uint8Array; timeout_ms: number; keep_bytes: number;
+      /** The route whose health must let it go first (`admitted`) or hold it (`held`). */
+      guard?: string }
   | { step: DeliveryStep.Wait; ms: number }
-  | { step: DeliveryStep.Settle; retry_seconds?: number });
+  | { step: DeliveryStep.Settle; retry_seconds?: number; report?: HealthReport });
+/** What a settled delivery tells its route's health. */
+export interface HealthReport { route: string; delivered?: boolean; failure?: string; dead_lettered: boolean }
 export type AdminNeed =
   | { step: AdminStep.ReadBody; limit: number; declared: boolean; drain: boolean }
   | { step: AdminStep.Shards }
@@ -49,3 +53,7 @@ export type AdminNeed =
   | { step: AdminStep.Reply; status: number; body: string; allow?: string; unread: UnreadBody };
 /** What a flush loop does next: write `batch` and report it, or sleep `wait_ms`; undefined: it is over. */
 export type FlushStep = { batch: LogBatch; wait_ms?: undefined } | { wait_ms: number; batch?: undefined };
+/** An alert of a route's health: its line to print, and with ALERT_URL the POST to make. */
+export interface AlertOut { line: string; url?: string; headers?: [string, string][]; body?: string }
+/** A route's health after a call: the text its object keeps, and the alerts it raised. */
+export interface HealthAnswer { text: string; alerts: AlertOut[] }

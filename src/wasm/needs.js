@@ -17,7 +17,9 @@ export const reply = (step, status, body, allow, unread, warnings, line, flush, 
   ({ step, status, body, allow, unread, warnings, line, flush, deliveries });
 
 // A delivery (DeliveryStep).
-export const attempt = (step, lines, log, flush, url, headers, body, timeout_ms, keep_bytes) =>
-  ({ step, lines, log, flush, url, headers, body, timeout_ms, keep_bytes });
+export const attempt = (step, lines, log, flush, url, headers, body, timeout_ms, keep_bytes, guard) =>
+  ({ step, lines, log, flush, url, headers, body, timeout_ms, keep_bytes, guard });
 export const deliveryWait = (step, lines, log, flush, ms) => ({ step, lines, log, flush, ms });
-export const settle = (step, lines, log, flush, retry_seconds) => ({ step, lines, log, flush, retry_seconds });
+export const settle = (step, lines, log, flush, retry_seconds, report) =>
+  ({ step, lines, log, flush, retry_seconds, report });
+export const healthReport = (route, delivered, failure, dead_lettered) => ({ route, delivered, failure, dead_lettered });

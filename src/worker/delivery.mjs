@@ -4,6 +4,7 @@
 // counts as delivered and what comes next are the core's.
 import * as core from './glue/index.js';
 import { later, write } from './event-log.mjs';
+import { healthObject } from './route-health-object.mjs';
 
 const { DeliveryStep } = core;
 
@@ -13,7 +14,7 @@ const { DeliveryStep } = core;
  * @param {Extract<core.DeliveryNeed, { step: core.DeliveryStep.Attempt }>} need
  * @returns {Promise<core.DeliveryNeed>}
  */
-async function attempt(task, need) {
+export async function attempt(task, need) {
   const started = Date.now();
   const headers = new Headers();
   try {
@@ -121,6 +122,92 @@ export async function runDirect({ task, need }, env, ctx) {
 }
 
 /**
+ * A held delivery its route's drain sends: attempted, its log written;
+ * returns the settling need (its `report` says how the attempt went).
+ * @param {any} env
+ * @param {{ waitUntil(promise: Promise<unknown>): void }} ctx
+ * @param {Uint8Array} message
+ * @param {number} attempts
+ * @returns {Promise<Extract<core.DeliveryNeed, { step: core.DeliveryStep.Settle }>>}
+ */
+export async function performHeld(env, ctx, message, attempts) {
+  let { task, need } = core.DeliveryTask.drained(env, message, attempts, Date.now());
+  try {
+    while (need.step === DeliveryStep.Attempt) need = await attempt(task, need);
+    for (const line of need.lines) console.log(line);
+    later(env, ctx, need.flush);
+    if (need.log !== undefined && !(await write(env, need.log))) {
+      need = task.log_unwritten(Date.now());
+      later(env, ctx, need.flush);
+    }
+  } finally {
+    task.free();
+  }
+  // A run never waits under a queue: its last need settles it.
+  return /** @type {any} */ (need);
+}
+
+/**
+ * Asks each guarded route's health, once a route, whether its deliveries may
+ * go now: each entry's need becomes its attempt, or the settling of a
+ * delivery the route now holds. When a route's object cannot be asked, its
+ * deliveries are kept for a retry, on the core's schedule.
+ * @param {{ message: Message<unknown>, body: Uint8Array | undefined, task: core.DeliveryTask, need: core.DeliveryNeed }[]} entries
+ * @param {any} env
+ * @param {number} now
+ */
+async function admit(entries, env, now) {
+  /** @type {Map<string, typeof entries>} */
+  const byRoute = new Map();
+  for (const entry of entries) {
+    const route = entry.need.step === DeliveryStep.Attempt ? entry.need.guard : undefined;
+    if (route !== undefined && entry.body !== undefined) byRoute.set(route, [...(byRoute.get(route) ?? []), entry]);
+  }
+  await Promise.all([...byRoute].map(async ([route, guarded]) => {
+    /** @type {boolean[] | undefined} */
+    let go;
+    try {
+      go = await healthObject(env, route).admit(route, now, guarded.map((entry) =>
+        ({ message: /** @type {Uint8Array} */ (entry.body), attempt: entry.message.attempts ?? 1 })));
+    } catch (error) {
+      console.error(core.health_unreachable(route, /** @type {any} */ (error)?.message ?? String(error)));
+    }
+    guarded.forEach((entry, i) => {
+      entry.need = go === undefined ? entry.task.unadmitted(now)
+        : go[i] ? entry.task.admitted(now) : entry.task.held(now);
+    });
+  }));
+}
+
+/**
+ * Tells each route's health what its deliveries came to: attempts in the
+ * order they ended, and dead letters once logged.
+ * @param {core.HealthReport[]} reports
+ * @param {any} env
+ * @param {number} now
+ */
+async function tell(reports, env, now) {
+  /** @type {Map<string, { outcomes: number[], failure?: string, dead: number }>} */
+  const byRoute = new Map();
+  for (const report of reports) {
+    const route = byRoute.get(report.route) ?? { outcomes: [], dead: 0 };
+    if (report.delivered !== undefined) route.outcomes.push(report.delivered ? 1 : 0);
+    if (report.failure !== undefined) route.failure = report.failure;
+    if (report.dead_lettered) route.dead += 1;
+    byRoute.set(report.route, route);
+  }
+  await Promise.all([...byRoute].map(async ([route, { outcomes, failure, dead }]) => {
+    try {
+      const object = healthObject(env, route);
+      if (outcomes.length > 0) await object.settle(route, now, Uint8Array.from(outcomes), failure);
+      if (dead > 0) await object.failed(route, now, dead);
+    } catch (error) {
+      console.error(core.health_unreachable(route, /** @type {any} */ (error)?.message ?? String(error)));
+    }
+  }));
+}
+
+/**
  * The queue handler: one attempt per message, then ack or retry as the core
  * decided. A message leaves the queue only by ack or by the platform moving it
  * to the dead-letter queue once max_retries is spent; a handler that returns
@@ -132,15 +219,22 @@ export async function runDirect({ task, need }, env, ctx) {
  */
 export async function consume(batch, env, ctx) {
   const now = Date.now();
-  const handled = await Promise.all(batch.messages.map(async (message) => {
+  const entries = batch.messages.map((message) => {
     // Only bytes can be a delivery: `new Uint8Array(x)` of another producer's
     // object would read its `length`, however large.
     const body = message.body instanceof Uint8Array ? message.body
       : message.body instanceof ArrayBuffer ? new Uint8Array(message.body) : undefined;
-    let { task, need } = core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id, now);
+    return { message, body, ...core.DeliveryTask.queued(env, body, message.attempts ?? 1, batch.queue, message.id, now) };
+  });
+  await admit(entries, env, now);
+  /** @type {core.HealthReport[]} */
+  const reports = [];
+  const handled = await Promise.all(entries.map(async ({ message, task, need }) => {
     while (need.step === DeliveryStep.Attempt) need = await attempt(task, need);
     for (const line of need.lines) console.log(line);
     later(env, ctx, need.flush);
+    // In the order the attempts ended: the breaker counts consecutive failures.
+    if (need.step === DeliveryStep.Settle && need.report !== undefined && !need.report.dead_lettered) reports.push(need.report);
     return { message, task, need };
   }));
   // The batch's log, one write a shard, the shards at once.
@@ -166,6 +260,7 @@ export async function consume(batch, env, ctx) {
     }
     // Only what the core settled as delivered is acked: anything else comes back.
     if (need.step === DeliveryStep.Settle && need.retry_seconds === undefined) {
+      if (need.report?.dead_lettered) reports.push(need.report);
       // One the platform fails to ack is acked when the handler returns.
       try { message.ack(); } catch { /* acked on return */ }
       return true;
@@ -177,6 +272,7 @@ export async function consume(batch, env, ctx) {
       return false;
     }
   });
+  await tell(reports, env, Date.now());
   const unsettled = settled.filter((done) => !done).length;
   if (unsettled > 0) {
     console.error(core.unsettled(batch.queue, unsettled));

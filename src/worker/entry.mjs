@@ -16,6 +16,7 @@ import { retire } from './event-log.mjs';
 
 export { DedupObject } from './dedup-object.mjs';
 export { EventLog } from './event-log-object.mjs';
+export { RouteHealth, HeldDeliveries } from './route-health-object.mjs';
 
 /**
  * @param {Request} request

@@ -36,7 +36,7 @@ export async function write(env, { shard, statements }) {
 /**
  * Runs the flush loop `id` in `ctx`'s waitUntil, if the core asked for one.
  * @param {any} env
- * @param {ExecutionContext} ctx
+ * @param {{ waitUntil(promise: Promise<unknown>): void }} ctx
  * @param {number | undefined} id
  */
 export function later(env, ctx, id) {

@@ -95,6 +95,8 @@ function modules() {
  *   events: bind the event log, the Durable Object class EventLog (SQLite) as EVENTS
  *         (default true; a consumer worker of consumerVars binds the main worker's, as a
  *         second script would)
+ *   health: bind destination health, ROUTE_HEALTH and HELD_DELIVERIES (RouteHealth and
+ *         HeldDeliveries, SQLite), as wrangler.toml does (default false: routes always active)
  *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
  *   assets: serve public/ (the console's files) as static assets, ASSETS with the worker
  *         first, as wrangler.toml does (default false: the other tests need none)
@@ -115,7 +117,12 @@ function workerOptions(name, options) {
   const durableObjects = {};
   if (durable) durableObjects.DEDUP_OBJECTS = { className: 'DedupObject', useSQLite: true };
   // A consumer companion uses the main worker's objects, as one more script bound to them.
-  if (events) durableObjects.EVENTS = { className: 'EventLog', useSQLite: true, ...(queuePrefix === name ? {} : { scriptName: queuePrefix }) };
+  const own = queuePrefix === name ? {} : { scriptName: queuePrefix };
+  if (events) durableObjects.EVENTS = { className: 'EventLog', useSQLite: true, ...own };
+  if (options.health) {
+    durableObjects.ROUTE_HEALTH = { className: 'RouteHealth', useSQLite: true, ...own };
+    durableObjects.HELD_DELIVERIES = { className: 'HeldDeliveries', useSQLite: true, ...own };
+  }
   const queueProducers = { ...queues };
   if (deliveryQueue) queueProducers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
   const queueConsumers = {};

@@ -1,0 +1,414 @@
+// @ts-check
+// Destination health (SPEC section 10): one SQLite-backed Durable Object per
+// HTTP route (RouteHealth, named for the route) keeps the route's state as the
+// core's text, the alerts still to send, and an index of the stores holding
+// its held deliveries; the stores are objects of their own (HeldDeliveries,
+// one per route and ten minutes of holding), so what a route holds is bounded
+// by no one object's size. Every decision (admit or hold, trip, probe, how
+// much to drain, which alert) is the core's; these classes keep and perform.
+import { DurableObject } from 'cloudflare:workers';
+import * as core from './glue/index.js';
+import { performHeld } from './delivery.mjs';
+
+const { HealthStep } = core;
+
+// A held store per route and this much time of holding: oldest first is the
+// stores' order, then their rows'.
+const STORE_MS = 600_000;
+// Most of one alarm's time spent draining before it hands over to the next.
+const DRAIN_RUN_MS = 10_000;
+
+/**
+ * The health object of the route `name`.
+ * @param {any} env
+ * @param {string} name
+ * @returns {any}
+ */
+export function healthObject(env, name) {
+  return env.ROUTE_HEALTH.get(env.ROUTE_HEALTH.idFromName(name));
+}
+
+/**
+ * A held store of the route `name`.
+ * @param {any} env
+ * @param {string} name
+ * @param {number} slot
+ * @returns {any}
+ */
+function heldStore(env, name, slot) {
+  return env.HELD_DELIVERIES.get(env.HELD_DELIVERIES.idFromName(`${name}/${slot}`));
+}
+
+/** @param {unknown} error */
+const why = (error) => /** @type {any} */ (error)?.message ?? String(error);
+
+/**
+ * A held delivery: the queue message's bytes and the attempt it is at.
+ * @typedef {{ message: Uint8Array, attempt: number }} Held
+ */
+
+export class RouteHealth extends DurableObject {
+  /**
+   * @param {DurableObjectState} ctx
+   * @param {any} env
+   */
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec('CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 0), name TEXT NOT NULL, text TEXT NOT NULL)');
+    this.sql.exec('CREATE TABLE IF NOT EXISTS stores (slot INTEGER PRIMARY KEY, held INTEGER NOT NULL)');
+    this.sql.exec('CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, headers TEXT NOT NULL, body TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL)');
+    /** When the alarm is set for, as this instance set it. */
+    this.alarmAt = /** @type {number | undefined} */ (undefined);
+    this.draining = false;
+  }
+
+  /** The core's text of the route's health ('' for a route never seen). */
+  text() {
+    /** @type {any} */
+    const row = this.sql.exec('SELECT text FROM health').toArray()[0];
+    return row?.text ?? '';
+  }
+
+  /** The route's name, as the first call said it. */
+  name() {
+    /** @type {any} */
+    const row = this.sql.exec('SELECT name FROM health').toArray()[0];
+    return /** @type {string | undefined} */ (row?.name);
+  }
+
+  /** How many deliveries the route holds. */
+  held() {
+    /** @type {any} */
+    const row = this.sql.exec('SELECT COALESCE(SUM(held), 0) AS held FROM stores').toArray()[0];
+    return Number(row.held);
+  }
+
+  /**
+   * Keeps the core's new text and queues its alerts (each printed at once).
+   * @param {string} name
+   * @param {core.HealthAnswer} answer
+   */
+  keep(name, answer) {
+    this.sql.exec('INSERT OR REPLACE INTO health (id, name, text) VALUES (0, ?, ?)', name, answer.text);
+    for (const alert of answer.alerts) {
+      console.log(alert.line);
+      if (alert.url === undefined) continue;
+      this.sql.exec('INSERT INTO alerts (url, headers, body, due_ms) VALUES (?, ?, ?, ?)',
+        alert.url, JSON.stringify(alert.headers ?? []), alert.body ?? '', Date.now());
+      this.arm(Date.now());
+    }
+  }
+
+  /**
+   * Wakes the alarm at `at` unless it is set sooner.
+   * @param {number} at
+   */
+  arm(at) {
+    if (this.alarmAt !== undefined && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Which deliveries may be attempted now (true), in order; the rest are
+   * held here before this answers. Throws when they could not be held: the
+   * caller keeps their messages.
+   * @param {string} name
+   * @param {number} now
+   * @param {Held[]} deliveries
+   * @returns {Promise<boolean[]>}
+   */
+  async admit(name, now, deliveries) {
+    const answer = core.health_admit(this.env, name, this.text(), now, deliveries.length);
+    this.keep(name, answer);
+    const hold = deliveries.filter((_, i) => !answer.go[i]);
+    if (hold.length > 0) await this.hold(name, now, hold);
+    return answer.go;
+  }
+
+  /**
+   * Puts deliveries in the store of `now`'s ten minutes, counted first so
+   * the index never misses a store that holds something.
+   * @param {string} name
+   * @param {number} now
+   * @param {Held[]} deliveries
+   */
+  async hold(name, now, deliveries) {
+    const slot = Math.floor(now / STORE_MS);
+    const count = deliveries.length;
+    this.sql.exec('INSERT INTO stores (slot, held) VALUES (?, ?) ON CONFLICT (slot) DO UPDATE SET held = held + excluded.held', slot, count);
+    try {
+      await heldStore(this.env, name, slot).keep(deliveries);
+    } catch (error) {
+      this.sql.exec('UPDATE stores SET held = max(held - ?, 0) WHERE slot = ?', count, slot);
+      throw error;
+    }
+    this.arm(Date.now());
+  }
+
+  /**
+   * Admitted attempts ended: 1 delivered, 0 failed, in the order they ended.
+   * @param {string} name
+   * @param {number} now
+   * @param {Uint8Array} outcomes
+   * @param {string | undefined} failure
+   */
+  async settle(name, now, outcomes, failure) {
+    this.keep(name, core.health_settle(this.env, name, this.text(), now, outcomes, failure, this.held()));
+    this.arm(Date.now());
+  }
+
+  /**
+   * Deliveries of the route were dead-lettered.
+   * @param {string} name
+   * @param {number} now
+   * @param {number} count
+   */
+  async failed(name, now, count) {
+    this.keep(name, core.health_dead_lettered(this.env, name, this.text(), now, count, this.held()));
+    this.arm(Date.now());
+  }
+
+  /**
+   * The admin API's view of the route.
+   * @param {string} name
+   * @param {number} now
+   */
+  async report(name, now) {
+    return core.health_report(this.text(), now, this.held());
+  }
+
+  /**
+   * @param {string} name
+   * @param {number} now
+   */
+  async pause(name, now) {
+    return this.control(name, now, true);
+  }
+
+  /**
+   * @param {string} name
+   * @param {number} now
+   */
+  async resume(name, now) {
+    return this.control(name, now, false);
+  }
+
+  /**
+   * @param {string} name
+   * @param {number} now
+   * @param {boolean} pause
+   */
+  control(name, now, pause) {
+    const answer = core.health_control(this.env, name, this.text(), now, pause, this.held());
+    this.keep(name, answer);
+    this.arm(Date.now());
+    return answer.report;
+  }
+
+  async alarm() {
+    this.alarmAt = undefined;
+    const name = this.name();
+    if (name === undefined) return;
+    await this.sendAlerts();
+    const started = Date.now();
+    for (;;) {
+      const now = Date.now();
+      const answer = core.health_tick(this.env, name, this.text(), now, this.held());
+      this.keep(name, answer);
+      if (answer.step === HealthStep.Probe) {
+        await this.probe(name);
+      } else if (answer.step === HealthStep.Drain) {
+        await this.drain(name, answer.count ?? 0);
+        if (Date.now() - started < DRAIN_RUN_MS) continue;
+        this.arm(Date.now());
+      } else if (answer.step === HealthStep.Wait) {
+        this.arm(answer.wake_ms ?? now + 1000);
+      }
+      break;
+    }
+    /** @type {any} */
+    const due = this.sql.exec('SELECT min(due_ms) AS due FROM alerts').toArray()[0];
+    if (due?.due !== null && due?.due !== undefined) this.arm(Number(due.due));
+  }
+
+  /**
+   * The oldest held deliveries, at most `limit`, across the stores in order;
+   * a store found empty leaves the index.
+   * @param {string} name
+   * @param {number} limit
+   * @returns {Promise<{ slot: number, seq: number, message: Uint8Array, attempt: number }[]>}
+   */
+  async oldest(name, limit) {
+    /** @type {{ slot: number, seq: number, message: Uint8Array, attempt: number }[]} */
+    const found = [];
+    /** @type {any[]} */
+    const stores = this.sql.exec('SELECT slot FROM stores ORDER BY slot').toArray();
+    for (const { slot } of stores) {
+      if (found.length >= limit) break;
+      /** @type {{ seq: number, message: Uint8Array, attempt: number }[]} */
+      const rows = await heldStore(this.env, name, slot).oldest(limit - found.length);
+      if (rows.length === 0) {
+        // Only a past store is done with: the current one may be being written.
+        if (slot < Math.floor(Date.now() / STORE_MS)) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
+        continue;
+      }
+      for (const row of rows) found.push({ slot, ...row });
+    }
+    return found;
+  }
+
+  /**
+   * Takes sent deliveries out of their stores and the index.
+   * @param {string} name
+   * @param {{ slot: number, seq: number }[]} rows
+   */
+  async drop(name, rows) {
+    /** @type {Map<number, number[]>} */
+    const bySlot = new Map();
+    for (const { slot, seq } of rows) bySlot.set(slot, [...(bySlot.get(slot) ?? []), seq]);
+    // Counts move by what was dropped, never set: a hold into the current
+    // store may be under way. A past store emptied is deleted whole.
+    await Promise.all([...bySlot].map(async ([slot, seqs]) => {
+      const past = slot < Math.floor(Date.now() / STORE_MS);
+      const { dropped, left } = await heldStore(this.env, name, slot).drop(seqs, past);
+      if (past && left === 0) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
+      else this.sql.exec('UPDATE stores SET held = max(held - ?, 0) WHERE slot = ?', dropped, slot);
+    }));
+  }
+
+  /**
+   * The oldest held delivery, attempted as a probe of a tripped route. A
+   * failed probe spends none of its retries: the route is down, not it.
+   * @param {string} name
+   */
+  async probe(name) {
+    const [row] = await this.oldest(name, 1);
+    if (row === undefined) return;
+    const need = await performHeld(this.env, this.ctx, row.message, row.attempt);
+    const delivered = need.report?.delivered === true;
+    if (delivered) await this.drop(name, [row]);
+    const now = Date.now();
+    this.keep(name, core.health_probed(this.env, name, this.text(), now, delivered, need.report?.failure, this.held()));
+    this.arm(Date.now());
+  }
+
+  /**
+   * Attempts the oldest `count` held deliveries, started oldest first. One
+   * that fails goes back to the delivery queue on the core's retry schedule
+   * (its retries count from where it was held); one that cannot go back
+   * stays held.
+   * @param {string} name
+   * @param {number} count
+   */
+  async drain(name, count) {
+    const rows = await this.oldest(name, count);
+    /** @type {number[]} */
+    const outcomes = [];
+    /** @type {string | undefined} */
+    let failure;
+    /** @type {{ slot: number, seq: number }[]} */
+    const sent = [];
+    await Promise.all(rows.map(async (row) => {
+      const need = await performHeld(this.env, this.ctx, row.message, row.attempt);
+      const delivered = need.report?.delivered === true;
+      outcomes.push(delivered ? 1 : 0);
+      if (!delivered) failure = need.report?.failure ?? failure;
+      if (!delivered) {
+        try {
+          await this.env.DELIVERY_QUEUE.send(row.message, { contentType: 'v8', delaySeconds: need.retry_seconds ?? 0 });
+        } catch (error) {
+          console.error(core.health_requeue_failed(name, why(error)));
+          return;
+        }
+      }
+      sent.push(row);
+    }));
+    await this.drop(name, sent);
+    // Slots admitted for rows that were not there give nothing back: the
+    // index said more than the stores held.
+    this.keep(name, core.health_settle(this.env, name, this.text(), Date.now(), Uint8Array.from(outcomes), failure, this.held()));
+  }
+
+  /** Sends the alerts due, each tried again on the core's schedule. */
+  async sendAlerts() {
+    const now = Date.now();
+    /** @type {any[]} */
+    const due = this.sql.exec('SELECT seq, url, headers, body, tries FROM alerts WHERE due_ms <= ? ORDER BY seq LIMIT 20', now).toArray();
+    await Promise.all(due.map(async (alert) => {
+      let status = 0;
+      try {
+        const response = await fetch(alert.url, {
+          method: 'POST', headers: JSON.parse(alert.headers), body: alert.body, redirect: 'manual',
+          signal: AbortSignal.timeout(10_000),
+        });
+        await response.body?.cancel();
+        status = response.status;
+      } catch {
+        status = 0;
+      }
+      const next = core.alert_next(this.name() ?? '', status, Number(alert.tries) + 1);
+      if (next.line !== undefined) console.error(next.line);
+      if (next.retry_ms === undefined) this.sql.exec('DELETE FROM alerts WHERE seq = ?', alert.seq);
+      else this.sql.exec('UPDATE alerts SET tries = tries + 1, due_ms = ? WHERE seq = ?', now + next.retry_ms, alert.seq);
+    }));
+  }
+}
+
+export class HeldDeliveries extends DurableObject {
+  /**
+   * @param {DurableObjectState} ctx
+   * @param {any} env
+   */
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.table();
+  }
+
+  /** The table, made again after a deleteAll(). */
+  table() {
+    this.sql.exec('CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY AUTOINCREMENT, attempt INTEGER NOT NULL, message BLOB NOT NULL)');
+  }
+
+  /**
+   * Keeps deliveries, in order, as one transaction.
+   * @param {Held[]} deliveries
+   */
+  async keep(deliveries) {
+    this.table();
+    this.ctx.storage.transactionSync(() => {
+      for (const { message, attempt } of deliveries) {
+        this.sql.exec('INSERT INTO held (attempt, message) VALUES (?, ?)', attempt, message);
+      }
+    });
+  }
+
+  /**
+   * The oldest `limit` deliveries.
+   * @param {number} limit
+   */
+  async oldest(limit) {
+    this.table();
+    return this.sql.exec('SELECT seq, attempt, message FROM held ORDER BY seq LIMIT ?', limit).toArray()
+      .map((/** @type {any} */ row) => ({ seq: Number(row.seq), attempt: Number(row.attempt), message: new Uint8Array(row.message) }));
+  }
+
+  /**
+   * Drops sent deliveries; a `past` store (no more holds come to it) is
+   * deleted whole once empty. Returns how many were dropped and are left.
+   * @param {number[]} seqs
+   * @param {boolean} past
+   */
+  async drop(seqs, past) {
+    this.table();
+    const dropped = this.ctx.storage.transactionSync(() =>
+      seqs.reduce((count, seq) => count + this.sql.exec('DELETE FROM held WHERE seq = ?', seq).rowsWritten, 0));
+    /** @type {any} */
+    const row = this.sql.exec('SELECT count(*) AS left FROM held').toArray()[0];
+    const left = Number(row.left);
+    if (past && left === 0) await this.ctx.storage.deleteAll();
+    return { dropped, left };
+  }
+}
