@@ -1,7 +1,8 @@
 //! Which shards of the log a call asks, and how their rows make one answer.
 //!
 //! The log's directory lists every shard that holds anything, with what it
-//! last reported of itself (its size, events and failed events). A call asks
+//! last reported of itself (its size, events, failed events and held
+//! deliveries). A call asks
 //! only the shards whose window may hold what it wants: an event's id names
 //! one shard a window; a list walks windows newest first, at most
 //! [`SHARDS_PER_CALL`] shards, and says where the next call goes on.
@@ -18,6 +19,8 @@ pub struct Figures {
     pub bytes: u64,
     pub events: u64,
     pub failed: u64,
+    /// Whether it holds an event with a held delivery.
+    pub held: u64,
     /// When its oldest event was received, unix ms.
     pub oldest: Option<i64>,
 }
@@ -29,6 +32,7 @@ impl FromRow for Figures {
             bytes: count(row, "bytes")?,
             events: count(row, "events")?,
             failed: count(row, "failed")?,
+            held: count(row, "held")?,
             oldest: optional(row, "oldest", serde_json::Value::as_i64)?,
         })
     }
@@ -82,13 +86,14 @@ impl Directory {
 
     /// The shards whose window may hold events received from `since` to before
     /// `until` (unix ms), given that an event arrives within `tolerance_ms` of
-    /// its timestamp; only those with failed events for `failed`.
+    /// its timestamp; for `failed` or `held`, only those that hold some (held
+    /// events are kept however old, so most windows hold none).
     fn within(
         &self,
         since: Option<i64>,
         until: Option<i64>,
         tolerance_ms: i64,
-        failed: bool,
+        status: Option<Status>,
     ) -> impl Iterator<Item = Shard> + '_ {
         self.shards
             .iter()
@@ -97,7 +102,12 @@ impl Directory {
                     since.is_none_or(|since| shard.end_ms().saturating_add(tolerance_ms) > since);
                 let before_until =
                     until.is_none_or(|until| shard.start_ms().saturating_sub(tolerance_ms) < until);
-                after_since && before_until && (!failed || figures.failed > 0)
+                let holds = match status {
+                    Some(Status::Failed) => figures.failed > 0,
+                    Some(Status::Held) => figures.held > 0,
+                    _ => true,
+                };
+                after_since && before_until && holds
             })
             .map(|(shard, _)| *shard)
     }
@@ -110,10 +120,9 @@ impl Directory {
             (Some(cursor), None) => Some(cursor.received_at.saturating_add(1)),
             (None, until) => until,
         };
-        let failed = filters.status == Some(Status::Failed);
         let mut asked = Asked::default();
         let mut all = self
-            .within(filters.since_ms, until, tolerance_ms, failed)
+            .within(filters.since_ms, until, tolerance_ms, filters.status)
             .peekable();
         while let Some(first) = all.peek().copied() {
             let window: Vec<Shard> =
@@ -135,15 +144,19 @@ impl Directory {
     /// Every shard that may hold counts of the hours from `since` to before
     /// `until`: a count goes with its event, or to the window of its hour.
     pub fn for_hours(&self, since: i64, until: i64, tolerance_ms: i64) -> Vec<Shard> {
-        self.within(Some(since), Some(until), tolerance_ms, false)
+        self.within(Some(since), Some(until), tolerance_ms, None)
             .collect()
     }
 
     /// Every shard a bulk replay of `filters` may take events from.
     pub fn for_count(&self, filters: &Filters, tolerance_ms: i64) -> Vec<Shard> {
-        let failed = filters.status == Some(Status::Failed);
-        self.within(filters.since_ms, filters.until_ms, tolerance_ms, failed)
-            .collect()
+        self.within(
+            filters.since_ms,
+            filters.until_ms,
+            tolerance_ms,
+            filters.status,
+        )
+        .collect()
     }
 
     /// How many shards hold anything, their bytes, their events, and when the
@@ -215,13 +228,19 @@ mod tests {
     const TOLERANCE: i64 = 300_000;
 
     fn directory(windows: std::ops::Range<i64>, failed_in: i64) -> Directory {
+        held_directory(windows, failed_in, -1)
+    }
+
+    /// The same, the shard 2 of the window `held_in` holding a held delivery.
+    fn held_directory(windows: std::ops::Range<i64>, failed_in: i64, held_in: i64) -> Directory {
         let mut rows = Vec::new();
         for window in windows {
             for k in 0..SHARDS {
                 rows.push(format!(
-                    r#"{{"name":"{}","bytes":4096,"events":10,"failed":{},"oldest":{}}}"#,
+                    r#"{{"name":"{}","bytes":4096,"events":10,"failed":{},"held":{},"oldest":{}}}"#,
                     Shard::in_window(window, k).name(),
                     u64::from(window == failed_in),
+                    u64::from(window == held_in && k == 2),
                     window * WINDOW_MS
                 ));
             }
@@ -284,6 +303,39 @@ mod tests {
         let asked = directory.for_list(&failed, TOLERANCE);
         assert!(asked.shards.iter().all(|s| s.window == DAY - 20));
         assert_eq!((asked.shards.len(), asked.bound), (SHARDS as usize, None));
+    }
+
+    #[test]
+    fn held_events_are_asked_only_of_the_shards_that_hold_some_however_old() {
+        let held = Filters {
+            status: Some(Status::Held),
+            ..Filters::default()
+        };
+        // A year of windows kept for one held delivery, and failures elsewhere.
+        let directory = held_directory(DAY - 365..DAY + 1, DAY - 3, DAY - 300);
+        let asked = directory.for_list(&held, TOLERANCE);
+        assert_eq!(
+            (asked.shards, asked.bound),
+            (vec![Shard::in_window(DAY - 300, 2)], None)
+        );
+        assert_eq!(
+            directory.for_count(&held, TOLERANCE),
+            [Shard::in_window(DAY - 300, 2)]
+        );
+        // Other lists still ask every window; a directory row from before
+        // `held` reads as holding none.
+        let all = directory.for_list(&Filters::default(), TOLERANCE);
+        assert_eq!(all.shards.len(), SHARDS_PER_CALL);
+        let before = Directory::parse(&format!(
+            r#"[{{"name":"{}","bytes":4096,"events":10,"failed":0,"oldest":0}}]"#,
+            Shard::in_window(DAY, 0).name()
+        ))
+        .unwrap();
+        assert!(before.for_list(&held, TOLERANCE).shards.is_empty());
+        assert_eq!(
+            before.for_list(&Filters::default(), TOLERANCE).shards.len(),
+            1
+        );
     }
 
     #[test]

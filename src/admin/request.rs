@@ -533,6 +533,19 @@ mod tests {
     }
 
     #[test]
+    fn the_list_takes_held_and_names_it_among_the_statuses() {
+        assert_eq!(
+            list_default(&[("status", "held")]).filters.status,
+            Some(Status::Held)
+        );
+        let error = list(&[("status", "paused")]).unwrap_err();
+        assert_eq!(
+            error.message(),
+            "`status` is one of pending, delivered, failed, unrouted, held."
+        );
+    }
+
+    #[test]
     fn each_bad_parameter_is_named() {
         for (pairs, named) in [
             (vec![("status", "lost")], "status"),
@@ -661,6 +674,7 @@ mod tests {
             r#"{"status":"delivered"}"#,
             r#"{"status":"pending"}"#,
             r#"{"status":"unrouted"}"#,
+            r#"{"status":"held"}"#,
             r#"{"status":"FAILED"}"#,
             r#"{"status":null}"#,
             r#"{"status":["failed"]}"#,

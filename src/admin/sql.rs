@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use super::request::Filters;
-use crate::event_log::schema::ID_KEY;
-use crate::event_log::{Param, Shard, Statement};
+use crate::event_log::schema::{HELD, ID_KEY};
+use crate::event_log::{Param, Shard, Statement, Status};
 use crate::routes::Pattern;
 
 // The answers are built by SQLite's JSON functions, so the worker only joins
@@ -28,11 +28,14 @@ macro_rules! time {
 
 /// The fields of an event in the list, each route with its status and how many
 /// attempts it has had.
-const EVENT_FIELDS: &str = concat!(
+const EVENT_FIELDS: &str =
+    concat!(
     "'id', e.id, 'event', e.event, 'message_id', e.message_id, 'timestamp', e.timestamp, ",
     "'received_at', ", time!("e.received_at"), ", 'status', e.status, ",
     "'redeliveries', COALESCE((SELECT r.count FROM redeliveries r WHERE r.event_id = e.id), 0), ",
-    "'routes', json((SELECT json_group_array(json_object('name', d.key, 'status', json_extract(d.value, '$.status'), ",
+    "'routes', json((SELECT json_group_array(json_object('name', d.key, 'status', ",
+    crate::delivery_status!("d.value"),
+    ", ",
     "'attempts', COALESCE(json_array_length(d.value, '$.attempts'), 0))) FROM ",
     "(SELECT key, value FROM json_each(e.routes) ORDER BY key) d))"
 );
@@ -44,12 +47,28 @@ macro_rules! attempt {
     };
 }
 const DELIVERIES: &str = concat!(
-    "'deliveries', json((SELECT json_group_array(json_object('route', d.key, 'status', json_extract(d.value, '$.status'), ",
+    "'deliveries', json((SELECT json_group_array(json_object('route', d.key, 'status', ",
+    crate::delivery_status!("d.value"),
+    ", ",
     "'attempts', json((SELECT json_group_array(json_object('attempt', a.key + 1, ",
-    "'at', ", time!("json_extract(a.value, '$.at')"), ", ",
-    "'duration_ms', ", attempt!("ms"), ", 'outcome', ", attempt!("outcome"), ", ",
-    "'status', ", attempt!("status"), ", 'headers', json(", attempt!("headers"), "), ",
-    "'body', ", attempt!("body"), ", 'error', ", attempt!("error"), ")) ",
+    "'at', ",
+    time!("json_extract(a.value, '$.at')"),
+    ", ",
+    "'duration_ms', ",
+    attempt!("ms"),
+    ", 'outcome', ",
+    attempt!("outcome"),
+    ", ",
+    "'status', ",
+    attempt!("status"),
+    ", 'headers', json(",
+    attempt!("headers"),
+    "), ",
+    "'body', ",
+    attempt!("body"),
+    ", 'error', ",
+    attempt!("error"),
+    ")) ",
     "FROM json_each(d.value, '$.attempts') a)))) ",
     "FROM (SELECT key, value FROM json_each(e.routes) ORDER BY key) d))"
 );
@@ -74,9 +93,13 @@ fn where_clause(
         params.push(value);
         format!("?{}", params.len())
     };
-    if let Some(status) = filters.status {
+    match filters.status {
+        None => {}
+        // Events with a held delivery (their own status is pending or
+        // failed), by the expression of their partial index.
+        Some(Status::Held) => clauses.push(HELD.to_string()),
         // A fixed word, written out so that `failed` walks its partial index.
-        clauses.push(format!("e.status = '{}'", status.as_str()));
+        Some(status) => clauses.push(format!("e.status = '{}'", status.as_str())),
     }
     match &filters.event {
         None | Some(Pattern::Any) => {}

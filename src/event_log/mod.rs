@@ -18,8 +18,9 @@ mod warnings;
 
 pub use pending::{retry_wait, FlushStep, Pending, FLUSH_EVERY_MS, REJECTIONS_EVERY_MS};
 pub use records::{
-    merge_attempts, purge_all_but_failed, purge_continues, replay_pending, AcceptedEvent,
-    AttemptEntry, DeadLetter, Entry, RouteKind, Unwritten, PURGE_CHUNK,
+    merge_attempts, purge_all_but_failed, purge_all_but_held, purge_continues, replay_pending,
+    AcceptedEvent, AttemptEntry, DeadLetter, Entry, HeldDelivery, RouteKind, Unwritten,
+    PURGE_CHUNK,
 };
 pub use schema::SCHEMA;
 pub use shard::{tie, Retention, Shard, SHARDS, SHARDS_PER_CALL, WINDOW_MS};

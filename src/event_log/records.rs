@@ -79,14 +79,20 @@ const ATTEMPT: &str = upsert_event!(
     ),
     "true"
 );
-/// A dead letter's: failed, unless the delivery's latest attempt delivered it
-/// (a replay that succeeded before the dead letter of an earlier run arrived).
-/// A later record turns a delivered delivery back to failed only when it comes
-/// from a later attempt.
+/// A dead letter's: failed, and no longer held, unless the delivery's latest
+/// attempt delivered it (a replay that succeeded before the dead letter of an
+/// earlier run arrived). A later record turns a delivered delivery back to
+/// failed only when it comes from a later attempt.
 const DEAD_LETTER_FAILED: &str = upsert_event!(
     "?8",
     "json_object(?7, json_object('status', 'failed', 'attempts', json_array()))",
-    concat!("json_set(routes, ", route!(".status"), ", 'failed')"),
+    concat!(
+        "json_set(json_remove(routes, ",
+        route!(".held"),
+        "), ",
+        route!(".status"),
+        ", 'failed')"
+    ),
     concat!(
         "COALESCE(json_extract(routes, ",
         route!(".status"),
@@ -94,6 +100,37 @@ const DEAD_LETTER_FAILED: &str = upsert_event!(
         "COALESCE(json_extract(routes, ",
         route!(".attempts[#-1].outcome"),
         "), '') != 'delivered'"
+    )
+);
+/// A held delivery's, at `?9` (SPEC section 10): pending, marked held (read
+/// back as `held`, see `schema.rs`), its attempts as they are. Not when the
+/// delivery is held already (no write); nor when its latest attempt delivered
+/// it (unless a replay has set it pending since); nor when an attempt at or
+/// after `?9` landed first: the delivery was sent on since, and that attempt's
+/// record says where it stands. An attempt rewrites the delivery with its own
+/// status, which ends the mark.
+const HELD_PENDING: &str = upsert_event!(
+    "?8",
+    "json_object(?7, json_object('status', 'pending', 'held', json('true'), 'attempts', json_array()))",
+    concat!(
+        "json_set(routes, ",
+        route!(".status"),
+        ", 'pending', ",
+        route!(".held"),
+        ", json('true'))"
+    ),
+    concat!(
+        "COALESCE(json_extract(routes, ",
+        route!(".held"),
+        "), 0) = 0 AND ",
+        "NOT (COALESCE(json_extract(routes, ",
+        route!(".status"),
+        "), '') = 'delivered' AND COALESCE(json_extract(routes, ",
+        route!(".attempts[#-1].outcome"),
+        "), '') IN ('delivered', 'sent')) AND ",
+        "COALESCE(json_extract(routes, ",
+        route!(".attempts[#-1].at"),
+        "), 0) < ?9"
     )
 );
 const COUNT: &str = "INSERT INTO counts (hour, name, count) VALUES (?1, ?2, ?3) \
@@ -109,13 +146,37 @@ AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?
 /// Rows purged per statement: one purge is many small transactions, not one
 /// that holds the shard.
 pub const PURGE_CHUNK: i64 = 500;
-/// Redelivery counts of events that are not kept failures (or never reached
-/// the log), then the events: run in that order.
-const PURGE_REDELIVERIES: &str = "DELETE FROM redeliveries WHERE event_id IN \
-(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS \
-(SELECT 1 FROM events e WHERE e.id = r.event_id AND e.status = 'failed') LIMIT ?1)";
-const PURGE_EVENTS: &str = "DELETE FROM events WHERE seq IN \
-(SELECT seq FROM events WHERE status != 'failed' LIMIT ?1)";
+/// Redelivery counts of events that are not kept (or never reached the log),
+/// then the events: run in that order. An event with a held delivery is kept
+/// whatever its age (SPEC section 10); a failed one until its window is past
+/// `FAILED_RETENTION_DAYS`.
+const PURGE_REDELIVERIES: &str = concat!(
+    "DELETE FROM redeliveries WHERE event_id IN ",
+    "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
+    "(SELECT 1 FROM events e WHERE e.id = r.event_id AND (e.status = 'failed' OR ",
+    crate::held_sql!(),
+    ")) LIMIT ?1)"
+);
+const PURGE_EVENTS: &str = concat!(
+    "DELETE FROM events WHERE seq IN ",
+    "(SELECT seq FROM events WHERE status != 'failed' AND NOT ",
+    crate::held_sql!(),
+    " LIMIT ?1)"
+);
+/// The same once failed events are past keeping: only held ones stay.
+const PURGE_REDELIVERIES_HELD: &str = concat!(
+    "DELETE FROM redeliveries WHERE event_id IN ",
+    "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
+    "(SELECT 1 FROM events e WHERE e.id = r.event_id AND ",
+    crate::held_sql!(),
+    ") LIMIT ?1)"
+);
+const PURGE_EVENTS_HELD: &str = concat!(
+    "DELETE FROM events WHERE seq IN ",
+    "(SELECT seq FROM events WHERE NOT ",
+    crate::held_sql!(),
+    " LIMIT ?1)"
+);
 
 /// How a route takes an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,6 +470,37 @@ impl DeadLetter {
     }
 }
 
+/// A delivery not attempted because its route is paused or tripped (SPEC
+/// section 10): held, no retry spent, until the route is active again. The
+/// driver writes it once the route's state holds the delivery; the delivery's
+/// message carries the whole event, so the event is written too if the
+/// ingress's write has not landed. Its event is `pending` (or `failed`) and is
+/// kept by the retention, whatever its age, while the delivery is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldDelivery {
+    pub event: AcceptedEvent,
+    pub route: String,
+    /// When the route's state held it.
+    pub at_ms: i64,
+}
+
+impl HeldDelivery {
+    /// Where its event is kept.
+    pub fn shard(&self) -> Shard {
+        self.event.shard()
+    }
+
+    /// One upsert of its event's row; no count (the route's state counts
+    /// what it holds, and a count would be a row written per delivery held).
+    pub fn statements(&self) -> Vec<Statement> {
+        let mut params = event_params(&self.event);
+        params.push(self.route.as_str().into());
+        params.push(self.event.seq());
+        params.push(self.at_ms.into());
+        vec![Statement::new(HELD_PENDING, params)]
+    }
+}
+
 /// Attempts of one event on different routes, as one upsert of its row: a
 /// queue batch often holds every route's delivery of an event, and each
 /// update of the row is metered. Other statements, and attempts of one route
@@ -521,14 +613,24 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
 }
 
 /// One round of the purge of a window past `EVENT_RETENTION_DAYS` that keeps
-/// failed events: up to [`PURGE_CHUNK`] events that are not failed, and as
-/// many redelivery counts of events not kept. Failed events stay, and the
-/// window's counts stay, until the window is dropped whole. The driver
-/// repeats it while [`purge_continues`] says so.
+/// failed events: up to [`PURGE_CHUNK`] events that are neither failed nor
+/// held, and as many redelivery counts of events not kept. Failed and held
+/// events stay, and the window's counts stay, until the window is dropped
+/// whole. The driver repeats it while [`purge_continues`] says so.
 pub fn purge_all_but_failed() -> Vec<Statement> {
     vec![
         Statement::new(PURGE_REDELIVERIES, vec![Param::Int(PURGE_CHUNK)]),
         Statement::new(PURGE_EVENTS, vec![Param::Int(PURGE_CHUNK)]),
+    ]
+}
+
+/// The same past `FAILED_RETENTION_DAYS` in a window that holds a held
+/// delivery, and so is never dropped whole: only events with a held delivery
+/// stay.
+pub fn purge_all_but_held() -> Vec<Statement> {
+    vec![
+        Statement::new(PURGE_REDELIVERIES_HELD, vec![Param::Int(PURGE_CHUNK)]),
+        Statement::new(PURGE_EVENTS_HELD, vec![Param::Int(PURGE_CHUNK)]),
     ]
 }
 
@@ -539,11 +641,11 @@ pub fn purge_continues(deleted: &[i64]) -> bool {
 }
 
 /// What a batch that could not be written takes with it, read from its
-/// statements: the records it held (accepted events and delivery attempts, a
-/// queue route's send included), counted `lost` where the log shows its
-/// counts; and its counts and redeliveries, which are only sums, so
-/// [`Pending`](super::Pending) adds them up again and writes them with the
-/// next flush.
+/// statements: the records it held (accepted events, delivery attempts, a
+/// queue route's send included, held deliveries), counted `lost` where the
+/// log shows its counts; and its counts and redeliveries, which are only
+/// sums, so [`Pending`](super::Pending) adds them up again and writes them
+/// with the next flush.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Unwritten {
     pub(super) records: i64,
@@ -557,7 +659,7 @@ impl Unwritten {
         let mut unwritten = Self::default();
         for statement in statements {
             match (&*statement.sql, statement.params.as_slice()) {
-                (INSERT_EVENT | ATTEMPT, _) => unwritten.records += 1,
+                (INSERT_EVENT | ATTEMPT | HELD_PENDING, _) => unwritten.records += 1,
                 (COUNT, [Param::Int(hour), Param::Text(name), Param::Int(n)]) => {
                     unwritten.counts.push((shard, *hour, name.clone(), *n));
                 }

@@ -18,6 +18,15 @@
 //! read from its body, not stored twice: a row of three rather than two to a
 //! 4 KB page halves what a page wastes. Its id, `msg_` and 32 hex digits, is
 //! kept and indexed as its 16 bytes ([`ID_KEY`]).
+//!
+//! A held delivery (SPEC section 10) is stored `"status":"pending","held":true`
+//! and read back as `held` ([`delivery_status!`]), so the generated `status`
+//! makes its event `pending` (or `failed`, which wins) as it stands. Shards
+//! made before `held` keep their column unchanged, and that is why it is
+//! stored so: SQLite cannot alter a generated column, and replacing it would
+//! mean dropping and rebuilding the index of failures in every shard. Nothing
+//! is migrated but one new index (`IF NOT EXISTS` below); an older version
+//! reading such a row sees a pending delivery, which it is.
 
 /// An event's id as its key: the 16 bytes a `webhook-id` (`msg_` and 32 hex
 /// digits) spells, or the id's own bytes for any other (the worker makes
@@ -40,8 +49,38 @@ macro_rules! id_key {
 /// [`id_key!`] of `?1`.
 pub const ID_KEY: &str = id_key!("?1");
 
-/// The statements, in order; each may run again (`IF NOT EXISTS`).
-pub const SCHEMA: [&str; 5] = [
+/// Whether an event has a held delivery: `"held":true` is only ever a
+/// delivery's mark (a route's value is an object; a response's headers and
+/// body are strings, their quotes escaped), so finding that text is exact.
+/// Written the same in every query, the index's own expression, so that the
+/// planner walks `events_held`.
+#[macro_export]
+macro_rules! held_sql {
+    () => {
+        "instr(routes, '\"held\":true')"
+    };
+}
+/// [`held_sql!`].
+pub const HELD: &str = held_sql!();
+
+/// A delivery's status as the log names it, `$d` the delivery's JSON: `held`
+/// for one marked so (its stored status is `pending`), else its status.
+#[macro_export]
+macro_rules! delivery_status {
+    ($d:literal) => {
+        concat!(
+            "(CASE WHEN json_extract(",
+            $d,
+            ", '$.held') THEN 'held' ELSE json_extract(",
+            $d,
+            ", '$.status') END)"
+        )
+    };
+}
+
+/// The statements, in order; each may run again (`IF NOT EXISTS`), and each
+/// runs on a shard made by an older version before it is read or written.
+pub const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS events (\
 seq INTEGER PRIMARY KEY, \
 id_key BLOB NOT NULL UNIQUE, \
@@ -61,6 +100,14 @@ ELSE 'delivered' END) VIRTUAL)",
     // Its entries are in `seq` order too: failures newest first, a walk.
     "CREATE INDEX IF NOT EXISTS events_failed ON events (status) WHERE status = 'failed'",
     "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id) WHERE message_id IS NOT NULL",
+    // Events with a held delivery, newest first: the list's `status=held` and
+    // the retention, which keeps them, walk it; a paused route may hold
+    // millions. Only held events have an entry. A shard made before `held`
+    // builds it on its first use by this version: one read of its rows.
+    concat!(
+        "CREATE INDEX IF NOT EXISTS events_held ON events (seq) WHERE ",
+        held_sql!()
+    ),
     // Redeliveries answered `duplicate`, per event: a table of their own, so a
     // count written before the event itself is kept.
     "CREATE TABLE IF NOT EXISTS redeliveries (\
@@ -77,28 +124,47 @@ pub const HAS_TABLES: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' A
 
 /// What a shard tells the directory of itself, read from a few rows (rows read
 /// are billed, and a busy shard reports every second): its events as its
-/// counts of events accepted, whether it holds a failed event, and when its
-/// oldest was received.
-pub const FIGURES: &str = "SELECT \
-(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted') AS events, \
-EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, \
-(SELECT MIN(received_at) FROM events) AS oldest";
+/// counts of events accepted, whether it holds a failed event and a held
+/// delivery (each from its index), and when its oldest was received.
+pub const FIGURES: &str = concat!(
+    "SELECT (SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted') AS events, ",
+    "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, ",
+    "EXISTS (SELECT 1 FROM events WHERE ",
+    held_sql!(),
+    ") AS held, ",
+    "(SELECT MIN(received_at) FROM events) AS oldest"
+);
 /// The same of a shard past retention, purged: small, so its events counted.
-pub const FIGURES_PURGED: &str = "SELECT (SELECT COUNT(*) FROM events) AS events, \
-EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, \
-(SELECT MIN(received_at) FROM events) AS oldest";
+pub const FIGURES_PURGED: &str = concat!(
+    "SELECT (SELECT COUNT(*) FROM events) AS events, ",
+    "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, ",
+    "EXISTS (SELECT 1 FROM events WHERE ",
+    held_sql!(),
+    ") AS held, ",
+    "(SELECT MIN(received_at) FROM events) AS oldest"
+);
 
 /// The directory's table (the object named `directory`): every shard that
 /// holds anything, with what it last reported.
 pub const DIRECTORY: &str = "CREATE TABLE IF NOT EXISTS shards (\
-name TEXT PRIMARY KEY, bytes INTEGER, events INTEGER, failed INTEGER, oldest INTEGER) WITHOUT ROWID";
+name TEXT PRIMARY KEY, bytes INTEGER, events INTEGER, failed INTEGER, oldest INTEGER, \
+held INTEGER) WITHOUT ROWID";
+/// One row if the directory's table was made before `held`, which then takes
+/// [`DIRECTORY_UPGRADE`], once. A shard reports its figures with every write,
+/// so a column added beats a table rebuilt: until a shard reports again its
+/// `held` is NULL, read as 0, and only a shard written since can hold one.
+pub const DIRECTORY_OUTDATED: &str = "SELECT 1 FROM sqlite_master \
+WHERE type = 'table' AND name = 'shards' AND instr(sql, 'held') = 0";
+/// See [`DIRECTORY_OUTDATED`].
+pub const DIRECTORY_UPGRADE: &str = "ALTER TABLE shards ADD COLUMN held INTEGER";
 /// A shard's report: an upsert writes one row, where a REPLACE would delete
 /// and insert.
 pub const NOTE: &str =
-    "INSERT INTO shards (name, bytes, events, failed, oldest) VALUES (?1, ?2, ?3, ?4, ?5) \
+    "INSERT INTO shards (name, bytes, events, failed, oldest, held) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
 ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes, events = excluded.events, \
-failed = excluded.failed, oldest = excluded.oldest";
+failed = excluded.failed, oldest = excluded.oldest, held = excluded.held";
 /// A shard dropped whole.
 pub const FORGET: &str = "DELETE FROM shards WHERE name = ?1";
 /// Every shard there is.
-pub const LIST: &str = "SELECT name, bytes, events, failed, oldest FROM shards";
+pub const LIST: &str =
+    "SELECT name, bytes, events, failed, COALESCE(held, 0) AS held, oldest FROM shards";

@@ -124,25 +124,35 @@ fn hash(id: &str) -> u32 {
 }
 
 /// What the retention does with a shard at `now_ms`: drop it whole once its
-/// window is past `EVENT_RETENTION_DAYS`, unless it keeps failed events; then
-/// purge all but those, and drop it once past `FAILED_RETENTION_DAYS`.
+/// window is past `EVENT_RETENTION_DAYS`, unless it keeps failed events or
+/// holds a held delivery; then purge all but those, and drop it once past
+/// `FAILED_RETENTION_DAYS` unless it holds a held delivery. A held delivery
+/// is kept however long its route stays down (SPEC section 10), so a shard
+/// holding one is never dropped; past `FAILED_RETENTION_DAYS` it keeps only
+/// the events with one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
     Keep,
-    /// Delete the rows of events that are not failed (bounded rounds).
+    /// Delete the rows of events that are neither failed nor held (bounded
+    /// rounds: [`purge_all_but_failed`](super::purge_all_but_failed)).
     PurgeAllButFailed,
+    /// Delete the rows of events that are not held (bounded rounds:
+    /// [`purge_all_but_held`](super::purge_all_but_held)).
+    PurgeAllButHeld,
     /// `deleteAll()`: one call whatever it holds.
     Drop,
 }
 
 impl Retention {
-    /// The step for `shard` at `now_ms`, holding `failed` failed events.
+    /// The step for `shard` at `now_ms`, holding `failed` failed events and
+    /// `held` events with a held delivery.
     pub fn of(
         shard: Shard,
         now_ms: i64,
         retention_days: u64,
         failed_days: u64,
         failed: u64,
+        held: u64,
     ) -> Self {
         let days = |n: u64| {
             i64::try_from(n)
@@ -150,12 +160,24 @@ impl Retention {
                 .saturating_mul(WINDOW_MS)
         };
         let age = now_ms.saturating_sub(shard.end_ms());
+        let keeps_failed = failed > 0 && age < days(failed_days);
         if age < days(retention_days) {
             Self::Keep
-        } else if failed == 0 || age >= days(failed_days) {
-            Self::Drop
-        } else {
+        } else if keeps_failed {
             Self::PurgeAllButFailed
+        } else if held > 0 {
+            Self::PurgeAllButHeld
+        } else {
+            Self::Drop
+        }
+    }
+
+    /// One round of its purge; none for a step that is no purge.
+    pub fn purge_round(self) -> Vec<super::Statement> {
+        match self {
+            Self::PurgeAllButFailed => super::purge_all_but_failed(),
+            Self::PurgeAllButHeld => super::purge_all_but_held(),
+            Self::Keep | Self::Drop => Vec::new(),
         }
     }
 }
@@ -225,21 +247,71 @@ mod tests {
         let shard = Shard::in_window(DAY0, 0);
         let end = shard.end_ms();
         assert_eq!(
-            Retention::of(shard, end + 7 * WINDOW_MS - 1, 7, 30, 0),
+            Retention::of(shard, end + 7 * WINDOW_MS - 1, 7, 30, 0, 0),
             Retention::Keep
         );
         assert_eq!(
-            Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 0),
+            Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 0, 0),
             Retention::Drop
         );
         assert_eq!(
-            Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 2),
+            Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, 2, 0),
             Retention::PurgeAllButFailed
         );
         assert_eq!(
-            Retention::of(shard, end + 30 * WINDOW_MS, 7, 30, 2),
+            Retention::of(shard, end + 30 * WINDOW_MS, 7, 30, 2, 0),
             Retention::Drop
         );
+    }
+
+    #[test]
+    fn a_window_holding_a_held_delivery_is_never_dropped_whatever_its_age() {
+        let shard = Shard::in_window(DAY0, 0);
+        let end = shard.end_ms();
+        // Inside the retention it is kept as any other.
+        assert_eq!(
+            Retention::of(shard, end + 7 * WINDOW_MS - 1, 7, 30, 0, 1),
+            Retention::Keep
+        );
+        // Past it: purged of the rest, failed events kept while they are.
+        for failed in [0, 3] {
+            let expected = if failed > 0 {
+                Retention::PurgeAllButFailed
+            } else {
+                Retention::PurgeAllButHeld
+            };
+            assert_eq!(
+                Retention::of(shard, end + 7 * WINDOW_MS, 7, 30, failed, 1),
+                expected
+            );
+        }
+        // Past FAILED_RETENTION_DAYS, and years on: only held events stay.
+        for age_days in [30, 365, 3650] {
+            for failed in [0, 3] {
+                assert_eq!(
+                    Retention::of(shard, end + age_days * WINDOW_MS, 7, 30, failed, 1),
+                    Retention::PurgeAllButHeld,
+                    "{age_days} days, {failed} failed"
+                );
+            }
+        }
+        // Once the held delivery is sent, the window goes whole again.
+        assert_eq!(
+            Retention::of(shard, end + 30 * WINDOW_MS, 7, 30, 3, 0),
+            Retention::Drop
+        );
+        // A purge keeps failed and held events, or only held ones; the other
+        // steps purge nothing.
+        assert_eq!(
+            Retention::PurgeAllButFailed.purge_round(),
+            super::super::purge_all_but_failed()
+        );
+        assert_eq!(
+            Retention::PurgeAllButHeld.purge_round(),
+            super::super::purge_all_but_held()
+        );
+        assert!(Retention::Keep.purge_round().is_empty());
+        assert!(Retention::Drop.purge_round().is_empty());
     }
 
     // Cloudflare's documented limits (developers.cloudflare.com/durable-objects/platform/limits/,

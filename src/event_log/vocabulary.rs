@@ -11,15 +11,21 @@ pub enum Status {
     Failed,
     /// An event no route took (never a delivery's status).
     Unrouted,
+    /// A delivery not attempted while its route is paused or tripped (SPEC
+    /// section 10), no retry spent; never an event's status: its event is
+    /// pending, or failed if another delivery failed. As a filter of the list:
+    /// events with a held delivery.
+    Held,
 }
 
 impl Status {
     /// Every status, in the order the API names them.
-    pub const ALL: [Status; 4] = [
+    pub const ALL: [Status; 5] = [
         Status::Pending,
         Status::Delivered,
         Status::Failed,
         Status::Unrouted,
+        Status::Held,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -28,6 +34,7 @@ impl Status {
             Self::Delivered => "delivered",
             Self::Failed => "failed",
             Self::Unrouted => "unrouted",
+            Self::Held => "held",
         }
     }
 
@@ -79,5 +86,19 @@ mod tests {
         }
         assert_eq!(Status::parse("lost"), None);
         assert_eq!(Status::parse("Failed"), None);
+        assert_eq!(Status::parse("held"), Some(Status::Held));
+    }
+
+    #[test]
+    fn no_attempt_leaves_a_delivery_held() {
+        // Only a held delivery's own record marks it; any attempt settles it.
+        for outcome in [
+            AttemptOutcome::Delivered,
+            AttemptOutcome::Retry,
+            AttemptOutcome::Failed,
+            AttemptOutcome::Sent,
+        ] {
+            assert_ne!(outcome.status(), Status::Held, "{outcome:?}");
+        }
     }
 }

@@ -10,9 +10,8 @@ use wasm_bindgen::prelude::*;
 use super::env;
 use super::js::{strings, Obj};
 use crate::event_log::{
-    merge_attempts, purge_all_but_failed, purge_continues, retry_wait, schema, upkeep_failed_line,
-    write_failed_line, Entry, FlushStep, Param, Pending, Retention, Shard, Statement, Unwritten,
-    SCHEMA,
+    merge_attempts, purge_continues, retry_wait, schema, upkeep_failed_line, write_failed_line,
+    Entry, FlushStep, Param, Pending, Retention, Shard, Statement, Unwritten, SCHEMA,
 };
 
 thread_local! {
@@ -147,6 +146,8 @@ pub fn log_sql() -> JsValue {
         .set("figures", schema::FIGURES)
         .set("figures_purged", schema::FIGURES_PURGED)
         .set("directory", schema::DIRECTORY)
+        .set("directory_outdated", schema::DIRECTORY_OUTDATED)
+        .set("directory_upgrade", schema::DIRECTORY_UPGRADE)
         .set("note", schema::NOTE)
         .set("forget", schema::FORGET)
         .set("list", schema::LIST)
@@ -157,38 +158,58 @@ pub fn log_sql() -> JsValue {
 #[derive(Clone, Copy)]
 pub enum RetentionStep {
     Keep = 0,
-    /// Purge all but the failed events, in rounds ([`purge_round`]).
+    /// Purge all but the failed and held events, in rounds ([`purge_round`]).
     Purge = 1,
     /// Drop the shard whole.
     Drop = 2,
+    /// Purge all but the events with a held delivery, in rounds.
+    PurgeAllButHeld = 3,
+}
+
+impl RetentionStep {
+    fn of(retention: Retention) -> Self {
+        match retention {
+            Retention::Keep => Self::Keep,
+            Retention::PurgeAllButFailed => Self::Purge,
+            Retention::PurgeAllButHeld => Self::PurgeAllButHeld,
+            Retention::Drop => Self::Drop,
+        }
+    }
+
+    fn retention(self) -> Retention {
+        match self {
+            Self::Keep => Retention::Keep,
+            Self::Purge => Retention::PurgeAllButFailed,
+            Self::PurgeAllButHeld => Retention::PurgeAllButHeld,
+            Self::Drop => Retention::Drop,
+        }
+    }
 }
 
 /// What the retention does with the shard `name` at `now_ms`, holding
-/// `failed` failed events. Keep without the log, or for a name that is not a
-/// shard's.
+/// `failed` failed events and `held` events with a held delivery. Keep
+/// without the log, or for a name that is not a shard's.
 #[wasm_bindgen]
-pub fn retention(env: &JsValue, name: &str, failed: f64, now_ms: f64) -> RetentionStep {
+pub fn retention(env: &JsValue, name: &str, failed: f64, held: f64, now_ms: f64) -> RetentionStep {
     let config = env::config(env).as_ref().ok().filter(|c| c.event_log);
     let (Some(config), Some(shard)) = (config, Shard::parse(name)) else {
         return RetentionStep::Keep;
     };
-    match Retention::of(
+    RetentionStep::of(Retention::of(
         shard,
         now_ms as i64,
         config.retention_days,
         config.failed_retention_days,
         failed.max(0.0) as u64,
-    ) {
-        Retention::Keep => RetentionStep::Keep,
-        Retention::PurgeAllButFailed => RetentionStep::Purge,
-        Retention::Drop => RetentionStep::Drop,
-    }
+        held.max(0.0) as u64,
+    ))
 }
 
-/// One round of the purge of a shard past retention that keeps failed events.
+/// One round of the purge the retention's `step` asks of a shard past
+/// retention (none for a step that is no purge).
 #[wasm_bindgen(unchecked_return_type = "Statement[]")]
-pub fn purge_round() -> Array {
-    statements_value(purge_all_but_failed())
+pub fn purge_round(step: RetentionStep) -> Array {
+    statements_value(step.retention().purge_round())
 }
 
 /// Whether another round is due, given the rows each statement of the last

@@ -36,7 +36,7 @@ export function logObject(env, name) {
 
 /**
  * A shard's figures, as the directory keeps them.
- * @typedef {{ name: string | undefined, bytes: number, events: number, failed: number, oldest: number | null }} Figures
+ * @typedef {{ name: string | undefined, bytes: number, events: number, failed: number, held: number, oldest: number | null }} Figures
  */
 
 export class EventLog extends DurableObject {
@@ -51,6 +51,8 @@ export class EventLog extends DurableObject {
     this.ready = false;
     // Known to be in the directory: noted by this instance.
     this.listed = false;
+    // The directory's own table, known to be made and up to date.
+    this.directoryReady = false;
     /** @type {string | undefined} */
     this.name = undefined;
     this.reportedAt = 0;
@@ -64,11 +66,15 @@ export class EventLog extends DurableObject {
     this.ready = true;
   }
 
-  /** Whether the shard has its tables: a read never makes them. */
+  /**
+   * Whether the shard has its tables: a read never makes them, but brings
+   * those of an older version up to date (an index it lacks), as a write does.
+   */
   exists() {
     if (this.ready) return true;
-    this.ready = this.sql.exec(logSql('has_tables')).toArray().length > 0;
-    return this.ready;
+    if (this.sql.exec(logSql('has_tables')).toArray().length === 0) return false;
+    this.schema();
+    return true;
   }
 
   /**
@@ -137,10 +143,10 @@ export class EventLog extends DurableObject {
    * @returns {Figures}
    */
   figures(now) {
-    const purged = core.retention(this.env, this.name ?? '', 1, now) !== core.RetentionStep.Keep;
+    const purged = core.retention(this.env, this.name ?? '', 1, 0, now) !== core.RetentionStep.Keep;
     /** @type {any} */
     const [row] = this.sql.exec(purged ? logSql('figures_purged') : logSql('figures')).toArray();
-    return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, oldest: row.oldest };
+    return { name: this.name, bytes: this.sql.databaseSize, events: row.events, failed: row.failed, held: row.held, oldest: row.oldest };
   }
 
   /** Tells the directory, at most once a second; a later write's alarm tells it the rest. */
@@ -181,7 +187,7 @@ export class EventLog extends DurableObject {
 
   /**
    * The retention's step for the shard `name` at `now`: drop it whole, or
-   * purge all but its failed events in rounds, as the core says.
+   * purge all but its failed and held events in rounds, as the core says.
    */
   /**
    * @param {string} name
@@ -198,17 +204,19 @@ export class EventLog extends DurableObject {
   async retireShard(name, now) {
     this.name = name;
     if (!this.exists()) return this.unlist(name);
-    const failed = this.figures(now).failed;
-    switch (core.retention(this.env, name, failed, now)) {
+    const { failed, held } = this.figures(now);
+    const step = core.retention(this.env, name, failed, held, now);
+    switch (step) {
       case core.RetentionStep.Drop:
         await this.ctx.storage.deleteAll();
         this.ready = false;
         this.listed = false;
         return this.unlist(name);
       case core.RetentionStep.Purge:
+      case core.RetentionStep.PurgeAllButHeld:
         // Bounded rounds: a purge that keeps finding work goes on next time.
         for (let round = 0; round < 200; round++) {
-          const changes = this.ctx.storage.transactionSync(() => core.purge_round()
+          const changes = this.ctx.storage.transactionSync(() => core.purge_round(step)
             .map(([sql, ...params]) => this.sql.exec(sql, ...params).rowsWritten));
           if (!core.purge_again(changes)) break;
         }
@@ -229,7 +237,11 @@ export class EventLog extends DurableObject {
   // The directory's methods, on the object named `directory`.
 
   directoryTable() {
+    if (this.directoryReady) return;
     this.sql.exec(logSql('directory'));
+    // A directory made by an older version gains the columns it lacks, once.
+    if (this.sql.exec(logSql('directory_outdated')).toArray().length > 0) this.sql.exec(logSql('directory_upgrade'));
+    this.directoryReady = true;
   }
 
   /** A shard's figures. */
@@ -241,7 +253,8 @@ export class EventLog extends DurableObject {
   /** @param {Figures} figures */
   noteFigures(figures) {
     this.directoryTable();
-    this.sql.exec(logSql('note'), figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null);
+    this.sql.exec(logSql('note'), figures.name, figures.bytes, figures.events, figures.failed, figures.oldest ?? null,
+      figures.held ?? 0);
   }
 
   /** A shard dropped whole. */

@@ -65,8 +65,9 @@ async function flush(env, id) {
 
 /**
  * The retention at `now` (the cron's time): every shard the directory lists
- * is asked to drop itself whole, or purge all but its failed events, once the
- * core says its window is past retention.
+ * is asked to drop itself whole, or purge all but its failed and held events,
+ * once the core says its window is past retention. Each shard decides again
+ * from its own figures, the directory's being a second or so old.
  * @param {any} env
  * @param {number} now
  */
@@ -77,9 +78,9 @@ export async function retire(env, now) {
     console.error(core.log_upkeep_failed('directory', error));
     return;
   }
-  /** @type {{ name: string, failed: number }[]} */
+  /** @type {{ name: string, failed: number, held: number }[]} */
   const shards = JSON.parse(list);
-  const due = shards.filter((shard) => core.retention(env, shard.name, shard.failed, now) !== core.RetentionStep.Keep);
+  const due = shards.filter((shard) => core.retention(env, shard.name, shard.failed, shard.held, now) !== core.RetentionStep.Keep);
   // A few at a time: each is one call, whatever the shard holds.
   for (let i = 0; i < due.length; i += 6) {
     await Promise.all(due.slice(i, i + 6).map(async (shard) => {

@@ -793,13 +793,70 @@ fn an_event_the_dead_letter_consumer_writes_late_is_listed_by_when_it_was_receiv
 }
 
 #[test]
+fn status_held_pages_every_event_with_a_held_delivery_once_newest_first_from_the_shards_holding_one(
+) {
+    let mut worker = Worker::new();
+    let day = 24 * HOUR_MS;
+    // Three days of events; every third one's crm delivery held (its route
+    // paused), one failed beside them.
+    let (mut held, mut holding) = (Vec::new(), BTreeSet::new());
+    for i in 0..18 {
+        worker.now_ms = NOW_MS - 2 * day + i * 3 * HOUR_MS;
+        let posted = worker.post(&event_body(
+            "email.bounced",
+            &format!("m-{i}"),
+            worker.now_ms,
+        ));
+        if i % 3 == 0 {
+            worker.hold(&posted.message("crm"));
+            held.push(posted.id());
+            holding.insert(posted.shard());
+        }
+    }
+    assert!(holding.len() < worker.log.names().len());
+    crm_failed(&mut worker, "m-f");
+    held.reverse();
+
+    let mut listed = Vec::new();
+    let mut target = "events?status=held&limit=2".to_string();
+    loop {
+        let answer = worker.get(&target);
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        // Only the shards the directory says hold a held delivery are asked
+        // (a page further on, only those of the windows it may reach).
+        let asked = answer.shards_asked[0];
+        assert!(asked <= holding.len(), "{asked}");
+        assert!(!listed.is_empty() || asked == holding.len(), "{asked}");
+        let page = answer.body();
+        for event in page["events"].as_array().unwrap() {
+            assert_eq!(event["status"], "pending");
+            let crm = event["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == "crm")
+                .unwrap();
+            assert_eq!(crm["status"], "held");
+        }
+        listed.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => target = format!("events?status=held&limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed, held, "each once, newest first");
+}
+
+#[test]
 fn the_list_walks_its_shards_in_their_own_order_or_an_index_never_sorting_every_event() {
     let mut worker = Worker::new();
     for i in 0..10 {
         post(&mut worker, "email.opened", &format!("m-{i}"));
     }
-    // Failures are asked only of shards that hold some.
+    // Failures and held deliveries are asked only of shards that hold some.
     crm_failed(&mut worker, "m-f");
+    let held = worker.post(&event_body("email.opened", "m-h", worker.now_ms));
+    worker.hold(&held.message("crm"));
     // (filter, the index it walks, if any.) Rows are kept in the list's order,
     // so a page is a walk of the table from its newest row, the filter checked
     // on each (a shard holds a day); only what a query needs is indexed, each
@@ -807,6 +864,8 @@ fn the_list_walks_its_shards_in_their_own_order_or_an_index_never_sorting_every_
     for (target, index) in [
         ("events", None),
         ("events?status=failed", Some("events_failed")),
+        ("events?status=held", Some("events_held")),
+        ("events?status=held&route=crm", Some("events_held")),
         ("events?event=email.opened", None),
         ("events?event=email.*", None),
         ("events?message_id=m-1", Some("events_message_id")),

@@ -4,7 +4,9 @@
 
 use leadnest_edge::attempts::Outcome;
 use leadnest_edge::delivery::{Answer, Decision, Delivery};
-use leadnest_edge::event_log::{merge_attempts, purge_all_but_failed, purge_continues, Retention};
+use leadnest_edge::event_log::{
+    merge_attempts, purge_continues, schema, Retention, Statement, Unwritten, SCHEMA,
+};
 use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
 
@@ -406,27 +408,306 @@ fn without_the_event_log_a_dead_letter_is_attempted_as_before() {
     assert!(consumed.records.is_none());
 }
 
+/// The delivery of `route` in the event's detail: its status and how many
+/// attempts it has.
+fn delivery(detail: &Value, route: &str) -> (String, usize) {
+    let found = detail["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|delivery| delivery["route"] == route)
+        .unwrap_or_else(|| panic!("no delivery to {route}"));
+    (
+        found["status"].as_str().unwrap().to_string(),
+        found["attempts"].as_array().unwrap().len(),
+    )
+}
+
+/// The ids `GET events?status=…` lists, newest first.
+fn listed_ids(worker: &mut Worker, status: &str) -> Vec<String> {
+    let answer = worker.get(&format!("events?status={status}&limit=200"));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_held_delivery_is_held_and_its_event_pending_until_an_attempt_delivers_it() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.bounced", "m-1", NOW_MS));
+    let id = posted.id();
+    worker.now_ms += 1_000;
+    worker.deliver(&posted.message("billing"), 1, answered(200, "ok"));
+    // crm is paused: its delivery is held, no attempt made.
+    worker.now_ms += 1_000;
+    worker.hold(&posted.message("crm"));
+
+    let listed = worker.listed(&id);
+    assert_eq!(listed["status"], "pending");
+    assert_eq!(
+        routes(&listed),
+        [
+            route("analytics", "delivered", 1),
+            route("billing", "delivered", 1),
+            route("crm", "held", 0)
+        ]
+    );
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "pending");
+    assert_eq!(delivery(&detail, "crm"), ("held".to_string(), 0));
+    assert_eq!(worker.delivery_status(&id, "crm"), "held");
+    assert_eq!(worker.event_status(&id), "pending", "the stored column");
+    assert_eq!(listed_ids(&mut worker, "held"), std::slice::from_ref(&id));
+    assert_eq!(
+        listed_ids(&mut worker, "pending"),
+        std::slice::from_ref(&id)
+    );
+    assert!(listed_ids(&mut worker, "delivered").is_empty());
+
+    // The route is active again: the held delivery is sent, and its attempt
+    // sets the status from its outcome.
+    worker.now_ms += 60_000;
+    assert_eq!(
+        worker.deliver(&posted.message("crm"), 1, answered(200, "ok")),
+        Decision::Ack
+    );
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "delivered");
+    assert_eq!(delivery(&detail, "crm"), ("delivered".to_string(), 1));
+    assert!(listed_ids(&mut worker, "held").is_empty());
+    assert_eq!(listed_ids(&mut worker, "delivered"), [id]);
+}
+
+#[test]
+fn a_held_delivery_keeps_its_attempts_and_each_later_attempt_sets_its_status_from_its_outcome() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    let id = posted.id();
+    let message = posted.message("crm");
+    // Failed, then the breaker trips: the retry is held, its attempts kept.
+    worker.now_ms += 1_000;
+    worker.deliver(&message, 1, answered(500, "down"));
+    worker.now_ms += 10_000;
+    worker.hold(&message);
+    let detail = worker.event(&id);
+    assert_eq!(delivery(&detail, "crm"), ("held".to_string(), 1));
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm")),
+        [(1, "retry".to_string())]
+    );
+    // A probe that fails: pending again, then held again.
+    worker.now_ms += 60_000;
+    worker.deliver(&message, 2, Outcome::NoAnswer("timeout"));
+    assert_eq!(worker.delivery_status(&id, "crm"), "pending");
+    worker.now_ms += 1_000;
+    worker.hold(&message);
+    assert_eq!(worker.delivery_status(&id, "crm"), "held");
+    // The probe that delivers.
+    worker.now_ms += 120_000;
+    worker.deliver(&message, 3, answered(200, "ok"));
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "delivered");
+    assert_eq!(
+        numbers_and_outcomes(&attempts(&detail, "crm")),
+        [
+            (1, "retry".to_string()),
+            (2, "retry".to_string()),
+            (3, "delivered".to_string())
+        ]
+    );
+    // A queue batch's attempts, merged into one write, end the mark too.
+    let posted = worker.post(&event_body("email.bounced", "m-2", worker.now_ms));
+    worker.hold(&posted.message("crm"));
+    worker.hold(&posted.message("billing"));
+    worker.now_ms += 1_000;
+    let run = |route: &str, outcome| {
+        worker
+            .run_message(DELIVERY_QUEUE_NAME, &posted.message(route), 1, outcome)
+            .records
+            .unwrap()
+    };
+    let (shard, mut statements) = run("crm", answered(200, "ok"));
+    statements.extend(run("billing", answered(503, "busy")).1);
+    let merged = merge_attempts(statements);
+    assert_eq!(merged.len(), 1);
+    worker.log.batch(shard, &merged).unwrap();
+    let detail = worker.event(&posted.id());
+    assert_eq!(delivery(&detail, "crm"), ("delivered".to_string(), 1));
+    assert_eq!(delivery(&detail, "billing"), ("pending".to_string(), 1));
+}
+
+#[test]
+fn a_held_delivery_whose_event_never_reached_the_log_writes_the_event_from_its_message() {
+    let mut worker = Worker::new();
+    let body = event_body("email.bounced", "m-7", NOW_MS);
+    // The ingress's write has not landed when the delivery is held.
+    let posted = worker.post_unlogged(&body);
+    let id = posted.id();
+    worker.now_ms += 2_000;
+    worker.hold(&posted.message("crm"));
+
+    let detail = worker.event(&id);
+    assert_eq!(detail["body"].as_str(), Some(body.as_str()));
+    assert_eq!(
+        (
+            &detail["event"],
+            &detail["message_id"],
+            &detail["received_at"],
+            &detail["status"]
+        ),
+        (
+            &json!("email.bounced"),
+            &json!("m-7"),
+            &json!("2025-12-02T13:00:00.000Z"),
+            &json!("pending")
+        )
+    );
+    assert_eq!(
+        detail["deliveries"],
+        json!([{"route": "crm", "status": "held", "attempts": []}])
+    );
+    // The ingress's write lands late: its routes join, the hold stays.
+    worker.keep(&posted);
+    let listed = worker.listed(&id);
+    assert_eq!(listed["status"], "pending");
+    assert_eq!(
+        routes(&listed),
+        [
+            route("analytics", "delivered", 1),
+            route("billing", "pending", 0),
+            route("crm", "held", 0)
+        ]
+    );
+    assert_eq!(worker.log.number("SELECT COUNT(*) FROM events"), 1);
+}
+
+#[test]
+fn a_held_record_never_undoes_a_delivery_or_a_later_attempt_and_a_second_one_writes_nothing() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    let id = posted.id();
+    let message = posted.message("crm");
+    worker.now_ms += 1_000;
+    let held = worker.held(&message);
+    let shard = held.shard();
+    // Held twice (the consumer's write tried again): the second changes nothing.
+    let changes = |worker: &Worker, statements: &[Statement]| -> u64 {
+        worker
+            .log
+            .batch(shard, statements)
+            .unwrap()
+            .changes
+            .iter()
+            .sum()
+    };
+    assert_eq!(changes(&worker, &held.statements()), 1);
+    assert_eq!(changes(&worker, &held.statements()), 0);
+
+    // Drained: an attempt that failed, then the record of the hold, which
+    // came before it, lands late (again): the attempt's status stands.
+    worker.now_ms += 60_000;
+    worker.deliver(&message, 1, answered(500, "down"));
+    assert_eq!(changes(&worker, &held.statements()), 0);
+    assert_eq!(worker.delivery_status(&id, "crm"), "pending");
+
+    // Delivered: a record of a later hold (a duplicate message of the same
+    // delivery) does not turn it back.
+    worker.now_ms += 60_000;
+    worker.deliver(&message, 2, answered(200, "ok"));
+    worker.now_ms += 1_000;
+    worker.hold(&message);
+    assert_eq!(worker.delivery_status(&id, "crm"), "delivered");
+    assert_eq!(worker.event_status(&id), "delivered");
+
+    // Unless a replay set it pending again: the replay's delivery is held.
+    worker.now_ms += 60_000;
+    let answer = worker.admin("POST", &format!("events/{id}/replay"), "");
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(worker.delivery_status(&id, "crm"), "pending");
+    worker.now_ms += 1_000;
+    worker.hold(&answer.deliveries()[0].encode());
+    let detail = worker.event(&id);
+    assert_eq!(detail["status"], "pending");
+    assert_eq!(delivery(&detail, "crm"), ("held".to_string(), 2));
+}
+
+#[test]
+fn a_held_delivery_then_dead_lettered_is_failed_and_failed_wins_over_held_for_its_event() {
+    let mut worker = Worker::new();
+    // crm held, billing dead-lettered: the event is failed, and still has a
+    // held delivery.
+    let both = worker.post(&event_body("email.bounced", "m-1", NOW_MS));
+    worker.now_ms += 1_000;
+    worker.hold(&both.message("crm"));
+    worker.dead_letter(&both.message("billing"));
+    let detail = worker.event(&both.id());
+    assert_eq!(detail["status"], "failed");
+    assert_eq!(delivery(&detail, "crm"), ("held".to_string(), 0));
+    assert_eq!(delivery(&detail, "billing"), ("failed".to_string(), 0));
+    assert_eq!(listed_ids(&mut worker, "held"), [both.id()]);
+    assert_eq!(listed_ids(&mut worker, "failed"), [both.id()]);
+
+    // A held delivery whose dead letter comes after (a copy that spent its
+    // retries): failed, no longer held.
+    worker.now_ms += 1_000;
+    let one = worker.post(&event_body("email.opened", "m-2", worker.now_ms));
+    worker.hold(&one.message("crm"));
+    worker.now_ms += HOUR_MS;
+    worker.dead_letter(&one.message("crm"));
+    assert_eq!(worker.delivery_status(&one.id(), "crm"), "failed");
+    assert_eq!(listed_ids(&mut worker, "held"), [both.id()]);
+    let mut failed = listed_ids(&mut worker, "failed");
+    failed.sort();
+    let mut expected = vec![both.id(), one.id()];
+    expected.sort();
+    assert_eq!(failed, expected);
+    assert_eq!(
+        worker.log.number(&format!(
+            "SELECT COUNT(*) FROM events WHERE {}",
+            schema::HELD
+        )),
+        1
+    );
+}
+
+#[test]
+fn a_held_delivery_the_store_refuses_is_counted_as_a_record_lost() {
+    let mut worker = Worker::new();
+    let posted = worker.post(&event_body("email.opened", "m-1", NOW_MS));
+    let held = worker.held(&posted.message("crm"));
+    let unwritten = Unwritten::of(held.shard(), &held.statements());
+    assert_eq!(unwritten.records(), 1);
+    assert!(!unwritten.is_empty());
+}
+
 /// Runs the retention at `now_ms` as the scheduled handler does, on every
 /// shard the directory lists: a shard past `EVENT_RETENTION_DAYS` (7) is
-/// dropped whole, or, holding failed events, purged of the rest in rounds
-/// while the core says another is due; past `FAILED_RETENTION_DAYS` (30) it
-/// is dropped. How many shards were dropped and purged.
+/// dropped whole, or, holding failed events or a held delivery, purged of the
+/// rest in rounds while the core says another is due; past
+/// `FAILED_RETENTION_DAYS` (30) it is dropped, unless it holds a held
+/// delivery. Each shard decides from its own figures, as the driver's object
+/// does. How many shards were dropped and purged.
 fn retire(worker: &Worker, now_ms: i64) -> (usize, usize) {
     let (mut dropped, mut purged) = (0, 0);
     for shard in worker.log.names() {
-        let failed = worker.log.query(shard, &[failed_count()]).unwrap().results[0][0]["n"]
-            .as_u64()
-            .unwrap();
-        match Retention::of(shard, now_ms, 7, 30, failed) {
+        let figures = Statement::new(schema::FIGURES, Vec::new());
+        let figures = &worker.log.query(shard, &[figures]).unwrap().results[0][0];
+        let failed = figures["failed"].as_u64().unwrap();
+        let held = figures["held"].as_u64().unwrap();
+        match Retention::of(shard, now_ms, 7, 30, failed, held) {
             Retention::Keep => {}
             Retention::Drop => {
                 worker.log.drop_shard(shard);
                 dropped += 1;
             }
-            Retention::PurgeAllButFailed => {
+            step @ (Retention::PurgeAllButFailed | Retention::PurgeAllButHeld) => {
                 purged += 1;
                 for round in 0.. {
-                    let batch = worker.log.batch(shard, &purge_all_but_failed()).unwrap();
+                    let batch = worker.log.batch(shard, &step.purge_round()).unwrap();
                     let deleted: Vec<i64> = batch.changes.iter().map(|&n| n as i64).collect();
                     if !purge_continues(&deleted) {
                         break;
@@ -437,13 +718,6 @@ fn retire(worker: &Worker, now_ms: i64) -> (usize, usize) {
         }
     }
     (dropped, purged)
-}
-
-fn failed_count() -> leadnest_edge::event_log::Statement {
-    leadnest_edge::event_log::Statement::new(
-        "SELECT COUNT(*) AS n FROM events WHERE status = 'failed'",
-        Vec::new(),
-    )
 }
 
 #[test]
@@ -566,6 +840,216 @@ fn a_window_that_keeps_failures_keeps_only_them_an_event_its_attempts_wrote_incl
     expected.sort();
     assert_eq!(left, expected);
     assert_eq!(worker.log.number("SELECT COUNT(*) FROM attempts"), 1);
+}
+
+#[test]
+fn an_event_with_a_held_delivery_is_never_purged_and_its_window_never_dropped_whatever_its_age() {
+    let mut worker = Worker::new();
+    // Ten days ago, in one shard: a delivered event, a failed one, and one
+    // whose crm delivery is held (its route paused ever since), redelivered
+    // once; and a held event alone in another window.
+    worker.now_ms = NOW_MS - 10 * DAY_MS;
+    let body = event_body("email.opened", "held", worker.now_ms);
+    let held = worker.post(&body);
+    let k = leadnest_edge::event_log::Shard::of(worker.now_ms, &held.id()).k;
+    let delivered = worker.post(&body_in_shard("email.opened", "ok", worker.now_ms, k));
+    worker.deliver(&delivered.message("crm"), 1, answered(200, "ok"));
+    let failed = worker.post(&body_in_shard("email.opened", "failed", worker.now_ms, k));
+    worker.dead_letter(&failed.message("crm"));
+    worker.hold(&held.message("crm"));
+    worker.now_ms += 60_000;
+    assert_eq!(worker.post(&body).answer()["status"], "duplicate");
+    worker.now_ms = NOW_MS - 20 * DAY_MS;
+    let alone = worker.post(&event_body("email.opened", "alone", worker.now_ms));
+    worker.hold(&alone.message("crm"));
+    let ids = |worker: &Worker| {
+        let mut ids = worker.log.texts("SELECT id FROM events");
+        ids.sort();
+        ids
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+
+    // Past EVENT_RETENTION_DAYS: the delivered event goes, the failed and
+    // the held ones stay whole, with the held one's redelivery count.
+    worker.now_ms = NOW_MS;
+    let (dropped, purged) = retire(&worker, NOW_MS);
+    assert_eq!(
+        purged, 2,
+        "both windows with a held delivery purged, not dropped"
+    );
+    assert_eq!(
+        ids(&worker),
+        sorted(vec![held.id(), failed.id(), alone.id()])
+    );
+    assert_eq!(worker.listed(&held.id())["redeliveries"], 1);
+    assert_eq!(
+        sorted(listed_ids(&mut worker, "held")),
+        sorted(vec![held.id(), alone.id()])
+    );
+    assert!(dropped > 0, "the windows' count shards and empty shards go");
+
+    // Past FAILED_RETENTION_DAYS, and a year on: the failed event goes, the
+    // held ones stay; their windows are never dropped.
+    let windows = [held.shard(), alone.shard()];
+    for days in [31, 365] {
+        let (_, purged) = retire(&worker, NOW_MS - 10 * DAY_MS + days * DAY_MS);
+        assert_eq!(purged, 2, "{days} days");
+        assert!(windows.iter().all(|w| worker.log.names().contains(w)));
+        assert_eq!(ids(&worker), sorted(vec![held.id(), alone.id()]));
+    }
+    let detail = worker.event(&held.id());
+    assert_eq!(delivery(&detail, "crm"), ("held".to_string(), 0));
+    assert_eq!(worker.listed(&held.id())["redeliveries"], 1);
+
+    // Sent at last: its window goes whole at the next run.
+    worker.now_ms = NOW_MS + 365 * DAY_MS;
+    worker.deliver(&held.message("crm"), 1, answered(200, "ok"));
+    assert_eq!(
+        retire(&worker, worker.now_ms).1,
+        1,
+        "only the other is purged"
+    );
+    assert!(!worker.log.names().contains(&held.shard()));
+    assert_eq!(ids(&worker), [alone.id()]);
+}
+
+#[test]
+fn the_figures_a_shard_reports_every_second_read_its_indexes_not_its_rows() {
+    let worker = Worker::new();
+    for sql in [schema::FIGURES, schema::FIGURES_PURGED] {
+        let plan = worker.log.plan(&Statement::new(sql, Vec::new())).join("\n");
+        for index in ["events_failed", "events_held"] {
+            assert!(
+                plan.contains(&format!("COVERING INDEX {index}"))
+                    || plan.contains(&format!("USING INDEX {index}")),
+                "{index}:\n{plan}"
+            );
+        }
+    }
+}
+
+/// A shard's tables as the version before `held` made them: the same,
+/// without the index of held events.
+fn schema_before_held() -> Vec<&'static str> {
+    SCHEMA
+        .into_iter()
+        .filter(|statement| !statement.contains("events_held"))
+        .collect()
+}
+
+#[test]
+fn a_shard_made_before_held_keeps_its_events_and_gains_the_index_of_held_events_on_its_next_use() {
+    let mut worker = Worker::new();
+    let shard_of = |id: &str| leadnest_edge::event_log::Shard::of(NOW_MS, id);
+    // Three events in one shard, written by the version before: delivered,
+    // pending and failed.
+    let delivered = worker.post_unlogged(&event_body("email.opened", "ok", NOW_MS));
+    let shard = shard_of(&delivered.id());
+    worker.log.made_with(shard, &schema_before_held());
+    let indexes = |worker: &Worker| -> Vec<String> {
+        let names = Statement::new(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name",
+            Vec::new(),
+        );
+        worker.log.query(shard, &[names]).unwrap().results[0]
+            .iter()
+            .map(|row| row["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(indexes(&worker), ["events_failed", "events_message_id"]);
+    worker.keep(&delivered);
+    worker.deliver(&delivered.message("crm"), 1, answered(200, "ok"));
+    let pending = worker.post(&body_in_shard("email.opened", "pending", NOW_MS, shard.k));
+    let failed = worker.post(&body_in_shard("email.opened", "failed", NOW_MS, shard.k));
+    worker.dead_letter(&failed.message("crm"));
+
+    // This version's object runs the schema on its first read or write.
+    worker.log.reopen(shard);
+    assert_eq!(
+        indexes(&worker),
+        ["events_failed", "events_held", "events_message_id"]
+    );
+    for (id, status) in [
+        (delivered.id(), "delivered"),
+        (pending.id(), "pending"),
+        (failed.id(), "failed"),
+    ] {
+        assert_eq!(worker.event(&id)["status"], status);
+        assert_eq!(worker.event_status(&id), status, "the stored column");
+    }
+    assert!(listed_ids(&mut worker, "held").is_empty());
+    // A delivery held there reads as any other shard's.
+    worker.hold(&pending.message("crm"));
+    assert_eq!(worker.event(&pending.id())["status"], "pending");
+    assert_eq!(listed_ids(&mut worker, "held"), [pending.id()]);
+    assert_eq!(listed_ids(&mut worker, "pending"), [pending.id()]);
+    // Running the schema again changes nothing.
+    worker.log.reopen(shard);
+    assert_eq!(listed_ids(&mut worker, "held"), [pending.id()]);
+}
+
+#[test]
+fn a_directory_made_before_held_gains_its_column_once_and_keeps_its_shards() {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    // As the version before made and filled it.
+    db.execute_batch(
+        "CREATE TABLE shards (name TEXT PRIMARY KEY, bytes INTEGER, events INTEGER, \
+failed INTEGER, oldest INTEGER) WITHOUT ROWID; \
+INSERT INTO shards VALUES ('2025-12-01/3', 4096, 10, 1, 5);",
+    )
+    .unwrap();
+    let outdated = |db: &rusqlite::Connection| {
+        db.prepare(schema::DIRECTORY_OUTDATED)
+            .unwrap()
+            .exists([])
+            .unwrap()
+    };
+    // What the directory object runs before each use.
+    let open = |db: &rusqlite::Connection| {
+        db.execute_batch(schema::DIRECTORY).unwrap();
+        if outdated(db) {
+            db.execute_batch(schema::DIRECTORY_UPGRADE).unwrap();
+        }
+    };
+    assert!(outdated(&db));
+    open(&db);
+    assert!(!outdated(&db));
+    open(&db);
+    let list = |db: &rusqlite::Connection| -> Vec<(String, i64, i64)> {
+        let mut list = db.prepare(schema::LIST).unwrap();
+        list.query_map([], |row| {
+            Ok((row.get("name")?, row.get("failed")?, row.get("held")?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    // An old row reads as holding none until its shard reports again.
+    assert_eq!(list(&db), [("2025-12-01/3".to_string(), 1, 0)]);
+    db.execute(
+        schema::NOTE,
+        rusqlite::params!["2025-12-01/3", 8192, 12, 1, 5, 1],
+    )
+    .unwrap();
+    db.execute(
+        schema::NOTE,
+        rusqlite::params!["2025-12-02/0", 4096, 1, 0, 9, 0],
+    )
+    .unwrap();
+    assert_eq!(
+        list(&db),
+        [
+            ("2025-12-01/3".to_string(), 1, 1),
+            ("2025-12-02/0".to_string(), 0, 0)
+        ]
+    );
+    // A directory made now is up to date from the start.
+    let fresh = rusqlite::Connection::open_in_memory().unwrap();
+    fresh.execute_batch(schema::DIRECTORY).unwrap();
+    assert!(!outdated(&fresh));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use leadnest_edge::event_log::schema::HELD;
 use leadnest_edge::event_log::{Param, Shard, Statement, SCHEMA};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
@@ -42,6 +43,26 @@ impl Log {
             .entry(shard)
             .or_insert_with(ShardDb::new)
             .batch(statements)
+    }
+
+    /// Makes `shard` with the tables of `schema` (an older version's), as
+    /// that version left it.
+    pub fn made_with(&self, shard: Shard, schema: &[&str]) {
+        self.shards
+            .borrow_mut()
+            .insert(shard, ShardDb::with_schema(schema));
+    }
+
+    /// What the shard's object does on its first use by this version, a
+    /// read or a write: runs the schema again, each statement `IF NOT EXISTS`.
+    pub fn reopen(&self, shard: Shard) {
+        let shards = self.shards.borrow();
+        let db = shards.get(&shard).expect("no such shard");
+        for statement in SCHEMA {
+            db.db
+                .execute_batch(statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
     }
 
     /// Runs `statements` on `shard` if it exists, as a query of the admin
@@ -84,6 +105,7 @@ impl Log {
                     "bytes": db.size(),
                     "events": db.number("SELECT COUNT(*) FROM events"),
                     "failed": db.number("SELECT COUNT(*) FROM events WHERE status = 'failed'"),
+                    "held": db.number(&format!("SELECT COUNT(*) FROM events WHERE {HELD}")),
                     "oldest": db.rows("SELECT MIN(received_at) AS m FROM events")[0]["m"],
                 })
             })
@@ -146,16 +168,19 @@ impl Log {
     }
 }
 
-/// `deliveries` and `attempts` as rows, read from `events.routes`.
-pub const VIEWS: &str = "\
-CREATE TEMP VIEW deliveries AS SELECT e.id AS event_id, d.key AS route, \
-json_extract(d.value, '$.status') AS status FROM events e, json_each(e.routes) d; \
+/// `deliveries` and `attempts` as rows, read from `events.routes`, each
+/// delivery's status as the admin API names it (`held` included).
+pub const VIEWS: &str = concat!(
+    "CREATE TEMP VIEW deliveries AS SELECT e.id AS event_id, d.key AS route, ",
+    leadnest_edge::delivery_status!("d.value"),
+    " AS status FROM events e, json_each(e.routes) d; \
 CREATE TEMP VIEW attempts AS SELECT e.id AS event_id, d.key AS route, \
 a.key + 1 AS attempt, json_extract(a.value, '$.at') AS at, \
 json_extract(a.value, '$.ms') AS duration_ms, json_extract(a.value, '$.outcome') AS outcome, \
 json_extract(a.value, '$.status') AS status, json_extract(a.value, '$.headers') AS headers, \
 json_extract(a.value, '$.body') AS body, json_extract(a.value, '$.error') AS error \
-FROM events e, json_each(e.routes) d, json_each(d.value, '$.attempts') a;";
+FROM events e, json_each(e.routes) d, json_each(d.value, '$.attempts') a;"
+);
 
 pub struct ShardDb {
     db: Connection,
@@ -165,8 +190,13 @@ impl ShardDb {
     /// A shard with the log's tables, and for the tests' own looks two views
     /// of the deliveries and attempts each event's `routes` holds.
     pub fn new() -> Self {
+        Self::with_schema(&SCHEMA)
+    }
+
+    /// The same with the tables of `schema`.
+    pub fn with_schema(schema: &[&str]) -> Self {
         let db = Connection::open_in_memory().unwrap();
-        for statement in SCHEMA {
+        for statement in schema {
             db.execute_batch(statement)
                 .unwrap_or_else(|e| panic!("{statement}: {e}"));
         }

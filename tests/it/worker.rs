@@ -13,7 +13,7 @@ use leadnest_edge::dedup::RecentKeys;
 use leadnest_edge::delivery::{Answer, Decision, Delivery};
 use leadnest_edge::event_log::time::rfc3339;
 use leadnest_edge::event_log::{
-    retry_wait, Entry, FlushStep, Pending, Shard, Statement, Unwritten,
+    retry_wait, AcceptedEvent, Entry, FlushStep, HeldDelivery, Pending, Shard, Statement, Unwritten,
 };
 use leadnest_edge::ingress::{BodyRead, Ingress, QueueMessage, Reply, RequestHead, Unread};
 use leadnest_edge::signature::sign;
@@ -147,6 +147,14 @@ impl Posted {
         }
         let bytes = self.messages.first().expect("no delivery was sent");
         Delivery::decode(bytes).unwrap().webhook_id
+    }
+
+    /// Where the log keeps the event.
+    pub fn shard(&self) -> Shard {
+        let Some(Entry::Accepted(event)) = &self.reply.log_entry else {
+            panic!("no event was accepted")
+        };
+        event.shard()
     }
 
     /// The message for `route`.
@@ -639,6 +647,36 @@ impl Worker {
         let consumed = self.run_message(&queue, message, 1, answered(500, "unused"));
         self.log.write(&consumed.records);
         consumed
+    }
+
+    /// The route of `message` is paused or tripped: its state holds the
+    /// delivery at the test's clock, and the driver writes that it is held
+    /// (SPEC section 10). The statements, as run.
+    pub fn hold(&self, message: &[u8]) -> Vec<Statement> {
+        let held = self.held(message);
+        let statements = held.statements();
+        self.log.write(&Some((held.shard(), statements.clone())));
+        statements
+    }
+
+    /// The record of `message` held at the test's clock, its event read from
+    /// the message as the consumer reads it.
+    pub fn held(&self, message: &[u8]) -> HeldDelivery {
+        let delivery = Delivery::decode(message).unwrap();
+        let head = leadnest_edge::payload::head(&delivery.body);
+        HeldDelivery {
+            event: AcceptedEvent {
+                id: delivery.webhook_id.clone(),
+                event: delivery.event.clone(),
+                message_id: head.message_id,
+                timestamp: head.timestamp,
+                received_at_ms: delivery.received_at_ms,
+                body: String::from_utf8(delivery.body.clone()).unwrap(),
+                routes: Vec::new(),
+            },
+            route: delivery.route,
+            at_ms: self.now_ms,
+        }
     }
 
     /// An admin call with the token, every hand-off working.
