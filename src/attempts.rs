@@ -8,11 +8,11 @@
 
 use crate::config::{Config, DEFAULT_RETRY_BASE_SECONDS};
 use crate::delivery::{
-    dead_letter_retry_delay, decide, is_success, retry_delay, Answer, Decision, Delivery, Handled, RetryPolicy,
-    DIRECT_ATTEMPT_TIMEOUT_SECONDS,
+    dead_letter_retry_delay, decide, is_success, retry_delay, Answer, Decision, Delivery, Handled,
+    RetryPolicy, DIRECT_ATTEMPT_TIMEOUT_SECONDS,
 };
 use crate::event_log::{
-    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Entry, Shard, Statement,
+    AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Entry, HeldDelivery, Shard, Statement,
     Unwritten,
 };
 use crate::log::{DeliveryLog, QueueLog};
@@ -378,7 +378,6 @@ impl<'c> DeliveryRun<'c> {
             }
             .line(),
         );
-        #[cfg(any())] // HELD-RECORD: on with the log's held status
         if let Some(event) = &self.logged {
             self.records = HeldDelivery {
                 event: event.clone(),
@@ -767,13 +766,6 @@ mod tests {
         .unwrap()
     }
 
-    fn answered(status: u16) -> Outcome {
-        Outcome::Answered(Answer {
-            status,
-            ..Answer::default()
-        })
-    }
-
     #[test]
     fn with_health_on_a_queued_delivery_asks_its_route_first_and_tells_it_the_outcome() {
         let config = health_config();
@@ -781,7 +773,11 @@ mod tests {
         let message = delivery("crm").encode();
         let mut run = DeliveryRun::queued(&config, Some(&message), 2, "deliveries", None, 0);
         assert_eq!(run.guard(), Some("crm"));
-        assert_eq!(run.health_report(), None, "nothing to tell before it settles");
+        assert_eq!(
+            run.health_report(),
+            None,
+            "nothing to tell before it settles"
+        );
         run.admitted();
         assert_eq!(run.guard(), None);
         assert!(matches!(run.need(), RunNeed::Attempt { .. }));
@@ -798,7 +794,10 @@ mod tests {
         let mut run = DeliveryRun::queued(&config, Some(&message), 1, "deliveries", None, 0);
         run.admitted();
         run.attempted(Outcome::no_answer("timeout"), 10, 5);
-        assert_eq!(run.health_report().unwrap().failure.as_deref(), Some("timeout"));
+        assert_eq!(
+            run.health_report().unwrap().failure.as_deref(),
+            Some("timeout")
+        );
         let mut run = DeliveryRun::queued(&config, Some(&message), 1, "deliveries", None, 0);
         run.admitted();
         run.attempted(answered(204), 10, 5);

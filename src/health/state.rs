@@ -60,12 +60,16 @@ impl From<&Route> for Limits {
 /// A change an alert tells (SPEC section 10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Tripped { reason: String },
+    Tripped {
+        reason: String,
+    },
     Recovered,
     Paused,
     Resumed,
     /// Deliveries dead-lettered since the last such alert.
-    Failed { count: u64 },
+    Failed {
+        count: u64,
+    },
 }
 
 /// What the route's object does next, on its alarm.
@@ -415,7 +419,13 @@ impl Health {
             .and_then(Value::as_array)
             .map(|list| {
                 list.iter()
-                    .filter_map(|m| Some((m.get(0)?.as_i64()?, m.get(1)?.as_u64()?, m.get(2)?.as_u64()?)))
+                    .filter_map(|m| {
+                        Some((
+                            m.get(0)?.as_i64()?,
+                            m.get(1)?.as_u64()?,
+                            m.get(2)?.as_u64()?,
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -9,8 +9,8 @@ use super::env;
 use super::js::{pairs, Obj};
 use crate::config::Config;
 use crate::health::alert::{alert_retry_delay_ms, Alert, AlertKind};
-use crate::log::HealthLog;
 use crate::health::state::{Change, Health, Limits, Tick};
+use crate::log::HealthLog;
 use crate::routes::Destination;
 
 /// What the object's alarm does (see [`Tick`]).

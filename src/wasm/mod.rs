@@ -8,8 +8,8 @@
 mod admin;
 mod delivery;
 mod env;
-mod health;
 mod event_log;
+mod health;
 mod ingress;
 mod js;
 mod table;
