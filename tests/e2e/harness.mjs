@@ -95,6 +95,10 @@ function modules() {
  *   events: bind the event log, the Durable Object class EventLog (SQLite) as EVENTS
  *         (default true; a consumer worker of consumerVars binds the main worker's, as a
  *         second script would)
+ *   routeHealth: bind ROUTE_HEALTH, the routes' state objects (destination health, with the
+ *         delivery queue): true, the bundle's Durable Object class RouteHealth (SQLite);
+ *         'stand-in', the test double of route-health-stand-in.mjs, in a worker of its own
+ *         (default: unbound; a consumer worker of consumerVars binds the main worker's)
  *   adminToken: the ADMIN_TOKEN secret (enables the admin API); worker.admin() sends it
  *   assets: serve public/ (the console's files) as static assets, ASSETS with the worker
  *         first, as wrangler.toml does (default false: the other tests need none)
@@ -107,7 +111,7 @@ function modules() {
 function workerOptions(name, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
     deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10,
-    consume = true, queuePrefix = name, events = true, secrets = {} } = options;
+    consume = true, queuePrefix = name, events = true, routeHealth = false, secrets = {} } = options;
   const bindings = { ...(options.drain === false ? {} : { DRAIN_REFUSED_BODIES: 'true' }), ...vars };
   if (deliveryQueue && bindings.DEAD_LETTER_QUEUE === undefined) bindings.DEAD_LETTER_QUEUE = `${queuePrefix}-dead-letters`;
   if (durable) bindings.DEDUP_MODE = 'durable';
@@ -115,7 +119,10 @@ function workerOptions(name, options) {
   const durableObjects = {};
   if (durable) durableObjects.DEDUP_OBJECTS = { className: 'DedupObject', useSQLite: true };
   // A consumer companion uses the main worker's objects, as one more script bound to them.
-  if (events) durableObjects.EVENTS = { className: 'EventLog', useSQLite: true, ...(queuePrefix === name ? {} : { scriptName: queuePrefix }) };
+  const own = queuePrefix === name ? {} : { scriptName: queuePrefix };
+  if (events) durableObjects.EVENTS = { className: 'EventLog', useSQLite: true, ...own };
+  if (routeHealth === 'stand-in') durableObjects.ROUTE_HEALTH = { className: 'RouteHealth', scriptName: `${queuePrefix}-route-health` };
+  else if (routeHealth) durableObjects.ROUTE_HEALTH = { className: 'RouteHealth', useSQLite: true, ...own };
   const queueProducers = { ...queues };
   if (deliveryQueue) queueProducers.DELIVERY_QUEUE = `${queuePrefix}-deliveries`;
   const queueConsumers = {};
@@ -153,6 +160,13 @@ function workersOf(name, options) {
   if (options.consumerVars) {
     workers.push(workerOptions(`${name}-consumer`, { ...own, consume: true, vars: options.consumerVars,
       durable: false, queuePrefix: name, queues: {} }));
+  }
+  if (options.routeHealth === 'stand-in') {
+    workers.push({
+      name: `${name}-route-health`, modules: true, scriptPath: join(ROOT, 'tests', 'e2e', 'route-health-stand-in.mjs'),
+      compatibilityDate: COMPATIBILITY.date,
+      durableObjects: { ROUTE_HEALTH: { className: 'RouteHealth', useSQLite: true } },
+    });
   }
   if (options.parkedRecorder) {
     // It acks what it records, so it needs no dead-letter queue.
