@@ -5,7 +5,8 @@
 use super::error::AdminError;
 use super::fanout::{page, Asked, Directory};
 use super::render::{self, JsonRow};
-use super::request::{target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
+use super::request::{target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, RouteAction, Target};
+use super::route_state::{self, Health};
 use super::rows::{self, int, optional, text, FromRow, Row};
 use super::sample::sample;
 use super::sql;
@@ -14,7 +15,7 @@ use crate::delivery::Delivery;
 use crate::event_log::time::hour_of;
 use crate::event_log::{replay_pending, AcceptedEvent, AttemptEntry, Shard, Statement};
 use crate::ingress::{check_declared_length, BodyRead, Unread};
-use crate::routes::Destination;
+use crate::routes::{Destination, Route};
 use crate::signature::sign;
 
 /// Events a bulk replay loads and hands off at a time: bodies of up to 120 kB
@@ -75,6 +76,17 @@ pub enum AdminNeed<'a> {
     /// Post `body`, signed with `signature`, to the ingress; report with
     /// [`AdminCall::ingress_answered`].
     Ingress { body: &'a str, signature: &'a str },
+    /// Ask each route's state object (`ROUTE_HEALTH`, by the route's name) for
+    /// its `report(name, now_ms)`, all at once; report the texts, in this
+    /// order, with [`AdminCall::routes_reported`].
+    RouteReports { names: &'a [String], now_ms: i64 },
+    /// Call the route's state object's `pause` or `resume` (`action`) with
+    /// `(name, now_ms)`; report its text with [`AdminCall::routes_reported`].
+    RouteControl {
+        name: &'a str,
+        action: RouteAction,
+        now_ms: i64,
+    },
     /// Answer; `allow` is a 405's `Allow` header; `unread`, what to do with a
     /// body the call did not read.
     Reply {
@@ -142,6 +154,14 @@ enum State {
         body: String,
         signature: String,
     },
+    /// The routes' list, waiting for the reports of these (HTTP) routes.
+    RouteReports(Vec<String>),
+    /// A route's pause or resume, waiting for its object; `route`: its
+    /// place in the configuration.
+    RouteControl {
+        route: usize,
+        action: RouteAction,
+    },
     Done {
         status: u16,
         body: String,
@@ -167,6 +187,9 @@ pub struct AdminCall<'c> {
     /// The shards there are.
     directory: Directory,
     declared: bool,
+    /// The call is whole without its body, which is never read: any body
+    /// sent is let go of with the answer.
+    bodiless: bool,
     state: State,
 }
 
@@ -181,6 +204,7 @@ impl<'c> AdminCall<'c> {
             nonce: nonce.to_string(),
             directory: Directory::default(),
             declared: request.content_length.is_some(),
+            bodiless: false,
             state: State::Done {
                 status: 0,
                 body: String::new(),
@@ -192,6 +216,7 @@ impl<'c> AdminCall<'c> {
             Ok(state) => state,
             Err(error) => call.refused_unread(&error),
         };
+        call.bodiless = !matches!(call.state, State::ReadBody(_));
         call
     }
 
@@ -218,17 +243,16 @@ impl<'c> AdminCall<'c> {
             return Err(AdminError::Unauthorized);
         }
         let target = target(request.method, request.path, request.query)?;
-        let needs_log = !matches!(target, Target::WithBody(BodyCall::Test));
-        if needs_log && !self.config.event_log {
+        if target.reads_log() && !self.config.event_log {
             return Err(AdminError::LogDisabled);
         }
+        // Every call, with a body to read or not: a call that reads none
+        // refuses a large one as one that does, before anything is asked.
+        check_declared_length(request.content_length, super::MAX_BODY_BYTES)
+            .map_err(|_| AdminError::PayloadTooLarge)?;
         match target {
             Target::Ready(call) => self.locate(call),
-            Target::WithBody(call) => {
-                check_declared_length(request.content_length, super::MAX_BODY_BYTES)
-                    .map_err(|_| AdminError::PayloadTooLarge)?;
-                Ok(State::ReadBody(call))
-            }
+            Target::WithBody(call) => Ok(State::ReadBody(call)),
         }
     }
 
@@ -253,9 +277,10 @@ impl<'c> AdminCall<'c> {
 
     /// A call that reads the log first asks which shards there are.
     fn locate(&self, call: Call) -> Result<State, AdminError> {
-        match call {
-            Call::Test { .. } => self.start(call),
-            call => Ok(State::Locate(call)),
+        if call.reads_log() {
+            Ok(State::Locate(call))
+        } else {
+            self.start(call)
         }
     }
 
@@ -339,6 +364,8 @@ impl<'c> AdminCall<'c> {
                     asks: Self::ask(shards, &sql::stats(since_hour, until_hour)),
                 }
             }
+            Call::Routes => self.routes(),
+            Call::RouteControl { name, action } => self.control(name, action)?,
             Call::Test { event } => {
                 let message_id = format!("msg_test_{}", self.nonce);
                 let body = sample(&event, self.now_ms, &message_id)
@@ -373,6 +400,19 @@ impl<'c> AdminCall<'c> {
                 via_queue: self.config.delivery_queue,
             },
             State::Test { body, signature } => AdminNeed::Ingress { body, signature },
+            State::RouteReports(names) => AdminNeed::RouteReports {
+                names,
+                now_ms: self.now_ms,
+            },
+            State::RouteControl { route, action } => AdminNeed::RouteControl {
+                name: self
+                    .config
+                    .routes
+                    .get(*route)
+                    .map_or("", |route| route.name.as_str()),
+                action: *action,
+                now_ms: self.now_ms,
+            },
             State::Done {
                 status,
                 body,
@@ -382,9 +422,96 @@ impl<'c> AdminCall<'c> {
                 status: *status,
                 body,
                 allow: *allow,
-                unread: *unread,
+                unread: unread.or_else(|| self.bodiless.then(|| self.unread())),
             },
         }
+    }
+
+    /// `GET /admin/api/routes`: with destination health on, each HTTP
+    /// route's object is asked for its report; otherwise every route is
+    /// answered from the configuration alone.
+    fn routes(&self) -> State {
+        let names: Vec<String> = self
+            .config
+            .routes
+            .iter()
+            .filter(|route| self.tracked(route))
+            .map(|route| route.name.clone())
+            .collect();
+        if names.is_empty() {
+            done(200, self.routes_list(&[]))
+        } else {
+            State::RouteReports(names)
+        }
+    }
+
+    /// Whether a route's state is kept by an object: an HTTP route, with
+    /// destination health on.
+    fn tracked(&self, route: &Route) -> bool {
+        self.config.health && matches!(route.destination, Destination::Http { .. })
+    }
+
+    /// Every route, in configuration order; the tracked ones (those asked,
+    /// in that order) each with its report.
+    fn routes_list(&self, reports: &[Option<String>]) -> String {
+        let mut reports = reports.iter();
+        route_state::list(self.config.routes.iter().map(|route| {
+            let health = if self.tracked(route) {
+                Health::of(reports.next().and_then(Option::as_deref))
+            } else {
+                Health::Untracked
+            };
+            (route, health)
+        }))
+    }
+
+    /// A pause or resume of `name`: an HTTP route, with destination health on.
+    fn control(&self, name: String, action: RouteAction) -> Result<State, AdminError> {
+        let at = self
+            .config
+            .routes
+            .iter()
+            .position(|route| route.name == name)
+            .ok_or(AdminError::NotFound("route"))?;
+        let route = &self.config.routes[at];
+        if let Destination::Queue { .. } = route.destination {
+            return Err(AdminError::Conflict(
+                "This route hands its events to a queue: only HTTP routes are paused and resumed.",
+            ));
+        }
+        if !self.config.health {
+            return Err(AdminError::Conflict(if self.config.delivery_queue {
+                "Pausing and resuming a route needs destination health: DELIVERY_QUEUE and ROUTE_HEALTH (the Durable Object class RouteHealth) bound in wrangler.toml; ROUTE_HEALTH is not bound."
+            } else {
+                "Pausing and resuming a route needs destination health: DELIVERY_QUEUE and ROUTE_HEALTH (the Durable Object class RouteHealth) bound in wrangler.toml; DELIVERY_QUEUE is not bound."
+            }));
+        }
+        Ok(State::RouteControl { route: at, action })
+    }
+
+    /// What the routes' state objects answered, in the order asked (a pause
+    /// or resume asks one): each its JSON text, or `None` where the call
+    /// failed. In the list, a report missing or unreadable makes only that
+    /// route's state unknown. A pause or resume whose answer cannot be read
+    /// is 503: its new state is not known, and calling again is harmless
+    /// (pausing a paused route changes nothing).
+    pub fn routes_reported(&mut self, reports: &[Option<String>]) {
+        self.state = match &self.state {
+            State::RouteReports(_) => done(200, self.routes_list(reports)),
+            State::RouteControl { route, .. } => {
+                let report = reports
+                    .first()
+                    .and_then(Option::as_deref)
+                    .and_then(route_state::Report::parse);
+                match (self.config.routes.get(*route), report) {
+                    (Some(route), Some(report)) => {
+                        done(200, route_state::entry(route, &Health::Reported(report)))
+                    }
+                    _ => refused(&AdminError::RouteStateUnavailable),
+                }
+            }
+            _ => return,
+        };
     }
 
     /// The batches' results, in the order asked: per shard, per statement,
@@ -795,6 +922,7 @@ impl AdminCall<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{DELIVERY_QUEUE_BINDING, ROUTE_HEALTH_BINDING};
     use crate::testing::FakeSource;
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -959,5 +1087,461 @@ mod tests {
             let call = AdminCall::new(&config, request("GET", path, Some(&bearer), None), 0, "n");
             assert!(matches!(call.need(), AdminNeed::Shards), "{path}");
         }
+    }
+
+    const ROUTES: &str = r#"[
+        {"name":"crm","url":"https://crm.example/hooks","events":["email.*"]},
+        {"name":"warehouse","queue":"WAREHOUSE","events":["*"]},
+        {"name":"analytics","url":"https://analytics.example/in","events":["sms.*"]}
+    ]"#;
+    const BEARER: &str = "Bearer 0123456789abcdef0123456789abcdef";
+    const NOW: i64 = 1_796_220_187_123;
+
+    /// Routes of both kinds; destination health on when `health`; no event log.
+    fn routes_config(delivery_queue: bool, health: bool) -> Config {
+        let mut source = FakeSource::minimal()
+            .with("ADMIN_TOKEN", TOKEN)
+            .with("ROUTES", ROUTES)
+            .with_queue("WAREHOUSE");
+        if delivery_queue {
+            source = source.with_queue(DELIVERY_QUEUE_BINDING);
+        }
+        if health {
+            source = source.with_durable_object(ROUTE_HEALTH_BINDING);
+        }
+        let config = Config::load(&source).unwrap();
+        assert_eq!(config.health, delivery_queue && health);
+        assert!(!config.event_log);
+        config
+    }
+
+    fn call<'c>(config: &'c Config, method: &str, path: &str) -> AdminCall<'c> {
+        AdminCall::new(config, request(method, path, Some(BEARER), None), NOW, "n")
+    }
+
+    fn json_reply(call: &AdminCall<'_>) -> (u16, serde_json::Value) {
+        let (status, body, ..) = reply(call).expect("a reply");
+        (status, serde_json::from_str(&body).expect("JSON"))
+    }
+
+    const PAUSED: &str = r#"{"state":"paused","since":1796220187123,"held":3,"delivered_1h":97,"failed_1h":3,"last_error":"HTTP 500"}"#;
+
+    #[test]
+    fn the_routes_without_health_come_from_the_configuration_alone() {
+        for (queue, health) in [(false, false), (true, false), (false, true)] {
+            let config = routes_config(queue, health);
+            let call = call(&config, "GET", "/admin/api/routes");
+            let (status, answer) = json_reply(&call);
+            assert_eq!(status, 200);
+            assert_eq!(
+                answer,
+                serde_json::json!({"routes": [
+                    {"name": "crm", "kind": "http", "state": "active", "since": null, "held": 0,
+                     "delivered_1h": null, "failed_1h": null, "last_error": null,
+                     "breaker": {"failures": 10, "probe_seconds": 60}, "rate_limit": null},
+                    {"name": "warehouse", "kind": "queue", "state": "active", "since": null, "held": 0,
+                     "delivered_1h": null, "failed_1h": null, "last_error": null,
+                     "breaker": false, "rate_limit": null},
+                    {"name": "analytics", "kind": "http", "state": "active", "since": null, "held": 0,
+                     "delivered_1h": null, "failed_1h": null, "last_error": null,
+                     "breaker": {"failures": 10, "probe_seconds": 60}, "rate_limit": null},
+                ]})
+            );
+        }
+        // No route at all: an empty list, with or without health.
+        let config = Config::load(
+            &FakeSource::minimal()
+                .with("ADMIN_TOKEN", TOKEN)
+                .with_queue(DELIVERY_QUEUE_BINDING)
+                .with_durable_object(ROUTE_HEALTH_BINDING),
+        )
+        .unwrap();
+        let (status, body, ..) = reply(&call(&config, "GET", "/admin/api/routes")).unwrap();
+        assert_eq!((status, body.as_str()), (200, r#"{"routes":[]}"#));
+    }
+
+    #[test]
+    fn with_health_each_http_route_is_asked_and_its_report_rendered() {
+        let config = routes_config(true, true);
+        for method in ["GET", "HEAD"] {
+            let mut call = call(&config, method, "/admin/api/routes");
+            let AdminNeed::RouteReports { names, now_ms } = call.need() else {
+                panic!("{:?}", call.need());
+            };
+            assert_eq!(
+                (names, now_ms),
+                (&["crm".into(), "analytics".into()][..], NOW)
+            );
+            call.routes_reported(&[Some(PAUSED.into()), None]);
+            let (status, answer) = json_reply(&call);
+            assert_eq!(status, 200);
+            let routes = answer["routes"].as_array().unwrap();
+            let names: Vec<&str> = routes.iter().map(|r| r["name"].as_str().unwrap()).collect();
+            assert_eq!(
+                names,
+                ["crm", "warehouse", "analytics"],
+                "configuration order"
+            );
+            assert_eq!(
+                routes[0],
+                serde_json::json!({"name": "crm", "kind": "http", "state": "paused",
+                    "since": "2026-12-02T14:03:07.123Z", "held": 3, "delivered_1h": 97,
+                    "failed_1h": 3, "last_error": "HTTP 500",
+                    "breaker": {"failures": 10, "probe_seconds": 60}, "rate_limit": null})
+            );
+            assert_eq!(routes[1]["state"], "active", "a queue route keeps no state");
+            assert_eq!(routes[1]["held"], 0);
+            // The failed call: that route unknown, every field of its state null.
+            assert_eq!(
+                routes[2],
+                serde_json::json!({"name": "analytics", "kind": "http", "state": "unknown",
+                    "since": null, "held": null, "delivered_1h": null, "failed_1h": null,
+                    "last_error": null, "breaker": {"failures": 10, "probe_seconds": 60},
+                    "rate_limit": null})
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_unreadable_or_missing_makes_that_route_unknown_only() {
+        let config = routes_config(true, true);
+        for reports in [
+            vec![Some("{".to_string())],
+            vec![],
+            vec![Some("<html>502</html>".into()), Some("null".into())],
+            vec![
+                Some(String::new()),
+                Some(PAUSED.into()),
+                Some(PAUSED.into()),
+            ],
+        ] {
+            let mut call = call(&config, "GET", "/admin/api/routes");
+            call.routes_reported(&reports);
+            let (status, answer) = json_reply(&call);
+            assert_eq!(status, 200, "{reports:?}");
+            let states: Vec<&str> = answer["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["state"].as_str().unwrap())
+                .collect();
+            let second = if reports.get(1).is_some_and(|r| r.as_deref() == Some(PAUSED)) {
+                "paused"
+            } else {
+                "unknown"
+            };
+            assert_eq!(states, ["unknown", "active", second], "{reports:?}");
+        }
+    }
+
+    #[test]
+    fn pause_and_resume_ask_the_routes_object_and_answer_its_entry() {
+        let config = routes_config(true, true);
+        for (path, action) in [
+            ("/admin/api/routes/crm/pause", RouteAction::Pause),
+            ("/admin/api/routes/crm/resume", RouteAction::Resume),
+        ] {
+            let mut call = call(&config, "POST", path);
+            let AdminNeed::RouteControl {
+                name,
+                action: asked,
+                now_ms,
+            } = call.need()
+            else {
+                panic!("{:?}", call.need());
+            };
+            assert_eq!((name, asked, now_ms), ("crm", action, NOW));
+            let report = if action == RouteAction::Pause {
+                PAUSED.to_string()
+            } else {
+                PAUSED
+                    .replace("paused", "active")
+                    .replace("1796220187123", "null")
+            };
+            call.routes_reported(&[Some(report)]);
+            let (status, entry) = json_reply(&call);
+            assert_eq!(status, 200);
+            assert_eq!(entry["name"], "crm");
+            assert_eq!(entry["kind"], "http");
+            assert_eq!(entry["held"], 3);
+            assert_eq!(entry["breaker"]["failures"], 10);
+            assert_eq!(
+                entry["state"],
+                if action == RouteAction::Pause {
+                    "paused"
+                } else {
+                    "active"
+                }
+            );
+            assert_eq!(action.as_str(), path.rsplit('/').next().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_pause_that_fails_or_answers_what_cannot_be_read_is_503_unavailable() {
+        let config = routes_config(true, true);
+        for answered in [
+            vec![None],
+            vec![],
+            vec![Some(String::new())],
+            vec![Some("{\"state\":\"paused\"}".to_string())],
+            vec![Some("Internal error: overloaded".to_string())],
+            vec![None, Some(PAUSED.to_string())],
+        ] {
+            let mut call = call(&config, "POST", "/admin/api/routes/analytics/pause");
+            call.routes_reported(&answered);
+            let (status, body) = json_reply(&call);
+            assert_eq!(
+                (status, &body["error"]),
+                (503, &"unavailable".into()),
+                "{answered:?}"
+            );
+            assert!(body["message"].as_str().unwrap().contains("retry"));
+            // What the object said is never repeated.
+            assert!(!body.to_string().contains("overloaded"));
+        }
+    }
+
+    #[test]
+    fn pause_of_an_unknown_route_is_404_of_a_queue_route_or_without_health_409() {
+        let with_health = routes_config(true, true);
+        for name in ["nope", "CRM", "crm%20", "crm.x", "%63rm"] {
+            let path = format!("/admin/api/routes/{name}/pause");
+            let (status, body) = json_reply(&call(&with_health, "POST", &path));
+            assert_eq!(
+                (status, &body["error"]),
+                (404, &"not_found".into()),
+                "{name}"
+            );
+            assert_eq!(body["message"], "No such route.");
+        }
+        for action in ["pause", "resume"] {
+            let path = format!("/admin/api/routes/warehouse/{action}");
+            let (status, body) = json_reply(&call(&with_health, "POST", &path));
+            assert_eq!((status, &body["error"]), (409, &"conflict".into()));
+            assert!(body["message"]
+                .as_str()
+                .unwrap()
+                .contains("only HTTP routes"));
+        }
+        for (config, missing) in [
+            (routes_config(true, false), "ROUTE_HEALTH is not bound"),
+            (routes_config(false, true), "DELIVERY_QUEUE is not bound"),
+            (routes_config(false, false), "DELIVERY_QUEUE is not bound"),
+        ] {
+            let (status, body) = json_reply(&call(&config, "POST", "/admin/api/routes/crm/resume"));
+            assert_eq!((status, &body["error"]), (409, &"conflict".into()));
+            let message = body["message"].as_str().unwrap();
+            assert!(message.contains("DELIVERY_QUEUE") && message.contains("ROUTE_HEALTH"));
+            assert!(message.ends_with(&format!("{missing}.")), "{message}");
+        }
+        // Still 404 for an unknown route with health off: the route is looked up first.
+        let off = routes_config(true, false);
+        assert_eq!(
+            json_reply(&call(&off, "POST", "/admin/api/routes/nope/pause")).0,
+            404
+        );
+    }
+
+    #[test]
+    fn the_routes_paths_answer_another_method_405_with_allow_and_other_paths_404() {
+        let config = routes_config(true, true);
+        for (method, path, allow) in [
+            ("POST", "/admin/api/routes", "GET"),
+            ("DELETE", "/admin/api/routes", "GET"),
+            ("GET", "/admin/api/routes/crm/pause", "POST"),
+            ("PUT", "/admin/api/routes/crm/pause", "POST"),
+            ("HEAD", "/admin/api/routes/crm/resume", "POST"),
+            ("GET", "/admin/api/routes/nope/resume", "POST"),
+        ] {
+            let call = AdminCall::new(
+                &config,
+                request(method, path, Some(BEARER), Some("100000")),
+                NOW,
+                "n",
+            );
+            let (status, body, allowed, unread) = reply(&call).unwrap();
+            assert_eq!(
+                (status, allowed, unread),
+                (405, Some(allow), Some(Unread::Cancel)),
+                "{method} {path}"
+            );
+            assert!(body.contains("method_not_allowed"));
+        }
+        for path in [
+            "/admin/api/routes/",
+            "/admin/api/routes/crm",
+            "/admin/api/routes/crm/",
+            "/admin/api/routes/crm/stop",
+            "/admin/api/routes/crm/pause/now",
+            "/admin/api/routes//pause",
+        ] {
+            let (status, body) = json_reply(&call(&config, "POST", path));
+            assert_eq!(
+                (status, &body["error"]),
+                (404, &"not_found".into()),
+                "{path}"
+            );
+        }
+        let query = [("state".to_string(), "tripped".to_string())];
+        for (method, path) in [
+            ("GET", "/admin/api/routes"),
+            ("POST", "/admin/api/routes/crm/pause"),
+        ] {
+            let call = AdminCall::new(
+                &config,
+                AdminRequest {
+                    method,
+                    path,
+                    query: &query,
+                    authorization: Some(BEARER),
+                    content_length: None,
+                },
+                NOW,
+                "n",
+            );
+            let (status, body) = json_reply(&call);
+            assert_eq!(
+                (status, &body["error"]),
+                (400, &"invalid_query".into()),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_routes_calls_check_the_token_first_and_read_no_body() {
+        let config = routes_config(true, true);
+        let wrong = format!("{BEARER}x");
+        for (method, path) in [
+            ("GET", "/admin/api/routes"),
+            ("POST", "/admin/api/routes/crm/pause"),
+            ("POST", "/admin/api/routes/nope/resume"),
+            ("GET", "/admin/api/routes/crm/pause"),
+        ] {
+            for authorization in [None, Some(wrong.as_str()), Some(TOKEN)] {
+                let call = AdminCall::new(
+                    &config,
+                    request(method, path, authorization, Some("99999999")),
+                    NOW,
+                    "n",
+                );
+                let (status, body, _, unread) = reply(&call).unwrap();
+                assert_eq!(
+                    (status, unread),
+                    (401, Some(Unread::Cancel)),
+                    "{method} {path}"
+                );
+                assert!(body.contains("unauthorized"));
+            }
+        }
+        // A declared body over 64 KiB is refused before the object is asked.
+        for length in ["65537", "99999999999999999999999"] {
+            let call = AdminCall::new(
+                &config,
+                request(
+                    "POST",
+                    "/admin/api/routes/crm/pause",
+                    Some(BEARER),
+                    Some(length),
+                ),
+                NOW,
+                "n",
+            );
+            let (status, body, _, unread) = reply(&call).unwrap();
+            assert_eq!((status, unread), (413, Some(Unread::Cancel)));
+            assert!(body.contains("payload_too_large"));
+        }
+        // A smaller body is never asked for: the answer lets it go.
+        let mut pause = AdminCall::new(
+            &config,
+            request(
+                "POST",
+                "/admin/api/routes/crm/pause",
+                Some(BEARER),
+                Some("2"),
+            ),
+            NOW,
+            "n",
+        );
+        assert!(matches!(pause.need(), AdminNeed::RouteControl { .. }));
+        pause.routes_reported(&[Some(PAUSED.into())]);
+        let (status, _, _, unread) = reply(&pause).unwrap();
+        assert_eq!((status, unread), (200, Some(Unread::Cancel)));
+        let mut list = call(&config, "GET", "/admin/api/routes");
+        list.routes_reported(&[]);
+        assert_eq!(reply(&list).map(|r| r.3), Some(Some(Unread::Cancel)));
+        // Under `npm run dev` a body left unread is read out instead.
+        let drained = Config::load(
+            &FakeSource::minimal()
+                .with("ADMIN_TOKEN", TOKEN)
+                .with("ROUTES", ROUTES)
+                .with("DRAIN_REFUSED_BODIES", "true")
+                .with_queue("WAREHOUSE"),
+        )
+        .unwrap();
+        assert_eq!(
+            reply(&call(&drained, "POST", "/admin/api/routes/warehouse/pause")).map(|r| (r.0, r.3)),
+            Some((409, Some(Unread::Drain)))
+        );
+        assert_eq!(
+            reply(&call(&drained, "GET", "/admin/api/routes")).map(|r| (r.0, r.3)),
+            Some((200, Some(Unread::Drain)))
+        );
+    }
+
+    #[test]
+    fn reports_out_of_turn_change_nothing() {
+        let config = routes_config(true, true);
+        let mut pause = call(&config, "POST", "/admin/api/routes/crm/pause");
+        pause.ingress_answered(200, "{}".into());
+        assert!(matches!(pause.need(), AdminNeed::RouteControl { .. }));
+        pause.routes_reported(&[Some(PAUSED.into())]);
+        // Once answered, a late report changes nothing.
+        pause.routes_reported(&[None]);
+        assert_eq!(json_reply(&pause).0, 200);
+        let mut list = call(&config, "GET", "/admin/api/routes");
+        list.routes_reported(&[None, None]);
+        list.routes_reported(&[Some(PAUSED.into()), Some(PAUSED.into())]);
+        let (status, answer) = json_reply(&list);
+        assert_eq!(
+            (status, &answer["routes"][0]["state"]),
+            (200, &"unknown".into())
+        );
+    }
+
+    #[test]
+    fn every_call_refuses_a_declared_body_over_64_kib_and_a_read_lets_a_body_go() {
+        let config = config();
+        for path in [
+            "/admin/api/events",
+            "/admin/api/stats",
+            "/admin/api/events/msg_1",
+        ] {
+            let call = AdminCall::new(
+                &config,
+                request("GET", path, Some(BEARER), Some("65537")),
+                0,
+                "n",
+            );
+            assert_eq!(
+                reply(&call).map(|r| (r.0, r.3)),
+                Some((413, Some(Unread::Cancel))),
+                "{path}"
+            );
+        }
+        let mut list = AdminCall::new(
+            &config,
+            request("GET", "/admin/api/events", Some(BEARER), Some("10")),
+            0,
+            "n",
+        );
+        assert!(matches!(list.need(), AdminNeed::Shards));
+        list.shards_found(Ok("[]"));
+        list.queried(Ok("[]"));
+        assert_eq!(
+            reply(&list).map(|r| (r.0, r.3)),
+            Some((200, Some(Unread::Cancel)))
+        );
     }
 }

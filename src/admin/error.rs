@@ -23,6 +23,10 @@ pub enum AdminError {
     LogDisabled,
     /// The event log or a queue failed; retry.
     Unavailable(&'static str),
+    /// The call cannot apply to what it names as configured; the text says why.
+    Conflict(&'static str),
+    /// A route's state object failed or answered what cannot be read; retry.
+    RouteStateUnavailable,
 }
 
 #[derive(Serialize)]
@@ -39,7 +43,8 @@ impl AdminError {
             Self::InvalidQuery(_) | Self::InvalidRequest(_) => 400,
             Self::MethodNotAllowed { .. } => 405,
             Self::PayloadTooLarge => 413,
-            Self::LogDisabled | Self::Unavailable(_) => 503,
+            Self::Conflict(_) => 409,
+            Self::LogDisabled | Self::Unavailable(_) | Self::RouteStateUnavailable => 503,
         }
     }
 
@@ -52,6 +57,8 @@ impl AdminError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::LogDisabled | Self::Unavailable(_) => "event_log_unavailable",
+            Self::Conflict(_) => "conflict",
+            Self::RouteStateUnavailable => "unavailable",
         }
     }
 
@@ -62,6 +69,7 @@ impl AdminError {
             }
             Self::NotFound(what) => format!("No such {what}."),
             Self::InvalidQuery(why) | Self::InvalidRequest(why) => why.clone(),
+            Self::Conflict(why) => (*why).to_string(),
             Self::MethodNotAllowed { allow } => format!("Use {allow} here."),
             Self::PayloadTooLarge => format!(
                 "The body is larger than {} bytes; admin calls take small JSON objects.",
@@ -71,6 +79,9 @@ impl AdminError {
                 "The event log is off: bind the Durable Object class EventLog as EVENTS in wrangler.toml (README, \"Event log\").".into()
             }
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry later."),
+            Self::RouteStateUnavailable => {
+                "The route's state could not be reached or read; retry (pausing or resuming twice is harmless).".into()
+            }
         }
     }
 

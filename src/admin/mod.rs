@@ -7,13 +7,17 @@ mod error;
 mod fanout;
 mod render;
 mod request;
+mod route_state;
 mod rows;
 mod sample;
 mod sql;
 
 pub use call::{AdminCall, AdminNeed, AdminRequest, Ask, Outgoing, DIRECT_REPLAY_DELIVERIES};
 pub use error::AdminError;
-pub use request::{parse, target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, Target};
+pub use request::{
+    parse, target, BodyCall, Call, Cursor, ListQuery, ReplayQuery, RouteAction, Target,
+};
+pub use route_state::{Health, Report, RouteState};
 pub use sample::{sample, sample_events};
 
 use sha2::{Digest, Sha256};

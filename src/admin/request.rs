@@ -81,6 +81,40 @@ pub enum Call {
     Test {
         event: String,
     },
+    /// Every route with its state (SPEC section 10).
+    Routes,
+    /// Pause or resume one route; `name` as the path gave it.
+    RouteControl {
+        name: String,
+        action: RouteAction,
+    },
+}
+
+impl Call {
+    /// Whether the call reads the event log (and so needs it bound).
+    pub fn reads_log(&self) -> bool {
+        !matches!(
+            self,
+            Self::Test { .. } | Self::Routes | Self::RouteControl { .. }
+        )
+    }
+}
+
+/// What an operator does to a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAction {
+    Pause,
+    Resume,
+}
+
+impl RouteAction {
+    /// Its name in the path, which is also the route state object's method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+        }
+    }
 }
 
 /// What a request's method and path ask for, known before any of its body is
@@ -89,6 +123,16 @@ pub enum Call {
 pub enum Target {
     Ready(Call),
     WithBody(BodyCall),
+}
+
+impl Target {
+    /// Whether the call reads the event log (and so needs it bound).
+    pub fn reads_log(&self) -> bool {
+        match self {
+            Self::Ready(call) => call.reads_log(),
+            Self::WithBody(call) => !matches!(call, BodyCall::Test),
+        }
+    }
 }
 
 /// A call that takes a JSON body.
@@ -172,6 +216,24 @@ pub fn target(method: &str, path: &str, query: &[(String, String)]) -> Result<Ta
             }))
         }
         ["test"] => with_body(BodyCall::Test),
+        ["routes"] => {
+            only("GET")?;
+            no_query(query)?;
+            Ok(Target::Ready(Call::Routes))
+        }
+        ["routes", name, action @ ("pause" | "resume")] => {
+            // Nothing to send: the call is whole without a body.
+            only("POST")?;
+            no_query(query)?;
+            Ok(Target::Ready(Call::RouteControl {
+                name: (*name).to_string(),
+                action: if *action == "pause" {
+                    RouteAction::Pause
+                } else {
+                    RouteAction::Resume
+                },
+            }))
+        }
         _ => Err(AdminError::NotFound("admin endpoint")),
     }
 }
@@ -716,5 +778,55 @@ mod tests {
         assert_eq!(replay.filters.route.as_deref(), Some("crm"));
         assert_eq!(replay.filters.since_ms, Some(1_764_547_200_000));
         assert_eq!(replay.filters.cursor.map(|c| c.id), Some("7".into()));
+    }
+
+    #[test]
+    fn routes_paths() {
+        let call = |method: &str, path: &str| parse(method, path, &[], "");
+        assert_eq!(call("GET", "/admin/api/routes"), Ok(Call::Routes));
+        assert_eq!(call("HEAD", "/admin/api/routes"), Ok(Call::Routes));
+        for (action, expected) in [
+            ("pause", RouteAction::Pause),
+            ("resume", RouteAction::Resume),
+        ] {
+            assert_eq!(
+                call("POST", &format!("/admin/api/routes/crm/{action}")),
+                Ok(Call::RouteControl {
+                    name: "crm".into(),
+                    action: expected
+                })
+            );
+        }
+        // Whether the route exists is the call's to say, with the configuration.
+        assert!(matches!(
+            call("POST", "/admin/api/routes/<b>/pause"),
+            Ok(Call::RouteControl { .. })
+        ));
+        for (method, path, status) in [
+            ("POST", "/admin/api/routes", 405),
+            ("GET", "/admin/api/routes/crm/pause", 405),
+            ("DELETE", "/admin/api/routes/crm/resume", 405),
+            ("GET", "/admin/api/routes/crm", 404),
+            ("POST", "/admin/api/routes/crm/halt", 404),
+            ("POST", "/admin/api/routes/crm/pause/", 404),
+        ] {
+            assert_eq!(
+                call(method, path).map_err(|e| e.status()),
+                Err(status),
+                "{method} {path}"
+            );
+        }
+        let with_query = parse(
+            "GET",
+            "/admin/api/routes",
+            &query(&[("state", "tripped")]),
+            "",
+        );
+        assert_eq!(with_query.map_err(|e| e.code()), Err("invalid_query"));
+        // Neither reads the event log: both answer with it unbound.
+        assert!(!Call::Routes.reads_log());
+        assert!(!Target::Ready(Call::Routes).reads_log());
+        assert!(Target::WithBody(BodyCall::BulkReplay).reads_log());
+        assert!(!Target::WithBody(BodyCall::Test).reads_log());
     }
 }

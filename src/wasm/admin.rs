@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use super::delivery::DeliveryTask;
 use super::env;
 use super::event_log::batch;
-use super::js::{bytes, pairs_from, BodyResult, Obj, UnreadBody};
+use super::js::{bytes, pairs_from, strings, BodyResult, Obj, UnreadBody};
 use crate::admin::{AdminCall, AdminError, AdminNeed, AdminRequest, Outgoing};
 use crate::attempts::DeliveryRun;
 use crate::ingress::{path_of, Unread};
@@ -20,6 +20,8 @@ pub enum AdminStep {
     Deliver = 3,
     Ingress = 4,
     Reply = 5,
+    RouteReports = 6,
+    RouteControl = 7,
 }
 
 #[wasm_bindgen]
@@ -132,6 +134,26 @@ impl AdminTask {
         self.need(env, now_ms)
     }
 
+    /// What the routes' state objects answered, in the order asked (a pause
+    /// or resume asks one): each its JSON text, or undefined where the call
+    /// failed.
+    #[wasm_bindgen(unchecked_return_type = "AdminNeed")]
+    pub fn routes_reported(
+        &mut self,
+        env: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(string | undefined)[]")] reports: &JsValue,
+        now_ms: f64,
+    ) -> JsValue {
+        if let Some(call) = &mut self.call {
+            let reports: Vec<Option<String>> = reports
+                .dyn_ref::<js_sys::Array>()
+                .map(|array| array.iter().map(|text| text.as_string()).collect())
+                .unwrap_or_default();
+            call.routes_reported(&reports);
+        }
+        self.need(env, now_ms)
+    }
+
     fn need(&self, env: &JsValue, now_ms: f64) -> JsValue {
         let step = |step: AdminStep| Obj::new().set("step", step as u32);
         let reply = |status: u16, body: String, allow: Option<&str>, unread: Option<Unread>| {
@@ -204,6 +226,17 @@ impl AdminTask {
             AdminNeed::Ingress { body, signature } => step(AdminStep::Ingress)
                 .set("body", body)
                 .set("signature", signature),
+            AdminNeed::RouteReports { names, now_ms } => step(AdminStep::RouteReports)
+                .set("names", strings(names))
+                .set("now_ms", now_ms as f64),
+            AdminNeed::RouteControl {
+                name,
+                action,
+                now_ms,
+            } => step(AdminStep::RouteControl)
+                .set("name", name)
+                .set("action", action.as_str())
+                .set("now_ms", now_ms as f64),
             AdminNeed::Reply {
                 status,
                 body,

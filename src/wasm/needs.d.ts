@@ -50,6 +50,10 @@ export type AdminNeed =
   | { step: AdminStep.Query; asks: LogBatch[] }
   | { step: AdminStep.Deliver; payloads: { binding: string; body: string }[]; messages: Uint8Array[]; direct: DeliveryStart[] }
   | { step: AdminStep.Ingress; body: string; signature: string }
+  /** Each route's state object (`ROUTE_HEALTH`, by name): `report(name, now_ms)`, all at once. */
+  | { step: AdminStep.RouteReports; names: string[]; now_ms: number }
+  /** The route's state object: `pause(name, now_ms)` or `resume(name, now_ms)`. */
+  | { step: AdminStep.RouteControl; name: string; action: 'pause' | 'resume'; now_ms: number }
   | { step: AdminStep.Reply; status: number; body: string; allow?: string; unread: UnreadBody };
 /** What a flush loop does next: write `batch` and report it, or sleep `wait_ms`; undefined: it is over. */
 export type FlushStep = { batch: LogBatch; wait_ms?: undefined } | { wait_ms: number; batch?: undefined };

@@ -1,7 +1,7 @@
 // @ts-check
 // The admin API and the console's files: performs each need the core's
 // AdminTask returns (the log's directory, queries of its shards, hand-offs, a
-// test event through the ingress).
+// test event through the ingress, the routes' state objects).
 // Who may call, what a call means and what it answers are the core's.
 import * as core from './glue/index.js';
 import { discard, readCapped } from './body.mjs';
@@ -71,6 +71,18 @@ export async function admin(request, env, ctx) {
           need = task.ingress_answered(env, answer.status, await answer.text(), Date.now());
           break;
         }
+        case AdminStep.RouteReports: {
+          const { names, now_ms: now } = need;
+          // A call that fails leaves its route's report undefined: the core says it is unknown.
+          const reports = await Promise.all(names.map((name) => routeState(env, name, 'report', now).catch(() => undefined)));
+          need = task.routes_reported(env, reports, Date.now());
+          break;
+        }
+        case AdminStep.RouteControl: {
+          const report = await routeState(env, need.name, need.action, need.now_ms).catch(() => undefined);
+          need = task.routes_reported(env, [report], Date.now());
+          break;
+        }
         default: {
           if (need.unread !== core.UnreadBody.Leave) await discard(request, need.unread);
           /** @type {Record<string, string>} */
@@ -98,6 +110,22 @@ async function askShard(env, ask) {
   }
   if (!(await write(env, ask))) throw new Error(`the event log's shard ${ask.shard} could not be written`);
   return ask.statements.map(() => []);
+}
+
+/**
+ * One call to a route's state object (ROUTE_HEALTH, one object per route name):
+ * its JSON text. Throws when the binding is missing or the call fails.
+ * @param {any} env
+ * @param {string} name
+ * @param {'report' | 'pause' | 'resume'} method
+ * @param {number} now
+ * @returns {Promise<string>}
+ */
+async function routeState(env, name, method, now) {
+  const namespace = env.ROUTE_HEALTH;
+  const text = await namespace.get(namespace.idFromName(name))[method](name, now);
+  if (typeof text !== 'string') throw new Error(`the route's state object answered ${method} with no text`);
+  return text;
 }
 
 /**

@@ -14,8 +14,11 @@ export const TARGET_GZIP_BYTES = 100 * 1024;
 /**
  * What the bundle may weigh, gzip'd: its size after the last cut (148,462 bytes),
  * and a little room. Lower it with each cut; raise it only with a reason written here.
+ * Raised to 153,500: the admin API's routes and their pause and resume (SPEC §10: the
+ * requests, the reports read whole, the answers written by hand, the driver's two steps)
+ * took 149,301 to 152,776 bytes.
  */
-export const BUDGET_GZIP_BYTES = 150_000;
+export const BUDGET_GZIP_BYTES = 153_500;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
