@@ -1,6 +1,6 @@
 // The operator console (SPEC §9): sign in with ADMIN_TOKEN, then the event list with
-// its filters and live refresh, an event's detail, replays, counts per hour and a
-// send-test form. Views are Preact components written with htm: values are set as
+// its filters and live refresh, an event's detail, replays, counts per hour, a
+// send-test form, and the routes with their state, pause and resume (SPEC §10). Views are Preact components written with htm: values are set as
 // text, never parsed as HTML, and nothing here evaluates strings as code.
 import { html, render, useCallback, useEffect, useRef, useState } from './vendor/htm-preact.js';
 import { api, ApiError, tokenStore } from './lib/api.js';
@@ -8,6 +8,7 @@ import { copyText } from './lib/bits.js';
 import { fillHours, HourlyChart } from './lib/chart.js';
 import { EventDetail } from './lib/event-detail.js';
 import { EventList } from './lib/event-list.js';
+import { RoutesPanel, TrippedBanner } from './lib/routes-panel.js';
 import { bytes, EVENT_PATTERNS, EVENT_TYPES, fromLocalInput, fullTime, plural, shortTime, toLocalInput } from './lib/format.js';
 
 const PAGE = 50;
@@ -261,12 +262,15 @@ function Console({ token, onSignOut }) {
   const [replay, setReplay] = useState(null);
   const [watchMessageId, setWatchMessageId] = useState(null);
   const [loadingMore, setLoadingMore] = useState(false);
+  const [routes, setRoutes] = useState({ list: null, error: null });
+  const [routeBusy, setRouteBusy] = useState(null);
 
   // Refs for the timer, which must see the latest values without restarting.
   const current = useRef({});
   current.current = { filters, list, openId, live };
   const generation = useRef(0);
   const listInFlight = useRef(false);
+  const routesInFlight = useRef(false);
   const watchUntil = useRef(0);
   const last = useRef({ list: 0, detail: 0, stats: 0 });
   const opener = useRef(null);
@@ -333,6 +337,37 @@ function Console({ token, onSignOut }) {
     }
   }, [token, failed]);
 
+  // The routes come with the list: the same live refresh, one call at a time.
+  const refreshRoutes = useCallback(async () => {
+    if (routesInFlight.current) return;
+    routesInFlight.current = true;
+    try {
+      const data = await api.routes(token);
+      setRoutes({ list: data.routes || [], error: null });
+    } catch (err) {
+      if (!failed(err)) setRoutes((prev) => ({ ...prev, error: `The routes could not be read: ${err.message}` }));
+    } finally {
+      routesInFlight.current = false;
+    }
+  }, [token, failed]);
+
+  useEffect(() => { refreshRoutes(); }, [refreshRoutes]);
+
+  const routeAction = async (name, action) => {
+    setRouteBusy(name);
+    try {
+      const entry = await api.routeAction(token, name, action);
+      setRoutes((prev) => ({ ...prev, list: (prev.list || []).map((r) => (r.name === entry.name ? entry : r)) }));
+      setNotice(action === 'pause' ? `Paused ${name}: its deliveries are held until it is resumed.`
+        : `Resumed ${name}: its held deliveries are sent, oldest first.`);
+      watch();
+    } catch (err) {
+      if (!failed(err)) setNotice(`Could not ${action} ${name}: ${err.message}`);
+    } finally {
+      setRouteBusy(null);
+    }
+  };
+
   const refreshStats = useCallback(async () => {
     last.current.stats = Date.now();
     const f = current.current.filters;
@@ -372,12 +407,12 @@ function Console({ token, onSignOut }) {
       const { live: isLive, openId: id } = current.current;
       if (!isLive && !watching) return;
       const every = watching ? 1000 : LIST_EVERY_MS;
-      if (now - last.current.list >= every - 50) refreshList();
+      if (now - last.current.list >= every - 50) { refreshList(); refreshRoutes(); }
       if (id && now - last.current.detail >= every - 50) refreshDetail(id);
       if (now - last.current.stats >= (watching ? 5000 : STATS_EVERY_MS)) refreshStats();
     }, 1000);
     return () => clearInterval(timer);
-  }, [refreshList, refreshDetail, refreshStats]);
+  }, [refreshList, refreshDetail, refreshStats, refreshRoutes]);
 
   const open = (id, button) => { opener.current = button; setOpenId(id); };
   const close = () => {
@@ -499,11 +534,13 @@ function Console({ token, onSignOut }) {
     }
   };
 
-  const routeNames = [...new Set(list.events.flatMap((e) => (e.routes || []).map((r) => r.name)))].sort();
+  const routeNames = [...new Set([...(routes.list || []).map((r) => r.name),
+    ...list.events.flatMap((e) => (e.routes || []).map((r) => r.name))])].sort();
   const summary = list.events.find((e) => e.id === openId);
 
   return html`<div class=${`console${openId ? ' has-detail' : ''}`}>
     <a class="skip" href="#events-title">Skip to the events</a>
+    <${TrippedBanner} routes=${routes.list} />
     <header class="top">
       <h1>leadnest-edge <span class="muted">console</span></h1>
       <div class="row">
@@ -523,6 +560,7 @@ function Console({ token, onSignOut }) {
       </section>
       <${SendTest} token=${token} onSent=${onSent} onUnauthorized=${() => failed(new ApiError(401, 'unauthorized', ''))} />
     </div>
+    <${RoutesPanel} routes=${routes.list} error=${routes.error} busyName=${routeBusy} onAction=${routeAction} />
     <${Filters} filters=${filters} routes=${routeNames} onChange=${setFilters} onReplayFailed=${startBulkReplay} />
     <div class="layout">
       <section class="list" aria-labelledby="events-title">

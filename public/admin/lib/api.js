@@ -72,6 +72,9 @@ export const api = {
     routes ? { routes } : {}).then((r) => r.data),
   replayFailed: (token, scope) => call(token, 'POST', '/replay', scope).then((r) => r.data),
   stats: (token, params) => call(token, 'GET', `/stats${query(params)}`).then((r) => r.data),
+  routes: (token) => call(token, 'GET', '/routes').then((r) => r.data),
+  // `action`: pause or resume; no body. Answers the route's entry after the change.
+  routeAction: (token, name, action) => call(token, 'POST', `/routes/${encodeURIComponent(name)}/${action}`).then((r) => r.data),
   // The ingress's answer is what matters here, whatever its status.
   test: async (token, event) => {
     try {
