@@ -481,9 +481,9 @@ impl<'c> AdminCall<'c> {
         }
         if !self.config.health {
             return Err(AdminError::Conflict(if self.config.delivery_queue {
-                "Pausing and resuming a route needs destination health: DELIVERY_QUEUE and ROUTE_HEALTH (the Durable Object class RouteHealth) bound in wrangler.toml; ROUTE_HEALTH is not bound."
+                "Pausing and resuming a route needs destination health: DELIVERY_QUEUE, ROUTE_HEALTH and HELD_DELIVERIES (the Durable Object classes RouteHealth and HeldDeliveries) bound in wrangler.toml; ROUTE_HEALTH or HELD_DELIVERIES is not bound."
             } else {
-                "Pausing and resuming a route needs destination health: DELIVERY_QUEUE and ROUTE_HEALTH (the Durable Object class RouteHealth) bound in wrangler.toml; DELIVERY_QUEUE is not bound."
+                "Pausing and resuming a route needs destination health: DELIVERY_QUEUE, ROUTE_HEALTH and HELD_DELIVERIES (the Durable Object classes RouteHealth and HeldDeliveries) bound in wrangler.toml; DELIVERY_QUEUE is not bound."
             }));
         }
         Ok(State::RouteControl { route: at, action })
@@ -922,7 +922,7 @@ impl AdminCall<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DELIVERY_QUEUE_BINDING, ROUTE_HEALTH_BINDING};
+    use crate::config::{DELIVERY_QUEUE_BINDING, HELD_DELIVERIES_BINDING, ROUTE_HEALTH_BINDING};
     use crate::testing::FakeSource;
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -1107,7 +1107,9 @@ mod tests {
             source = source.with_queue(DELIVERY_QUEUE_BINDING);
         }
         if health {
-            source = source.with_durable_object(ROUTE_HEALTH_BINDING);
+            source = source
+                .with_durable_object(ROUTE_HEALTH_BINDING)
+                .with_durable_object(HELD_DELIVERIES_BINDING);
         }
         let config = Config::load(&source).unwrap();
         assert_eq!(config.health, delivery_queue && health);
@@ -1153,7 +1155,8 @@ mod tests {
             &FakeSource::minimal()
                 .with("ADMIN_TOKEN", TOKEN)
                 .with_queue(DELIVERY_QUEUE_BINDING)
-                .with_durable_object(ROUTE_HEALTH_BINDING),
+                .with_durable_object(ROUTE_HEALTH_BINDING)
+                .with_durable_object(HELD_DELIVERIES_BINDING),
         )
         .unwrap();
         let (status, body, ..) = reply(&call(&config, "GET", "/admin/api/routes")).unwrap();
@@ -1325,7 +1328,10 @@ mod tests {
                 .contains("only HTTP routes"));
         }
         for (config, missing) in [
-            (routes_config(true, false), "ROUTE_HEALTH is not bound"),
+            (
+                routes_config(true, false),
+                "ROUTE_HEALTH or HELD_DELIVERIES is not bound",
+            ),
             (routes_config(false, true), "DELIVERY_QUEUE is not bound"),
             (routes_config(false, false), "DELIVERY_QUEUE is not bound"),
         ] {

@@ -203,6 +203,7 @@ mod tests {
             filter: None,
             breaker: http.then(Breaker::default),
             rate_limit: None,
+            breaker_explicit: false,
             destination,
         }
     }
