@@ -129,7 +129,7 @@ function Filters({ filters, routes, onChange, onReplayFailed }) {
   return html`<form class="filters" onSubmit=${(e) => e.preventDefault()} aria-label="Filters">
     ${field('status', 'Status', html`<select id="filter-status" value=${filters.status} onChange=${set('status')}>
         <option value="">any</option><option value="failed">failed</option><option value="pending">pending</option>
-        <option value="delivered">delivered</option><option value="unrouted">unrouted</option>
+        <option value="held">held</option><option value="delivered">delivered</option><option value="unrouted">unrouted</option>
       </select>`)}
     ${field('event', 'Event', html`<input id="filter-event" type="search" list="event-patterns" placeholder="email.* or sms.failed"
       value=${filters.event} onInput=${set('event')} spellcheck="false" />`)}

@@ -105,8 +105,9 @@ const DEAD_LETTER_FAILED: &str = upsert_event!(
 /// A held delivery's, at `?9` (SPEC section 10): pending, marked held (read
 /// back as `held`, see `schema.rs`), its attempts as they are. Not when the
 /// delivery is held already (no write); nor when its latest attempt delivered
-/// it (unless a replay has set it pending since); nor when an attempt at or
-/// after `?9` landed first: the delivery was sent on since, and that attempt's
+/// it: a delivery is `delivered` only then (a replay sets it pending again,
+/// and the replay's delivery may be held); nor when an attempt at or after
+/// `?9` landed first: the delivery was sent on since, and that attempt's
 /// record says where it stands. An attempt rewrites the delivery with its own
 /// status, which ends the mark.
 const HELD_PENDING: &str = upsert_event!(
@@ -120,15 +121,11 @@ const HELD_PENDING: &str = upsert_event!(
         ", json('true'))"
     ),
     concat!(
-        "COALESCE(json_extract(routes, ",
+        "json_extract(routes, ",
         route!(".held"),
-        "), 0) = 0 AND ",
-        "NOT (COALESCE(json_extract(routes, ",
+        ") IS NULL AND COALESCE(json_extract(routes, ",
         route!(".status"),
-        "), '') = 'delivered' AND COALESCE(json_extract(routes, ",
-        route!(".attempts[#-1].outcome"),
-        "), '') IN ('delivered', 'sent')) AND ",
-        "COALESCE(json_extract(routes, ",
+        "), '') != 'delivered' AND COALESCE(json_extract(routes, ",
         route!(".attempts[#-1].at"),
         "), 0) < ?9"
     )
@@ -148,32 +145,18 @@ AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?
 pub const PURGE_CHUNK: i64 = 500;
 /// Redelivery counts of events that are not kept (or never reached the log),
 /// then the events: run in that order. An event with a held delivery is kept
-/// whatever its age (SPEC section 10); a failed one until its window is past
-/// `FAILED_RETENTION_DAYS`.
+/// whatever its age (SPEC section 10); a failed one while `?2` is 1, until its
+/// window is past `FAILED_RETENTION_DAYS`.
 const PURGE_REDELIVERIES: &str = concat!(
     "DELETE FROM redeliveries WHERE event_id IN ",
     "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
-    "(SELECT 1 FROM events e WHERE e.id = r.event_id AND (e.status = 'failed' OR ",
+    "(SELECT 1 FROM events e WHERE e.id = r.event_id AND (e.status = 'failed' AND ?2 OR ",
     crate::held_sql!(),
     ")) LIMIT ?1)"
 );
 const PURGE_EVENTS: &str = concat!(
     "DELETE FROM events WHERE seq IN ",
-    "(SELECT seq FROM events WHERE status != 'failed' AND NOT ",
-    crate::held_sql!(),
-    " LIMIT ?1)"
-);
-/// The same once failed events are past keeping: only held ones stay.
-const PURGE_REDELIVERIES_HELD: &str = concat!(
-    "DELETE FROM redeliveries WHERE event_id IN ",
-    "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
-    "(SELECT 1 FROM events e WHERE e.id = r.event_id AND ",
-    crate::held_sql!(),
-    ") LIMIT ?1)"
-);
-const PURGE_EVENTS_HELD: &str = concat!(
-    "DELETE FROM events WHERE seq IN ",
-    "(SELECT seq FROM events WHERE NOT ",
+    "(SELECT seq FROM events WHERE NOT (status = 'failed' AND ?2) AND NOT ",
     crate::held_sql!(),
     " LIMIT ?1)"
 );
@@ -618,19 +601,22 @@ pub fn replay_pending(id: &str, routes: &[String], at_ms: i64) -> Vec<Statement>
 /// events stay, and the window's counts stay, until the window is dropped
 /// whole. The driver repeats it while [`purge_continues`] says so.
 pub fn purge_all_but_failed() -> Vec<Statement> {
-    vec![
-        Statement::new(PURGE_REDELIVERIES, vec![Param::Int(PURGE_CHUNK)]),
-        Statement::new(PURGE_EVENTS, vec![Param::Int(PURGE_CHUNK)]),
-    ]
+    purge(1)
 }
 
 /// The same past `FAILED_RETENTION_DAYS` in a window that holds a held
 /// delivery, and so is never dropped whole: only events with a held delivery
 /// stay.
 pub fn purge_all_but_held() -> Vec<Statement> {
+    purge(0)
+}
+
+/// A round of the purge, failed events kept if `keep_failed` is 1.
+fn purge(keep_failed: i64) -> Vec<Statement> {
+    let params = vec![Param::Int(PURGE_CHUNK), Param::Int(keep_failed)];
     vec![
-        Statement::new(PURGE_REDELIVERIES_HELD, vec![Param::Int(PURGE_CHUNK)]),
-        Statement::new(PURGE_EVENTS_HELD, vec![Param::Int(PURGE_CHUNK)]),
+        Statement::new(PURGE_REDELIVERIES, params.clone()),
+        Statement::new(PURGE_EVENTS, params),
     ]
 }
 

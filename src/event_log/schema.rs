@@ -69,11 +69,11 @@ pub const HELD: &str = held_sql!();
 macro_rules! delivery_status {
     ($d:literal) => {
         concat!(
-            "(CASE WHEN json_extract(",
+            "iif(json_extract(",
             $d,
-            ", '$.held') THEN 'held' ELSE json_extract(",
+            ", '$.held'), 'held', json_extract(",
             $d,
-            ", '$.status') END)"
+            ", '$.status'))"
         )
     };
 }
@@ -153,8 +153,8 @@ held INTEGER) WITHOUT ROWID";
 /// [`DIRECTORY_UPGRADE`], once. A shard reports its figures with every write,
 /// so a column added beats a table rebuilt: until a shard reports again its
 /// `held` is NULL, read as 0, and only a shard written since can hold one.
-pub const DIRECTORY_OUTDATED: &str = "SELECT 1 FROM sqlite_master \
-WHERE type = 'table' AND name = 'shards' AND instr(sql, 'held') = 0";
+pub const DIRECTORY_OUTDATED: &str =
+    "SELECT 1 FROM sqlite_master WHERE name = 'shards' AND instr(sql, 'held') = 0";
 /// See [`DIRECTORY_OUTDATED`].
 pub const DIRECTORY_UPGRADE: &str = "ALTER TABLE shards ADD COLUMN held INTEGER";
 /// A shard's report: an upsert writes one row, where a REPLACE would delete

@@ -10,8 +10,9 @@ use wasm_bindgen::prelude::*;
 use super::env;
 use super::js::{strings, Obj};
 use crate::event_log::{
-    merge_attempts, purge_continues, retry_wait, schema, upkeep_failed_line, write_failed_line,
-    Entry, FlushStep, Param, Pending, Retention, Shard, Statement, Unwritten, SCHEMA,
+    merge_attempts, purge_all_but_failed, purge_all_but_held, purge_continues, retry_wait, schema,
+    upkeep_failed_line, write_failed_line, Entry, FlushStep, Param, Pending, Retention, Shard,
+    Statement, Unwritten, SCHEMA,
 };
 
 thread_local! {
@@ -175,15 +176,6 @@ impl RetentionStep {
             Retention::Drop => Self::Drop,
         }
     }
-
-    fn retention(self) -> Retention {
-        match self {
-            Self::Keep => Retention::Keep,
-            Self::Purge => Retention::PurgeAllButFailed,
-            Self::PurgeAllButHeld => Retention::PurgeAllButHeld,
-            Self::Drop => Retention::Drop,
-        }
-    }
 }
 
 /// What the retention does with the shard `name` at `now_ms`, holding
@@ -209,7 +201,11 @@ pub fn retention(env: &JsValue, name: &str, failed: f64, held: f64, now_ms: f64)
 /// retention (none for a step that is no purge).
 #[wasm_bindgen(unchecked_return_type = "Statement[]")]
 pub fn purge_round(step: RetentionStep) -> Array {
-    statements_value(step.retention().purge_round())
+    statements_value(match step {
+        RetentionStep::Purge => purge_all_but_failed(),
+        RetentionStep::PurgeAllButHeld => purge_all_but_held(),
+        RetentionStep::Keep | RetentionStep::Drop => Vec::new(),
+    })
 }
 
 /// Whether another round is due, given the rows each statement of the last

@@ -146,6 +146,16 @@ describe('operator console (SPEC §9) in Chromium', () => {
     assert.equal((await worker.post(sms, { secret: 'not-the-webhook-secret' })).status, 401);
     assert.equal((await worker.post(event('whatsapp.read', { messageId: id('unrouted') }))).status, 200);
     assert.equal((await worker.post(event('subscriber.created', { messageId: HOSTILE.message_id, data: HOSTILE }))).status, 200);
+    // A held delivery (SPEC §10): the row its record leaves (run on SQLite by tests/it),
+    // as if analytics took this event and was paused before its first attempt; a
+    // redelivery then writes the shard, which tells the directory it holds one.
+    const held = event('whatsapp.delivered', { messageId: id('held') });
+    assert.equal((await worker.post(held)).status, 200);
+    await waitFor(async () => Boolean(await eventByMessageId(worker, id('held'))), { what: 'the event to hold in the log' });
+    await worker.sql(`UPDATE events SET routes = json_object('analytics', json_object('status', 'pending', 'held', json('true'),
+      'attempts', json_array())) WHERE message_id = '${id('held')}'`);
+    assert.equal((await worker.post(held)).json.status, 'duplicate');
+    await waitFor(async () => (await adminApi(worker, '/events?status=held')).events.length === 1, { what: 'the held event listed' });
     // Every delivery so far fails; wait until the log says so.
     await waitFor(async () => {
       const found = await Promise.all(failing.map((m) => eventByMessageId(worker, m)));
@@ -207,6 +217,13 @@ describe('operator console (SPEC §9) in Chromium', () => {
 
     await page.getByLabel('Status', { exact: true }).selectOption('failed');
     await settle((t) => t.length === failing.length && t.every((r) => r.includes('failed')), 'only failed events');
+    // Held: the event is pending, its delivery held, shown as a status of its own.
+    await page.getByLabel('Status', { exact: true }).selectOption('held');
+    await settle((t) => t.length === 1 && /whatsapp\.delivered.*pending.*analytics\s*held/s.test(t[0]), 'only the held event');
+    assert.equal(await row(page, id('held')).locator('.chip.st-held').count(), 1);
+    const detail = await openEvent(page, id('held'));
+    assert.equal(await detail.locator('.delivery .badge.st-held').textContent(), 'held');
+    await page.keyboard.press('Escape');
     await page.getByLabel('Status', { exact: true }).selectOption('');
 
     await page.getByLabel('Event', { exact: true }).fill('sms.*');

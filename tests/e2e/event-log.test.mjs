@@ -536,6 +536,49 @@ describe('the event log and the admin API', () => {
     assert.equal((await admin('GET', '/admin/api/stats')).json.storage.shards, 0);
     downHealthy = true;
   });
+
+  test('a held delivery (SPEC §10): its event pending, listed by status=held, kept by the retention whatever its age', async () => {
+    const body = event('paging.held', { messageId: id('held') });
+    await post(body);
+    const logged = await listed(id('held'));
+    const count = async (sql) => (await worker.sql(sql)).reduce((sum, shard) => sum + shard.n, 0);
+    // The row a held delivery's record leaves (src/event_log/records.rs, run on SQLite by
+    // tests/it/event_log.rs), as if the route `ok` took it and was paused before its first
+    // attempt; a redelivery then writes the shard, which reports to the directory.
+    const set = async (routes) => {
+      await worker.sql(`UPDATE events SET routes = ${routes} WHERE message_id = '${id('held')}'`);
+      assert.equal((await post(body)).json.status, 'duplicate');
+    };
+    await set("json_object('ok', json_object('status', 'pending', 'held', json('true'), 'attempts', json_array()))");
+    const heldIds = async () => (await admin('GET', '/admin/api/events?status=held')).json.events.map((e) => e.id);
+    await waitFor(async () => isDeepStrictEqual(await heldIds(), [logged.id]), { what: 'the held event listed by status=held' });
+    const [entry] = (await admin('GET', '/admin/api/events?status=held')).json.events;
+    assert.equal(entry.status, 'pending');
+    assert.deepEqual(entry.routes, [{ name: 'ok', status: 'held', attempts: 0 }]);
+    const held = await detail(logged.id);
+    assert.equal(held.status, 'pending');
+    assert.deepEqual(held.deliveries, [{ route: 'ok', status: 'held', attempts: [] }]);
+    assert.deepEqual((await admin('GET', '/admin/api/events?status=pending')).json.events.map((e) => e.id), [logged.id]);
+    assert.deepEqual((await admin('GET', '/admin/api/events?status=delivered')).json.events, []);
+    // workerd's SQLite made the index in every shard.
+    const indexed = await worker.sql("SELECT count(*) AS n FROM sqlite_master WHERE name = 'events_held'");
+    assert.ok(indexed.length > 0 && indexed.every((shard) => shard.n === 1), JSON.stringify(indexed));
+
+    // Past EVENT_RETENTION_DAYS, FAILED_RETENTION_DAYS and a year on: kept, its shard too.
+    for (const days of [8, 32, 400]) {
+      await worker.scheduled(CRON, Date.now() + days * DAY_MS);
+      assert.deepEqual(await heldIds(), [logged.id], `${days} days on`);
+      assert.equal((await detail(logged.id)).redeliveries, 1);
+    }
+    assert.equal((await admin('GET', '/admin/api/stats')).json.storage.shards, 1);
+
+    // Sent at last (as an attempt's record leaves it): the next run drops its shard whole.
+    await set(`json_object('ok', json_object('status', 'delivered', 'attempts', json_array(json_object('at', ${Date.now()}, 'ms', 4, 'outcome', 'delivered', 'status', 200))))`);
+    assert.deepEqual(await heldIds(), []);
+    await worker.scheduled(CRON, Date.now() + 400 * DAY_MS);
+    await waitFor(async () => (await count('SELECT count(*) AS n FROM events')) === 0, { what: 'the shard dropped' });
+    assert.equal((await admin('GET', '/admin/api/stats')).json.storage.shards, 0);
+  });
 });
 
 // Without DELIVERY_QUEUE a replay runs after the answer, within what one invocation

@@ -226,7 +226,8 @@ export async function startWorker(name, options = {}) {
 }
 /** `deliveries` and `attempts` as rows, read from each event's `routes` (as tests/it/store.rs). */
 const VIEWS = `CREATE TEMP VIEW deliveries AS SELECT e.id AS event_id, d.key AS route,
-json_extract(d.value, '$.status') AS status FROM events e, json_each(e.routes) d;
+iif(json_extract(d.value, '$.held'), 'held', json_extract(d.value, '$.status')) AS status
+FROM events e, json_each(e.routes) d;
 CREATE TEMP VIEW attempts AS SELECT e.id AS event_id, d.key AS route,
 a.key + 1 AS attempt, json_extract(a.value, '$.at') AS at,
 json_extract(a.value, '$.ms') AS duration_ms, json_extract(a.value, '$.outcome') AS outcome,

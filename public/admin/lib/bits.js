@@ -1,7 +1,7 @@
 // Small pieces the views share.
 import { html } from '../vendor/htm-preact.js';
 
-const STATUSES = ['pending', 'delivered', 'failed', 'unrouted', 'retry', 'sent'];
+const STATUSES = ['pending', 'held', 'delivered', 'failed', 'unrouted', 'retry', 'sent'];
 
 /** A status as a badge: the word is always shown, the colour only repeats it. */
 export function Badge({ status }) {

@@ -6,7 +6,7 @@ import { fullTime, plural, shortTime } from './format.js';
 
 function Routes({ routes }) {
   if (!routes || routes.length === 0) return html`<span class="muted">no route</span>`;
-  return html`<ul class="routes">${routes.map((r) => html`<li key=${r.name} class=${`chip st-${['delivered', 'failed', 'pending'].includes(r.status) ? r.status : 'other'}`}
+  return html`<ul class="routes">${routes.map((r) => html`<li key=${r.name} class=${`chip st-${['delivered', 'failed', 'pending', 'held'].includes(r.status) ? r.status : 'other'}`}
     title=${`${r.name}: ${r.status}, ${plural(r.attempts ?? 0, 'attempt')}`}>
     <span class="chip-name">${r.name}</span> <span class="chip-status">${r.status}</span>
     <span class="chip-attempts">×${String(r.attempts ?? 0)}</span></li>`)}</ul>`;
