@@ -136,7 +136,11 @@ describe('a paused route holds every delivery and sends each once, oldest first,
     // Nothing more comes: each exactly once.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.deepEqual([...counts(crm.received).values()], Array(12).fill(1));
-    assert.deepEqual(crm.received.map((request) => request.messageId), ids, 'oldest first');
+    // Started oldest first, at most 6 at once (the drain's DRAIN_AT_ONCE): each arrives
+    // within that window of its place.
+    const arrived = crm.received.map((request) => ids.indexOf(request.messageId));
+    assert.equal(arrived[0], 0, `the oldest first: ${arrived}`);
+    assert.ok(arrived.every((place, i) => Math.abs(place - i) < 6), `oldest first, 6 at a time: ${arrived}`);
     assert.equal((await routeState(worker, 'crm')).held, 0);
     const { json } = await worker.admin('GET', '/admin/api/events?status=held');
     assert.equal(json.events.length, 0);
