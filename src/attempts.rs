@@ -110,6 +110,8 @@ pub struct DeliveryRun<'c> {
     health_route: Option<String>,
     /// Its route's health let it go (or its drain sent it).
     admitted: bool,
+    /// A probe of a tripped route: a failed one stays held, spending no retry.
+    probe: bool,
     /// The last attempt: delivered, and what a failure was.
     last: Option<(bool, Option<String>)>,
 }
@@ -178,6 +180,14 @@ impl<'c> DeliveryRun<'c> {
     pub fn drained(config: &'c Config, body: &[u8], attempts: u32, now_ms: i64) -> Self {
         let mut run = Self::queued(config, Some(body), attempts, HELD, None, now_ms);
         run.admitted = true;
+        run
+    }
+
+    /// A held delivery attempted as a probe of its tripped route: if it
+    /// fails it stays held (its route's object keeps it), and the log says so.
+    pub fn probe(config: &'c Config, body: &[u8], attempts: u32, now_ms: i64) -> Self {
+        let mut run = Self::drained(config, body, attempts, now_ms);
+        run.probe = true;
         run
     }
 
@@ -271,6 +281,7 @@ impl<'c> DeliveryRun<'c> {
             sent_signatures: Vec::new(),
             health_route: None,
             admitted: false,
+            probe: false,
             last: None,
         }
     }
@@ -416,6 +427,13 @@ impl<'c> DeliveryRun<'c> {
         });
         let decision = decide(outcome.handled(), self.attempt, self.policy);
         self.log_attempt(&outcome, decision, at_ms, duration_ms);
+        if self.probe && decision != Decision::Ack {
+            // After the attempt's record, so the delivery reads held again.
+            let records = std::mem::take(&mut self.records);
+            self.held(at_ms + i64::try_from(duration_ms).unwrap_or(0) + 1);
+            self.records.splice(0..0, records);
+            return;
+        }
         self.state = match decision {
             // Without a queue the run waits and tries again itself; under a
             // queue the platform brings the message back.
@@ -827,6 +845,36 @@ mod tests {
         run.held(2_000);
         run.attempted(answered(200), 3_000, 1);
         assert!(run.take_lines().is_empty());
+    }
+
+    #[test]
+    fn a_failed_probe_stays_held_and_the_log_says_so_after_its_attempt() {
+        let config = health_config();
+        let message = delivery("crm").encode();
+        let mut run = DeliveryRun::probe(&config, &message, 4, 0);
+        assert_eq!(run.guard(), None);
+        run.attempted(answered(503), 1_000, 20);
+        assert!(
+            matches!(run.need(), RunNeed::Settle(Decision::Ack)),
+            "the object keeps it"
+        );
+        let report = run.health_report().unwrap();
+        assert_eq!(report.delivered, Some(false));
+        let (_, records) = run.take_records().unwrap();
+        assert_eq!(records.len(), 2, "the attempt, then held");
+        assert!(records[1].sql.contains("held"));
+        assert_eq!(records[1].params.last(), Some(&Param::Int(1_021)));
+        let outcomes: Vec<Value> = run
+            .take_lines()
+            .iter()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["outcome"].clone())
+            .collect();
+        assert_eq!(outcomes, ["retry", "held"]);
+        // A delivered probe settles as any delivery.
+        let mut run = DeliveryRun::probe(&config, &message, 4, 0);
+        run.attempted(answered(200), 1_000, 20);
+        assert!(matches!(run.need(), RunNeed::Settle(Decision::Ack)));
+        assert_eq!(run.take_records().unwrap().1.len(), 1);
     }
 
     #[test]

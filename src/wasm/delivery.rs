@@ -164,17 +164,19 @@ impl DeliveryTask {
         Self::started(inner, now_ms)
     }
 
-    /// A held delivery its route's drain sends: the message's bytes and the
-    /// attempt it is at.
+    /// A held delivery its route's drain sends (`probe`: as the probe of its
+    /// tripped route): the message's bytes and the attempt it is at.
     #[wasm_bindgen(unchecked_return_type = "DeliveryStart")]
-    pub fn drained(env: &JsValue, body: &[u8], attempts: u32, now_ms: f64) -> JsValue {
+    pub fn drained(env: &JsValue, body: &[u8], attempts: u32, probe: bool, now_ms: f64) -> JsValue {
         let inner = match env::config(env) {
-            Ok(config) => Inner::Run(Box::new(DeliveryRun::drained(
-                config,
-                body,
-                attempts,
-                now_ms as i64,
-            ))),
+            Ok(config) => {
+                let now = now_ms as i64;
+                Inner::Run(Box::new(if probe {
+                    DeliveryRun::probe(config, body, attempts, now)
+                } else {
+                    DeliveryRun::drained(config, body, attempts, now)
+                }))
+            }
             Err(_) => {
                 let (decision, line) = while_misconfigured(attempts, HELD, None);
                 Inner::Decided(decision, vec![line])

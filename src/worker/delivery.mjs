@@ -128,10 +128,11 @@ export async function runDirect({ task, need }, env, ctx) {
  * @param {{ waitUntil(promise: Promise<unknown>): void }} ctx
  * @param {Uint8Array} message
  * @param {number} attempts
+ * @param {boolean} probe the probe of a tripped route: if it fails, it stays held
  * @returns {Promise<Extract<core.DeliveryNeed, { step: core.DeliveryStep.Settle }>>}
  */
-export async function performHeld(env, ctx, message, attempts) {
-  let { task, need } = core.DeliveryTask.drained(env, message, attempts, Date.now());
+export async function performHeld(env, ctx, message, attempts, probe) {
+  let { task, need } = core.DeliveryTask.drained(env, message, attempts, probe, Date.now());
   try {
     while (need.step === DeliveryStep.Attempt) need = await attempt(task, need);
     for (const line of need.lines) console.log(line);

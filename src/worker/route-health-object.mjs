@@ -58,9 +58,11 @@ export class RouteHealth extends DurableObject {
     this.sql.exec('CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 0), name TEXT NOT NULL, text TEXT NOT NULL)');
     this.sql.exec('CREATE TABLE IF NOT EXISTS stores (slot INTEGER PRIMARY KEY, held INTEGER NOT NULL)');
     this.sql.exec('CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, headers TEXT NOT NULL, body TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL)');
-    /** When the alarm is set for, as this instance set it. */
+    /** When the alarm is set for: read once, then as this instance sets it. */
     this.alarmAt = /** @type {number | undefined} */ (undefined);
-    this.draining = false;
+    ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = (await ctx.storage.getAlarm()) ?? undefined;
+    });
   }
 
   /** The core's text of the route's health ('' for a route never seen). */
@@ -286,7 +288,7 @@ export class RouteHealth extends DurableObject {
   async probe(name) {
     const [row] = await this.oldest(name, 1);
     if (row === undefined) return;
-    const need = await performHeld(this.env, this.ctx, row.message, row.attempt);
+    const need = await performHeld(this.env, this.ctx, row.message, row.attempt, true);
     const delivered = need.report?.delivered === true;
     if (delivered) await this.drop(name, [row]);
     const now = Date.now();
@@ -311,7 +313,7 @@ export class RouteHealth extends DurableObject {
     /** @type {{ slot: number, seq: number }[]} */
     const sent = [];
     await Promise.all(rows.map(async (row) => {
-      const need = await performHeld(this.env, this.ctx, row.message, row.attempt);
+      const need = await performHeld(this.env, this.ctx, row.message, row.attempt, false);
       const delivered = need.report?.delivered === true;
       outcomes.push(delivered ? 1 : 0);
       if (!delivered) failure = need.report?.failure ?? failure;
