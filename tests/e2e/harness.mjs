@@ -109,7 +109,7 @@ function modules() {
 function workerOptions(name, options) {
   const { vars = {}, kv = true, deliveryQueue = true, maxRetries = 2, batchTimeout = 1,
     deadLetterConsumer = false, queues = {}, durable = false, maxBatchSize = 10,
-    consume = true, queuePrefix = name, events = true, routeHealth = false, secrets = {} } = options;
+    consume = true, queuePrefix = name, events = true, secrets = {} } = options;
   const bindings = { ...(options.drain === false ? {} : { DRAIN_REFUSED_BODIES: 'true' }), ...vars };
   if (deliveryQueue && bindings.DEAD_LETTER_QUEUE === undefined) bindings.DEAD_LETTER_QUEUE = `${queuePrefix}-dead-letters`;
   if (durable) bindings.DEDUP_MODE = 'durable';
@@ -160,13 +160,6 @@ function workersOf(name, options) {
   if (options.consumerVars) {
     workers.push(workerOptions(`${name}-consumer`, { ...own, consume: true, vars: options.consumerVars,
       durable: false, queuePrefix: name, queues: {} }));
-  }
-  if (options.routeHealth === 'stand-in') {
-    workers.push({
-      name: `${name}-route-health`, modules: true, scriptPath: join(ROOT, 'tests', 'e2e', 'route-health-stand-in.mjs'),
-      compatibilityDate: COMPATIBILITY.date,
-      durableObjects: { ROUTE_HEALTH: { className: 'RouteHealth', useSQLite: true } },
-    });
   }
   if (options.parkedRecorder) {
     // It acks what it records, so it needs no dead-letter queue.

@@ -6,44 +6,13 @@
 // library.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { Webhook } from 'standardwebhooks';
+import { backend, counts } from './backend.mjs';
 import { event, startWorker, waitFor } from './harness.mjs';
 
 const RUN = Date.now().toString(36);
 const ALERT_SECRET = 'whsec_YWxlcnQtc2lnbmluZy1rZXktZm9yLXRlc3Rz';
 const TOKEN = 'health-admin-token-0123456789abcdef0123456789';
-
-/**
- * A backend that records every request ({ at, status, messageId, headers, body }) and
- * answers 200 while healthy, 500 otherwise.
- */
-async function backend({ healthy = true } = {}) {
-  const received = [];
-  const server = createServer(async (req, res) => {
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const status = server.healthy ? 200 : 500;
-    let messageId;
-    try { messageId = JSON.parse(body).data?.message_id; } catch { /* an alert, or not JSON */ }
-    received.push({ at: Date.now(), status, messageId, headers: req.headers, body });
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-  server.healthy = healthy;
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    received,
-    delivered: () => received.filter((request) => request.status === 200),
-    setHealthy(value) { server.healthy = value; },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** The alerts a receiver got, each verified as a Standard Webhooks library does. */
 function verifiedAlerts(receiver) {
@@ -73,13 +42,6 @@ async function postEvents(worker, label, count, gapMs = 0) {
     if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
   return ids;
-}
-
-/** Each id's count among `requests`. */
-function counts(requests) {
-  const byId = new Map();
-  for (const { messageId } of requests) byId.set(messageId, (byId.get(messageId) ?? 0) + 1);
-  return byId;
 }
 
 describe('a paused route holds every delivery and sends each once, oldest first, on resume', () => {
