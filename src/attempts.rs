@@ -147,6 +147,10 @@ impl<'c> DeliveryRun<'c> {
     ) -> Self {
         let policy = RetryPolicy::queue(config.retry_base_seconds);
         let delivery = body.and_then(|bytes| Delivery::decode(bytes).ok());
+        // A delivery released from a hold counts on from the attempts it made.
+        let attempts = attempts
+            .max(1)
+            .saturating_add(delivery.as_ref().map_or(0, |delivery| delivery.spent));
         if config.event_log && queue == config.dead_letter_queue {
             if let Some(delivery) = delivery {
                 return Self::dead_lettered(config, policy, attempts.max(1), delivery, now_ms);
@@ -364,6 +368,14 @@ impl<'c> DeliveryRun<'c> {
             .line(),
         );
         self.state = State::Done(decision);
+    }
+
+    /// The queue message that sends this delivery again after a failed
+    /// attempt its route's drain made: the attempts it made go with it.
+    pub fn requeued(&self) -> Option<Vec<u8>> {
+        let mut delivery = self.delivery.clone()?;
+        delivery.spent = self.attempt;
+        Some(delivery.encode())
     }
 
     /// Its route's health let it go.
@@ -764,6 +776,7 @@ mod tests {
             signature: "abc".into(),
             webhook_id: "msg_1".into(),
             received_at_ms: 0,
+            spent: 0,
             body: b"{}".to_vec(),
         }
     }
@@ -875,6 +888,31 @@ mod tests {
         run.attempted(answered(200), 1_000, 20);
         assert!(matches!(run.need(), RunNeed::Settle(Decision::Ack)));
         assert_eq!(run.take_records().unwrap().1.len(), 1);
+    }
+
+    #[test]
+    fn a_drained_delivery_that_fails_goes_back_counting_on_from_its_attempts() {
+        let config = health_config();
+        let message = delivery("crm").encode();
+        // Held at its 2nd attempt, drained, failed: the next message says 2 were made.
+        let mut run = DeliveryRun::drained(&config, &message, 2, 0);
+        run.attempted(answered(500), 1_000, 5);
+        let again = run.requeued().unwrap();
+        assert_eq!(Delivery::decode(&again).unwrap().spent, 2);
+        // Its first delivery from the queue is attempt 3, on attempt 3's backoff.
+        let mut run = DeliveryRun::queued(&config, Some(&again), 1, "deliveries", None, 0);
+        run.admitted();
+        run.attempted(answered(500), 2_000, 5);
+        let line: Value = serde_json::from_str(&run.take_lines()[0]).unwrap();
+        assert_eq!(line["attempt"], 3);
+        assert!(matches!(
+            run.need(),
+            RunNeed::Settle(Decision::Retry { delay_seconds: 20 })
+        ));
+        // Held again from there: its row's attempt plus what it carries.
+        let mut run = DeliveryRun::drained(&config, &again, 2, 0);
+        run.attempted(answered(500), 3_000, 5);
+        assert_eq!(Delivery::decode(&run.requeued().unwrap()).unwrap().spent, 4);
     }
 
     #[test]

@@ -53,12 +53,20 @@ pub struct Delivery {
     /// the dead-letter consumer logs it with the event.
     #[serde(skip_serializing_if = "is_zero")]
     pub received_at_ms: i64,
+    /// Attempts made before this message: a delivery its route held and
+    /// released goes on counting from there.
+    #[serde(skip_serializing_if = "is_none_spent")]
+    pub spent: u32,
     /// The body, byte for byte as received.
     #[serde(skip)]
     pub body: Vec<u8>,
 }
 
 fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+fn is_none_spent(value: &u32) -> bool {
     *value == 0
 }
 
@@ -73,6 +81,10 @@ impl<'de> Deserialize<'de> for Delivery {
             None => Some(0),
             Some(at) => at.as_i64(),
         };
+        let spent = match value.get("spent") {
+            None => Some(0),
+            Some(spent) => spent.as_u64().and_then(|n| u32::try_from(n).ok()),
+        };
         let delivery = (|| {
             Some(Self {
                 route: text("route")?,
@@ -80,6 +92,7 @@ impl<'de> Deserialize<'de> for Delivery {
                 signature: text("signature")?,
                 webhook_id: text("webhook_id")?,
                 received_at_ms: received_at_ms?,
+                spent: spent?,
                 body: Vec::new(),
             })
         })();
@@ -328,6 +341,7 @@ mod tests {
             signature: "sha256=ABC".into(),
             webhook_id: "msg_1".into(),
             received_at_ms: 0,
+            spent: 0,
             body: body.to_vec(),
         }
     }
@@ -384,6 +398,7 @@ mod tests {
         let d = Delivery {
             webhook_id: "msg_p5jXN8AQM9LWM0D4loKWxJek".into(),
             received_at_ms: 1_764_680_400_123,
+            spent: 0,
             ..d
         };
         let signed = d.headers(Some(&key), 1614265330);

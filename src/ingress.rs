@@ -550,6 +550,7 @@ impl<'c> Ingress<'c> {
                         signature: self.signature.clone().unwrap_or_default(),
                         webhook_id: webhook_id.clone(),
                         received_at_ms: self.now_ms,
+                        spent: 0,
                         body: event.body.clone(),
                     };
                     if self.config.delivery_queue {

@@ -732,6 +732,7 @@ impl<'c> AdminCall<'c> {
                             signature: signature.clone(),
                             webhook_id: event.id.clone(),
                             received_at_ms: event.received_at,
+                            spent: 0,
                             body: event.body.as_bytes().to_vec(),
                         }));
                         http.push(route.clone());

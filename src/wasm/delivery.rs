@@ -185,6 +185,15 @@ impl DeliveryTask {
         Self::started(inner, now_ms)
     }
 
+    /// The queue message that sends a drained delivery again after its failed
+    /// attempt, counting on from the attempts it made.
+    pub fn requeued(&self) -> Option<Vec<u8>> {
+        match &self.inner {
+            Inner::Run(run) => run.requeued(),
+            Inner::Decided(..) => None,
+        }
+    }
+
     /// Its route's health could not be asked: the need settles it for a retry.
     #[wasm_bindgen(unchecked_return_type = "DeliveryNeed")]
     pub fn unadmitted(&mut self, now_ms: f64) -> JsValue {

@@ -122,14 +122,16 @@ export async function runDirect({ task, need }, env, ctx) {
 }
 
 /**
- * A held delivery its route's drain sends: attempted, its log written;
- * returns the settling need (its `report` says how the attempt went).
+ * A held delivery its route's drain sends: attempted, its log written.
+ * Returns the settling need (its `report` says how the attempt went) and,
+ * when it failed, the queue message that sends it again, counting on from
+ * the attempts it made.
  * @param {any} env
  * @param {{ waitUntil(promise: Promise<unknown>): void }} ctx
  * @param {Uint8Array} message
  * @param {number} attempts
  * @param {boolean} probe the probe of a tripped route: if it fails, it stays held
- * @returns {Promise<Extract<core.DeliveryNeed, { step: core.DeliveryStep.Settle }>>}
+ * @returns {Promise<{ need: Extract<core.DeliveryNeed, { step: core.DeliveryStep.Settle }>, again?: Uint8Array }>}
  */
 export async function performHeld(env, ctx, message, attempts, probe) {
   let { task, need } = core.DeliveryTask.drained(env, message, attempts, probe, Date.now());
@@ -141,11 +143,12 @@ export async function performHeld(env, ctx, message, attempts, probe) {
       need = task.log_unwritten(Date.now());
       later(env, ctx, need.flush);
     }
+    // A run never waits under a queue: its last need settles it.
+    const settled = /** @type {any} */ (need);
+    return { need: settled, again: settled.report?.delivered === true ? undefined : task.requeued() };
   } finally {
     task.free();
   }
-  // A run never waits under a queue: its last need settles it.
-  return /** @type {any} */ (need);
 }
 
 /**

@@ -288,7 +288,7 @@ export class RouteHealth extends DurableObject {
   async probe(name) {
     const [row] = await this.oldest(name, 1);
     if (row === undefined) return;
-    const need = await performHeld(this.env, this.ctx, row.message, row.attempt, true);
+    const { need } = await performHeld(this.env, this.ctx, row.message, row.attempt, true);
     const delivered = need.report?.delivered === true;
     if (delivered) await this.drop(name, [row]);
     const now = Date.now();
@@ -298,9 +298,9 @@ export class RouteHealth extends DurableObject {
 
   /**
    * Attempts the oldest `count` held deliveries, started oldest first. One
-   * that fails goes back to the delivery queue on the core's retry schedule
-   * (its retries count from where it was held); one that cannot go back
-   * stays held.
+   * that fails goes back to the delivery queue on the core's retry schedule,
+   * its attempts counting on (the queue's max_retries then counts from
+   * there); one that cannot go back stays held.
    * @param {string} name
    * @param {number} count
    */
@@ -313,13 +313,13 @@ export class RouteHealth extends DurableObject {
     /** @type {{ slot: number, seq: number }[]} */
     const sent = [];
     await Promise.all(rows.map(async (row) => {
-      const need = await performHeld(this.env, this.ctx, row.message, row.attempt, false);
+      const { need, again } = await performHeld(this.env, this.ctx, row.message, row.attempt, false);
       const delivered = need.report?.delivered === true;
       outcomes.push(delivered ? 1 : 0);
       if (!delivered) failure = need.report?.failure ?? failure;
       if (!delivered) {
         try {
-          await this.env.DELIVERY_QUEUE.send(row.message, { contentType: 'v8', delaySeconds: need.retry_seconds ?? 0 });
+          await this.env.DELIVERY_QUEUE.send(again ?? row.message, { contentType: 'v8', delaySeconds: need.retry_seconds ?? 0 });
         } catch (error) {
           console.error(core.health_requeue_failed(name, why(error)));
           return;

