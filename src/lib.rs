@@ -15,6 +15,7 @@ pub mod event_log;
 pub mod filter;
 pub mod health;
 pub mod ingress;
+mod json_writer;
 pub mod key_table;
 pub mod log;
 pub mod merge_sort;

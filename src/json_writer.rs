@@ -1,0 +1,109 @@
+//! Small JSON objects written field by field. In wasm each derived `Serialize`
+//! and each `json!` is code of its own (docs/performance.md, "The bundle's
+//! size"); these few calls are shared by every object written with them. Text
+//! is escaped by serde_json's writer, numbers by the standard library's.
+
+use crate::error::json;
+
+/// A JSON object being written: `{"name":value,…}`, fields in the order
+/// written.
+pub(crate) struct JsonObject(String);
+
+impl JsonObject {
+    pub(crate) fn new() -> Self {
+        Self(String::from("{"))
+    }
+
+    /// `"name":` followed by `value`, JSON text as it is.
+    pub(crate) fn raw(&mut self, name: &str, value: &str) -> &mut Self {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0.push('"');
+        self.0.push_str(name);
+        self.0.push_str("\":");
+        self.0.push_str(value);
+        self
+    }
+
+    /// A string field, escaped.
+    pub(crate) fn text(&mut self, name: &str, value: &str) -> &mut Self {
+        self.raw(name, &json(&value))
+    }
+
+    /// A string field, or `null`.
+    pub(crate) fn text_or_null(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.text(name, value),
+            None => self.raw(name, "null"),
+        }
+    }
+
+    /// A number field (a count, unix milliseconds).
+    pub(crate) fn number(&mut self, name: &str, value: i64) -> &mut Self {
+        self.raw(name, &value.to_string())
+    }
+
+    /// A number field, or `null`.
+    pub(crate) fn number_or_null(&mut self, name: &str, value: Option<i64>) -> &mut Self {
+        match value {
+            Some(value) => self.number(name, value),
+            None => self.raw(name, "null"),
+        }
+    }
+
+    /// The object's text.
+    pub(crate) fn end(&mut self) -> String {
+        self.0.push('}');
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// A count as [`JsonObject::number`] writes it: one past `i64::MAX` is
+/// written as `i64::MAX`, a count never reached.
+pub(crate) fn count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// `[a,b,…]`.
+pub(crate) fn numbers(values: &[i64]) -> String {
+    let mut out = String::from("[");
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&value.to_string());
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_in_order_escaped_and_null() {
+        let text = JsonObject::new()
+            .text("a", "quote \" backslash \\ nul \0 \u{2028}")
+            .number("b", -5)
+            .number_or_null("c", None)
+            .text_or_null("d", None)
+            .raw("e", &numbers(&[1, i64::MIN]))
+            .number("f", count(u64::MAX))
+            .end();
+        // serde_json leaves U+2028 as it is: it is valid in JSON text.
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"a":"quote \" backslash \\ nul \u0000 "#,
+                "\u{2028}",
+                r#"","b":-5,"c":null,"d":null,"e":[1,-9223372036854775808],"f":9223372036854775807}"#
+            )
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["a"], "quote \" backslash \\ nul \0 \u{2028}");
+        assert_eq!(JsonObject::new().end(), "{}");
+        assert_eq!(numbers(&[]), "[]");
+    }
+}
