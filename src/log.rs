@@ -63,7 +63,9 @@ impl DeliveryLog<'_> {
 
 /// One line for something an operator should know that is neither a request
 /// nor a delivery attempt: a dedup write that failed, a queue send that failed,
-/// a sweep alarm that could not be set.
+/// a sweep alarm that could not be set, a step of a route's health that went
+/// wrong (its object could not be asked, a drained delivery could not go back
+/// to the queue, an alert was not delivered).
 #[derive(Debug, Default, Serialize)]
 pub struct WarningLog<'a> {
     /// What happened, as a fixed code: `dedup_record_failed`, `queue_send_failed`, ….
@@ -81,6 +83,11 @@ pub struct WarningLog<'a> {
     /// When what failed is tried again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<i64>,
+    /// An alert's backend answer, and how many tries it had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u32>,
 }
 
 impl WarningLog<'_> {
@@ -111,32 +118,6 @@ pub struct QueueLog<'a> {
     pub outcome: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_seconds: Option<u64>,
-}
-
-/// A step of a route's health that went wrong (SPEC section 10): its object
-/// could not be asked, a drained delivery could not go back to the queue, an
-/// alert was not delivered.
-#[derive(Debug, Default, Serialize)]
-pub struct HealthLog<'a> {
-    /// `health_unreachable`, `requeue_failed` or `alert_not_delivered`.
-    pub warning: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<&'a str>,
-    /// The platform's description of the failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
-    /// An alert's backend answer, and how many tries it had.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tries: Option<u32>,
-}
-
-impl HealthLog<'_> {
-    /// The line as JSON.
-    pub fn line(&self) -> String {
-        json(self)
-    }
 }
 
 impl QueueLog<'_> {
