@@ -60,21 +60,15 @@ export class RouteHealth extends DurableObject {
     this.sql.exec('CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, headers TEXT NOT NULL, body TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL)');
     /** When the alarm is set for, as this instance set it. */
     this.alarmAt = /** @type {number | undefined} */ (undefined);
-    this.draining = false;
   }
 
-  /** The core's text of the route's health ('' for a route never seen). */
-  text() {
-    /** @type {any} */
-    const row = this.sql.exec('SELECT text FROM health').toArray()[0];
-    return row?.text ?? '';
-  }
-
-  /** The route's name, as the first call said it. */
-  name() {
-    /** @type {any} */
-    const row = this.sql.exec('SELECT name FROM health').toArray()[0];
-    return /** @type {string | undefined} */ (row?.name);
+  /**
+   * The route's name, as the first call said it, and the core's text of its
+   * health; none for a route never seen.
+   * @returns {{ name: string, text: string } | undefined}
+   */
+  kept() {
+    return /** @type {any} */ (this.sql.exec('SELECT name, text FROM health').toArray()[0]);
   }
 
   /** How many deliveries the route holds. */
@@ -85,25 +79,17 @@ export class RouteHealth extends DurableObject {
   }
 
   /**
-   * Runs `call` on the route's health (the core's `route_health`), keeps its new
-   * text and queues its alerts; `held`: how many it holds, if known.
+   * Runs `call` on the route's health (the core's `route_health`); but for a
+   * report, keeps its new text and queues its alerts (each printed at once).
+   * `held`: how many it holds, if known.
    * @param {string} name
    * @param {core.HealthCall} call
    * @param {number} now
    * @param {{ held?: number, count?: number, outcomes?: Uint8Array, failure?: string }} [more]
    */
   run(name, call, now, { held = this.held(), count = 0, outcomes, failure } = {}) {
-    const answer = core.route_health(this.env, call, name, this.text(), now, held, count, outcomes, failure);
-    if (call !== HealthCall.Report) this.keep(name, answer);
-    return answer;
-  }
-
-  /**
-   * Keeps the core's new text and queues its alerts (each printed at once).
-   * @param {string} name
-   * @param {core.HealthAnswer} answer
-   */
-  keep(name, answer) {
+    const answer = core.route_health(this.env, call, name, this.kept()?.text ?? '', now, held, count, outcomes, failure);
+    if (call === HealthCall.Report) return answer;
     this.sql.exec('INSERT OR REPLACE INTO health (id, name, text) VALUES (0, ?, ?)', name, answer.text);
     for (const alert of answer.alerts) {
       console.log(alert.line);
@@ -112,6 +98,7 @@ export class RouteHealth extends DurableObject {
         alert.url, JSON.stringify(alert.headers ?? []), alert.body ?? '', Date.now());
       this.arm(Date.now());
     }
+    return answer;
   }
 
   /**
@@ -197,7 +184,9 @@ export class RouteHealth extends DurableObject {
    * @param {number} now
    */
   async pause(name, now) {
-    return this.control(name, now, HealthCall.Pause);
+    const { report } = this.run(name, HealthCall.Pause, now);
+    this.arm(Date.now());
+    return report;
   }
 
   /**
@@ -205,23 +194,14 @@ export class RouteHealth extends DurableObject {
    * @param {number} now
    */
   async resume(name, now) {
-    return this.control(name, now, HealthCall.Resume);
-  }
-
-  /**
-   * @param {string} name
-   * @param {number} now
-   * @param {core.HealthCall} call
-   */
-  control(name, now, call) {
-    const { report } = this.run(name, call, now);
+    const { report } = this.run(name, HealthCall.Resume, now);
     this.arm(Date.now());
     return report;
   }
 
   async alarm() {
     this.alarmAt = undefined;
-    const name = this.name();
+    const name = this.kept()?.name;
     if (name === undefined) return;
     await this.sendAlerts();
     const started = Date.now();
@@ -359,7 +339,7 @@ export class RouteHealth extends DurableObject {
       } catch {
         status = 0;
       }
-      const next = core.health_warning(HealthWarning.AlertSent, this.name() ?? '', undefined, status, Number(alert.tries) + 1);
+      const next = core.health_warning(HealthWarning.AlertSent, this.kept()?.name ?? '', undefined, status, Number(alert.tries) + 1);
       if (next.line !== undefined) console.error(next.line);
       if (next.retry_ms === undefined) this.sql.exec('DELETE FROM alerts WHERE seq = ?', alert.seq);
       else this.sql.exec('UPDATE alerts SET tries = tries + 1, due_ms = ? WHERE seq = ?', now + next.retry_ms, alert.seq);
