@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::json_writer::JsonObject;
+
 /// A request the worker refuses, with the SPEC's `error` code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -31,12 +33,6 @@ pub enum Rejection {
     MethodNotAllowed { allow: &'static str },
     /// No such path.
     NotFound,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl Rejection {
@@ -103,12 +99,16 @@ impl Rejection {
 
     /// The JSON body: `{"error":"<code>","message":"<sentence>"}`.
     pub fn body(&self) -> String {
-        let message = self.message();
-        json(&ErrorBody {
-            error: self.code(),
-            message: &message,
-        })
+        error_body(self.code(), &self.message())
     }
+}
+
+/// `{"error":"<code>","message":"<sentence>"}`, the body of every refusal.
+pub(crate) fn error_body(code: &str, message: &str) -> String {
+    JsonObject::new()
+        .text("error", code)
+        .text("message", message)
+        .end()
 }
 
 /// Serializes a value whose shape cannot fail to serialize (plain structs of

@@ -39,6 +39,19 @@ impl JsonObject {
         }
     }
 
+    /// An array of strings.
+    pub(crate) fn texts(&mut self, name: &str, values: &[&str]) -> &mut Self {
+        let mut list = String::from("[");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            list.push_str(&json(value));
+        }
+        list.push(']');
+        self.raw(name, &list)
+    }
+
     /// A number field (a count, unix milliseconds).
     pub(crate) fn number(&mut self, name: &str, value: i64) -> &mut Self {
         self.raw(name, &value.to_string())
@@ -49,6 +62,22 @@ impl JsonObject {
         match value {
             Some(value) => self.number(name, value),
             None => self.raw(name, "null"),
+        }
+    }
+
+    /// A string field, left out when there is none.
+    pub(crate) fn maybe_text(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.text(name, value),
+            None => self,
+        }
+    }
+
+    /// A number field, left out when there is none.
+    pub(crate) fn maybe_number(&mut self, name: &str, value: Option<i64>) -> &mut Self {
+        match value {
+            Some(value) => self.number(name, value),
+            None => self,
         }
     }
 
