@@ -3,6 +3,8 @@
 //! size"); these few calls are shared by every object written with them. Text
 //! is escaped by serde_json's writer, numbers by the standard library's.
 
+use serde_json::Value;
+
 use crate::error::json;
 
 /// A JSON object being written: `{"name":value,…}`, fields in the order
@@ -88,6 +90,53 @@ impl JsonObject {
     }
 }
 
+/// A JSON value as text, as `serde_json::to_string` writes it (an object's
+/// members in key order), but for a float: written as `null`. Only values
+/// of whole numbers and text are written this way (the samples, a response's
+/// headers, a new event's deliveries), so serde_json's writer of values and
+/// its float formatting stay out of the bundle.
+pub(crate) fn value_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(n), _) => out.push_str(&n.to_string()),
+            (None, Some(n)) => out.push_str(&n.to_string()),
+            (None, None) => out.push_str("null"),
+        },
+        Value::String(text) => out.push_str(&json(text)),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (name, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&json(name));
+                out.push(':');
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
 /// A count as [`JsonObject::number`] writes it: one past `i64::MAX` is
 /// written as `i64::MAX`, a count never reached.
 pub(crate) fn count(value: u64) -> i64 {
@@ -134,5 +183,22 @@ mod tests {
         assert_eq!(value["a"], "quote \" backslash \\ nul \0 \u{2028}");
         assert_eq!(JsonObject::new().end(), "{}");
         assert_eq!(numbers(&[]), "[]");
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them_but_floats() {
+        for text in [
+            r#"{"b":[1,-2,18446744073709551615,true,false,null],"a":{"x":"q\"\u0000\u2028é😀"},"c":[]}"#,
+            r#"[]"#,
+            r#""text""#,
+            r#"{}"#,
+            include_str!("../fixtures/events/sms.sent.json"),
+            include_str!("../fixtures/vectors/samples.json"),
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value_text(&value), serde_json::to_string(&value).unwrap());
+        }
+        let float: Value = serde_json::from_str("[1.5]").unwrap();
+        assert_eq!(value_text(&float), "[null]");
     }
 }

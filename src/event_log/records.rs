@@ -10,7 +10,7 @@ use super::shard::Shard;
 use super::statement::{Param, Statement};
 use super::time::hour_of;
 use super::vocabulary::{AttemptOutcome, Status};
-use crate::json_writer::JsonObject;
+use crate::json_writer::{value_text, JsonObject};
 
 /// An upsert of the event: its fields `?1` to `?6` (its name `?2` and
 /// timestamp `?4` are read from its body), its key `$seq`, its
@@ -305,8 +305,8 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
         routes.insert(route.clone(), serde_json::Value::Object(delivery));
     }
     let mut params = event_params(event);
-    // `to_string`, not `Display`: the serializer every other JSON goes through.
-    let routes = serde_json::to_string(&serde_json::Value::Object(routes)).unwrap_or_default();
+    // Statuses and an attempt's text and whole numbers: no float.
+    let routes = value_text(&serde_json::Value::Object(routes));
     params.push(routes.into());
     params.push(event.seq());
     vec![Statement::new(INSERT_EVENT, params)]
