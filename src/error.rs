@@ -1,8 +1,6 @@
 //! Every way a request can fail, as the SPEC names it, and the one place that maps
 //! each to its HTTP status and JSON body.
 
-use serde::Serialize;
-
 use crate::json_writer::JsonObject;
 
 /// A request the worker refuses, with the SPEC's `error` code.
@@ -109,12 +107,6 @@ pub(crate) fn error_body(code: &str, message: &str) -> String {
         .text("error", code)
         .text("message", message)
         .end()
-}
-
-/// Serializes a value whose shape cannot fail to serialize (plain structs of
-/// strings and numbers); falls back to an empty object rather than panic.
-pub(crate) fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
 }
 
 #[cfg(test)]

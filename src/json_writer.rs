@@ -1,11 +1,44 @@
-//! Small JSON objects written field by field. In wasm each derived `Serialize`
-//! and each `json!` is code of its own (docs/performance.md, "The bundle's
-//! size"); these few calls are shared by every object written with them. Text
-//! is escaped by serde_json's writer, numbers by the standard library's.
+//! JSON written by hand: small objects field by field, and text quoted as
+//! serde_json quotes it. In wasm each derived `Serialize` and each `json!` is
+//! code of its own, and serde_json's writer more (docs/performance.md, "The
+//! bundle's size"); these few calls are shared by every JSON the core writes.
+//! serde_json only reads.
 
 use serde_json::Value;
 
-use crate::error::json;
+/// `text` as a JSON string, escaped as serde_json escapes it: `"` and `\`,
+/// and each control character (`\n`, `\r`, `\t`, `\b`, `\f`, else
+/// `\u00XX`); the rest as it is.
+pub(crate) fn json(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "\\u00",
+            _ => continue,
+        };
+        // `at` is an ASCII byte's, so both ends are character boundaries.
+        out.push_str(text.get(start..at).unwrap_or_default());
+        out.push_str(escape);
+        if escape.len() == 4 {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        start = at + 1;
+    }
+    out.push_str(text.get(start..).unwrap_or_default());
+    out.push('"');
+    out
+}
 
 /// A JSON object being written: `{"name":value,…}`, fields in the order
 /// written.
@@ -30,7 +63,7 @@ impl JsonObject {
 
     /// A string field, escaped.
     pub(crate) fn text(&mut self, name: &str, value: &str) -> &mut Self {
-        self.raw(name, &json(&value))
+        self.raw(name, &json(value))
     }
 
     /// A string field, or `null`.
@@ -183,6 +216,30 @@ mod tests {
         assert_eq!(value["a"], "quote \" backslash \\ nul \0 \u{2028}");
         assert_eq!(JsonObject::new().end(), "{}");
         assert_eq!(numbers(&[]), "[]");
+    }
+
+    #[test]
+    fn text_is_quoted_as_serde_json_quotes_it() {
+        let mut texts: Vec<String> = (0..=0x7f_u8)
+            .map(|b| format!("a{}b", char::from(b)))
+            .collect();
+        texts.extend(
+            [
+                "",
+                "plain",
+                "é😀\u{2028}\u{7f}",
+                "\"\\\n\u{0}\u{1f}x\u{1b}[0m",
+                "\\u0041",
+            ]
+            .map(String::from),
+        );
+        for text in texts {
+            assert_eq!(
+                json(&text),
+                serde_json::to_string(&text).unwrap(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

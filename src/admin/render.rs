@@ -3,10 +3,9 @@
 
 use super::request::Cursor;
 use super::rows::{int, text, FromRow, Row};
-use crate::error::json;
 use crate::event_log::time::rfc3339;
 use crate::event_log::Tally;
-use crate::json_writer::{count, JsonObject};
+use crate::json_writer::{count, json, JsonObject};
 
 /// A row of a query that builds an event's JSON: `j`, with the event's id and
 /// `received_at` (its place in the list's order).
