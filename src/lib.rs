@@ -27,5 +27,6 @@ pub mod signature;
 pub mod standard_webhooks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod text;
 
 mod wasm;

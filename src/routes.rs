@@ -8,6 +8,7 @@ use crate::config::{is_binding_name, ConfigSource, DELIVERY_QUEUE_BINDING, INTER
 use crate::filter::{Filter, FilterError};
 use crate::payload::is_event_name;
 use crate::standard_webhooks::SigningKey;
+use crate::text::joined;
 
 /// One event pattern: `*`, `family.*`, or an exact event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -481,7 +482,7 @@ fn unknown_keys(
         }
         let what = format!(
             "is not a {option} field (they are {}).",
-            known.join(" and ")
+            joined(known, " and ")
         );
         if is_echoable_name(key) {
             found.field(&format!("{option}.{key}"), what);

@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::error::AdminError;
 use crate::event_log::{time, Status};
 use crate::routes::Pattern;
+use crate::text::joined;
 
 /// Where the admin API lives.
 pub const API_PREFIX: &str = "/admin/api/";
@@ -266,7 +267,7 @@ impl BodyCall {
                     let known: Vec<&str> = super::sample_events().collect();
                     return Err(AdminError::InvalidRequest(format!(
                         "`event` must be one of LeadNest's events: {}.",
-                        known.join(", ")
+                        joined(&known, ", ")
                     )));
                 }
                 Ok(Call::Test { event })
@@ -311,7 +312,7 @@ impl Body {
             return Err(AdminError::InvalidRequest(format!(
                 "Unknown field `{}`; this call takes {}.",
                 unknown.chars().take(40).collect::<String>(),
-                known.join(", ")
+                joined(known, ", ")
             )));
         }
         Ok(Self(fields))
@@ -427,7 +428,7 @@ fn bulk(body: &str) -> Result<Call, AdminError> {
 fn status(text: &str) -> Result<Status, AdminError> {
     Status::parse(text).ok_or_else(|| {
         let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-        AdminError::InvalidQuery(format!("`status` is one of {}.", names.join(", ")))
+        AdminError::InvalidQuery(format!("`status` is one of {}.", joined(&names, ", ")))
     })
 }
 
@@ -440,7 +441,11 @@ fn pattern(text: &str) -> Result<Pattern, AdminError> {
 }
 
 fn cursor(text: &str) -> Result<Cursor, AdminError> {
-    let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n > 0);
+    // Parsed as u64, as every number here is: one parser's code.
+    let number = |part: &str| {
+        let n = part.parse::<u64>().ok()?;
+        i64::try_from(n).ok().filter(|n| *n > 0)
+    };
     let id = |part: &str| {
         (part.len() <= 128 && part.bytes().all(|b| b.is_ascii_graphic())).then(|| part.to_string())
     };
@@ -469,7 +474,7 @@ impl<'q> Params<'q> {
                 } else {
                     format!(
                         "Unknown query parameter; this call takes {}.",
-                        known.join(", ")
+                        joined(known, ", ")
                     )
                 }));
             }
@@ -508,8 +513,9 @@ impl<'q> Params<'q> {
         match self.get("limit") {
             None => Ok(default),
             Some(text) => text
-                .parse::<u32>()
+                .parse::<u64>()
                 .ok()
+                .and_then(|n| u32::try_from(n).ok())
                 .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| AdminError::InvalidQuery(format!("`limit` is from 1 to {max}."))),
         }

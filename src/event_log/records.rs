@@ -11,6 +11,7 @@ use super::statement::{Param, Statement};
 use super::time::hour_of;
 use super::vocabulary::{AttemptOutcome, Status};
 use crate::json_writer::{value_text, JsonObject};
+use crate::text::joined;
 
 /// An upsert of the event: its fields `?1` to `?6` (its name `?2` and
 /// timestamp `?4` are read from its body), its key `$seq`, its
@@ -547,7 +548,7 @@ json(?{attempt}))))",
 VALUES (CAST(?7 AS INTEGER), COALESCE({key}, CAST(?1 AS BLOB)), ?3, ?5, ?6, json_object({})) \
 ON CONFLICT (seq) DO UPDATE SET routes = {update} WHERE id_key = excluded.id_key \
 ON CONFLICT (id_key) DO UPDATE SET routes = {update}",
-        fresh.join(", "),
+        joined(&fresh, ", "),
         key = super::schema::ID_KEY
     );
     let mut params = event;
