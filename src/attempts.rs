@@ -15,6 +15,7 @@ use crate::event_log::{
     AcceptedEvent, AttemptEntry, AttemptOutcome, DeadLetter, Entry, HeldDelivery, Shard, Statement,
     Unwritten,
 };
+use crate::json_writer::value_text;
 use crate::log::{DeliveryLog, QueueLog};
 use crate::routes::Destination;
 use crate::scrub::{self, scrub};
@@ -650,8 +651,7 @@ fn headers_json(headers: &[(String, String)], sent_signatures: &[String]) -> Str
             }
         }
     }
-    // `to_string`, not `Display`: the serializer every other JSON goes through.
-    serde_json::to_string(&serde_json::Value::Object(object)).unwrap_or_default()
+    value_text(&serde_json::Value::Object(object))
 }
 
 /// The description of a failed attempt or read, from the fixed set the log

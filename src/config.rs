@@ -5,6 +5,7 @@ pub use crate::health::alert::AlertTarget;
 use crate::routes::{check_url, parse_routes, route_label, Route};
 use crate::signature::Secrets;
 use crate::standard_webhooks::SigningKey;
+use crate::text::joined;
 
 /// KV namespace that remembers dedup keys.
 pub const DEDUP_BINDING: &str = "DEDUP";
@@ -175,7 +176,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// All problems as one message.
     pub fn message(&self) -> String {
-        format!("The worker is misconfigured: {}", self.problems.join(" "))
+        format!(
+            "The worker is misconfigured: {}",
+            joined(&self.problems, " ")
+        )
     }
 }
 

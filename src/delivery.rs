@@ -3,10 +3,10 @@
 //! what to do with a message once it has been handled ([`decide`]).
 
 use serde::de::{Deserialize, Deserializer, Error};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::event_log::AttemptOutcome;
+use crate::json_writer::JsonObject;
 use crate::standard_webhooks::SigningKey;
 
 /// Retries wait `base · 2^(n-1)` seconds, at most this long.
@@ -42,7 +42,7 @@ pub const RESPONSE_BODY_KEPT_BYTES: usize = 2048;
 
 /// One event for one HTTP route: everything a delivery attempt needs, so the
 /// queue consumer depends on nothing but the route's current configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub route: String,
     pub event: String,
@@ -50,24 +50,14 @@ pub struct Delivery {
     pub signature: String,
     pub webhook_id: String,
     /// When the ingress accepted the event (unix ms; 0 from an older version):
-    /// the dead-letter consumer logs it with the event.
-    #[serde(skip_serializing_if = "is_zero")]
+    /// the dead-letter consumer logs it with the event. Left out of the
+    /// header when 0.
     pub received_at_ms: i64,
     /// Attempts made before this message: a delivery its route held and
-    /// released goes on counting from there.
-    #[serde(skip_serializing_if = "is_none_spent")]
+    /// released goes on counting from there. Left out of the header when 0.
     pub spent: u32,
-    /// The body, byte for byte as received.
-    #[serde(skip)]
+    /// The body, byte for byte as received (after the header).
     pub body: Vec<u8>,
-}
-
-fn is_zero(value: &i64) -> bool {
-    *value == 0
-}
-
-fn is_none_spent(value: &u32) -> bool {
-    *value == 0
 }
 
 // The header read from a JSON value by hand, as a derive would (unknown fields
@@ -109,9 +99,21 @@ impl Delivery {
     /// stays raw, so the message is barely larger than it (a queue message holds
     /// 128,000 bytes; JSON-escaping the body could double it).
     pub fn encode(&self) -> Vec<u8> {
-        let header = serde_json::to_vec(self).unwrap_or_default();
+        let mut header = JsonObject::new();
+        header
+            .text("route", &self.route)
+            .text("event", &self.event)
+            .text("signature", &self.signature)
+            .text("webhook_id", &self.webhook_id);
+        if self.received_at_ms != 0 {
+            header.number("received_at_ms", self.received_at_ms);
+        }
+        if self.spent != 0 {
+            header.number("spent", i64::from(self.spent));
+        }
+        let header = header.end();
         let mut message = Vec::with_capacity(header.len() + 1 + self.body.len());
-        message.extend_from_slice(&header);
+        message.extend_from_slice(header.as_bytes());
         message.push(b'\n');
         message.extend_from_slice(&self.body);
         message

@@ -1,11 +1,10 @@
 //! SPEC section 2: which endpoint a request is for, and the answers that need
 //! no more than the configuration.
 
-use serde::Serialize;
-
 use crate::config::{Config, ConfigError};
-use crate::error::{json, Rejection};
+use crate::error::Rejection;
 use crate::ingress::{Reply, Unread, INGRESS_PATH};
+use crate::json_writer::JsonObject;
 
 /// The health check.
 pub const HEALTH_PATH: &str = "/health";
@@ -147,35 +146,19 @@ pub fn refusal(endpoint: &Endpoint, loaded: &Result<Config, ConfigError>) -> Opt
 
 /// `200 {"status":"ok"}`, or `503 {"status":"misconfigured","problems":[…]}`.
 pub fn health(loaded: &Result<Config, ConfigError>) -> (u16, String) {
-    #[derive(Serialize)]
-    struct Health<'a> {
-        status: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        problems: Option<&'a [String]>,
-    }
-    match loaded {
-        Ok(config) if !config.notices.is_empty() => (
-            503,
-            json(&Health {
-                status: "misconfigured",
-                problems: Some(&config.notices),
-            }),
-        ),
-        Ok(_) => (
-            200,
-            json(&Health {
-                status: "ok",
-                problems: None,
-            }),
-        ),
-        Err(error) => (
-            503,
-            json(&Health {
-                status: "misconfigured",
-                problems: Some(&error.problems),
-            }),
-        ),
-    }
+    let problems = match loaded {
+        Ok(config) if config.notices.is_empty() => {
+            return (200, r#"{"status":"ok"}"#.to_string());
+        }
+        Ok(config) => &config.notices,
+        Err(error) => &error.problems,
+    };
+    let problems: Vec<&str> = problems.iter().map(String::as_str).collect();
+    let body = JsonObject::new()
+        .text("status", "misconfigured")
+        .texts("problems", &problems)
+        .end();
+    (503, body)
 }
 
 #[cfg(test)]

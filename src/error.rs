@@ -1,7 +1,7 @@
 //! Every way a request can fail, as the SPEC names it, and the one place that maps
 //! each to its HTTP status and JSON body.
 
-use serde::Serialize;
+use crate::json_writer::JsonObject;
 
 /// A request the worker refuses, with the SPEC's `error` code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +31,6 @@ pub enum Rejection {
     MethodNotAllowed { allow: &'static str },
     /// No such path.
     NotFound,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl Rejection {
@@ -103,18 +97,16 @@ impl Rejection {
 
     /// The JSON body: `{"error":"<code>","message":"<sentence>"}`.
     pub fn body(&self) -> String {
-        let message = self.message();
-        json(&ErrorBody {
-            error: self.code(),
-            message: &message,
-        })
+        error_body(self.code(), &self.message())
     }
 }
 
-/// Serializes a value whose shape cannot fail to serialize (plain structs of
-/// strings and numbers); falls back to an empty object rather than panic.
-pub(crate) fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+/// `{"error":"<code>","message":"<sentence>"}`, the body of every refusal.
+pub(crate) fn error_body(code: &str, message: &str) -> String {
+    JsonObject::new()
+        .text("error", code)
+        .text("message", message)
+        .end()
 }
 
 #[cfg(test)]

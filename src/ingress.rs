@@ -9,13 +9,12 @@
 
 use std::cell::RefCell;
 
-use serde::Serialize;
-
 use crate::config::{Config, DedupMode, DELIVERY_QUEUE_BINDING};
 use crate::dedup::{Claim, DedupKey, RecentKeys};
 use crate::delivery::Delivery;
-use crate::error::{json, Rejection};
+use crate::error::Rejection;
 use crate::event_log::{AcceptedEvent, Entry, RouteKind};
+use crate::json_writer::JsonObject;
 use crate::key_table::{shard_of, TableAnswer, TableRequest};
 use crate::log::{IngressLog, WarningLog};
 use crate::payload::{check_freshness, parse, Envelope};
@@ -252,15 +251,6 @@ impl Reply {
             .line(),
         )
     }
-}
-
-#[derive(Serialize)]
-struct StatusBody<'a> {
-    status: &'a str,
-    event: &'a str,
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    routes: Option<&'a [&'a str]>,
 }
 
 /// An authentic, fresh, well-formed event and where it goes.
@@ -866,20 +856,21 @@ fn admit_verified<'c>(
 
 /// `200 {"status":"accepted","event":…,"message_id":…,"routes":[…]}`.
 pub fn accepted_body(envelope: &Envelope, routes: &[&str]) -> String {
-    json(&StatusBody {
-        status: "accepted",
-        event: &envelope.event,
-        message_id: envelope.message_id.as_deref(),
-        routes: Some(routes),
-    })
+    status_body("accepted", envelope)
+        .texts("routes", routes)
+        .end()
+}
+
+/// `{"status":…,"event":…,"message_id":…`, the start of a 200's body.
+fn status_body(status: &str, envelope: &Envelope) -> JsonObject {
+    let mut body = JsonObject::new();
+    body.text("status", status)
+        .text("event", &envelope.event)
+        .text_or_null("message_id", envelope.message_id.as_deref());
+    body
 }
 
 /// `200 {"status":"duplicate","event":…,"message_id":…}`.
 pub fn duplicate_body(envelope: &Envelope) -> String {
-    json(&StatusBody {
-        status: "duplicate",
-        event: &envelope.event,
-        message_id: envelope.message_id.as_deref(),
-        routes: None,
-    })
+    status_body("duplicate", envelope).end()
 }

@@ -15,6 +15,7 @@ pub mod event_log;
 pub mod filter;
 pub mod health;
 pub mod ingress;
+mod json_writer;
 pub mod key_table;
 pub mod log;
 pub mod merge_sort;
@@ -26,5 +27,6 @@ pub mod signature;
 pub mod standard_webhooks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod text;
 
 mod wasm;

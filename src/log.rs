@@ -1,26 +1,20 @@
 //! The JSON log lines of SPEC section 6. Built from fields chosen one by one, so
-//! no secret, signature, body or personal data can slip in.
+//! no secret, signature, body or personal data can slip in; written by hand
+//! (`json_writer.rs`), a field left out when it has no value.
 
-use serde::Serialize;
-
-use crate::error::json;
+use crate::json_writer::{count, JsonObject};
 
 /// One line per ingress request.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct IngressLog<'a> {
     /// `accepted`, `duplicate` or `rejected`.
     pub outcome: &'a str,
     pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<&'a str>>,
     /// True when an accepted event matched no route.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unrouted: bool,
     pub duration_ms: u64,
 }
@@ -28,28 +22,36 @@ pub struct IngressLog<'a> {
 impl IngressLog<'_> {
     /// The line as JSON.
     pub fn line(&self) -> String {
-        json(self)
+        let mut line = JsonObject::new();
+        line.text("outcome", self.outcome)
+            .number("status", self.status.into())
+            .maybe_text("reason", self.reason)
+            .maybe_text("event", self.event)
+            .maybe_text("message_id", self.message_id);
+        if let Some(routes) = &self.routes {
+            line.texts("routes", routes);
+        }
+        if self.unrouted {
+            line.raw("unrouted", "true");
+        }
+        line.number("duration_ms", count(self.duration_ms)).end()
     }
 }
 
 /// One line per delivery attempt, and one per notable step of a delivery
 /// (a queue send that failed, a dedup write that failed, a dead letter).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct DeliveryLog<'a> {
     pub route: &'a str,
     pub attempt: u32,
     pub webhook_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'a str>,
     /// The backend's HTTP status, when it answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// `delivered`, `retry`, `failed` or `queued`.
     pub outcome: &'a str,
     /// A fixed description of a failure (`timeout`, `network error`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_seconds: Option<u64>,
     pub duration_ms: u64,
 }
@@ -57,92 +59,89 @@ pub struct DeliveryLog<'a> {
 impl DeliveryLog<'_> {
     /// The line as JSON.
     pub fn line(&self) -> String {
-        json(self)
+        JsonObject::new()
+            .text("route", self.route)
+            .number("attempt", self.attempt.into())
+            .text("webhook_id", self.webhook_id)
+            .maybe_text("event", self.event)
+            .maybe_number("status", self.status.map(i64::from))
+            .text("outcome", self.outcome)
+            .maybe_text("error", self.error)
+            .maybe_number("retry_in_seconds", self.retry_in_seconds.map(count))
+            .number("duration_ms", count(self.duration_ms))
+            .end()
     }
 }
 
 /// One line for something an operator should know that is neither a request
 /// nor a delivery attempt: a dedup write that failed, a queue send that failed,
-/// a sweep alarm that could not be set.
-#[derive(Debug, Default, Serialize)]
+/// a sweep alarm that could not be set, a step of a route's health that went
+/// wrong (its object could not be asked, a drained delivery could not go back
+/// to the queue, an alert was not delivered).
+#[derive(Debug, Default)]
 pub struct WarningLog<'a> {
     /// What happened, as a fixed code: `dedup_record_failed`, `queue_send_failed`, ….
     pub warning: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<&'a str>,
     /// How many of several operations failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<u32>,
     /// The platform's description of the failure; never a key, a value or a body.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
     /// When what failed is tried again.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<i64>,
+    /// An alert's backend answer, and how many tries it had.
+    pub status: Option<u16>,
+    pub tries: Option<u32>,
 }
 
 impl WarningLog<'_> {
     /// The line as JSON.
     pub fn line(&self) -> String {
-        json(self)
+        JsonObject::new()
+            .text("warning", self.warning)
+            .maybe_text("event", self.event)
+            .maybe_text("route", self.route)
+            .maybe_number("failed", self.failed.map(i64::from))
+            .maybe_text("error", self.error)
+            .maybe_number("retry_in_ms", self.retry_in_ms)
+            .maybe_number("status", self.status.map(i64::from))
+            .maybe_number("tries", self.tries.map(i64::from))
+            .end()
     }
 }
 
 /// One line per thing the queue consumer does that is not a delivery attempt: a
 /// message that is not a delivery, one held back by invalid configuration, a
 /// batch handed back because a message could not be settled.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct QueueLog<'a> {
     /// `malformed_delivery`, `misconfigured` or `unsettled`.
     pub warning: &'a str,
     /// The queue the batch came from.
     pub queue: &'a str,
     /// The platform's id of the message, as wrangler's and the dashboard's lines show it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
     /// How many messages a batch-wide line is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<usize>,
     /// `retry`, or `batch_retried` when the whole batch is handed back.
     pub outcome: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_seconds: Option<u64>,
-}
-
-/// A step of a route's health that went wrong (SPEC section 10): its object
-/// could not be asked, a drained delivery could not go back to the queue, an
-/// alert was not delivered.
-#[derive(Debug, Default, Serialize)]
-pub struct HealthLog<'a> {
-    /// `health_unreachable`, `requeue_failed` or `alert_not_delivered`.
-    pub warning: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<&'a str>,
-    /// The platform's description of the failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
-    /// An alert's backend answer, and how many tries it had.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tries: Option<u32>,
-}
-
-impl HealthLog<'_> {
-    /// The line as JSON.
-    pub fn line(&self) -> String {
-        json(self)
-    }
 }
 
 impl QueueLog<'_> {
     /// The line as JSON.
     pub fn line(&self) -> String {
-        json(self)
+        JsonObject::new()
+            .text("warning", self.warning)
+            .text("queue", self.queue)
+            .maybe_text("queue_message_id", self.queue_message_id)
+            .maybe_number("attempt", self.attempt.map(i64::from))
+            .maybe_number("messages", self.messages.map(|n| count(n as u64)))
+            .text("outcome", self.outcome)
+            .maybe_number("retry_in_seconds", self.retry_in_seconds.map(count))
+            .end()
     }
 }
 

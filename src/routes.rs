@@ -2,12 +2,12 @@
 //! configuration; matching is pure.
 
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 
 use crate::config::{is_binding_name, ConfigSource, DELIVERY_QUEUE_BINDING, INTERNAL_BINDINGS};
 use crate::filter::{Filter, FilterError};
 use crate::payload::is_event_name;
 use crate::standard_webhooks::SigningKey;
+use crate::text::joined;
 
 /// One event pattern: `*`, `family.*`, or an exact event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +145,9 @@ pub fn parse_routes(text: &str, source: &impl ConfigSource) -> Result<Vec<Route>
         Err(e) => return Err(vec![not_json(&e)]),
     };
     let mut problems = Vec::new();
-    let mut names = HashSet::new();
+    // A list, not a hash set: a configuration names a few routes, and a
+    // `HashSet<String>` was a kilobyte of the bundle.
+    let mut names = Vec::new();
     let mut routes = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let mut found = RouteProblems {
@@ -230,7 +232,7 @@ fn optional_text<'v>(
 fn parse_route(
     fields: &Map<String, Value>,
     source: &impl ConfigSource,
-    names: &mut HashSet<String>,
+    names: &mut Vec<String>,
     found: &mut RouteProblems<'_>,
 ) -> Option<Route> {
     for key in fields.keys() {
@@ -248,8 +250,10 @@ fn parse_route(
 
     let name = match fields.get("name") {
         Some(Value::String(name)) if is_route_name(name) => {
-            if !names.insert(name.clone()) {
+            if names.contains(name) {
                 found.field("name", "is used by another route; names must be unique.");
+            } else {
+                names.push(name.clone());
             }
             Some(name.clone())
         }
@@ -481,7 +485,7 @@ fn unknown_keys(
         }
         let what = format!(
             "is not a {option} field (they are {}).",
-            known.join(" and ")
+            joined(known, " and ")
         );
         if is_echoable_name(key) {
             found.field(&format!("{option}.{key}"), what);

@@ -17,6 +17,7 @@ use crate::event_log::{replay_pending, AcceptedEvent, AttemptEntry, Shard, State
 use crate::ingress::{check_declared_length, BodyRead, Unread};
 use crate::routes::{Destination, Route};
 use crate::signature::sign;
+use crate::text::joined;
 
 /// Events a bulk replay loads and hands off at a time: bodies of up to 120 kB
 /// each stay well inside an isolate's memory.
@@ -583,7 +584,7 @@ impl<'c> AdminCall<'c> {
                             return Err(AdminError::InvalidRequest(format!(
                                 "This event was not routed to `{}`; its routes are: {}.",
                                 stranger.chars().take(64).collect::<String>(),
-                                known.join(", ")
+                                joined(&known, ", ")
                             )));
                         }
                         asked

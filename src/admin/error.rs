@@ -1,8 +1,6 @@
 //! The admin API's refusals, as SPEC section 2 shapes every error.
 
-use serde::Serialize;
-
-use crate::error::json;
+use crate::error::error_body;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminError {
@@ -27,12 +25,6 @@ pub enum AdminError {
     Conflict(&'static str),
     /// A route's state object failed or answered what cannot be read; retry.
     RouteStateUnavailable,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl AdminError {
@@ -94,10 +86,6 @@ impl AdminError {
     }
 
     pub fn body(&self) -> String {
-        let message = self.message();
-        json(&ErrorBody {
-            error: self.code(),
-            message: &message,
-        })
+        error_body(self.code(), &self.message())
     }
 }

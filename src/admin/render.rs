@@ -1,13 +1,11 @@
 //! The admin API's answers. SQLite builds each event's JSON (`sql.rs`); this
 //! joins them, adds up the shards' counts and adds what only the call knows.
 
-use serde::Serialize;
-
 use super::request::Cursor;
 use super::rows::{int, text, FromRow, Row};
-use crate::error::json;
 use crate::event_log::time::rfc3339;
 use crate::event_log::Tally;
+use crate::json_writer::{count, json, JsonObject};
 
 /// A row of a query that builds an event's JSON: `j`, with the event's id and
 /// `received_at` (its place in the list's order).
@@ -79,9 +77,8 @@ pub fn list(rows: &[JsonRow], next: Option<Cursor>) -> String {
 }
 
 /// One hour of `/stats`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 struct Hour {
-    hour: String,
     accepted: i64,
     duplicate: i64,
     rejected: Tally<String, i64>,
@@ -90,29 +87,10 @@ struct Hour {
     log_writes_lost: i64,
 }
 
-/// `storage` of `/stats`.
-#[derive(Debug, Serialize)]
-struct StorageFigures {
-    shards: usize,
-    bytes_stored: u64,
-    events_kept: u64,
-    oldest_event: Option<String>,
-    rows_written: i64,
-    events_accepted: i64,
-    rows_written_per_event: Option<f64>,
-    log_writes_lost: i64,
-    lost_since: Option<String>,
-}
-
 /// `{"hours":[…],"storage":{…}}`: the hours from `since_hour` to before
 /// `until_hour` that have a count, oldest first, every shard's added up; and
 /// what the log holds and what it cost in that time.
 pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &Storage) -> String {
-    #[derive(Serialize)]
-    struct Stats {
-        hours: Vec<Hour>,
-        storage: StorageFigures,
-    }
     let mut hours: Tally<i64, Hour> = Tally::default();
     let (mut written, mut accepted, mut lost) = (0, 0, 0);
     let mut lost_since: Option<i64> = None;
@@ -142,59 +120,107 @@ pub fn stats(counts: &[CountRow], since_hour: i64, until_hour: i64, storage: &St
             _ => {}
         }
     }
-    let hours = hours
-        .take()
-        .into_iter()
-        .map(|(at, mut hour)| {
-            hour.hour = rfc3339(at.saturating_mul(1000));
-            hour
-        })
+    let mut out = String::from("{\"hours\":[");
+    let mut first = true;
+    for (at, mut hour) in hours.take() {
         // An hour with only the log's own meter has nothing to show.
-        .filter(|hour| {
-            hour.accepted + hour.duplicate + hour.delivered + hour.failed + hour.log_writes_lost > 0
-                || !hour.rejected.is_empty()
-        })
-        .collect();
-    json(&Stats {
-        hours,
-        storage: StorageFigures {
-            shards: storage.shards,
-            bytes_stored: storage.bytes_stored,
-            events_kept: storage.events_kept,
-            oldest_event: storage.oldest_event.map(rfc3339),
-            rows_written: written,
-            events_accepted: accepted,
-            rows_written_per_event: (accepted > 0)
-                .then(|| (written as f64 / accepted as f64 * 100.0).round() / 100.0),
-            log_writes_lost: lost,
-            lost_since: lost_since.map(|hour| rfc3339(hour.saturating_mul(1000))),
-        },
-    })
+        if hour.accepted + hour.duplicate + hour.delivered + hour.failed + hour.log_writes_lost == 0
+            && hour.rejected.is_empty()
+        {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        let mut rejected = JsonObject::new();
+        for (code, n) in hour.rejected.take() {
+            rejected.number(&code, n);
+        }
+        out.push_str(
+            &JsonObject::new()
+                .text("hour", &rfc3339(at.saturating_mul(1000)))
+                .number("accepted", hour.accepted)
+                .number("duplicate", hour.duplicate)
+                .raw("rejected", &rejected.end())
+                .number("delivered", hour.delivered)
+                .number("failed", hour.failed)
+                .number("log_writes_lost", hour.log_writes_lost)
+                .end(),
+        );
+    }
+    out.push_str("],\"storage\":");
+    let oldest_event = storage.oldest_event.map(rfc3339);
+    let lost_since = lost_since.map(|hour| rfc3339(hour.saturating_mul(1000)));
+    let per_event = (accepted > 0).then(|| hundredths(written as f64 / accepted as f64));
+    out.push_str(
+        &JsonObject::new()
+            .number("shards", count(storage.shards as u64))
+            .number("bytes_stored", count(storage.bytes_stored))
+            .number("events_kept", count(storage.events_kept))
+            .text_or_null("oldest_event", oldest_event.as_deref())
+            .number("rows_written", written)
+            .number("events_accepted", accepted)
+            .raw(
+                "rows_written_per_event",
+                per_event.as_deref().unwrap_or("null"),
+            )
+            .number("log_writes_lost", lost)
+            .text_or_null("lost_since", lost_since.as_deref())
+            .end(),
+    );
+    out.push('}');
+    out
+}
+
+/// `ratio` rounded to hundredths, as JSON writes that number: `3.88`, `2.5`,
+/// `1.0` (what serde_json wrote for the `f64`, without its float formatting).
+fn hundredths(ratio: f64) -> String {
+    // A ratio of counts: never negative, far below i64::MAX.
+    let n = (ratio * 100.0).round() as i64;
+    let (whole, cents) = (n / 100, n % 100);
+    if cents % 10 == 0 {
+        format!("{whole}.{}", cents / 10)
+    } else {
+        format!("{whole}.{cents:02}")
+    }
 }
 
 /// `{"replayed":[routes]}`.
 pub fn replayed_routes(routes: &[String]) -> String {
-    #[derive(Serialize)]
-    struct Replayed<'a> {
-        replayed: &'a [String],
-    }
-    json(&Replayed { replayed: routes })
+    let routes: Vec<&str> = routes.iter().map(String::as_str).collect();
+    JsonObject::new().texts("replayed", &routes).end()
 }
 
 /// `{"replayed":N,"next_cursor":…}`.
-pub fn replayed_count(count: usize, next_cursor: Option<Cursor>) -> String {
-    #[derive(Serialize)]
-    struct Replayed {
-        replayed: usize,
-        next_cursor: Option<String>,
-    }
-    json(&Replayed {
-        replayed: count,
-        next_cursor: next_cursor.map(|cursor| cursor.to_string()),
-    })
+pub fn replayed_count(replayed: usize, next_cursor: Option<Cursor>) -> String {
+    let next_cursor = next_cursor.map(|cursor| cursor.to_string());
+    JsonObject::new()
+        .number("replayed", count(replayed as u64))
+        .text_or_null("next_cursor", next_cursor.as_deref())
+        .end()
 }
 
 /// `{"would_replay":N}`: a bulk replay's dry run.
 pub fn would_replay(count: usize) -> String {
     format!("{{\"would_replay\":{count}}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hundredths_are_written_as_serde_json_writes_the_rounded_f64() {
+        for (written, accepted) in (0..2_000)
+            .map(|w| (w, 7))
+            .chain((0..500).map(|w| (w * 37, 1 + w % 13)))
+            .chain([(388, 100), (5, 2), (3, 3), (1, 3), (2, 3), (123_456_789, 1)])
+        {
+            let ratio = written as f64 / accepted as f64;
+            let rounded = (ratio * 100.0).round() / 100.0;
+            let expected = serde_json::to_string(&rounded).unwrap();
+            assert_eq!(hundredths(ratio), expected, "{written}/{accepted}");
+        }
+    }
 }

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::error::json;
 use crate::event_log::time::rfc3339;
+use crate::json_writer::json;
 use crate::routes::{Destination, Route};
 
 /// The latest `since` a report may give: the end of year 9999, the last with
@@ -165,7 +165,9 @@ fn push_entry(out: &mut String, route: &Route, health: &Health) {
         "failed_1h",
         count(report.map(|r| r.failed_1h)).as_deref(),
     );
-    let last_error = report.and_then(|r| r.last_error.as_ref()).map(json);
+    let last_error = report
+        .and_then(|r| r.last_error.as_ref())
+        .map(|text| json(text));
     field(out, "last_error", last_error.as_deref());
     let breaker = route.breaker.map(|breaker| {
         format!(

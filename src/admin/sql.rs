@@ -8,6 +8,7 @@ use super::request::Filters;
 use crate::event_log::schema::{HELD, ID_KEY};
 use crate::event_log::{Param, Shard, Statement, Status};
 use crate::routes::Pattern;
+use crate::text::joined;
 
 // The answers are built by SQLite's JSON functions, so the worker only joins
 // them: a row is `{"id":…,"at":…,"j":"<the event's JSON>"}`. `json(…)` around a
@@ -155,7 +156,7 @@ fn where_clause(
     if clauses.is_empty() {
         String::new()
     } else {
-        format!(" WHERE {}", clauses.join(" AND "))
+        format!(" WHERE {}", joined(&clauses, " AND "))
     }
 }
 

@@ -6,12 +6,12 @@
 //! ingress's write runs after the answer and may land after the first
 //! attempt's, which then writes the event from its own message.
 
-use serde::Serialize;
-
 use super::shard::Shard;
 use super::statement::{Param, Statement};
 use super::time::hour_of;
 use super::vocabulary::{AttemptOutcome, Status};
+use crate::json_writer::{value_text, JsonObject};
+use crate::text::joined;
 
 /// An upsert of the event: its fields `?1` to `?6` (its name `?2` and
 /// timestamp `?4` are read from its body), its key `$seq`, its
@@ -286,29 +286,6 @@ fn event_params(event: &AcceptedEvent) -> Vec<Param> {
     ]
 }
 
-/// One attempt as `routes` keeps it, without its number (its place in the
-/// list) and with short names: every byte of a row is stored, and a row of
-/// three rather than two to a page halves what a page wastes. What is absent
-/// is left out: a delivered attempt is its time, its duration, its outcome
-/// and its status.
-#[derive(Serialize)]
-struct AttemptJson<'a> {
-    at: i64,
-    #[serde(rename = "ms")]
-    duration_ms: i64,
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'static str>,
-}
-
-/// The event with its routes, each pending, or a queue route delivered with
-/// its send (attempt 1): one row, the counts apart.
 pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let mut routes = serde_json::Map::new();
     for (route, kind) in &event.routes {
@@ -320,8 +297,7 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
             RouteKind::Http => Status::Pending,
             RouteKind::Queue => {
                 let sent = AttemptEntry::sent(event, route, event.received_at_ms);
-                let attempt = serde_json::to_string(&sent.json()).unwrap_or_default();
-                let attempt = serde_json::from_str(&attempt).unwrap_or_default();
+                let attempt = serde_json::from_str(&sent.json()).unwrap_or_default();
                 delivery.insert("attempts".into(), serde_json::Value::Array(vec![attempt]));
                 Status::Delivered
             }
@@ -330,8 +306,8 @@ pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
         routes.insert(route.clone(), serde_json::Value::Object(delivery));
     }
     let mut params = event_params(event);
-    // `to_string`, not `Display`: the serializer every other JSON goes through.
-    let routes = serde_json::to_string(&serde_json::Value::Object(routes)).unwrap_or_default();
+    // Statuses and an attempt's text and whole numbers: no float.
+    let routes = value_text(&serde_json::Value::Object(routes));
     params.push(routes.into());
     params.push(event.seq());
     vec![Statement::new(INSERT_EVENT, params)]
@@ -380,16 +356,22 @@ impl AttemptEntry {
         self.event.shard()
     }
 
-    fn json(&self) -> AttemptJson<'_> {
-        AttemptJson {
-            at: self.at_ms,
-            duration_ms: self.duration_ms,
-            outcome: self.outcome.as_str(),
-            status: self.status,
-            headers: self.headers.as_deref(),
-            body: self.body.as_deref(),
-            error: self.error,
-        }
+    /// The attempt as `routes` keeps it: `{"at","ms","outcome","status"?,
+    /// "headers"?,"body"?,"error"?}`, the headers and body as text; without
+    /// its number (its place in the list) and with short names: every byte
+    /// of a row is stored, and a row of three rather than two to a page
+    /// halves what a page wastes. What is absent is left out: a delivered
+    /// attempt is its time, its duration, its outcome and its status.
+    fn json(&self) -> String {
+        JsonObject::new()
+            .number("at", self.at_ms)
+            .number("ms", self.duration_ms)
+            .text("outcome", self.outcome.as_str())
+            .maybe_number("status", self.status.map(i64::from))
+            .maybe_text("headers", self.headers.as_deref())
+            .maybe_text("body", self.body.as_deref())
+            .maybe_text("error", self.error)
+            .end()
     }
 
     /// The attempt and the delivery's status after it, as one upsert of its
@@ -399,11 +381,7 @@ impl AttemptEntry {
         let mut params = event_params(&self.event);
         params.push(self.route.as_str().into());
         params.push(delivery.as_str().into());
-        params.push(
-            serde_json::to_string(&self.json())
-                .unwrap_or_default()
-                .into(),
-        );
+        params.push(self.json().into());
         params.push(self.event.seq());
         Statement::new(ATTEMPT, params)
     }
@@ -570,7 +548,7 @@ json(?{attempt}))))",
 VALUES (CAST(?7 AS INTEGER), COALESCE({key}, CAST(?1 AS BLOB)), ?3, ?5, ?6, json_object({})) \
 ON CONFLICT (seq) DO UPDATE SET routes = {update} WHERE id_key = excluded.id_key \
 ON CONFLICT (id_key) DO UPDATE SET routes = {update}",
-        fresh.join(", "),
+        joined(&fresh, ", "),
         key = super::schema::ID_KEY
     );
     let mut params = event;

@@ -66,7 +66,9 @@ impl Shard {
     /// Reads a name made by [`name`](Self::name).
     pub fn parse(name: &str) -> Option<Self> {
         let (day, k) = name.split_once('/')?;
-        let k: u32 = k.parse().ok().filter(|k| *k < SHARDS)?;
+        let k = u32::try_from(k.parse::<u64>().ok()?)
+            .ok()
+            .filter(|k| *k < SHARDS)?;
         let start = time::parse(&format!("{day}T00:00:00Z"))?;
         (start.rem_euclid(WINDOW_MS) == 0 && day.len() == 10).then_some(Self {
             window: start.div_euclid(WINDOW_MS),

@@ -3,8 +3,6 @@
 //! the stats a few hundred hours; a `BTreeMap` for each of their key types
 //! was kilobytes of the bundle.
 
-use serde::ser::{Serialize, Serializer};
-
 /// Entries sorted by key, each key once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally<K, V>(Vec<(K, V)>);
@@ -52,13 +50,6 @@ impl<K: Ord, V> Tally<K, V> {
     /// Every entry, in order, leaving the map empty.
     pub fn take(&mut self) -> Vec<(K, V)> {
         std::mem::take(&mut self.0)
-    }
-}
-
-/// As a JSON object, in key order, as a `BTreeMap` is.
-impl<K: Serialize, V: Serialize> Serialize for Tally<K, V> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 

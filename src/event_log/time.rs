@@ -50,7 +50,10 @@ pub fn hour_of(unix_ms: i64) -> i64 {
 pub fn parse(text: &str) -> Option<i64> {
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse::<i64>().ok()?.checked_mul(1000);
+        // As u64, as every number the core parses: one parser's code.
+        return i64::try_from(text.parse::<u64>().ok()?)
+            .ok()?
+            .checked_mul(1000);
     }
     crate::rfc3339::parse(text).map(crate::rfc3339::Instant::millis)
 }

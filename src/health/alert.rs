@@ -2,10 +2,8 @@
 //! posted as to `ALERT_URL`, and logged as either way. An alert carries a
 //! route's name, counts and a fixed reason, never an event's body or a secret.
 
-use serde::Serialize;
-
-use crate::error::json;
 use crate::event_log::time::rfc3339;
+use crate::json_writer::{count, JsonObject};
 use crate::standard_webhooks::SigningKey;
 
 /// At most one `delivery.failed` alert a route in this long: a backend that
@@ -69,30 +67,6 @@ pub struct Alert {
     pub count: Option<u64>,
 }
 
-/// The POSTed JSON; fields in the order SPEC section 10 lists them.
-#[derive(Serialize)]
-struct Body<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    route: &'a str,
-    at: String,
-    reason: &'a str,
-    held: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<u64>,
-}
-
-/// The log line (SPEC section 6).
-#[derive(Serialize)]
-struct Line<'a> {
-    alert: &'a str,
-    route: &'a str,
-    reason: &'a str,
-    held: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<u64>,
-}
-
 impl Alert {
     /// `count` as the body and line show it: only a `delivery.failed` has one,
     /// and it is about one dead letter at least.
@@ -100,16 +74,26 @@ impl Alert {
         (self.kind == AlertKind::DeliveryFailed).then(|| self.count.unwrap_or(1))
     }
 
-    /// The JSON POSTed to `ALERT_URL`.
+    /// The JSON POSTed to `ALERT_URL`; fields in the order SPEC section 10
+    /// lists them.
     pub fn body(&self) -> String {
-        json(&Body {
-            kind: self.kind.as_str(),
-            route: &self.route,
-            at: rfc3339(self.at_ms),
-            reason: &self.reason,
-            held: self.held,
-            count: self.count(),
-        })
+        self.write(
+            JsonObject::new()
+                .text("type", self.kind.as_str())
+                .text("route", &self.route)
+                .text("at", &rfc3339(self.at_ms)),
+        )
+    }
+
+    /// The fields the body and the line end with: `reason`, `held` and a
+    /// `delivery.failed`'s `count`.
+    fn write(&self, out: &mut JsonObject) -> String {
+        out.text("reason", &self.reason)
+            .number("held", count(self.held));
+        if let Some(n) = self.count() {
+            out.number("count", count(n));
+        }
+        out.end()
     }
 
     /// The `webhook-id`: the same for every try of this alert, so a receiver
@@ -128,15 +112,14 @@ impl Alert {
         headers
     }
 
-    /// The alert's log line, printed whether or not `ALERT_URL` is set.
+    /// The alert's log line (SPEC section 6), printed whether or not
+    /// `ALERT_URL` is set.
     pub fn line(&self) -> String {
-        json(&Line {
-            alert: self.kind.as_str(),
-            route: &self.route,
-            reason: &self.reason,
-            held: self.held,
-            count: self.count(),
-        })
+        self.write(
+            JsonObject::new()
+                .text("alert", self.kind.as_str())
+                .text("route", &self.route),
+        )
     }
 }
 

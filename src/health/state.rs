@@ -5,9 +5,10 @@
 //! Durable Object keeps it as text between calls ([`Health::text`]) and
 //! performs what [`Health::tick`] asks.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::alert::FAILED_ALERT_EVERY_MS;
+use crate::json_writer::{count, numbers, JsonObject};
 use crate::routes::{Breaker, RateLimit, Route, MAX_PROBE_SECONDS};
 
 /// Where a route stands.
@@ -375,44 +376,76 @@ impl Health {
     /// `since` in unix ms (the admin API writes it as RFC 3339).
     pub fn report(&self, now_ms: i64, held: u64) -> String {
         let (delivered, failed) = self.last_hour(now_ms);
-        json!({
-            "state": self.state.as_str(),
-            "since": self.since_ms,
-            "held": held,
-            "delivered_1h": delivered,
-            "failed_1h": failed,
-            "last_error": self.last_error,
-        })
-        .to_string()
+        JsonObject::new()
+            .text("state", self.state.as_str())
+            .number_or_null("since", self.since_ms)
+            .number("held", count(held))
+            .number("delivered_1h", count(delivered))
+            .number("failed_1h", count(failed))
+            .text_or_null("last_error", self.last_error.as_deref())
+            .end()
     }
 
-    /// As the route's object keeps it.
+    /// As the route's object keeps it: a JSON object written by hand, each
+    /// count or time a number; `slots` is the newest slot's number, then each
+    /// slot's admissions, newest first.
     pub fn text(&self) -> String {
-        json!({
-            "state": self.state.as_str(),
-            "since": self.since_ms,
-            "failures": self.failures,
-            "in_flight": [self.in_flight, self.in_flight_at_ms],
-            "probe": [self.probe_seconds, self.next_probe_ms],
-            "last_error": self.last_error,
-            "slots": [self.slot, self.slots],
-            "minutes": self.minutes,
-            "failed": [self.failed_unalerted, self.failed_alert_ms],
-        })
-        .to_string()
+        let mut slots = vec![self.slot];
+        slots.extend(self.slots.iter().map(|&n| i64::from(n)));
+        let mut minutes = String::from("[");
+        for (i, &(minute, delivered, failed)) in self.minutes.iter().enumerate() {
+            if i > 0 {
+                minutes.push(',');
+            }
+            minutes.push_str(&numbers(&[minute, count(delivered), count(failed)]));
+        }
+        minutes.push(']');
+        JsonObject::new()
+            .text("state", self.state.as_str())
+            .number_or_null("since", self.since_ms)
+            .number("failures", self.failures.into())
+            .raw(
+                "in_flight",
+                &numbers(&[self.in_flight.into(), self.in_flight_at_ms]),
+            )
+            .raw(
+                "probe",
+                &numbers(&[count(self.probe_seconds), self.next_probe_ms]),
+            )
+            .text_or_null("last_error", self.last_error.as_deref())
+            .raw("slots", &numbers(&slots))
+            .raw("minutes", &minutes)
+            .raw(
+                "failed",
+                &numbers(&[count(self.failed_unalerted), self.failed_alert_ms]),
+            )
+            .end()
     }
 
     /// Read back from [`Health::text`]; anything unreadable starts afresh
     /// (active), as a route never seen.
     pub fn from_text(text: &str) -> Self {
         let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let int = |pointer: &str| value.pointer(pointer).and_then(Value::as_i64);
-        let uint = |pointer: &str| value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
-        let small = |pointer: &str| u32::try_from(uint(pointer)).unwrap_or(u32::MAX);
+        // The `at`-th number of the field `name` (an array), or the field itself.
+        let number = |name: &str, at: Option<usize>| {
+            let field = value.get(name)?;
+            match at {
+                Some(at) => field.get(at),
+                None => Some(field),
+            }?
+            .as_i64()
+        };
+        let uint = |name: &str, at: Option<usize>| {
+            number(name, at)
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let small =
+            |name: &str, at: Option<usize>| u32::try_from(uint(name, at)).unwrap_or(u32::MAX);
         let fresh = Self::default();
         let mut slots = [0; SLOTS];
         for (i, slot) in slots.iter_mut().enumerate() {
-            *slot = small(&format!("/slots/1/{i}"));
+            *slot = small("slots", Some(i + 1));
         }
         let minutes = value
             .get("minutes")
@@ -431,21 +464,21 @@ impl Health {
             .unwrap_or_default();
         Self {
             state: State::parse(value.get("state").and_then(Value::as_str).unwrap_or("")),
-            since_ms: int("/since"),
-            failures: small("/failures"),
-            in_flight: small("/in_flight/0"),
-            in_flight_at_ms: int("/in_flight/1").unwrap_or(0),
-            probe_seconds: uint("/probe/0"),
-            next_probe_ms: int("/probe/1").unwrap_or(0),
+            since_ms: number("since", None),
+            failures: small("failures", None),
+            in_flight: small("in_flight", Some(0)),
+            in_flight_at_ms: number("in_flight", Some(1)).unwrap_or(0),
+            probe_seconds: uint("probe", Some(0)),
+            next_probe_ms: number("probe", Some(1)).unwrap_or(0),
             last_error: value
                 .get("last_error")
                 .and_then(Value::as_str)
                 .map(str::to_string),
             slots,
-            slot: int("/slots/0").unwrap_or(0),
+            slot: number("slots", Some(0)).unwrap_or(0),
             minutes,
-            failed_unalerted: uint("/failed/0"),
-            failed_alert_ms: int("/failed/1").unwrap_or(fresh.failed_alert_ms),
+            failed_unalerted: uint("failed", Some(0)),
+            failed_alert_ms: number("failed", Some(1)).unwrap_or(fresh.failed_alert_ms),
         }
     }
 }
@@ -457,6 +490,7 @@ fn seconds_ms(seconds: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn route(breaker: Option<Breaker>, rate: Option<u32>) -> Limits {
         Limits {

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::env;
 use super::event_log;
-use super::js::{self, bytes, pairs, pairs_from, strings};
+use super::js::{self, bytes, pairs, pairs_from, strings, Obj};
 use crate::attempts::{failure_named, while_misconfigured, DeliveryRun, Outcome, RunNeed, HELD};
 use crate::config::Config;
 use crate::delivery::{Answer, Decision, RESPONSE_BODY_KEPT_BYTES};
@@ -110,13 +110,14 @@ impl DeliveryTask {
                 seconds as f64 * 1000.0,
             ),
             RunNeed::Settle(decision) => {
+                // Off the hot path: a plain object, no constructor of its own.
                 let report = run.health_report().map_or(JsValue::UNDEFINED, |report| {
-                    js::health_report(
-                        &report.route,
-                        report.delivered,
-                        report.failure.as_deref(),
-                        report.dead_lettered,
-                    )
+                    Obj::new()
+                        .set("route", report.route)
+                        .maybe("delivered", report.delivered)
+                        .maybe("failure", report.failure)
+                        .set("dead_lettered", report.dead_lettered)
+                        .into_value()
                 });
                 js::settle(settle, lines, log, flush, retry(decision), report)
             }

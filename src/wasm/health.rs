@@ -1,6 +1,8 @@
 //! A route's health, for its Durable Object (`route-health-object.mjs`): each
 //! call takes the object's kept text and returns the new text with what to do
-//! and the alerts to send, as one value.
+//! and the alerts to send, as one value. One export for every call, one for
+//! the lines of what went wrong: each export is glue of its own in the wasm
+//! and in the JavaScript.
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
@@ -10,7 +12,7 @@ use super::js::{pairs, Obj};
 use crate::config::Config;
 use crate::health::alert::{alert_retry_delay_ms, Alert, AlertKind};
 use crate::health::state::{Change, Health, Limits, Tick};
-use crate::log::HealthLog;
+use crate::log::WarningLog;
 use crate::routes::Destination;
 
 /// What the object's alarm does (see [`Tick`]).
@@ -23,6 +25,31 @@ pub enum HealthStep {
     Idle = 3,
 }
 
+/// What a call to [`route_health`] does to the route's health.
+#[wasm_bindgen]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum HealthCall {
+    /// Whether each of `count` deliveries may be attempted now: `{ go }`, in
+    /// order; the rest the object holds.
+    Admit = 0,
+    /// Admitted attempts ended: `outcomes` 1 delivered, 0 failed, in the
+    /// order they ended; `failure`, what the last failure was.
+    Settle = 1,
+    /// What the alarm does now: `{ step, count?, wake_ms? }`.
+    Tick = 2,
+    /// A probe ended: `outcomes` its one outcome, `failure` as for `Settle`.
+    Probed = 3,
+    /// An operator paused the route: `{ report }`, the admin API's view after it.
+    Pause = 4,
+    /// An operator resumed the route: `{ report }`.
+    Resume = 5,
+    /// `count` deliveries of the route were dead-lettered.
+    DeadLettered = 6,
+    /// The admin API's view of the route (SPEC section 10): `{ report }`;
+    /// nothing changes.
+    Report = 7,
+}
+
 /// The options of the route `name` as configured (none for a route gone).
 fn limits(config: Option<&Config>, name: &str) -> Limits {
     config
@@ -32,24 +59,75 @@ fn limits(config: Option<&Config>, name: &str) -> Limits {
         .unwrap_or_default()
 }
 
-/// Runs `step` on the object's health and returns `{ text, alerts, ... }`.
-fn with_health(
+/// Runs `call` on the route `name`'s health kept as `text`, at `now_ms`, with
+/// `held` deliveries held: `{ text, alerts, ... }`.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen(
+    unchecked_return_type = "HealthAnswer & { go?: boolean[]; step?: HealthStep; count?: number; wake_ms?: number; report?: string }"
+)]
+pub fn route_health(
     env: &JsValue,
+    call: HealthCall,
     name: &str,
     text: &str,
     now_ms: f64,
     held: f64,
-    step: impl FnOnce(&mut Health, Limits, i64) -> (Obj, Vec<Change>),
+    count: u32,
+    outcomes: Option<Vec<u8>>,
+    failure: Option<String>,
 ) -> JsValue {
     let config = env::config(env).as_ref().ok();
     let route = limits(config, name);
     let mut health = Health::from_text(text);
     let now = now_ms as i64;
-    let (answer, changes) = step(&mut health, route, now);
-    let alerts: Array = changes
-        .into_iter()
-        .map(|change| alert(config, name, change, now, held as u64))
+    let held = held as u64;
+    let outcomes: Vec<bool> = outcomes
+        .unwrap_or_default()
+        .iter()
+        .map(|&delivered| delivered == 1)
         .collect();
+    let failure = failure.as_deref();
+    let mut answer = Obj::new();
+    let changes = match call {
+        HealthCall::Admit => {
+            let go = Array::new();
+            for _ in 0..count {
+                go.push(&JsValue::from_bool(health.admit(route, now)));
+            }
+            answer = answer.set("go", go);
+            Vec::new()
+        }
+        HealthCall::Settle => health.settled(route, now, &outcomes, failure),
+        HealthCall::Tick => {
+            let (tick, changes) = health.tick(route, now, held);
+            let (step, count, wake_ms) = match tick {
+                Tick::Probe => (HealthStep::Probe, None, None),
+                Tick::Drain(count) => (HealthStep::Drain, Some(count), None),
+                Tick::Wait(at) => (HealthStep::Wait, None, Some(at as f64)),
+                Tick::Idle => (HealthStep::Idle, None, None),
+            };
+            answer = answer
+                .set("step", step as u32)
+                .maybe("count", count)
+                .maybe("wake_ms", wake_ms);
+            changes
+        }
+        HealthCall::Probed => health.probed(now, outcomes == [true], failure),
+        HealthCall::Pause => health.pause(now),
+        HealthCall::Resume => health.resume(now),
+        HealthCall::DeadLettered => health.dead_lettered(now, u64::from(count)),
+        HealthCall::Report => Vec::new(),
+    };
+    if matches!(
+        call,
+        HealthCall::Pause | HealthCall::Resume | HealthCall::Report
+    ) {
+        answer = answer.set("report", health.report(now, held));
+    }
+    let alerts = Array::new();
+    for change in changes {
+        alerts.push(&alert(config, name, change, now, held));
+    }
     answer
         .set("text", health.text())
         .set("alerts", alerts)
@@ -88,164 +166,50 @@ fn alert(config: Option<&Config>, route: &str, change: Change, now_ms: i64, held
     }
 }
 
-/// Whether each of `count` deliveries may be attempted now (`go`), in order;
-/// the rest the object holds.
-#[wasm_bindgen(unchecked_return_type = "HealthAnswer & { go: boolean[] }")]
-pub fn health_admit(env: &JsValue, name: &str, text: &str, now_ms: f64, count: u32) -> JsValue {
-    with_health(env, name, text, now_ms, 0.0, |health, route, now| {
-        let go: Array = (0..count)
-            .map(|_| JsValue::from_bool(health.admit(route, now)))
-            .collect();
-        (Obj::new().set("go", go), Vec::new())
-    })
-}
-
-/// Admitted attempts ended: `outcomes` 1 delivered, 0 failed, in the order
-/// they ended; `failure`, what the last failure was.
-#[wasm_bindgen(unchecked_return_type = "HealthAnswer")]
-pub fn health_settle(
-    env: &JsValue,
-    name: &str,
-    text: &str,
-    now_ms: f64,
-    outcomes: &[u8],
-    failure: Option<String>,
-    held: f64,
-) -> JsValue {
-    with_health(env, name, text, now_ms, held, |health, route, now| {
-        let outcomes: Vec<bool> = outcomes.iter().map(|&delivered| delivered == 1).collect();
-        let changes = health.settled(route, now, &outcomes, failure.as_deref());
-        (Obj::new(), changes)
-    })
-}
-
-/// What the alarm does now with `held` deliveries held: `{ step, count?, wake_ms? }`.
-#[wasm_bindgen(
-    unchecked_return_type = "HealthAnswer & { step: HealthStep; count?: number; wake_ms?: number }"
-)]
-pub fn health_tick(env: &JsValue, name: &str, text: &str, now_ms: f64, held: f64) -> JsValue {
-    with_health(env, name, text, now_ms, held, |health, route, now| {
-        let (tick, changes) = health.tick(route, now, held as u64);
-        let answer = match tick {
-            Tick::Probe => Obj::new().set("step", HealthStep::Probe as u32),
-            Tick::Drain(count) => Obj::new()
-                .set("step", HealthStep::Drain as u32)
-                .set("count", count),
-            Tick::Wait(at) => Obj::new()
-                .set("step", HealthStep::Wait as u32)
-                .set("wake_ms", at as f64),
-            Tick::Idle => Obj::new().set("step", HealthStep::Idle as u32),
-        };
-        (answer, changes)
-    })
-}
-
-/// A probe ended.
-#[wasm_bindgen(unchecked_return_type = "HealthAnswer")]
-pub fn health_probed(
-    env: &JsValue,
-    name: &str,
-    text: &str,
-    now_ms: f64,
-    delivered: bool,
-    failure: Option<String>,
-    held: f64,
-) -> JsValue {
-    with_health(env, name, text, now_ms, held, |health, _, now| {
-        let changes = health.probed(now, delivered, failure.as_deref());
-        (Obj::new(), changes)
-    })
-}
-
-/// An operator paused (`pause`) or resumed the route: `{ report }`, the
-/// admin API's view after it.
-#[wasm_bindgen(unchecked_return_type = "HealthAnswer & { report: string }")]
-pub fn health_control(
-    env: &JsValue,
-    name: &str,
-    text: &str,
-    now_ms: f64,
-    pause: bool,
-    held: f64,
-) -> JsValue {
-    with_health(env, name, text, now_ms, held, |health, _, now| {
-        let changes = if pause {
-            health.pause(now)
-        } else {
-            health.resume(now)
-        };
-        let report = health.report(now, held as u64);
-        (Obj::new().set("report", report), changes)
-    })
-}
-
-/// Deliveries of the route were dead-lettered.
-#[wasm_bindgen(unchecked_return_type = "HealthAnswer")]
-pub fn health_dead_lettered(
-    env: &JsValue,
-    name: &str,
-    text: &str,
-    now_ms: f64,
-    count: u32,
-    held: f64,
-) -> JsValue {
-    with_health(env, name, text, now_ms, held, |health, _, now| {
-        (Obj::new(), health.dead_lettered(now, u64::from(count)))
-    })
-}
-
-/// The admin API's view of the route (SPEC section 10).
+/// What went wrong in a step of a route's health (see [`health_warning`]).
 #[wasm_bindgen]
-pub fn health_report(text: &str, now_ms: f64, held: f64) -> String {
-    Health::from_text(text).report(now_ms as i64, held as u64)
+#[derive(Clone, Copy)]
+pub enum HealthWarning {
+    /// The route's object could not be asked (`error`).
+    Unreachable = 0,
+    /// A drained delivery that failed could not go back to the queue
+    /// (`error`): it stays held.
+    RequeueFailed = 1,
+    /// An alert's POST got `status` (0: no answer) on try `tries`.
+    AlertSent = 2,
 }
 
-/// The line of a route's object that could not be asked.
-#[wasm_bindgen]
-pub fn health_unreachable(route: &str, error: &str) -> String {
-    HealthLog {
-        warning: "health_unreachable",
-        route: Some(route),
-        error: Some(error),
-        ..Default::default()
-    }
-    .line()
-}
-
-/// The line of a drained delivery that failed and could not go back to the
-/// queue: it stays held.
-#[wasm_bindgen]
-pub fn health_requeue_failed(route: &str, error: &str) -> String {
-    HealthLog {
-        warning: "requeue_failed",
-        route: Some(route),
-        error: Some(error),
-        ..Default::default()
-    }
-    .line()
-}
-
-/// An alert's POST got `status` (0: no answer) on try `tries`: `{ retry_ms }`
-/// to try again, else done, with a `line` when it was given up.
+/// The line of what went wrong with the route `route`: `{ line }`. For an
+/// alert's try, `{ retry_ms }` to try again, else done, with a `line` when it
+/// was given up.
 #[wasm_bindgen(unchecked_return_type = "{ retry_ms?: number; line?: string }")]
-pub fn alert_next(route: &str, status: u16, tries: u32) -> JsValue {
-    if (200..300).contains(&status) {
-        return Obj::new().into_value();
+pub fn health_warning(
+    warning: HealthWarning,
+    route: &str,
+    error: Option<String>,
+    status: u16,
+    tries: u32,
+) -> JsValue {
+    let line = |code: &str| {
+        WarningLog {
+            warning: code,
+            route: Some(route),
+            error: error.as_deref(),
+            status: Some(status).filter(|&status| status > 0),
+            tries: Some(tries).filter(|&tries| tries > 0),
+            ..Default::default()
+        }
+        .line()
+    };
+    let out = Obj::new();
+    match warning {
+        HealthWarning::Unreachable => out.set("line", line("health_unreachable")),
+        HealthWarning::RequeueFailed => out.set("line", line("requeue_failed")),
+        HealthWarning::AlertSent if (200..300).contains(&status) => out,
+        HealthWarning::AlertSent => match alert_retry_delay_ms(tries) {
+            Some(ms) => out.set("retry_ms", ms as f64),
+            None => out.set("line", line("alert_not_delivered")),
+        },
     }
-    match alert_retry_delay_ms(tries) {
-        Some(ms) => Obj::new().set("retry_ms", ms as f64).into_value(),
-        None => Obj::new()
-            .set(
-                "line",
-                HealthLog {
-                    warning: "alert_not_delivered",
-                    route: Some(route),
-                    status: Some(status).filter(|&status| status > 0),
-                    tries: Some(tries),
-                    ..Default::default()
-                }
-                .line(),
-            )
-            .into_value(),
-    }
+    .into_value()
 }

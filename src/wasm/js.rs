@@ -73,13 +73,6 @@ extern "C" {
         retry_seconds: Option<f64>,
         report: JsValue,
     ) -> JsValue;
-    #[wasm_bindgen(js_name = healthReport)]
-    pub(crate) fn health_report(
-        route: &str,
-        delivered: Option<bool>,
-        failure: Option<&str>,
-        dead_lettered: bool,
-    ) -> JsValue;
 }
 
 /// A plain object, built field by field (the needs off the hot path).

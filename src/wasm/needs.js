@@ -22,4 +22,3 @@ export const attempt = (step, lines, log, flush, url, headers, body, timeout_ms,
 export const deliveryWait = (step, lines, log, flush, ms) => ({ step, lines, log, flush, ms });
 export const settle = (step, lines, log, flush, retry_seconds, report) =>
   ({ step, lines, log, flush, retry_seconds, report });
-export const healthReport = (route, delivered, failure, dead_lettered) => ({ route, delivered, failure, dead_lettered });

@@ -6,7 +6,7 @@ import * as core from './glue/index.js';
 import { later, write } from './event-log.mjs';
 import { healthObject } from './route-health-object.mjs';
 
-const { DeliveryStep } = core;
+const { DeliveryStep, HealthWarning } = core;
 
 /**
  * One POST, and the start of the answer, within the need's timeout; reported to the task.
@@ -174,13 +174,22 @@ async function admit(entries, env, now) {
       go = await healthObject(env, route).admit(route, now, guarded.map((entry) =>
         ({ message: /** @type {Uint8Array} */ (entry.body), attempt: entry.message.attempts ?? 1 })));
     } catch (error) {
-      console.error(core.health_unreachable(route, /** @type {any} */ (error)?.message ?? String(error)));
+      unreachable(route, error);
     }
     guarded.forEach((entry, i) => {
       entry.need = go === undefined ? entry.task.unadmitted(now)
         : go[i] ? entry.task.admitted(now) : entry.task.held(now);
     });
   }));
+}
+
+/**
+ * Prints that the route's health object could not be asked.
+ * @param {string} route
+ * @param {unknown} error
+ */
+function unreachable(route, error) {
+  console.error(core.health_warning(HealthWarning.Unreachable, route, /** @type {any} */ (error)?.message ?? String(error), 0, 0).line);
 }
 
 /**
@@ -206,7 +215,7 @@ async function tell(reports, env, now) {
       if (outcomes.length > 0) await object.settle(route, now, Uint8Array.from(outcomes), failure);
       if (dead > 0) await object.failed(route, now, dead);
     } catch (error) {
-      console.error(core.health_unreachable(route, /** @type {any} */ (error)?.message ?? String(error)));
+      unreachable(route, error);
     }
   }));
 }

@@ -10,7 +10,7 @@ import { DurableObject } from 'cloudflare:workers';
 import * as core from './glue/index.js';
 import { performHeld } from './delivery.mjs';
 
-const { HealthStep } = core;
+const { HealthCall, HealthStep, HealthWarning } = core;
 
 // A held store per route and this much time of holding: oldest first is the
 // stores' order, then their rows'.
@@ -65,18 +65,13 @@ export class RouteHealth extends DurableObject {
     });
   }
 
-  /** The core's text of the route's health ('' for a route never seen). */
-  text() {
-    /** @type {any} */
-    const row = this.sql.exec('SELECT text FROM health').toArray()[0];
-    return row?.text ?? '';
-  }
-
-  /** The route's name, as the first call said it. */
-  name() {
-    /** @type {any} */
-    const row = this.sql.exec('SELECT name FROM health').toArray()[0];
-    return /** @type {string | undefined} */ (row?.name);
+  /**
+   * The route's name, as the first call said it, and the core's text of its
+   * health; none for a route never seen.
+   * @returns {{ name: string, text: string } | undefined}
+   */
+  kept() {
+    return /** @type {any} */ (this.sql.exec('SELECT name, text FROM health').toArray()[0]);
   }
 
   /** How many deliveries the route holds. */
@@ -87,11 +82,17 @@ export class RouteHealth extends DurableObject {
   }
 
   /**
-   * Keeps the core's new text and queues its alerts (each printed at once).
+   * Runs `call` on the route's health (the core's `route_health`); but for a
+   * report, keeps its new text and queues its alerts (each printed at once).
+   * `held`: how many it holds, if known.
    * @param {string} name
-   * @param {core.HealthAnswer} answer
+   * @param {core.HealthCall} call
+   * @param {number} now
+   * @param {{ held?: number, count?: number, outcomes?: Uint8Array, failure?: string }} [more]
    */
-  keep(name, answer) {
+  run(name, call, now, { held = this.held(), count = 0, outcomes, failure } = {}) {
+    const answer = core.route_health(this.env, call, name, this.kept()?.text ?? '', now, held, count, outcomes, failure);
+    if (call === HealthCall.Report) return answer;
     this.sql.exec('INSERT OR REPLACE INTO health (id, name, text) VALUES (0, ?, ?)', name, answer.text);
     for (const alert of answer.alerts) {
       console.log(alert.line);
@@ -100,6 +101,7 @@ export class RouteHealth extends DurableObject {
         alert.url, JSON.stringify(alert.headers ?? []), alert.body ?? '', Date.now());
       this.arm(Date.now());
     }
+    return answer;
   }
 
   /**
@@ -122,11 +124,10 @@ export class RouteHealth extends DurableObject {
    * @returns {Promise<boolean[]>}
    */
   async admit(name, now, deliveries) {
-    const answer = core.health_admit(this.env, name, this.text(), now, deliveries.length);
-    this.keep(name, answer);
-    const hold = deliveries.filter((_, i) => !answer.go[i]);
+    const go = this.run(name, HealthCall.Admit, now, { held: 0, count: deliveries.length }).go ?? [];
+    const hold = deliveries.filter((_, i) => !go[i]);
     if (hold.length > 0) await this.hold(name, now, hold);
-    return answer.go;
+    return go;
   }
 
   /**
@@ -157,7 +158,7 @@ export class RouteHealth extends DurableObject {
    * @param {string | undefined} failure
    */
   async settle(name, now, outcomes, failure) {
-    this.keep(name, core.health_settle(this.env, name, this.text(), now, outcomes, failure, this.held()));
+    this.run(name, HealthCall.Settle, now, { outcomes, failure });
     this.arm(Date.now());
   }
 
@@ -168,7 +169,7 @@ export class RouteHealth extends DurableObject {
    * @param {number} count
    */
   async failed(name, now, count) {
-    this.keep(name, core.health_dead_lettered(this.env, name, this.text(), now, count, this.held()));
+    this.run(name, HealthCall.DeadLettered, now, { count });
     this.arm(Date.now());
   }
 
@@ -178,7 +179,7 @@ export class RouteHealth extends DurableObject {
    * @param {number} now
    */
   async report(name, now) {
-    return core.health_report(this.text(), now, this.held());
+    return this.run(name, HealthCall.Report, now).report;
   }
 
   /**
@@ -186,7 +187,9 @@ export class RouteHealth extends DurableObject {
    * @param {number} now
    */
   async pause(name, now) {
-    return this.control(name, now, true);
+    const { report } = this.run(name, HealthCall.Pause, now);
+    this.arm(Date.now());
+    return report;
   }
 
   /**
@@ -194,31 +197,20 @@ export class RouteHealth extends DurableObject {
    * @param {number} now
    */
   async resume(name, now) {
-    return this.control(name, now, false);
-  }
-
-  /**
-   * @param {string} name
-   * @param {number} now
-   * @param {boolean} pause
-   */
-  control(name, now, pause) {
-    const answer = core.health_control(this.env, name, this.text(), now, pause, this.held());
-    this.keep(name, answer);
+    const { report } = this.run(name, HealthCall.Resume, now);
     this.arm(Date.now());
-    return answer.report;
+    return report;
   }
 
   async alarm() {
     this.alarmAt = undefined;
-    const name = this.name();
+    const name = this.kept()?.name;
     if (name === undefined) return;
     await this.sendAlerts();
     const started = Date.now();
     for (;;) {
       const now = Date.now();
-      const answer = core.health_tick(this.env, name, this.text(), now, this.held());
-      this.keep(name, answer);
+      const answer = this.run(name, HealthCall.Tick, now);
       if (answer.step === HealthStep.Probe) {
         await this.probe(name);
       } else if (answer.step === HealthStep.Drain) {
@@ -292,7 +284,7 @@ export class RouteHealth extends DurableObject {
     const delivered = need.report?.delivered === true;
     if (delivered) await this.drop(name, [row]);
     const now = Date.now();
-    this.keep(name, core.health_probed(this.env, name, this.text(), now, delivered, need.report?.failure, this.held()));
+    this.run(name, HealthCall.Probed, now, { outcomes: Uint8Array.of(delivered ? 1 : 0), failure: need.report?.failure });
     this.arm(Date.now());
   }
 
@@ -321,7 +313,7 @@ export class RouteHealth extends DurableObject {
         try {
           await this.env.DELIVERY_QUEUE.send(again ?? row.message, { contentType: 'v8', delaySeconds: need.retry_seconds ?? 0 });
         } catch (error) {
-          console.error(core.health_requeue_failed(name, why(error)));
+          console.error(core.health_warning(HealthWarning.RequeueFailed, name, why(error), 0, 0).line);
           return;
         }
       }
@@ -330,7 +322,7 @@ export class RouteHealth extends DurableObject {
     await this.drop(name, sent);
     // Slots admitted for rows that were not there give nothing back: the
     // index said more than the stores held.
-    this.keep(name, core.health_settle(this.env, name, this.text(), Date.now(), Uint8Array.from(outcomes), failure, this.held()));
+    this.run(name, HealthCall.Settle, Date.now(), { outcomes: Uint8Array.from(outcomes), failure });
   }
 
   /** Sends the alerts due, each tried again on the core's schedule. */
@@ -350,7 +342,7 @@ export class RouteHealth extends DurableObject {
       } catch {
         status = 0;
       }
-      const next = core.alert_next(this.name() ?? '', status, Number(alert.tries) + 1);
+      const next = core.health_warning(HealthWarning.AlertSent, this.kept()?.name ?? '', undefined, status, Number(alert.tries) + 1);
       if (next.line !== undefined) console.error(next.line);
       if (next.retry_ms === undefined) this.sql.exec('DELETE FROM alerts WHERE seq = ?', alert.seq);
       else this.sql.exec('UPDATE alerts SET tries = tries + 1, due_ms = ? WHERE seq = ?', now + next.retry_ms, alert.seq);
