@@ -435,7 +435,10 @@ impl<'c> DeliveryRun<'c> {
         }
         self.last = Some(match &outcome {
             Outcome::Answered(answer) if is_success(answer.status) => (true, None),
-            Outcome::Answered(answer) => (false, Some(format!("HTTP {}", answer.status))),
+            // As a u32: no formatting of u16s of its own in the bundle.
+            Outcome::Answered(answer) => {
+                (false, Some(format!("HTTP {}", u32::from(answer.status))))
+            }
             Outcome::NoAnswer(why) => (false, Some((*why).to_string())),
         });
         let decision = decide(outcome.handled(), self.attempt, self.policy);

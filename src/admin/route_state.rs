@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::event_log::time::rfc3339;
-use crate::json_writer::json;
+use crate::json_writer::{count, JsonObject};
 use crate::routes::{Destination, Route};
 
 /// The latest `since` a report may give: the end of year 9999, the last with
@@ -124,63 +124,55 @@ pub fn list<'r>(routes: impl Iterator<Item = (&'r Route, Health)>) -> String {
     out
 }
 
-/// Pushes `,"name":` and the value, `null` when there is none.
-fn field(out: &mut String, name: &str, value: Option<&str>) {
-    out.push_str(",\"");
-    out.push_str(name);
-    out.push_str("\":");
-    out.push_str(value.unwrap_or("null"));
-}
-
 fn push_entry(out: &mut String, route: &Route, health: &Health) {
     let (state, report) = match health {
         Health::Untracked => ("active", None),
         Health::Unknown => ("unknown", None),
         Health::Reported(report) => (report.state.as_str(), Some(report)),
     };
-    out.push_str("{\"name\":");
-    out.push_str(&json(&route.name));
-    out.push_str(match route.destination {
-        Destination::Http { .. } => ",\"kind\":\"http\",\"state\":\"",
-        Destination::Queue { .. } => ",\"kind\":\"queue\",\"state\":\"",
-    });
-    out.push_str(state);
-    out.push('"');
-    let since = report.and_then(|r| r.since_ms).map(|ms| json(&rfc3339(ms)));
-    field(out, "since", since.as_deref());
     // Nothing is held where no state is kept.
     let held = match health {
         Health::Untracked => Some(0),
         _ => report.map(|r| r.held),
     };
-    let count = |n: Option<u64>| n.map(|n| n.to_string());
-    field(out, "held", count(held).as_deref());
-    field(
-        out,
-        "delivered_1h",
-        count(report.map(|r| r.delivered_1h)).as_deref(),
-    );
-    field(
-        out,
-        "failed_1h",
-        count(report.map(|r| r.failed_1h)).as_deref(),
-    );
-    let last_error = report
-        .and_then(|r| r.last_error.as_ref())
-        .map(|text| json(text));
-    field(out, "last_error", last_error.as_deref());
-    let breaker = route.breaker.map(|breaker| {
-        format!(
-            "{{\"failures\":{},\"probe_seconds\":{}}}",
-            breaker.failures, breaker.probe_seconds
+    let since = report.and_then(|r| r.since_ms).map(rfc3339);
+    let number = |n: Option<u64>| n.map(count);
+    let mut entry = JsonObject::new();
+    entry
+        .text("name", &route.name)
+        .text(
+            "kind",
+            match route.destination {
+                Destination::Http { .. } => "http",
+                Destination::Queue { .. } => "queue",
+            },
         )
-    });
-    field(out, "breaker", Some(breaker.as_deref().unwrap_or("false")));
-    let rate_limit = route
-        .rate_limit
-        .map(|limit| format!("{{\"per_second\":{}}}", limit.per_second));
-    field(out, "rate_limit", rate_limit.as_deref());
-    out.push('}');
+        .text("state", state)
+        .text_or_null("since", since.as_deref())
+        .number_or_null("held", number(held))
+        .number_or_null("delivered_1h", number(report.map(|r| r.delivered_1h)))
+        .number_or_null("failed_1h", number(report.map(|r| r.failed_1h)))
+        .text_or_null("last_error", report.and_then(|r| r.last_error.as_deref()));
+    match route.breaker {
+        Some(breaker) => entry.raw(
+            "breaker",
+            &JsonObject::new()
+                .number("failures", breaker.failures.into())
+                .number("probe_seconds", count(breaker.probe_seconds))
+                .end(),
+        ),
+        None => entry.raw("breaker", "false"),
+    };
+    match route.rate_limit {
+        Some(limit) => entry.raw(
+            "rate_limit",
+            &JsonObject::new()
+                .number("per_second", limit.per_second.into())
+                .end(),
+        ),
+        None => entry.raw("rate_limit", "null"),
+    };
+    out.push_str(&entry.end());
 }
 
 #[cfg(test)]

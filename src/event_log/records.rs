@@ -289,9 +289,9 @@ fn event_params(event: &AcceptedEvent) -> Vec<Param> {
 pub(super) fn accepted_rows(event: &AcceptedEvent) -> Vec<Statement> {
     let mut routes = serde_json::Map::new();
     for (route, kind) in &event.routes {
-        // Built as values, not with `json!`/`to_value`: serde_json's value
-        // serializer stays out of the bundle. The attempt is read back from
-        // the text `record` writes.
+        // Built as values, not with `json!`/`to_value`, and written by
+        // `value_text`: no serializer of serde_json's in the bundle. The
+        // attempt is read back from the text `record` writes.
         let mut delivery = serde_json::Map::new();
         let status = match kind {
             RouteKind::Http => Status::Pending,

@@ -12,13 +12,12 @@ import { ROOT } from '../../tools/lib/leadnest.mjs';
 /** The target: the wasm and the JS together, gzip'd. */
 export const TARGET_GZIP_BYTES = 100 * 1024;
 /**
- * What the bundle may weigh, gzip'd: its size after the last cut (148,462 bytes),
+ * What the bundle may weigh, gzip'd: its size after the last cut (157,843 bytes),
  * and a little room. Lower it with each cut; raise it only with a reason written here.
- * Raised to 153,500: the admin API's routes and their pause and resume (SPEC §10: the
- * requests, the reports read whole, the answers written by hand, the driver's two steps)
- * took 149,301 to 152,776 bytes.
+ * Raised to 158,000: destination health (SPEC §10) took 149,301 to 170,782 bytes, cut
+ * back to 157,843 (docs/performance.md, "The bundle's size").
  */
-export const BUDGET_GZIP_BYTES = 153_500;
+export const BUDGET_GZIP_BYTES = 158_000;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
