@@ -15,9 +15,11 @@ export const TARGET_GZIP_BYTES = 100 * 1024;
  * What the bundle may weigh, gzip'd: its size after the last cut (157,843 bytes),
  * and a little room. Lower it with each cut; raise it only with a reason written here.
  * Raised to 158,000: destination health (SPEC §10) took 149,301 to 170,782 bytes, cut
- * back to 157,843 (docs/performance.md, "The bundle's size").
+ * back to 157,843 (docs/performance.md, "The bundle's size"). Raised to 158,500: a held
+ * delivery whose drain fails carries its attempts into the queue message that sends it
+ * again (Delivery's `spent`, DeliveryTask.requeued), 158,403 bytes.
  */
-export const BUDGET_GZIP_BYTES = 158_000;
+export const BUDGET_GZIP_BYTES = 158_500;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
