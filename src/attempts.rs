@@ -349,26 +349,37 @@ impl<'c> DeliveryRun<'c> {
     /// Its route's health could not be asked: the message is kept for a
     /// retry on the backoff schedule, never attempted unasked.
     pub fn unadmitted(&mut self) {
-        let (State::Attempt, Some(delivery)) = (&self.state, &self.delivery) else {
+        if !matches!(self.state, State::Attempt) {
             return;
-        };
+        }
         let decision = Decision::Retry {
             delay_seconds: retry_delay(self.attempt, self.policy.base_seconds),
         };
-        self.lines.push(
-            DeliveryLog {
-                route: &delivery.route,
-                attempt: self.attempt,
-                webhook_id: &delivery.webhook_id,
-                event: Some(&delivery.event),
-                outcome: decision.outcome(),
-                error: Some("route health unreachable"),
-                retry_in_seconds: decision.retry_in_seconds(),
-                ..Default::default()
-            }
-            .line(),
+        self.unattempted_line(
+            decision.outcome(),
+            Some("route health unreachable"),
+            decision.retry_in_seconds(),
         );
         self.state = State::Done(decision);
+    }
+
+    /// The line of a delivery settled without an attempt.
+    fn unattempted_line(&mut self, outcome: &str, error: Option<&str>, retry: Option<u64>) {
+        let Some(delivery) = &self.delivery else {
+            return;
+        };
+        let line = DeliveryLog {
+            route: &delivery.route,
+            attempt: self.attempt,
+            webhook_id: &delivery.webhook_id,
+            event: Some(&delivery.event),
+            outcome,
+            error,
+            retry_in_seconds: retry,
+            ..Default::default()
+        }
+        .line();
+        self.lines.push(line);
     }
 
     /// The queue message that sends this delivery again after a failed
@@ -391,21 +402,12 @@ impl<'c> DeliveryRun<'c> {
         let (State::Attempt, Some(delivery)) = (&self.state, &self.delivery) else {
             return;
         };
-        self.lines.push(
-            DeliveryLog {
-                route: &delivery.route,
-                attempt: self.attempt,
-                webhook_id: &delivery.webhook_id,
-                event: Some(&delivery.event),
-                outcome: HELD,
-                ..Default::default()
-            }
-            .line(),
-        );
+        let route = delivery.route.clone();
+        self.unattempted_line(HELD, None, None);
         if let Some(event) = &self.logged {
             self.records = HeldDelivery {
                 event: event.clone(),
-                route: delivery.route.clone(),
+                route,
                 at_ms: now_ms,
             }
             .statements();

@@ -19,9 +19,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../tools/lib/leadnest.mjs';
-import { backend, counts } from './backend.mjs';
+import { backend, counts, postEach, routesOf } from './health-kit.mjs';
 import { launchBrowser, scrollsSideways, watchedPage } from './browser.mjs';
-import { event, everyLineWasJson, startWorker, waitFor } from './harness.mjs';
+import { everyLineWasJson, startWorker, waitFor } from './harness.mjs';
 
 const TOKEN = 'console-routes-e2e-admin-token-0123456789';
 const LIMIT = { timeout: 60_000 };
@@ -39,24 +39,9 @@ async function signIn(page, worker) {
 const routeRow = (page, name) => page.locator(`[data-testid=route-row][data-route="${name}"]`);
 const cell = (page, name, label) => routeRow(page, name).locator(`td[data-label="${label}"]`).textContent();
 
-/** The route `name` as GET /admin/api/routes lists it. */
-async function listed(worker, name) {
-  const { status, json } = await worker.admin('GET', '/admin/api/routes');
-  assert.equal(status, 200, JSON.stringify(json));
-  return json.routes.find((route) => route.name === name);
-}
 
-/** Posts one event per label, one after another; returns their message ids. */
-async function post(worker, name, labels) {
-  const ids = [];
-  for (const label of labels) {
-    const messageId = `msg_${RUN}_${label}`;
-    const answer = await worker.post(event(name, { messageId }));
-    assert.equal(answer.status, 200, JSON.stringify(answer.json));
-    ids.push(messageId);
-  }
-  return ids;
-}
+/** Posts one `name` event per label, one after another; returns their message ids. */
+const post = (worker, name, labels) => postEach(worker, name, labels.map((label) => `msg_${RUN}_${label}`));
 
 describe('the routes panel of the console (SPEC §10) in Chromium', () => {
   let worker;
@@ -94,14 +79,14 @@ describe('the routes panel of the console (SPEC §10) in Chromium', () => {
     // and the breaker trips the route; those 3 come back as retries, and are held.
     await post(worker, 'email.opened', ['crm_1', 'crm_2']);
     await post(worker, 'sms.sent', ['billing_ok_1', 'billing_ok_2']);
-    await waitFor(async () => (await listed(worker, 'billing')).delivered_1h === 2, { what: 'billing\'s 2 deliveries counted' });
+    await waitFor(async () => (await routesOf(worker)).billing.delivered_1h === 2, { what: 'billing\'s 2 deliveries counted' });
     billing.setHealthy(false);
     await post(worker, 'sms.sent', ['billing_1', 'billing_2', 'billing_3']);
     await waitFor(async () => {
-      const route = await listed(worker, 'billing');
+      const route = (await routesOf(worker)).billing;
       return route.state === 'tripped' && route.held === 3;
     }, { what: 'billing tripped, holding 3' });
-    await waitFor(async () => (await listed(worker, 'crm')).delivered_1h === 2, { what: 'crm\'s 2 deliveries counted' });
+    await waitFor(async () => (await routesOf(worker)).crm.delivered_1h === 2, { what: 'crm\'s 2 deliveries counted' });
   }, { timeout: 120_000 });
 
   after(async () => {

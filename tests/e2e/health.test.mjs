@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import { backend, counts } from './backend.mjs';
+import { backend, counts, postEach, routesOf } from './health-kit.mjs';
 import { event, startWorker, waitFor } from './harness.mjs';
 
 const RUN = Date.now().toString(36);
@@ -24,25 +24,9 @@ function verifiedAlerts(receiver) {
   }));
 }
 
-/** The route `name` as GET /admin/api/routes lists it. */
-async function routeState(worker, name) {
-  const { status, json } = await worker.admin('GET', '/admin/api/routes');
-  assert.equal(status, 200);
-  return json.routes.find((route) => route.name === name);
-}
-
-/** Posts `count` events one after another; returns their message ids in order. */
-async function postEvents(worker, label, count, gapMs = 0) {
-  const ids = [];
-  for (let i = 0; i < count; i++) {
-    const messageId = `msg_${RUN}_${label}_${String(i).padStart(3, '0')}`;
-    const answer = await worker.post(event('email.opened', { messageId }));
-    assert.equal(answer.status, 200, JSON.stringify(answer.json));
-    ids.push(messageId);
-    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-  }
-  return ids;
-}
+/** Posts `count` email.opened events one after another; returns their message ids in order. */
+const postEvents = (worker, label, count, gapMs = 0) => postEach(worker, 'email.opened',
+  Array.from({ length: count }, (_, i) => `msg_${RUN}_${label}_${String(i).padStart(3, '0')}`), { gapMs });
 
 describe('a paused route holds every delivery and sends each once, oldest first, on resume', () => {
   let worker;
@@ -83,7 +67,7 @@ describe('a paused route holds every delivery and sends each once, oldest first,
     await waitFor(() => worker.logs.filter((line) => line.route === 'crm' && line.outcome === 'held').length >= 12,
       { what: '12 held deliveries', timeoutMs: 30_000 });
     assert.equal(crm.received.length, 0, 'a paused route gets nothing');
-    assert.equal((await routeState(worker, 'crm')).held, 12);
+    assert.equal((await routesOf(worker)).crm.held, 12);
     const listed = await waitFor(async () => {
       const { json } = await worker.admin('GET', '/admin/api/events?status=held&limit=50');
       return json.events.length >= 12 && json;
@@ -102,7 +86,7 @@ describe('a paused route holds every delivery and sends each once, oldest first,
     // within that window of its place.
     const arrived = crm.received.map((request) => ids.indexOf(request.messageId));
     assert.ok(arrived.every((place, i) => Math.abs(place - i) < 6), `oldest first, 6 at a time: ${arrived}`);
-    assert.equal((await routeState(worker, 'crm')).held, 0);
+    assert.equal((await routesOf(worker)).crm.held, 0);
     const { json } = await worker.admin('GET', '/admin/api/events?status=held');
     assert.equal(json.events.length, 0);
 
@@ -164,13 +148,13 @@ describe('the breaker: a failing backend sees its failures and the probes, and e
   test('trips after 3 failures, probes 1 s doubling, recovers by itself; none counted failed', async () => {
     const ids = await postEvents(worker, 'breaker', 8, 150);
     const tripped = await waitFor(async () => {
-      const route = await routeState(worker, 'crm');
+      const route = (await routesOf(worker)).crm;
       return route.state === 'tripped' && route;
     }, { what: 'the route tripped', timeoutMs: 30_000 });
     const trippedAt = Date.now();
     assert.ok(tripped.last_error?.includes('500'), tripped.last_error);
     // While tripped, retries and new events are held: the backend sees probes only.
-    await waitFor(async () => (await routeState(worker, 'crm')).held >= 8, { what: 'all 8 held', timeoutMs: 30_000 });
+    await waitFor(async () => (await routesOf(worker)).crm.held >= 8, { what: 'all 8 held', timeoutMs: 30_000 });
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const beforeHeal = crm.received.length;
     const probeWindow = (Date.now() - trippedAt) / 1000 + 1;
@@ -191,7 +175,7 @@ describe('the breaker: a failing backend sees its failures and the probes, and e
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const delivered = counts(crm.delivered());
     assert.deepEqual(ids.map((id) => delivered.get(id)), Array(8).fill(1), 'each delivered exactly once');
-    const route = await routeState(worker, 'crm');
+    const route = (await routesOf(worker)).crm;
     assert.equal(route.state, 'active');
     assert.equal(route.held, 0);
     const failed = await worker.admin('GET', '/admin/api/events?status=failed');

@@ -17,8 +17,8 @@
 // report's reading (src/admin/route_state.rs: a_report_with_any_field_wrong_is_unknown).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backend, counts } from './backend.mjs';
-import { event, everyLineWasJson, startWorker, waitFor } from './harness.mjs';
+import { backend, counts, postEach, routesOf } from './health-kit.mjs';
+import { everyLineWasJson, startWorker, waitFor } from './harness.mjs';
 
 const TOKEN = 'routes-e2e-admin-token-0123456789abcdef';
 const RUN = Date.now().toString(36);
@@ -34,24 +34,9 @@ const recent = (text, from) => {
   return at >= from - 1000 && at <= Date.now() + 1000;
 };
 
-/** The routes as GET /admin/api/routes lists them, by name. */
-async function routesOf(worker) {
-  const { status, json } = await worker.admin('GET', '/admin/api/routes');
-  assert.equal(status, 200, JSON.stringify(json));
-  return Object.fromEntries(json.routes.map((route) => [route.name, route]));
-}
 
-/** Posts one event per label, one after another; returns their message ids. */
-async function post(worker, name, labels) {
-  const ids = [];
-  for (const label of labels) {
-    const messageId = `msg_${RUN}_${label}`;
-    const answer = await worker.post(event(name, { messageId }));
-    assert.equal(answer.status, 200, JSON.stringify(answer.json));
-    ids.push(messageId);
-  }
-  return ids;
-}
+/** Posts one `name` event per label, one after another; returns their message ids. */
+const post = (worker, name, labels) => postEach(worker, name, labels.map((label) => `msg_${RUN}_${label}`));
 
 describe('the routes of the admin API (SPEC §10), destination health off', () => {
   const ROUTES = [

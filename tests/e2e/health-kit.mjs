@@ -1,7 +1,30 @@
-// A real local backend for the destination health tests (health.test.mjs, routes.test.mjs,
-// console-routes.test.mjs): an HTTP server on loopback that records every request and
-// answers 200 while healthy, 500 otherwise.
+// What the destination health tests (health.test.mjs, routes.test.mjs,
+// console-routes.test.mjs) share: a real local backend (an HTTP server on loopback that
+// records every request and answers 200 while healthy, 500 otherwise), the routes as the
+// admin API lists them, and events posted one by one.
+import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { event } from './harness.mjs';
+
+/** The routes as GET /admin/api/routes lists them, by name. */
+export async function routesOf(worker) {
+  const { status, json } = await worker.admin('GET', '/admin/api/routes');
+  assert.equal(status, 200, JSON.stringify(json));
+  return Object.fromEntries(json.routes.map((route) => [route.name, route]));
+}
+
+/**
+ * Posts one `name` event per message id, one after another (`gapMs` apart), each
+ * answered 200; returns the ids.
+ */
+export async function postEach(worker, name, messageIds, { gapMs = 0 } = {}) {
+  for (const messageId of messageIds) {
+    const answer = await worker.post(event(name, { messageId }));
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  return messageIds;
+}
 
 /**
  * Starts a backend. `received` holds every request ({ at, status, messageId, headers,
