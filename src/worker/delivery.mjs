@@ -4,7 +4,7 @@
 // counts as delivered and what comes next are the core's.
 import * as core from './glue/index.js';
 import { later, write } from './event-log.mjs';
-import { healthObject } from './route-health-object.mjs';
+import { healthObject, why } from './route-health-object.mjs';
 
 const { DeliveryStep, HealthWarning } = core;
 
@@ -88,7 +88,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @param {core.DeliveryTask} task
  * @param {core.DeliveryNeed} need
  * @param {any} env
- * @param {ExecutionContext} ctx
+ * @param {{ waitUntil(promise: Promise<unknown>): void }} ctx
  */
 async function logged(task, need, env, ctx) {
   for (const line of need.lines) console.log(line);
@@ -137,14 +137,8 @@ export async function performHeld(env, ctx, message, attempts, probe) {
   let { task, need } = core.DeliveryTask.drained(env, message, attempts, probe, Date.now());
   try {
     while (need.step === DeliveryStep.Attempt) need = await attempt(task, need);
-    for (const line of need.lines) console.log(line);
-    later(env, ctx, need.flush);
-    if (need.log !== undefined && !(await write(env, need.log))) {
-      need = task.log_unwritten(Date.now());
-      later(env, ctx, need.flush);
-    }
     // A run never waits under a queue: its last need settles it.
-    const settled = /** @type {any} */ (need);
+    const settled = /** @type {any} */ (await logged(task, need, env, ctx));
     return { need: settled, again: settled.report?.delivered === true ? undefined : task.requeued() };
   } finally {
     task.free();
@@ -189,7 +183,7 @@ async function admit(entries, env, now) {
  * @param {unknown} error
  */
 function unreachable(route, error) {
-  console.error(core.health_warning(HealthWarning.Unreachable, route, /** @type {any} */ (error)?.message ?? String(error), 0, 0).line);
+  console.error(core.health_warning(HealthWarning.Unreachable, route, why(error), 0, 0).line);
 }
 
 /**

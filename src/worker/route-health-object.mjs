@@ -39,8 +39,14 @@ function heldStore(env, name, slot) {
   return env.HELD_DELIVERIES.get(env.HELD_DELIVERIES.idFromName(`${name}/${slot}`));
 }
 
-/** @param {unknown} error */
-const why = (error) => /** @type {any} */ (error)?.message ?? String(error);
+/**
+ * What a failed call said, for a log line.
+ * @param {unknown} error
+ */
+export const why = (error) => /** @type {any} */ (error)?.message ?? String(error);
+
+/** The number of the held store of these ten minutes: only it is still written to. */
+const currentSlot = () => Math.floor(Date.now() / STORE_MS);
 
 /**
  * A held delivery: the queue message's bytes and the attempt it is at.
@@ -158,8 +164,8 @@ export class RouteHealth extends DurableObject {
    * @param {string | undefined} failure
    */
   async settle(name, now, outcomes, failure) {
+    // No alarm: a trip holds what comes next, and the hold wakes it.
     this.run(name, HealthCall.Settle, now, { outcomes, failure });
-    this.arm(Date.now());
   }
 
   /**
@@ -187,9 +193,8 @@ export class RouteHealth extends DurableObject {
    * @param {number} now
    */
   async pause(name, now) {
-    const { report } = this.run(name, HealthCall.Pause, now);
-    this.arm(Date.now());
-    return report;
+    // No alarm: a paused route has nothing to do until resumed.
+    return this.run(name, HealthCall.Pause, now).report;
   }
 
   /**
@@ -245,7 +250,7 @@ export class RouteHealth extends DurableObject {
       const rows = await heldStore(this.env, name, slot).oldest(limit - found.length);
       if (rows.length === 0) {
         // Only a past store is done with: the current one may be being written.
-        if (slot < Math.floor(Date.now() / STORE_MS)) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
+        if (slot < currentSlot()) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
         continue;
       }
       for (const row of rows) found.push({ slot, ...row });
@@ -265,7 +270,7 @@ export class RouteHealth extends DurableObject {
     // Counts move by what was dropped, never set: a hold into the current
     // store may be under way. A past store emptied is deleted whole.
     await Promise.all([...bySlot].map(async ([slot, seqs]) => {
-      const past = slot < Math.floor(Date.now() / STORE_MS);
+      const past = slot < currentSlot();
       const { dropped, left } = await heldStore(this.env, name, slot).drop(seqs, past);
       if (past && left === 0) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
       else this.sql.exec('UPDATE stores SET held = max(held - ?, 0) WHERE slot = ?', dropped, slot);
@@ -308,8 +313,8 @@ export class RouteHealth extends DurableObject {
       const { need, again } = await performHeld(this.env, this.ctx, row.message, row.attempt, false);
       const delivered = need.report?.delivered === true;
       outcomes.push(delivered ? 1 : 0);
-      if (!delivered) failure = need.report?.failure ?? failure;
       if (!delivered) {
+        failure = need.report?.failure ?? failure;
         try {
           await this.env.DELIVERY_QUEUE.send(again ?? row.message, { contentType: 'v8', delaySeconds: need.retry_seconds ?? 0 });
         } catch (error) {
