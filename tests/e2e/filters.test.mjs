@@ -11,7 +11,7 @@ import { main as send } from '../../tools/send.mjs';
 const RUN = Date.now().toString(36);
 const quiet = () => {};
 
-// The README's three examples (docs/filters.md), on the fields the samples carry.
+// docs/filters.md's three examples, on the fields the samples carry.
 const FILTERED_ROUTES = [
   { name: 'hard_bounces', events: ['email.bounced'], filter: { data: { bounce_type: 'hard' } } },
   { name: 'campaign_replies', events: ['sms.replied', 'whatsapp.replied'], filter: { data: { campaign_id: 'camp_spring' } } },
