@@ -13,6 +13,18 @@ mkdir -p "$stage/glue"
 
 cargo build --quiet --lib --release --target wasm32-unknown-unknown
 
+# Nothing to do when nothing that goes into the bundle changed: `wrangler dev`
+# runs this again as soon as its watcher is ready, right after its first build.
+inputs=$( {
+  echo "KEEP_NAMES=${KEEP_NAMES:-0} $WASM_BINDGEN_BIN $WASM_OPT_BIN $ESBUILD_BIN"
+  sha256sum target/wasm32-unknown-unknown/release/leadnest_edge.wasm src/worker/*.mjs \
+    src/wasm/needs.js src/wasm/needs.d.ts scripts/build.sh tsconfig.json package-lock.json
+} | sha256sum)
+if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ -f build/types/glue/index.d.ts ] &&
+  [ "$(cat build/.inputs 2>/dev/null)" = "$inputs" ]; then
+  exit 0
+fi
+
 # reset-state and abort-handler: after a trap the glue re-instantiates the module
 # on the next call instead of leaving the isolate broken.
 "$WASM_BINDGEN_BIN" target/wasm32-unknown-unknown/release/leadnest_edge.wasm \
@@ -55,3 +67,4 @@ mv "$stage/index.js" build/index.js.new
 mv build/index_bg.wasm.new build/index_bg.wasm
 mv build/index.js.new build/index.js
 rm -rf "$stage" build/worker build/package.json
+echo "$inputs" > build/.inputs

@@ -597,38 +597,22 @@ impl<'c> Ingress<'c> {
         };
     }
 
-    /// Whether the need at hand is the key table's (`DEDUP_MODE=durable`):
-    /// [`table_request`](Self::table_request) says what to ask it.
-    pub fn asks_table(&self) -> bool {
-        matches!(
-            self.need(),
-            Need::Claim {
-                store: DedupMode::Durable,
-                ..
-            } | Need::Release { .. }
-                | Need::Record {
-                    store: DedupMode::Durable,
-                    ..
-                }
-        )
-    }
-
     /// What to ask the key table (`DEDUP_MODE=durable`) for the need at hand,
-    /// and the shard that holds its key; `token` names this request, the same
-    /// for all its steps. `None` when the need is not the key table's.
-    pub fn table_request(&self, token: &str) -> Option<(String, TableRequest)> {
-        let token = token.to_string();
+    /// and the shard that holds its key; `token` gives what names this request,
+    /// the same for all its steps, asked only when the need is the table's (a
+    /// KV request makes none). `None` when the need is not the key table's.
+    pub fn table_request(&self, token: impl FnOnce() -> String) -> Option<(String, TableRequest)> {
         let request = match self.need() {
             Need::Claim {
                 key,
                 store: DedupMode::Durable,
             } => TableRequest::Claim {
                 key: key.as_str().into(),
-                token,
+                token: token(),
             },
             Need::Release { key } => TableRequest::Release {
                 key: key.as_str().into(),
-                token,
+                token: token(),
             },
             Need::Record {
                 key,
@@ -637,7 +621,7 @@ impl<'c> Ingress<'c> {
                 ..
             } => TableRequest::Record {
                 key: key.as_str().into(),
-                token,
+                token: token(),
                 ttl_ms: i64::try_from(ttl_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
             },
             _ => return None,

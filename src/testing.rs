@@ -248,7 +248,9 @@ impl FakePlatform<'_> {
 
     /// The key-table request the need at hand makes, asked and answered.
     fn ask_table(&self, ingress: &mut Ingress<'_>, token: &str) {
-        let answer = ingress.table_request(token).map(|(_, ask)| self.ask(ask));
+        let answer = ingress
+            .table_request(|| token.to_string())
+            .map(|(_, ask)| self.ask(ask));
         ingress.table_answered(answer);
     }
 

@@ -187,19 +187,19 @@ impl IngressTask {
         let Some(run) = &self.run else {
             return super::unavailable(env, now_ms);
         };
-        if run.asks_table() {
-            let token = self.token.get_or_insert_with(random_uuid);
-            if let Some((shard, request)) = run.table_request(token) {
-                let ttl_ms = request.ttl_ms().map(|ms| ms as f64);
-                return js::table(
-                    IngressStep::Table as u32,
-                    &shard,
-                    request.op(),
-                    request.key(),
-                    request.token(),
-                    ttl_ms,
-                );
-            }
+        let token = &mut self.token;
+        if let Some((shard, request)) =
+            run.table_request(|| token.get_or_insert_with(random_uuid).clone())
+        {
+            let ttl_ms = request.ttl_ms().map(|ms| ms as f64);
+            return js::table(
+                IngressStep::Table as u32,
+                &shard,
+                request.op(),
+                request.key(),
+                request.token(),
+                ttl_ms,
+            );
         }
         match run.need() {
             Need::ReadBody {
