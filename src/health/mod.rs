@@ -2,4 +2,5 @@
 //! and rate limit, and the alerts their changes raise.
 
 pub mod alert;
+pub mod call;
 pub mod state;

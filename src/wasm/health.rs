@@ -9,11 +9,8 @@ use wasm_bindgen::prelude::*;
 
 use super::env;
 use super::js::{pairs, Obj};
-use crate::config::Config;
-use crate::health::alert::{alert_retry_delay_ms, Alert, AlertKind};
-use crate::health::state::{Change, Health, Limits, Tick};
-use crate::log::WarningLog;
-use crate::routes::Destination;
+use crate::health::call::{self, Call, Trouble};
+use crate::health::state::Tick;
 
 /// What the object's alarm does (see [`Tick`]).
 #[wasm_bindgen]
@@ -50,17 +47,8 @@ pub enum HealthCall {
     Report = 7,
 }
 
-/// The options of the route `name` as configured (none for a route gone).
-fn limits(config: Option<&Config>, name: &str) -> Limits {
-    config
-        .and_then(|config| config.routes.iter().find(|route| route.name == name))
-        .filter(|route| matches!(route.destination, Destination::Http { .. }))
-        .map(Limits::from)
-        .unwrap_or_default()
-}
-
 /// Runs `call` on the route `name`'s health kept as `text`, at `now_ms`, with
-/// `held` deliveries held: `{ text, alerts, ... }`.
+/// `held` deliveries held: `{ text, alerts, ... }` (see [`call::run`]).
 #[allow(clippy::too_many_arguments)]
 #[wasm_bindgen(
     unchecked_return_type = "HealthAnswer & { go?: boolean[]; step?: HealthStep; count?: number; wake_ms?: number; report?: string }"
@@ -76,94 +64,68 @@ pub fn route_health(
     outcomes: Option<Vec<u8>>,
     failure: Option<String>,
 ) -> JsValue {
-    let config = env::config(env).as_ref().ok();
-    let route = limits(config, name);
-    let mut health = Health::from_text(text);
-    let now = now_ms as i64;
-    let held = held as u64;
     let outcomes: Vec<bool> = outcomes
         .unwrap_or_default()
         .iter()
         .map(|&delivered| delivered == 1)
         .collect();
     let failure = failure.as_deref();
-    let mut answer = Obj::new();
-    let changes = match call {
-        HealthCall::Admit => {
-            let go = Array::new();
-            for _ in 0..count {
-                go.push(&JsValue::from_bool(health.admit(route, now)));
-            }
-            answer = answer.set("go", go);
-            Vec::new()
-        }
-        HealthCall::Settle => health.settled(route, now, &outcomes, failure),
-        HealthCall::Tick => {
-            let (tick, changes) = health.tick(route, now, held);
-            let (step, count, wake_ms) = match tick {
-                Tick::Probe => (HealthStep::Probe, None, None),
-                Tick::Drain(count) => (HealthStep::Drain, Some(count), None),
-                Tick::Wait(at) => (HealthStep::Wait, None, Some(at as f64)),
-                Tick::Idle => (HealthStep::Idle, None, None),
-            };
-            answer = answer
-                .set("step", step as u32)
-                .maybe("count", count)
-                .maybe("wake_ms", wake_ms);
-            changes
-        }
-        HealthCall::Probed => health.probed(now, outcomes == [true], failure),
-        HealthCall::Pause => health.pause(now),
-        HealthCall::Resume => health.resume(now),
-        HealthCall::DeadLettered => health.dead_lettered(now, u64::from(count)),
-        HealthCall::Report => Vec::new(),
+    let call = match call {
+        HealthCall::Admit => Call::Admit { count },
+        HealthCall::Settle => Call::Settle {
+            outcomes: &outcomes,
+            failure,
+        },
+        HealthCall::Tick => Call::Tick,
+        HealthCall::Probed => Call::Probed {
+            delivered: outcomes == [true],
+            failure,
+        },
+        HealthCall::Pause => Call::Pause,
+        HealthCall::Resume => Call::Resume,
+        HealthCall::DeadLettered => Call::DeadLettered {
+            count: u64::from(count),
+        },
+        HealthCall::Report => Call::Report,
     };
-    if matches!(
-        call,
-        HealthCall::Pause | HealthCall::Resume | HealthCall::Report
-    ) {
-        answer = answer.set("report", health.report(now, held));
+    let config = env::config(env).as_ref().ok();
+    let answer = call::run(config, name, text, now_ms as i64, held as u64, call);
+    let mut out = Obj::new();
+    if !answer.go.is_empty() {
+        let go: Array = answer.go.into_iter().map(JsValue::from_bool).collect();
+        out = out.set("go", go);
     }
-    let alerts = Array::new();
-    for change in changes {
-        alerts.push(&alert(config, name, change, now, held));
+    if let Some(tick) = answer.tick {
+        let (step, count, wake_ms) = match tick {
+            Tick::Probe => (HealthStep::Probe, None, None),
+            Tick::Drain(count) => (HealthStep::Drain, Some(count), None),
+            Tick::Wait(at) => (HealthStep::Wait, None, Some(at as f64)),
+            Tick::Idle => (HealthStep::Idle, None, None),
+        };
+        out = out
+            .set("step", step as u32)
+            .maybe("count", count)
+            .maybe("wake_ms", wake_ms);
     }
-    answer
-        .set("text", health.text())
+    let alerts: Array = answer
+        .alerts
+        .into_iter()
+        .map(|alert| {
+            let out = Obj::new().set("line", alert.line);
+            match alert.post {
+                Some(post) => out
+                    .set("url", post.url)
+                    .set("headers", pairs(post.headers))
+                    .set("body", post.body),
+                None => out,
+            }
+            .into_value()
+        })
+        .collect();
+    out.maybe("report", answer.report)
+        .set("text", answer.text)
         .set("alerts", alerts)
         .into_value()
-}
-
-/// An alert to send: its log line, and with `ALERT_URL` its request.
-fn alert(config: Option<&Config>, route: &str, change: Change, now_ms: i64, held: u64) -> JsValue {
-    let (kind, reason, count) = match change {
-        Change::Tripped { reason } => (AlertKind::Tripped, reason, None),
-        Change::Recovered => (AlertKind::Recovered, "a probe was delivered".into(), None),
-        Change::Paused => (AlertKind::Paused, "paused by an operator".into(), None),
-        Change::Resumed => (AlertKind::Resumed, "resumed by an operator".into(), None),
-        Change::Failed { count } => (
-            AlertKind::DeliveryFailed,
-            "deliveries spent their retries and were dead-lettered".into(),
-            Some(count),
-        ),
-    };
-    let alert = Alert {
-        kind,
-        route: route.to_string(),
-        at_ms: now_ms,
-        reason,
-        held,
-        count,
-    };
-    let out = Obj::new().set("line", alert.line());
-    match config.and_then(|config| config.alerts.as_ref()) {
-        Some(target) => out
-            .set("url", target.url.as_str())
-            .set("headers", pairs(alert.headers(target, now_ms / 1000)))
-            .set("body", alert.body())
-            .into_value(),
-        None => out.into_value(),
-    }
 }
 
 /// What went wrong in a step of a route's health (see [`health_warning`]).
@@ -181,7 +143,7 @@ pub enum HealthWarning {
 
 /// The line of what went wrong with the route `route`: `{ line }`. For an
 /// alert's try, `{ retry_ms }` to try again, else done, with a `line` when it
-/// was given up.
+/// was given up (see [`call::handle`]).
 #[wasm_bindgen(unchecked_return_type = "{ retry_ms?: number; line?: string }")]
 pub fn health_warning(
     warning: HealthWarning,
@@ -190,26 +152,14 @@ pub fn health_warning(
     status: u16,
     tries: u32,
 ) -> JsValue {
-    let line = |code: &str| {
-        WarningLog {
-            warning: code,
-            route: Some(route),
-            error: error.as_deref(),
-            status: Some(status).filter(|&status| status > 0),
-            tries: Some(tries).filter(|&tries| tries > 0),
-            ..Default::default()
-        }
-        .line()
+    let trouble = match warning {
+        HealthWarning::Unreachable => Trouble::Unreachable,
+        HealthWarning::RequeueFailed => Trouble::RequeueFailed,
+        HealthWarning::AlertSent => Trouble::AlertTried { status, tries },
     };
-    let out = Obj::new();
-    match warning {
-        HealthWarning::Unreachable => out.set("line", line("health_unreachable")),
-        HealthWarning::RequeueFailed => out.set("line", line("requeue_failed")),
-        HealthWarning::AlertSent if (200..300).contains(&status) => out,
-        HealthWarning::AlertSent => match alert_retry_delay_ms(tries) {
-            Some(ms) => out.set("retry_ms", ms as f64),
-            None => out.set("line", line("alert_not_delivered")),
-        },
-    }
-    .into_value()
+    let handling = call::handle(trouble, route, error.as_deref());
+    Obj::new()
+        .maybe("line", handling.line)
+        .maybe("retry_ms", handling.retry_ms.map(|ms| ms as f64))
+        .into_value()
 }

@@ -17,9 +17,11 @@ export const TARGET_GZIP_BYTES = 100 * 1024;
  * Raised to 158,000: destination health (SPEC §10) took 149,301 to 170,782 bytes, cut
  * back to 157,843 (docs/performance.md, "The bundle's size"). Raised to 158,500: a held
  * delivery whose drain fails carries its attempts into the queue message that sends it
- * again (Delivery's `spent`, DeliveryTask.requeued), 158,403 bytes.
+ * again (Delivery's `spent`, DeliveryTask.requeued), 158,403 bytes. Raised to 159,600: a
+ * route's health call and its troubles decided in the core (`src/health/call.rs`, tested
+ * natively), not in `src/wasm/health.rs`, 159,505 bytes.
  */
-export const BUDGET_GZIP_BYTES = 158_500;
+export const BUDGET_GZIP_BYTES = 159_600;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
