@@ -16,10 +16,12 @@ pub enum Call<'a> {
     /// Whether each of `count` deliveries may be attempted now, in order.
     Admit { count: u32 },
     /// Admitted attempts ended, in the order they ended (`true` delivered);
-    /// `failure`, what the last failure was.
+    /// `failure`, what the last failure was; `unattempted` admissions were
+    /// not used.
     Settle {
         outcomes: &'a [bool],
         failure: Option<&'a str>,
+        unattempted: u32,
     },
     /// What the alarm does now.
     Tick,
@@ -70,7 +72,8 @@ pub struct Post {
 
 /// Runs `call` on the route `route`'s health kept as `text`, at `now_ms`,
 /// with `held` deliveries held. A route gone from the configuration (or not
-/// an HTTP route) neither trips nor limits.
+/// an HTTP route) neither trips, limits nor stays paused: what it holds
+/// drains, and each delivery is told the route is gone.
 pub fn run(
     config: Option<&Config>,
     route: &str,
@@ -79,19 +82,28 @@ pub fn run(
     held: u64,
     call: Call<'_>,
 ) -> Answer {
-    let limits = config
+    let configured = config
         .and_then(|config| config.routes.iter().find(|r| r.name == route))
-        .filter(|r| matches!(r.destination, Destination::Http { .. }))
-        .map(Limits::from)
-        .unwrap_or_default();
+        .filter(|r| matches!(r.destination, Destination::Http { .. }));
+    let limits = configured.map(Limits::from).unwrap_or_default();
     let mut health = Health::from_text(text);
+    if config.is_some() && configured.is_none() {
+        health.released(now_ms);
+    }
     let mut answer = Answer::default();
     let changes = match call {
         Call::Admit { count } => {
             answer.go = (0..count).map(|_| health.admit(limits, now_ms)).collect();
             Vec::new()
         }
-        Call::Settle { outcomes, failure } => health.settled(limits, now_ms, outcomes, failure),
+        Call::Settle {
+            outcomes,
+            failure,
+            unattempted,
+        } => {
+            health.unattempted(unattempted);
+            health.settled(limits, now_ms, outcomes, failure)
+        }
         Call::Tick => {
             let (tick, changes) = health.tick(limits, now_ms, held);
             answer.tick = Some(tick);
@@ -238,6 +250,7 @@ mod tests {
             Call::Settle {
                 outcomes: &outcomes,
                 failure: Some("status 503"),
+                unattempted: 0,
             },
         )
     }
@@ -339,7 +352,7 @@ mod tests {
         );
         assert_eq!(held.go, [false, false]);
         let tick = run(Some(&config), "crm", &paused.text, NOW, 2, Call::Tick);
-        assert_eq!(tick.tick, Some(Tick::Idle));
+        assert_eq!(tick.tick, Some(Tick::Wait(NOW + 3_600_000)));
     }
 
     #[test]
@@ -365,6 +378,7 @@ mod tests {
             Call::Settle {
                 outcomes: &[false; 20],
                 failure: Some("status 503"),
+                unattempted: 0,
             },
         )
     }
@@ -379,8 +393,32 @@ mod tests {
             Call::Settle {
                 outcomes: &[false; 20],
                 failure: None,
+                unattempted: 0,
             },
         )
+    }
+
+    #[test]
+    fn a_paused_or_tripped_route_gone_from_the_configuration_drains() {
+        let config = routes(false);
+        let paused = run(Some(&config), "crm", "", NOW, 4, Call::Pause);
+        let tripped = fail(&config, "", 2);
+        let removed = routes_without_crm();
+        for text in [&paused.text, &tripped.text] {
+            let tick = run(Some(&removed), "crm", text, NOW + 1, 4, Call::Tick);
+            assert_eq!(tick.tick, Some(Tick::Drain(4)));
+            assert!(tick.alerts.is_empty());
+        }
+        // A configuration that did not load changes nothing.
+        let kept = run(None, "crm", &paused.text, NOW + 1, 4, Call::Tick);
+        assert_eq!(kept.tick, Some(Tick::Wait(NOW + 1 + 3_600_000)));
+    }
+
+    fn routes_without_crm() -> Config {
+        let source = FakeSource::minimal()
+            .with_queue("EVENTS_QUEUE")
+            .with("ROUTES", r#"[{"name":"q","queue":"EVENTS_QUEUE"}]"#);
+        Config::load(&source).unwrap_or_else(|error| unreachable!("{}", error.message()))
     }
 
     #[test]

@@ -97,6 +97,8 @@ const IN_FLIGHT_STALE_MS: i64 = 120_000;
 /// simultaneous connections.
 pub const DRAIN_AT_ONCE: u32 = 6;
 const MINUTE_MS: i64 = 60_000;
+/// How often a paused route that holds deliveries wakes its object.
+const PAUSED_WAKE_MS: i64 = 3_600_000;
 
 /// One route's health.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +166,13 @@ impl Health {
         }
         let mut free = u32::MAX;
         if let Some(breaker) = route.breaker.filter(|_| self.failures > 0) {
+            // At least one: failures counted past the threshold (the breaker
+            // was off, or lowered) trip it on the next, never hold forever.
             free = breaker
                 .failures
-                .saturating_sub(self.failures + self.in_flight);
+                .saturating_sub(self.failures)
+                .max(1)
+                .saturating_sub(self.in_flight);
         }
         if let Some(limit) = route.rate_limit {
             self.shift(now_ms);
@@ -242,6 +248,21 @@ impl Health {
         changes
     }
 
+    /// Admissions taken for attempts that were not made (a drain found fewer
+    /// held deliveries than it was given room for): no longer in flight.
+    pub fn unattempted(&mut self, count: u32) {
+        self.in_flight = self.in_flight.saturating_sub(count);
+    }
+
+    /// The route is gone from the configuration (or is no HTTP route): what
+    /// it holds drains, each delivery then told the route is gone. Active
+    /// again without an alert: no operator or backend changed anything.
+    pub fn released(&mut self, now_ms: i64) {
+        if self.state != State::Active {
+            self.become_active(now_ms);
+        }
+    }
+
     /// A probe ended. Delivered: the route is active again and the rest drain.
     /// Failed: the wait doubles, up to [`MAX_PROBE_SECONDS`].
     pub fn probed(&mut self, now_ms: i64, delivered: bool, error: Option<&str>) -> Vec<Change> {
@@ -310,7 +331,10 @@ impl Health {
     pub fn tick(&mut self, route: Limits, now_ms: i64, held: u64) -> (Tick, Vec<Change>) {
         let changes = self.failed_alert_due(now_ms);
         let tick = match self.state {
-            State::Paused => Tick::Idle,
+            State::Paused if held == 0 => Tick::Idle,
+            // Looked at again now and then: a route removed from the
+            // configuration while paused is released (`call::run`).
+            State::Paused => Tick::Wait(now_ms + PAUSED_WAKE_MS),
             State::Tripped if held == 0 => Tick::Idle,
             State::Tripped if now_ms >= self.next_probe_ms => {
                 // Not again until it ends or its time passes once more.
@@ -533,6 +557,62 @@ mod tests {
     }
 
     #[test]
+    fn failures_counted_past_a_breaker_turned_on_or_lowered_trip_it_on_the_next() {
+        // Twelve failures while the breaker was off, then it is turned on at 10.
+        let off = route(None, None);
+        let mut health = Health::default();
+        for now in 0..12 {
+            assert!(attempt(&mut health, off, now, false).is_empty());
+        }
+        let on = route(breaker(10, 60), None);
+        // One attempt at a time goes: never none, which would hold forever.
+        assert!(health.admit(on, 20));
+        assert!(!health.admit(on, 20));
+        let changes = health.settled(on, 21, &[false], Some("HTTP 503"));
+        assert_eq!(health.state, State::Tripped);
+        assert!(matches!(&changes[..], [Change::Tripped { .. }]));
+        // Delivered instead, the count starts again.
+        let mut health = Health::default();
+        for now in 0..12 {
+            attempt(&mut health, off, now, false);
+        }
+        assert!(attempt(&mut health, on, 20, true).is_empty());
+        assert_eq!(health.state, State::Active);
+        assert!(health.admit(on, 21) && health.admit(on, 21));
+    }
+
+    #[test]
+    fn admissions_a_drain_did_not_use_are_no_longer_in_flight() {
+        let route = route(breaker(3, 60), None);
+        let mut health = Health::default();
+        attempt(&mut health, route, 0, false);
+        // Room for two while one failure is counted; the drain finds none.
+        assert_eq!(health.tick(route, 1, 6).0, Tick::Drain(2));
+        assert_eq!(health.tick(route, 2, 6).0, Tick::Wait(1002));
+        health.unattempted(2);
+        assert_eq!(health.tick(route, 3, 6).0, Tick::Drain(2));
+    }
+
+    #[test]
+    fn a_released_route_is_active_again_without_an_alert() {
+        let route = route(breaker(1, 60), None);
+        let mut paused = Health::default();
+        assert!(!paused.pause(0).is_empty());
+        paused.released(5);
+        assert_eq!((paused.state, paused.since_ms), (State::Active, Some(5)));
+        assert_eq!(paused.tick(route, 6, 3).0, Tick::Drain(3));
+        let mut tripped = Health::default();
+        attempt(&mut tripped, route, 0, false);
+        assert_eq!(tripped.state, State::Tripped);
+        tripped.released(7);
+        assert_eq!(tripped.state, State::Active);
+        // Active already: nothing changes.
+        let mut active = Health::default();
+        active.released(9);
+        assert_eq!(active.since_ms, None);
+    }
+
+    #[test]
     fn without_a_breaker_the_route_never_trips() {
         let route = route(None, None);
         let mut health = Health::default();
@@ -598,7 +678,9 @@ mod tests {
         assert_eq!(health.pause(10), [Change::Paused]);
         assert!(health.pause(11).is_empty(), "paused once");
         assert!(!health.admit(route, 12));
-        assert_eq!(health.tick(route, 12, 100).0, Tick::Idle);
+        // Nothing to do but look again in an hour (the route may be removed).
+        assert_eq!(health.tick(route, 12, 100).0, Tick::Wait(12 + 3_600_000));
+        assert_eq!(health.tick(route, 12, 0).0, Tick::Idle);
         assert_eq!(health.resume(20), [Change::Resumed]);
         assert!(health.resume(21).is_empty());
         assert_eq!(health.since_ms, Some(20));

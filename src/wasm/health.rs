@@ -30,7 +30,8 @@ pub enum HealthCall {
     /// order; the rest the object holds.
     Admit = 0,
     /// Admitted attempts ended: `outcomes` 1 delivered, 0 failed, in the
-    /// order they ended; `failure`, what the last failure was.
+    /// order they ended; `failure`, what the last failure was; `count`
+    /// admissions not used.
     Settle = 1,
     /// What the alarm does now: `{ step, count?, wake_ms? }`.
     Tick = 2,
@@ -75,6 +76,7 @@ pub fn route_health(
         HealthCall::Settle => Call::Settle {
             outcomes: &outcomes,
             failure,
+            unattempted: count,
         },
         HealthCall::Tick => Call::Tick,
         HealthCall::Probed => Call::Probed {

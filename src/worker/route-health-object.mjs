@@ -66,6 +66,12 @@ export class RouteHealth extends DurableObject {
     this.sql.exec('CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, headers TEXT NOT NULL, body TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL)');
     /** When the alarm is set for: read once, then as this instance sets it. */
     this.alarmAt = /** @type {number | undefined} */ (undefined);
+    /**
+     * Holds under way, by store: a store being written to is never taken
+     * for done, whatever the time (its rows are not all there yet).
+     * @type {Map<number, number>}
+     */
+    this.holding = new Map();
     ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = (await ctx.storage.getAlarm()) ?? undefined;
     });
@@ -132,28 +138,49 @@ export class RouteHealth extends DurableObject {
   async admit(name, now, deliveries) {
     const go = this.run(name, HealthCall.Admit, now, { held: 0, count: deliveries.length }).go ?? [];
     const hold = deliveries.filter((_, i) => !go[i]);
-    if (hold.length > 0) await this.hold(name, now, hold);
+    if (hold.length > 0) {
+      try {
+        await this.hold(name, hold);
+      } catch (error) {
+        // The caller retries them all: what was admitted is not attempted.
+        this.run(name, HealthCall.Settle, Date.now(), { count: go.filter(Boolean).length });
+        throw error;
+      }
+    }
     return go;
   }
 
   /**
-   * Puts deliveries in the store of `now`'s ten minutes, counted first so
-   * the index never misses a store that holds something.
+   * Puts deliveries in the store of these ten minutes (by this object's
+   * clock), counted first so the index never misses a store that holds
+   * something.
    * @param {string} name
-   * @param {number} now
    * @param {Held[]} deliveries
    */
-  async hold(name, now, deliveries) {
-    const slot = Math.floor(now / STORE_MS);
+  async hold(name, deliveries) {
+    const slot = currentSlot();
     const count = deliveries.length;
     this.sql.exec('INSERT INTO stores (slot, held) VALUES (?, ?) ON CONFLICT (slot) DO UPDATE SET held = held + excluded.held', slot, count);
+    this.holding.set(slot, (this.holding.get(slot) ?? 0) + 1);
     try {
       await heldStore(this.env, name, slot).keep(deliveries);
     } catch (error) {
       this.sql.exec('UPDATE stores SET held = max(held - ?, 0) WHERE slot = ?', count, slot);
       throw error;
+    } finally {
+      const left = (this.holding.get(slot) ?? 1) - 1;
+      if (left > 0) this.holding.set(slot, left);
+      else this.holding.delete(slot);
     }
     this.arm(Date.now());
+  }
+
+  /**
+   * Whether the store `slot` is done with: no hold goes to it any more.
+   * @param {number} slot
+   */
+  done(slot) {
+    return slot < currentSlot() && !this.holding.has(slot);
   }
 
   /**
@@ -246,11 +273,13 @@ export class RouteHealth extends DurableObject {
     const stores = this.sql.exec('SELECT slot FROM stores ORDER BY slot').toArray();
     for (const { slot } of stores) {
       if (found.length >= limit) break;
+      // Only a store done with leaves the index when empty (deleted whole):
+      // the current one, or one a hold is still writing to, may be filling.
+      const done = this.done(slot);
       /** @type {{ seq: number, message: Uint8Array, attempt: number }[]} */
-      const rows = await heldStore(this.env, name, slot).oldest(limit - found.length);
+      const rows = await heldStore(this.env, name, slot).oldest(limit - found.length, done);
       if (rows.length === 0) {
-        // Only a past store is done with: the current one may be being written.
-        if (slot < currentSlot()) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
+        if (done) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
         continue;
       }
       for (const row of rows) found.push({ slot, ...row });
@@ -270,7 +299,7 @@ export class RouteHealth extends DurableObject {
     // Counts move by what was dropped, never set: a hold into the current
     // store may be under way. A past store emptied is deleted whole.
     await Promise.all([...bySlot].map(async ([slot, seqs]) => {
-      const past = slot < currentSlot();
+      const past = this.done(slot);
       const { dropped, left } = await heldStore(this.env, name, slot).drop(seqs, past);
       if (past && left === 0) this.sql.exec('DELETE FROM stores WHERE slot = ?', slot);
       else this.sql.exec('UPDATE stores SET held = max(held - ?, 0) WHERE slot = ?', dropped, slot);
@@ -279,7 +308,9 @@ export class RouteHealth extends DurableObject {
 
   /**
    * The oldest held delivery, attempted as a probe of a tripped route. A
-   * failed probe spends none of its retries: the route is down, not it.
+   * failed probe spends none of its retries: the route is down, not it. It
+   * goes to the back of the line, so that one delivery its backend always
+   * refuses cannot keep the route tripped while the others would go.
    * @param {string} name
    */
   async probe(name) {
@@ -287,7 +318,18 @@ export class RouteHealth extends DurableObject {
     if (row === undefined) return;
     const { need } = await performHeld(this.env, this.ctx, row.message, row.attempt, true);
     const delivered = need.report?.delivered === true;
-    if (delivered) await this.drop(name, [row]);
+    if (delivered) {
+      await this.drop(name, [row]);
+    } else {
+      // Held again before it leaves its place: at worst it is held twice,
+      // and if it cannot be held again it stays where it is.
+      try {
+        await this.hold(name, [{ message: row.message, attempt: row.attempt }]);
+        await this.drop(name, [row]);
+      } catch (error) {
+        console.error(core.health_warning(HealthWarning.Unreachable, name, why(error), 0, 0).line);
+      }
+    }
     const now = Date.now();
     this.run(name, HealthCall.Probed, now, { outcomes: Uint8Array.of(delivered ? 1 : 0), failure: need.report?.failure });
     this.arm(Date.now());
@@ -325,9 +367,11 @@ export class RouteHealth extends DurableObject {
       sent.push(row);
     }));
     await this.drop(name, sent);
-    // Slots admitted for rows that were not there give nothing back: the
-    // index said more than the stores held.
-    this.run(name, HealthCall.Settle, Date.now(), { outcomes: Uint8Array.from(outcomes), failure });
+    // Admissions for rows that were not there (the index said more than the
+    // stores held) are no longer in flight; their rate slots stay taken.
+    this.run(name, HealthCall.Settle, Date.now(), {
+      outcomes: Uint8Array.from(outcomes), failure, count: count - rows.length,
+    });
   }
 
   /** Sends the alerts due, each tried again on the core's schedule. */
@@ -385,13 +429,17 @@ export class HeldDeliveries extends DurableObject {
   }
 
   /**
-   * The oldest `limit` deliveries.
+   * The oldest `limit` deliveries; a store `done` with (no more holds come
+   * to it) found empty is deleted whole.
    * @param {number} limit
+   * @param {boolean} done
    */
-  async oldest(limit) {
+  async oldest(limit, done) {
     this.table();
-    return this.sql.exec('SELECT seq, attempt, message FROM held ORDER BY seq LIMIT ?', limit).toArray()
+    const rows = this.sql.exec('SELECT seq, attempt, message FROM held ORDER BY seq LIMIT ?', limit).toArray()
       .map((/** @type {any} */ row) => ({ seq: Number(row.seq), attempt: Number(row.attempt), message: new Uint8Array(row.message) }));
+    if (rows.length === 0 && done) await this.ctx.storage.deleteAll();
+    return rows;
   }
 
   /**

@@ -28,17 +28,18 @@ export async function postEach(worker, name, messageIds, { gapMs = 0 } = {}) {
 
 /**
  * Starts a backend. `received` holds every request ({ at, status, messageId, headers,
- * body }) in the order they came; `delivered()` those it answered 200, `failed()` 500.
+ * body }) in the order they came; `delivered()` those it answered 200, `failed()` the
+ * rest. The events whose message id is in `refuses` it answers 400, healthy or not.
  */
-export async function backend({ healthy = true } = {}) {
+export async function backend({ healthy = true, refuses = new Set() } = {}) {
   const received = [];
   const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks).toString('utf8');
-    const status = server.healthy ? 200 : 500;
     let messageId;
     try { messageId = JSON.parse(body).data?.message_id; } catch { /* an alert, or not JSON */ }
+    const status = refuses.has(messageId) ? 400 : server.healthy ? 200 : 500;
     received.push({ at: Date.now(), status, messageId, headers: req.headers, body });
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end('{}');

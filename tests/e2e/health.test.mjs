@@ -190,6 +190,53 @@ describe('the breaker: a failing backend sees its failures and the probes, and e
   });
 });
 
+describe('a tripped route recovers though the backend always refuses its oldest held delivery', () => {
+  let worker;
+  let crm;
+  const refused = `msg_${RUN}_refused`;
+
+  before(async () => {
+    crm = await backend({ healthy: false, refuses: new Set([refused]) });
+    worker = await startWorker('health-poison', {
+      health: true,
+      adminToken: TOKEN,
+      maxBatchSize: 1,
+      maxRetries: 2,
+      vars: {
+        ROUTES: [{ name: 'crm', url: `${crm.url}/hook`, breaker: { failures: 2, probe_seconds: 1 } }],
+        DELIVERY_RETRY_BASE_SECONDS: '1',
+      },
+    });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await crm?.close();
+  });
+
+  test('a failed probe goes to the back of the line: the next probe is another delivery', async () => {
+    const tripping = await postEvents(worker, 'tripping', 2, 100);
+    await waitFor(async () => (await routesOf(worker)).crm.state === 'tripped',
+      { what: 'the route tripped', timeoutMs: 30_000 });
+    // Held first, so the oldest held delivery: the first to be probed.
+    await postEach(worker, 'email.opened', [refused]);
+    const later = await postEvents(worker, 'later', 2, 100);
+    await waitFor(async () => (await routesOf(worker)).crm.held >= 5,
+      { what: 'all 5 held', timeoutMs: 30_000 });
+    // Healthy now but for that delivery, which it answers 400 forever.
+    crm.setHealthy(true);
+    await waitFor(async () => (await routesOf(worker)).crm.state === 'active',
+      { what: 'the route recovered by a probe', timeoutMs: 60_000 });
+    const others = [...tripping, ...later];
+    await waitFor(() => new Set(crm.delivered().map((request) => request.messageId)).size >= others.length,
+      { what: 'the other four delivered', timeoutMs: 30_000 });
+    const delivered = counts(crm.delivered());
+    assert.deepEqual(others.map((id) => delivered.get(id)), [1, 1, 1, 1], 'each delivered exactly once');
+    assert.ok(crm.received.some((request) => request.messageId === refused && request.status === 400),
+      'the refused delivery was probed');
+  });
+});
+
 describe('a rate-limited route never gets more than its limit in any second', () => {
   let worker;
   let crm;

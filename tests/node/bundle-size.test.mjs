@@ -19,9 +19,11 @@ export const TARGET_GZIP_BYTES = 100 * 1024;
  * delivery whose drain fails carries its attempts into the queue message that sends it
  * again (Delivery's `spent`, DeliveryTask.requeued), 158,403 bytes. Raised to 159,600: a
  * route's health call and its troubles decided in the core (`src/health/call.rs`, tested
- * natively), not in `src/wasm/health.rs`, 159,505 bytes.
+ * natively), not in `src/wasm/health.rs`, 159,505 bytes. Raised to 159,700: held
+ * deliveries no longer lost to a hold racing its store's end, a failed probe sent to the
+ * back of the line, a removed route's held deliveries drained, 159,678 bytes.
  */
-export const BUDGET_GZIP_BYTES = 159_600;
+export const BUDGET_GZIP_BYTES = 159_700;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
