@@ -11,7 +11,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 /// The operators, as a filter writes them.
 pub const OPERATORS: [&str; 14] = [
@@ -102,17 +102,17 @@ impl Filter {
                 filter.matches(value.and_then(Value::as_object).and_then(|o| o.get(name)))
             }
             Self::Equals(expected) => match value {
-                Some(Value::Array(items)) if !expected.is_array() => items.contains(expected),
-                Some(value) => value == expected,
+                Some(Value::Array(items)) if !expected.is_array() => contains(items, expected),
+                Some(value) => same(value, expected),
                 None => false,
             },
             Self::ContainsAll(expected) => match value {
-                Some(Value::Array(items)) => expected.iter().all(|e| items.contains(e)),
+                Some(Value::Array(items)) => expected.iter().all(|e| contains(items, e)),
                 _ => false,
             },
             Self::Compare(op, operand) => compare(*op, value, operand),
             Self::In(values, inside) => {
-                let found = value.is_some_and(|v| values.contains(v));
+                let found = value.is_some_and(|v| contains(values, v));
                 found == *inside
             }
             Self::Affix(affix, starts) => match value {
@@ -125,16 +125,47 @@ impl Filter {
     }
 }
 
+/// JSON equality with numbers by value: `100`, `100.0` and `1e2` are one number.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(a), Value::Number(b)) => number_order(a, b) == Some(Ordering::Equal),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(key, a)| b.get(key).is_some_and(|b| same(a, b)))
+        }
+        (a, b) => a == b,
+    }
+}
+
+fn contains(items: &[Value], value: &Value) -> bool {
+    items.iter().any(|item| same(item, value))
+}
+
+/// Two numbers in order: exactly while both are whole (past 2^53 too), as
+/// `f64` otherwise.
+fn number_order(a: &Number, b: &Number) -> Option<Ordering> {
+    let whole = |n: &Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    match (whole(a), whole(b)) {
+        (Some(a), Some(b)) => Some(a.cmp(&b)),
+        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
 fn compare(op: Comparison, value: Option<&Value>, operand: &Value) -> bool {
     match op {
-        Comparison::Eq => value == Some(operand),
-        Comparison::Neq => value != Some(operand),
+        Comparison::Eq => value.is_some_and(|value| same(value, operand)),
+        Comparison::Neq => !value.is_some_and(|value| same(value, operand)),
         _ => {
             let order = match (value, operand) {
-                (Some(Value::Number(a)), Value::Number(b)) => a
-                    .as_f64()
-                    .zip(b.as_f64())
-                    .and_then(|(a, b)| a.partial_cmp(&b)),
+                (Some(Value::Number(a)), Value::Number(b)) => number_order(a, b),
                 (Some(Value::String(a)), Value::String(b)) => Some(a.as_str().cmp(b.as_str())),
                 // A type mismatch, or a missing field: no match.
                 _ => None,
@@ -277,6 +308,55 @@ mod tests {
         Filter::compile(&filter)
             .unwrap_or_else(|e| panic!("{filter}: {e:?}"))
             .matches(Some(payload))
+    }
+
+    /// Numbers are one number however they are written (SPEC section 5): the
+    /// payload's text is LeadNest's, the filter's the customer's.
+    #[test]
+    fn numbers_compare_by_value_however_written() {
+        let payload = |amount: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"data": {{"amount": {amount}, "scores": [{amount}], "box": {{"n": {amount}}}}}}}"#
+            ))
+            .unwrap_or(Value::Null)
+        };
+        for written in ["100", "100.0", "1e2", "1.0E2"] {
+            let event = payload(written);
+            for (filter, expected) in [
+                (json!({"data": {"amount": 100}}), true),
+                (json!({"data": {"amount": 100.0}}), true),
+                (json!({"data": {"amount": {"$eq": 100}}}), true),
+                (json!({"data": {"amount": {"$neq": 100}}}), false),
+                (json!({"data": {"amount": {"$in": [5, 100]}}}), true),
+                (json!({"data": {"amount": {"$nin": [100.0]}}}), false),
+                (json!({"data": {"scores": 100}}), true),
+                (json!({"data": {"scores": [100.0]}}), true),
+                (json!({"data": {"box": {"$eq": {"n": 100}}}}), true),
+                (json!({"data": {"amount": 101}}), false),
+                (json!({"data": {"amount": {"$neq": 100.5}}}), true),
+            ] {
+                assert_eq!(
+                    check(filter.clone(), &event),
+                    expected,
+                    "{filter} on {written}"
+                );
+            }
+        }
+        // Whole numbers past 2^53 stay apart, as integers.
+        let big = payload("9007199254740993");
+        assert!(!check(
+            json!({"data": {"amount": 9_007_199_254_740_992_u64}}),
+            &big
+        ));
+        assert!(check(
+            json!({"data": {"amount": {"$gt": 9_007_199_254_740_992_u64}}}),
+            &big
+        ));
+        assert!(check(
+            json!({"data": {"amount": {"$eq": 9_007_199_254_740_993_u64}}}),
+            &big
+        ));
+        assert!(check(json!({"data": {"amount": {"$gt": -1}}}), &big));
     }
 
     /// (filter, expected on `bounce("hard")`), one row per rule.

@@ -348,7 +348,8 @@ impl<'c> Ingress<'c> {
             now: now_ms.div_euclid(1000),
             now_ms,
             signature: head.signature.map(str::to_owned),
-            declared: head.content_length.is_some(),
+            // Only a length the runtime frames the body by bounds the read.
+            declared: declared_length(head.content_length).is_some(),
             body_len: 0,
             state,
         }
@@ -783,15 +784,19 @@ pub fn path_of(url: &str) -> &str {
     path.find(['?', '#']).map_or(path, |end| &path[..end])
 }
 
+/// A `Content-Length` that is a number: all digits (too many for `u64` is
+/// `u64::MAX`, too large rather than unreadable).
+fn declared_length(content_length: Option<&str>) -> Option<u64> {
+    content_length
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .map(|v| v.parse::<u64>().unwrap_or(u64::MAX))
+}
+
 /// Step 1 on the declared `Content-Length`, before any byte is read. A header
 /// that is not a number is left to the check on the bytes read.
 pub fn check_declared_length(content_length: Option<&str>, limit: usize) -> Result<(), Rejection> {
-    // All digits but too many for u64 is too large, not unreadable.
-    let declared = content_length
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-        .map(|v| v.parse::<u64>().unwrap_or(u64::MAX));
-    match declared {
+    match declared_length(content_length) {
         Some(length) if length > limit as u64 => Err(Rejection::PayloadTooLarge { limit }),
         _ => Ok(()),
     }

@@ -134,6 +134,28 @@ fn step_1_a_declared_length_over_the_limit_is_413_before_any_byte_is_read() {
 }
 
 #[test]
+fn step_1_only_a_numeric_content_length_bounds_the_read() {
+    let config = config(FakeSource::minimal());
+    let memory = RefCell::default();
+    let mut request = Request::signed(&config, &memory, BODY);
+    for (header, declared) in [
+        (Some("120"), true),
+        (Some(" 120 "), true),
+        (Some("abc"), false),
+        (Some("100, 100"), false),
+        (Some("+5"), false),
+        (Some(""), false),
+        (None, false),
+    ] {
+        request.content_length = header.map(str::to_string);
+        match request.machine().need() {
+            Need::ReadBody { declared: got, .. } => assert_eq!(got, declared, "{header:?}"),
+            other => panic!("{header:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn step_1_the_bytes_read_are_capped_too() {
     let config = config(FakeSource::minimal().with("MAX_BODY_BYTES", "100"));
     let memory = RefCell::default();
