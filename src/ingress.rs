@@ -479,18 +479,28 @@ impl<'c> Ingress<'c> {
     }
 
     /// Step 6: what the dedup store said. A store that cannot be read answers
-    /// 503; a claim another request holds is waited on, a few seconds at most.
+    /// 503 (the key table's claim given up first, in case it was taken); a
+    /// claim another request holds is waited on, a few seconds at most.
     pub fn claimed(&mut self, claim: Result<Claim, String>) {
         let State::Claim { event, waited_ms } = std::mem::replace(&mut self.state, State::ReadBody)
         else {
             return;
         };
         self.state = match claim {
-            Err(_) => State::Done(Reply::refusal(
-                &Rejection::Unavailable("The dedup store"),
-                None,
-                true,
-            )),
+            Err(_) => {
+                let reply = Reply::refusal(&Rejection::Unavailable("The dedup store"), None, true);
+                match self.config.dedup_mode {
+                    DedupMode::Kv => State::Done(reply),
+                    // The key table may have taken the claim and its answer
+                    // been lost: given up, so LeadNest's retry need not wait
+                    // out the lease.
+                    DedupMode::Durable => State::Release {
+                        key: event.admitted.dedup_key,
+                        reply,
+                        tries: 0,
+                    },
+                }
+            }
             Ok(Claim::Duplicate) => State::Done(self.duplicate(&event.admitted)),
             Ok(Claim::Busy) if waited_ms >= CLAIM_WAIT_MS => {
                 State::Done(Reply::refusal(&Rejection::InProgress, None, true))

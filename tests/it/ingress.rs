@@ -10,7 +10,7 @@ use leadnest_edge::ingress::{
     BodyRead, Ingress, Need, QueueMessage, Reply, RequestHead, Unread, CLAIM_WAIT_MS,
     STORE_WRITE_TRIES,
 };
-use leadnest_edge::key_table::CLAIM_LEASE_MS;
+use leadnest_edge::key_table::{TableAnswer, CLAIM_LEASE_MS};
 use leadnest_edge::testing::{signed, FakePlatform, FakeSource};
 use serde_json::Value;
 
@@ -445,6 +445,10 @@ fn the_key_table_answering_anything_else_is_503_never_a_duplicate() {
     assert!(shard.starts_with("dedup-"));
     assert_eq!((ask.op(), ask.token()), ("claim", "a"));
     ingress.table_answered(None);
+    // The claim may have been taken and the answer lost: it is given up first.
+    let (_, release) = ingress.table_request(|| "a".to_string()).unwrap();
+    assert_eq!((release.op(), release.token()), ("release", "a"));
+    ingress.table_answered(Some(TableAnswer::NotHeld));
     let reply = ingress.into_reply().unwrap();
     refused(&reply, 503, "unavailable");
 }
