@@ -135,10 +135,13 @@ ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
 /// A replay sets a delivery of the route `?2` back to pending, unless an
 /// attempt made since the replay began (`?3`) already settled it (its message
 /// may be consumed first).
-const REPLAY_PENDING: &str =
+const REPLAY_PENDING: &str = concat!(
     "UPDATE events SET routes = json_set(routes, '$.\"' || ?2 || '\".status', 'pending') \
-WHERE id = ?1 AND json_type(routes, '$.\"' || ?2 || '\"') IS NOT NULL \
-AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?3";
+WHERE id_key = ",
+    crate::id_key!("?1"),
+    " AND json_type(routes, '$.\"' || ?2 || '\"') IS NOT NULL \
+AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?3"
+);
 
 /// Rows purged per statement: one purge is many small transactions, not one
 /// that holds the shard.
@@ -150,7 +153,9 @@ pub const PURGE_CHUNK: i64 = 500;
 const PURGE_REDELIVERIES: &str = concat!(
     "DELETE FROM redeliveries WHERE event_id IN ",
     "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
-    "(SELECT 1 FROM events e WHERE e.id = r.event_id AND (e.status = 'failed' AND ?2 OR ",
+    "(SELECT 1 FROM events e WHERE e.id_key = ",
+    crate::id_key!("r.event_id"),
+    " AND (e.status = 'failed' AND ?2 OR ",
     crate::held_sql!(),
     ")) LIMIT ?1)"
 );

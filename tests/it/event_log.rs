@@ -5,7 +5,8 @@
 use leadnest_edge::attempts::Outcome;
 use leadnest_edge::delivery::{Answer, Decision, Delivery};
 use leadnest_edge::event_log::{
-    merge_attempts, purge_continues, schema, Retention, Statement, Unwritten, SCHEMA,
+    merge_attempts, purge_all_but_failed, purge_continues, replay_pending, schema, Retention,
+    Statement, Unwritten, SCHEMA,
 };
 use leadnest_edge::routes::Destination;
 use serde_json::{json, Value};
@@ -1473,4 +1474,56 @@ fn a_flood_of_rejections_costs_a_write_every_20_s_and_an_event_among_them_goes_w
     worker.advance(NOW_MS + 90_000);
     assert_eq!(count(&worker, "rejected:invalid_signature"), 10_000);
     assert_eq!(count(&worker, "accepted"), 1);
+}
+
+/// How many rows of a table `sql` stepped through in full scans, run once
+/// with every parameter 1.
+fn full_scan_steps(db: &rusqlite::Connection, sql: &str) -> i32 {
+    let mut statement = db.prepare(sql).unwrap();
+    let params: Vec<rusqlite::types::Value> = (0..statement.parameter_count())
+        .map(|_| rusqlite::types::Value::Integer(1))
+        .collect();
+    let mut rows = statement.query(rusqlite::params_from_iter(params)).unwrap();
+    while rows.next().unwrap().is_some() {}
+    drop(rows);
+    statement.get_status(rusqlite::StatementStatus::FullscanStep)
+}
+
+#[test]
+fn what_runs_often_or_per_row_reads_an_index_never_every_event() {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    for statement in SCHEMA {
+        db.execute_batch(statement).unwrap();
+    }
+    // 500 delivered events, 300 of them counted redelivered.
+    for n in 0..500_i64 {
+        db.execute(
+            "INSERT INTO events (seq, id_key, received_at, body, routes) \
+VALUES (?1, randomblob(16), ?1, '{}', '{\"crm\":{\"status\":\"delivered\"}}')",
+            [n],
+        )
+        .unwrap();
+    }
+    db.execute_batch(
+        "INSERT INTO redeliveries (event_id, count, last_at) \
+SELECT id, 1, 0 FROM events ORDER BY seq LIMIT 300",
+    )
+    .unwrap();
+    // A shard's report (every second of a busy shard), a replay's mark (one
+    // per route replayed), the purge's redelivery counts (one lookup a count).
+    let replay = &replay_pending("msg_00000000000000000000000000000000", &["crm".into()], 1)[0];
+    let purge = &purge_all_but_failed()[0];
+    for (sql, most) in [
+        (schema::FIGURES, 1),
+        (schema::FIGURES_PURGED, 501),
+        (replay.sql.as_ref(), 0),
+        // The counts walked, each event found by its id's index.
+        (purge.sql.as_ref(), 300),
+    ] {
+        let steps = full_scan_steps(&db, sql);
+        assert!(
+            steps <= most,
+            "{steps} rows stepped through (at most {most}):\n{sql}"
+        );
+    }
 }
