@@ -73,6 +73,10 @@ pub struct Pending {
     last_flush_ms: Option<i64>,
     /// The loop on its way.
     flush: Option<Loop>,
+    /// A loop scheduled while the one on its way could no longer start the
+    /// flush that writes what came (past its start window): it waits for that
+    /// one to end, then takes its place. Its number and when it began.
+    next: Option<(u32, i64)>,
     /// The last loop's number.
     loops: u32,
     /// Rows the platform metered for the log's writes, per hour: they go with
@@ -80,6 +84,9 @@ pub struct Pending {
     /// another, and so on).
     metered: Tally<i64, i64>,
 }
+
+/// How often a loop that follows another asks whether that one ended.
+const FOLLOW_POLL_MS: i64 = 250;
 
 /// A flush loop, known to its driver by its number: one that was replaced
 /// finds out at its next call and ends.
@@ -94,6 +101,18 @@ struct Loop {
     batches: Option<VecDeque<(Shard, Vec<Statement>)>>,
     /// What the batch being written holds, until the driver reports.
     in_flight: Option<Unwritten>,
+}
+
+impl Loop {
+    fn new(id: u32, since_ms: i64) -> Self {
+        Self {
+            id,
+            since_ms,
+            asleep_until: None,
+            batches: None,
+            in_flight: None,
+        }
+    }
 }
 
 impl Pending {
@@ -175,12 +194,25 @@ impl Pending {
             return None;
         }
         let due = self.due(now_ms);
+        self.follow();
         if let Some(flush) = &mut self.flush {
             let over = now_ms.saturating_sub(flush.since_ms) >= STALE_MS;
             let late = flush.asleep_until.is_some_and(|until| until > due);
-            if !over && !late {
+            let ends_first = due.saturating_sub(flush.since_ms) > LOOP_STARTS_WITHIN_MS;
+            if !over && !late && !ends_first {
                 return None;
             }
+            if !over && !late {
+                // It ends before what came is due: a loop follows it, in the
+                // `waitUntil` of this request (one is enough).
+                if self.next.is_some() {
+                    return None;
+                }
+                let id = self.number(now_ms);
+                self.next = Some((id, now_ms));
+                return Some(id);
+            }
+            self.next = None;
             // Cut off while it wrote: that batch may never have landed, and
             // the batches it had yet to take go to the next loop.
             let cut = self.flush.take();
@@ -199,20 +231,29 @@ impl Pending {
                 }
             }
         }
+        let id = self.number(now_ms);
+        self.flush = Some(Loop::new(id, now_ms));
+        Some(id)
+    }
+
+    /// A new loop's number.
+    fn number(&mut self, now_ms: i64) -> u32 {
         if self.loops == 0 {
             // Numbers unlike those of an instance before this one (the module
             // is instantiated again after a trap), whose loops may still call.
             self.loops = u32::try_from(now_ms.rem_euclid(1 << 31)).unwrap_or(0);
         }
         self.loops = self.loops.wrapping_add(1);
-        self.flush = Some(Loop {
-            id: self.loops,
-            since_ms: now_ms,
-            asleep_until: None,
-            batches: None,
-            in_flight: None,
-        });
-        Some(self.loops)
+        self.loops
+    }
+
+    /// The loop that follows takes the place of the one that ended.
+    fn follow(&mut self) {
+        if self.flush.is_none() {
+            if let Some((id, since_ms)) = self.next.take() {
+                self.flush = Some(Loop::new(id, since_ms));
+            }
+        }
     }
 
     /// The flush loop `id`'s next step, once its last batch (if any) was
@@ -239,6 +280,11 @@ impl Pending {
     /// What the loop `id` does next: `Some(0)` write [`take`](Self::take)'s
     /// batch, `Some(ms)` sleep that long and ask again, `None` end.
     pub fn wait(&mut self, id: u32, now_ms: i64) -> Option<i64> {
+        self.follow();
+        if self.next.is_some_and(|(next, _)| next == id) {
+            // Following a loop still on its way: asks again soon.
+            return Some(FOLLOW_POLL_MS);
+        }
         let due = self.due(now_ms);
         let empty = self.is_empty();
         let flush = self.flush.as_mut().filter(|flush| flush.id == id)?;
@@ -616,6 +662,60 @@ mod tests {
         assert_eq!(pending.wait(id, 20_100), None);
         let next = pending.schedule(20_500).unwrap();
         assert_eq!(pending.wait(next, 20_500), Some(500));
+    }
+
+    #[test]
+    fn what_comes_during_a_loops_last_flush_is_written_by_the_loop_that_follows_it() {
+        let mut pending = Pending::default();
+        pending.add(accepted("msg_0"));
+        let id = pending.schedule(0).unwrap();
+        for second in 0..=20 {
+            let now = second * 1_000;
+            pending.add(accepted(&format!("msg_{second}")));
+            assert_eq!(pending.wait(id, now), Some(0), "{second}");
+            take(&mut pending, id, now);
+            if second < 20 {
+                pending.written(id, true, now + 100);
+            }
+        }
+        // Mid-way through the flush of 20 s, which is the loop's last.
+        pending.add(accepted("msg_late"));
+        let next = pending.schedule(20_050).expect("a loop follows");
+        assert_ne!(next, id);
+        pending.add(accepted("msg_later"));
+        assert_eq!(pending.schedule(20_060), None, "one follows already");
+        assert_eq!(pending.wait(next, 20_060), Some(FOLLOW_POLL_MS));
+        pending.written(id, true, 20_100);
+        assert_eq!(pending.wait(id, 20_100), None, "the first is over");
+        assert_eq!(
+            pending.wait(next, 20_300),
+            Some(700),
+            "its turn, a second after"
+        );
+        assert_eq!(events_in(&take(&mut pending, next, 21_000)), 2);
+        pending.written(next, true, 21_100);
+        assert_eq!(pending.wait(next, 21_100), None);
+        // A loop cut off for being stale takes its follower with it: the loop
+        // that replaces it writes everything.
+        let mut pending = Pending::default();
+        pending.add(accepted("msg_a"));
+        let first = pending.schedule(20_000).unwrap();
+        assert_eq!(pending.wait(first, 20_000), Some(0));
+        take(&mut pending, first, 20_000);
+        for second in 21..=40 {
+            pending.add(accepted(&format!("msg_{second}")));
+            let now = second * 1_000;
+            assert_eq!(pending.wait(first, now), Some(0), "{second}");
+            pending.written(first, true, now);
+            take(&mut pending, first, now);
+        }
+        pending.add(accepted("msg_b"));
+        let follower = pending.schedule(40_500).expect("a loop follows");
+        // The first never reports again (its isolate's waitUntil ended).
+        let replacement = pending.schedule(50_500).expect("stale: replaced");
+        assert_eq!(pending.wait(follower, 50_500), None, "the follower ends");
+        assert_eq!(pending.wait(replacement, 50_500), Some(0));
+        assert_eq!(events_in(&take(&mut pending, replacement, 50_500)), 1);
     }
 
     #[test]
