@@ -136,8 +136,8 @@ ON CONFLICT (hour, name) DO UPDATE SET count = count + excluded.count";
 /// attempt made since the replay began (`?3`) already settled it (its message
 /// may be consumed first).
 const REPLAY_PENDING: &str = concat!(
-    "UPDATE events SET routes = json_set(routes, '$.\"' || ?2 || '\".status', 'pending') \
-WHERE id_key = ",
+    "UPDATE events SET routes = json_set(routes, '$.\"' || ?2 || '\".status', 'pending', \
+'$.\"' || ?2 || '\".replay', json('true')) WHERE id_key = ",
     crate::id_key!("?1"),
     " AND json_type(routes, '$.\"' || ?2 || '\"') IS NOT NULL \
 AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?3"
@@ -148,20 +148,22 @@ AND COALESCE(json_extract(routes, '$.\"' || ?2 || '\".attempts[#-1].at'), 0) < ?
 pub const PURGE_CHUNK: i64 = 500;
 /// Redelivery counts of events that are not kept (or never reached the log),
 /// then the events: run in that order. An event with a held delivery is kept
-/// whatever its age (SPEC section 10); a failed one while `?2` is 1, until its
-/// window is past `FAILED_RETENTION_DAYS`.
+/// whatever its age (SPEC section 10); a failed one, or one a replay has not
+/// yet delivered, while `?2` is 1, until its window is past
+/// `FAILED_RETENTION_DAYS`.
 const PURGE_REDELIVERIES: &str = concat!(
     "DELETE FROM redeliveries WHERE event_id IN ",
     "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
     "(SELECT 1 FROM events e WHERE e.id_key = ",
     crate::id_key!("r.event_id"),
-    " AND (e.status = 'failed' AND ?2 OR ",
-    crate::held_sql!(),
-    ")) LIMIT ?1)"
+    " AND ((e.status = 'failed' OR instr(e.routes, '\"replay\":true') AND e.status = 'pending') AND ?2 OR ",
+    "instr(e.routes, '\"held\":true'))) LIMIT ?1)"
 );
 const PURGE_EVENTS: &str = concat!(
     "DELETE FROM events WHERE seq IN ",
-    "(SELECT seq FROM events WHERE NOT (status = 'failed' AND ?2) AND NOT ",
+    "(SELECT seq FROM events WHERE NOT ((status = 'failed' OR ",
+    crate::replaying_sql!(),
+    ") AND ?2) AND NOT ",
     crate::held_sql!(),
     " LIMIT ?1)"
 );

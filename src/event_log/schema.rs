@@ -63,6 +63,17 @@ macro_rules! held_sql {
 /// [`held_sql!`].
 pub const HELD: &str = held_sql!();
 
+/// A replay not yet delivered: a delivery a replay set back to pending (it
+/// carries `"replay":true` from then on). Kept by the retention as a failed
+/// one is, until it is delivered or fails again (SPEC section 8: kept until
+/// replayed and delivered).
+#[macro_export]
+macro_rules! replaying_sql {
+    () => {
+        "(instr(routes, '\"replay\":true') AND status = 'pending')"
+    };
+}
+
 /// A delivery's status as the log names it, `$d` the delivery's JSON: `held`
 /// for one marked so (its stored status is `pending`), else its status.
 #[macro_export]
@@ -80,7 +91,7 @@ macro_rules! delivery_status {
 
 /// The statements, in order; each may run again (`IF NOT EXISTS`), and each
 /// runs on a shard made by an older version before it is read or written.
-pub const SCHEMA: [&str; 6] = [
+pub const SCHEMA: [&str; 7] = [
     "CREATE TABLE IF NOT EXISTS events (\
 seq INTEGER PRIMARY KEY, \
 id_key BLOB NOT NULL UNIQUE, \
@@ -108,6 +119,9 @@ ELSE 'delivered' END) VIRTUAL)",
         "CREATE INDEX IF NOT EXISTS events_held ON events (seq) WHERE ",
         held_sql!()
     ),
+    // Events a replay set back to pending: only they have an entry, so the
+    // retention finds them without reading the rest.
+    "CREATE INDEX IF NOT EXISTS events_replayed ON events (seq) WHERE instr(routes, '\"replay\":true')",
     // Redeliveries answered `duplicate`, per event: a table of their own, so a
     // count written before the event itself is kept.
     "CREATE TABLE IF NOT EXISTS redeliveries (\
@@ -124,12 +138,15 @@ pub const HAS_TABLES: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' A
 
 /// What a shard tells the directory of itself, read from a few rows (rows read
 /// are billed, and a busy shard reports every second): its events as its
-/// counts of events accepted, whether it holds a failed event and a held
+/// counts of events accepted, whether it holds a failed event (or a replay
+/// not yet delivered, kept as one) and a held
 /// delivery (each from its index), and when its oldest was received (the
 /// first row: rows are kept in arrival order, so no scan for a minimum).
 pub const FIGURES: &str = concat!(
     "SELECT (SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted') AS events, ",
-    "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, ",
+    "(EXISTS (SELECT 1 FROM events WHERE status = 'failed') OR EXISTS (SELECT 1 FROM events WHERE ",
+    replaying_sql!(),
+    ")) AS failed, ",
     "EXISTS (SELECT 1 FROM events WHERE ",
     held_sql!(),
     ") AS held, ",
@@ -138,7 +155,9 @@ pub const FIGURES: &str = concat!(
 /// The same of a shard past retention, purged: small, so its events counted.
 pub const FIGURES_PURGED: &str = concat!(
     "SELECT (SELECT COUNT(*) FROM events) AS events, ",
-    "EXISTS (SELECT 1 FROM events WHERE status = 'failed') AS failed, ",
+    "(EXISTS (SELECT 1 FROM events WHERE status = 'failed') OR EXISTS (SELECT 1 FROM events WHERE ",
+    replaying_sql!(),
+    ")) AS failed, ",
     "EXISTS (SELECT 1 FROM events WHERE ",
     held_sql!(),
     ") AS held, ",

@@ -814,6 +814,33 @@ fn a_failed_event_outlives_the_retention_until_failed_retention_days_or_a_replay
 }
 
 #[test]
+fn a_replay_under_way_keeps_its_event_whole_through_the_retention_until_it_delivers() {
+    let mut worker = Worker::new();
+    worker.now_ms = NOW_MS - 10 * DAY_MS;
+    let failed = worker.post(&event_body("email.opened", "replaying", worker.now_ms));
+    worker.deliver(&failed.message("crm"), 1, answered(500, "down"));
+    worker.dead_letter(&failed.message("crm"));
+    // Replayed: its delivery pending again, its event no longer failed, and
+    // the only one its shard keeps.
+    worker.now_ms = NOW_MS;
+    let answer = worker.admin("POST", &format!("events/{}/replay", failed.id()), "");
+    assert_eq!(worker.event(&failed.id())["status"], "pending");
+
+    assert_eq!(retire(&worker, NOW_MS), (0, 1), "purged, not dropped");
+    assert_eq!(worker.log.texts("SELECT id FROM events"), [failed.id()]);
+    let detail = worker.event(&failed.id());
+    assert_eq!(attempts(&detail, "crm").len(), 1, "its attempts kept");
+    // Delivered by the replay: the next retention lets it go.
+    worker.deliver(&answer.deliveries()[0].encode(), 1, answered(200, "ok"));
+    assert_eq!(worker.event(&failed.id())["status"], "delivered");
+    assert_eq!(retire(&worker, NOW_MS + 3_600_000).0, 1, "dropped whole");
+    assert!(!worker
+        .log
+        .texts("SELECT id FROM events")
+        .contains(&failed.id()));
+}
+
+#[test]
 fn a_window_that_keeps_failures_keeps_only_them_an_event_its_attempts_wrote_included() {
     let mut worker = Worker::new();
     // An isolate that died before its flush: the consumer's writes landed, the
@@ -933,11 +960,13 @@ fn the_figures_a_shard_reports_every_second_read_its_indexes_not_its_rows() {
 }
 
 /// A shard's tables as the version before `held` made them: the same,
-/// without the index of held events.
+/// without the indexes of held and replayed events.
 fn schema_before_held() -> Vec<&'static str> {
     SCHEMA
         .into_iter()
-        .filter(|statement| !statement.contains("events_held"))
+        .filter(|statement| {
+            !statement.contains("events_held") && !statement.contains("events_replayed")
+        })
         .collect()
 }
 
@@ -971,7 +1000,12 @@ fn a_shard_made_before_held_keeps_its_events_and_gains_the_index_of_held_events_
     worker.log.reopen(shard);
     assert_eq!(
         indexes(&worker),
-        ["events_failed", "events_held", "events_message_id"]
+        [
+            "events_failed",
+            "events_held",
+            "events_message_id",
+            "events_replayed"
+        ]
     );
     for (id, status) in [
         (delivered.id(), "delivered"),

@@ -23,9 +23,10 @@ export const TARGET_GZIP_BYTES = 100 * 1024;
  * deliveries no longer lost to a hold racing its store's end, a failed probe sent to the
  * back of the line, a removed route's held deliveries drained, 159,678 bytes. Raised to
  * 160,400: filters comparing numbers by value, a flush loop that follows one past its start
- * window, a lost claim given up, the log's lookups by the id's index, 160,363 bytes.
+ * window, a lost claim given up, the log's lookups by the id's index, 160,363 bytes; and
+ * a replay under way kept through the retention, 160,440 bytes.
  */
-export const BUDGET_GZIP_BYTES = 160_400;
+export const BUDGET_GZIP_BYTES = 160_500;
 
 const WASM = join(ROOT, 'build', 'index_bg.wasm');
 const JS = join(ROOT, 'build', 'index.js');
