@@ -487,20 +487,12 @@ impl<'c> Ingress<'c> {
             return;
         };
         self.state = match claim {
-            Err(_) => {
-                let reply = Reply::refusal(&Rejection::Unavailable("The dedup store"), None, true);
-                match self.config.dedup_mode {
-                    DedupMode::Kv => State::Done(reply),
-                    // The key table may have taken the claim and its answer
-                    // been lost: given up, so LeadNest's retry need not wait
-                    // out the lease.
-                    DedupMode::Durable => State::Release {
-                        key: event.admitted.dedup_key,
-                        reply,
-                        tries: 0,
-                    },
-                }
-            }
+            // The key table may have taken the claim and its answer been
+            // lost: given up, so LeadNest's retry need not wait out the lease.
+            Err(_) => self.giving_up(
+                event.admitted.dedup_key,
+                Reply::refusal(&Rejection::Unavailable("The dedup store"), None, true),
+            ),
             Ok(Claim::Duplicate) => State::Done(self.duplicate(&event.admitted)),
             Ok(Claim::Busy) if waited_ms >= CLAIM_WAIT_MS => {
                 State::Done(Reply::refusal(&Rejection::InProgress, None, true))
@@ -596,16 +588,21 @@ impl<'c> Ingress<'c> {
                 }
                 .line(),
             );
-            match self.config.dedup_mode {
-                // A KV claim is a read: it holds nothing to give up.
-                DedupMode::Kv => State::Done(reply),
-                DedupMode::Durable => State::Release {
-                    key: event.admitted.dedup_key,
-                    reply,
-                    tries: 0,
-                },
-            }
+            self.giving_up(event.admitted.dedup_key, reply)
         };
+    }
+
+    /// `reply`, once the key table's claim of `key` is given up (a KV claim is
+    /// a read: it holds nothing to give up).
+    fn giving_up(&self, key: DedupKey, reply: Reply) -> State<'c> {
+        match self.config.dedup_mode {
+            DedupMode::Kv => State::Done(reply),
+            DedupMode::Durable => State::Release {
+                key,
+                reply,
+                tries: 0,
+            },
+        }
     }
 
     /// What to ask the key table (`DEDUP_MODE=durable`) for the need at hand,

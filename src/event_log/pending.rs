@@ -646,18 +646,28 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_loop_starts_no_flush_past_20_s_and_the_next_request_takes_over() {
+    /// A loop scheduled at 0 that flushed an event every second, to the
+    /// flush of 20 s, the last it may start: that one still being written.
+    fn flushing_every_second_for_20_s() -> (Pending, u32) {
         let mut pending = Pending::default();
         pending.add(accepted("msg_0"));
         let id = pending.schedule(0).unwrap();
         for second in 0..=20 {
             let now = second * 1_000;
+            if second > 0 {
+                pending.written(id, true, now - 900);
+            }
             pending.add(accepted(&format!("msg_{second}")));
             assert_eq!(pending.wait(id, now), Some(0), "{second}");
             take(&mut pending, id, now);
-            pending.written(id, true, now + 100);
         }
+        (pending, id)
+    }
+
+    #[test]
+    fn a_loop_starts_no_flush_past_20_s_and_the_next_request_takes_over() {
+        let (mut pending, id) = flushing_every_second_for_20_s();
+        pending.written(id, true, 20_100);
         pending.add(accepted("msg_21"));
         assert_eq!(pending.wait(id, 20_100), None);
         let next = pending.schedule(20_500).unwrap();
@@ -666,18 +676,7 @@ mod tests {
 
     #[test]
     fn what_comes_during_a_loops_last_flush_is_written_by_the_loop_that_follows_it() {
-        let mut pending = Pending::default();
-        pending.add(accepted("msg_0"));
-        let id = pending.schedule(0).unwrap();
-        for second in 0..=20 {
-            let now = second * 1_000;
-            pending.add(accepted(&format!("msg_{second}")));
-            assert_eq!(pending.wait(id, now), Some(0), "{second}");
-            take(&mut pending, id, now);
-            if second < 20 {
-                pending.written(id, true, now + 100);
-            }
-        }
+        let (mut pending, id) = flushing_every_second_for_20_s();
         // Mid-way through the flush of 20 s, which is the loop's last.
         pending.add(accepted("msg_late"));
         let next = pending.schedule(20_050).expect("a loop follows");
