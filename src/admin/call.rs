@@ -1061,20 +1061,25 @@ mod tests {
             ("DELETE", "/admin/api/replay", "POST"),
             ("GET", "/admin/api/test", "POST"),
         ] {
-            let call = AdminCall::new(
-                &config,
-                request(method, path, Some(&bearer), Some("100000")),
-                0,
-                "n",
-            );
-            let (status, body, allowed, unread) = reply(&call).unwrap();
-            assert_eq!(
-                (status, allowed, unread),
-                (405, Some(allow), Some(Unread::Cancel)),
-                "{method} {path}"
-            );
-            assert!(body.contains("method_not_allowed"));
+            refused_405(&config, &bearer, method, path, allow);
         }
+    }
+
+    /// `method` on `path` is answered 405 with `allow`, its body never read.
+    fn refused_405(config: &Config, bearer: &str, method: &str, path: &str, allow: &str) {
+        let call = AdminCall::new(
+            config,
+            request(method, path, Some(bearer), Some("100000")),
+            0,
+            "n",
+        );
+        let (status, body, allowed, unread) = reply(&call).unwrap();
+        assert_eq!(
+            (status, allowed, unread),
+            (405, Some(allow), Some(Unread::Cancel)),
+            "{method} {path}"
+        );
+        assert!(body.contains("method_not_allowed"));
     }
 
     #[test]
@@ -1362,19 +1367,7 @@ mod tests {
             ("HEAD", "/admin/api/routes/crm/resume", "POST"),
             ("GET", "/admin/api/routes/nope/resume", "POST"),
         ] {
-            let call = AdminCall::new(
-                &config,
-                request(method, path, Some(BEARER), Some("100000")),
-                NOW,
-                "n",
-            );
-            let (status, body, allowed, unread) = reply(&call).unwrap();
-            assert_eq!(
-                (status, allowed, unread),
-                (405, Some(allow), Some(Unread::Cancel)),
-                "{method} {path}"
-            );
-            assert!(body.contains("method_not_allowed"));
+            refused_405(&config, BEARER, method, path, allow);
         }
         for path in [
             "/admin/api/routes/",

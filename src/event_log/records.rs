@@ -156,8 +156,11 @@ const PURGE_REDELIVERIES: &str = concat!(
     "(SELECT r.event_id FROM redeliveries r WHERE NOT EXISTS ",
     "(SELECT 1 FROM events e WHERE e.id_key = ",
     crate::id_key!("r.event_id"),
-    " AND ((e.status = 'failed' OR instr(e.routes, '\"replay\":true') AND e.status = 'pending') AND ?2 OR ",
-    "instr(e.routes, '\"held\":true'))) LIMIT ?1)"
+    " AND ((e.status = 'failed' OR ",
+    crate::replaying_sql!(),
+    ") AND ?2 OR ",
+    crate::held_sql!(),
+    ")) LIMIT ?1)"
 );
 const PURGE_EVENTS: &str = concat!(
     "DELETE FROM events WHERE seq IN ",

@@ -136,33 +136,34 @@ PRIMARY KEY (hour, name)) WITHOUT ROWID",
 /// Whether a shard has its tables (a read never makes them).
 pub const HAS_TABLES: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'";
 
-/// What a shard tells the directory of itself, read from a few rows (rows read
-/// are billed, and a busy shard reports every second): its events as its
-/// counts of events accepted, whether it holds a failed event (or a replay
-/// not yet delivered, kept as one) and a held
+/// A shard's figures with `$events` as its count of events: whether it holds a
+/// failed event (or a replay not yet delivered, kept as one) and a held
 /// delivery (each from its index), and when its oldest was received (the
 /// first row: rows are kept in arrival order, so no scan for a minimum).
-pub const FIGURES: &str = concat!(
-    "SELECT (SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted') AS events, ",
-    "(EXISTS (SELECT 1 FROM events WHERE status = 'failed') OR EXISTS (SELECT 1 FROM events WHERE ",
-    replaying_sql!(),
-    ")) AS failed, ",
-    "EXISTS (SELECT 1 FROM events WHERE ",
-    held_sql!(),
-    ") AS held, ",
-    "(SELECT received_at FROM events ORDER BY seq LIMIT 1) AS oldest"
-);
+macro_rules! figures {
+    ($events:literal) => {
+        concat!(
+            "SELECT ",
+            $events,
+            " AS events, ",
+            "(EXISTS (SELECT 1 FROM events WHERE status = 'failed') OR EXISTS (SELECT 1 FROM events WHERE ",
+            replaying_sql!(),
+            ")) AS failed, ",
+            "EXISTS (SELECT 1 FROM events WHERE ",
+            held_sql!(),
+            ") AS held, ",
+            "(SELECT received_at FROM events ORDER BY seq LIMIT 1) AS oldest"
+        )
+    };
+}
+
+/// What a shard tells the directory of itself, read from a few rows (rows read
+/// are billed, and a busy shard reports every second): its events as its
+/// counts of events accepted.
+pub const FIGURES: &str =
+    figures!("(SELECT COALESCE(SUM(count), 0) FROM counts WHERE name = 'accepted')");
 /// The same of a shard past retention, purged: small, so its events counted.
-pub const FIGURES_PURGED: &str = concat!(
-    "SELECT (SELECT COUNT(*) FROM events) AS events, ",
-    "(EXISTS (SELECT 1 FROM events WHERE status = 'failed') OR EXISTS (SELECT 1 FROM events WHERE ",
-    replaying_sql!(),
-    ")) AS failed, ",
-    "EXISTS (SELECT 1 FROM events WHERE ",
-    held_sql!(),
-    ") AS held, ",
-    "(SELECT received_at FROM events ORDER BY seq LIMIT 1) AS oldest"
-);
+pub const FIGURES_PURGED: &str = figures!("(SELECT COUNT(*) FROM events)");
 
 /// The directory's table (the object named `directory`): every shard that
 /// holds anything, with what it last reported.
